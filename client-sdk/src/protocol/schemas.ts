@@ -1,0 +1,57 @@
+/**
+ * zod schemas of every client payload (PROTOCOL.md §3–§4), shared by the
+ * Socket.IO handlers and the HTTP API. The SDK's browser build does not import
+ * this file, so zod stays out of widgets.
+ */
+import { z } from "zod";
+
+/** A user id: 1–128 of `A–Z a–z 0–9 _ . @ : -`. */
+export const userIdSchema = z.string().regex(/^[A-Za-z0-9_.@:-]{1,128}$/, "must be 1-128 of A-Z a-z 0-9 _ . @ : -");
+
+/** A message id: 1–64 of `A–Z a–z 0–9 _ -`. */
+export const messageIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 _ -");
+
+export const roleSchema = z.enum(["user", "assistant", "system"]);
+
+/** How many messages a load or search may ask for. */
+export const limitSchema = z.number().int().min(1).max(1000);
+
+export const META_MAX_KEYS = 32;
+
+// Keys that would reach Object.prototype when a consumer copies meta with
+// plain assignment; refusing them keeps every downstream program safe.
+const FORBIDDEN_META_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+
+const metaValueSchema = z.union([z.string(), z.number().finite(), z.boolean(), z.null()]);
+
+export const metaSchema = z
+  .record(z.string().min(1), metaValueSchema)
+  .refine((meta) => Object.keys(meta).length <= META_MAX_KEYS, `at most ${META_MAX_KEYS} keys`)
+  .refine((meta) => !Object.keys(meta).some((key) => FORBIDDEN_META_KEYS.has(key)), "reserved key");
+
+export const addMessageSchema = z.object({
+  id: messageIdSchema.optional(),
+  role: roleSchema.default("user"),
+  content: z.string().min(1),
+  meta: metaSchema.optional(),
+});
+
+export const loadHistorySchema = z
+  .object({
+    limit: limitSchema.optional(),
+    afterId: messageIdSchema.optional(),
+  })
+  .default({});
+
+export const searchHistorySchema = z.object({
+  query: z.string().min(1).max(256),
+  role: roleSchema.optional(),
+  limit: limitSchema.optional(),
+});
+
+export const clearHistorySchema = z.object({}).default({});
+
+/** The parsed form of each client payload. */
+export type AddMessageInput = z.output<typeof addMessageSchema>;
+export type LoadHistoryInput = z.output<typeof loadHistorySchema>;
+export type SearchHistoryInput = z.output<typeof searchHistorySchema>;

@@ -1,0 +1,137 @@
+/**
+ * Assembles one scrollback server: store, HTTP routes, Socket.IO, fan-out.
+ * Tests create several of these in one process, each with its own Redis
+ * connections and adapter, exactly as separate replicas would have.
+ */
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import type { Logger } from "pino";
+import { createAuthenticator } from "./auth/authenticator.js";
+import type { Config } from "./config.js";
+import { HistoryService } from "./history-service.js";
+import { createHealthRouter } from "./http/health.js";
+import { createMetricsRouter } from "./http/metrics-route.js";
+import { createServiceApiRouter } from "./http/service-api.js";
+import { createWidgetRouter } from "./http/widget.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { createRoomBroadcaster } from "./realtime/broadcaster.js";
+import { createSocketServer, MAX_HTTP_BUFFER_SIZE } from "./realtime/socket-server.js";
+import type { ScrollbackServer } from "./realtime/types.js";
+import { createRedisConnections, probeRedis, type RedisConnections } from "./redis-connections.js";
+import { MemoryStore } from "./store/memory-store.js";
+import { RedisStore } from "./store/redis-store.js";
+import type { Store } from "./store/store.js";
+
+export interface ScrollbackApp {
+  config: Readonly<Config>;
+  httpServer: HttpServer;
+  io: ScrollbackServer;
+  store: Store;
+  metrics: Metrics;
+  /** Starts listening; resolves with the bound port. */
+  listen(): Promise<number>;
+  /**
+   * Graceful stop: refuse new connections and events, let running handlers
+   * ack (up to `drainMs`), disconnect clients, close Redis.
+   */
+  close(drainMs?: number): Promise<void>;
+}
+
+/** Picks the store per `STORE` (PROTOCOL.md §1), probing the default Redis once for `auto`. */
+async function openStore(config: Readonly<Config>, metrics: Metrics, logger: Logger): Promise<{ store: Store; redis?: RedisConnections }> {
+  const settings = {
+    historyMax: config.historyMax,
+    historyTtlSeconds: config.historyTtlSeconds,
+    onSkippedElements: (count: number) => metrics.skippedElements.inc(count),
+  };
+  const useRedis = config.store === "redis" || (config.store === "auto-probe" && (await probeRedis(config.redis)));
+  if (!useRedis) {
+    if (config.store === "auto-probe") {
+      logger.warn("no Redis at 127.0.0.1:6379: using the in-process memory store (one process only, lost on restart)");
+    }
+    metrics.redisUp.set(1);
+    return { store: new MemoryStore(settings) };
+  }
+  const redis = createRedisConnections(config.redis, logger.child({ component: "redis" }));
+  redis.data.on("ready", () => metrics.redisUp.set(1));
+  redis.data.on("close", () => metrics.redisUp.set(0));
+  return { store: new RedisStore({ ...settings, client: redis.data, keyPrefix: config.keyPrefix }), redis };
+}
+
+export async function createApp(config: Readonly<Config>, logger: Logger): Promise<ScrollbackApp> {
+  const metrics = createMetrics();
+  const { store, redis } = await openStore(config, metrics, logger);
+  logger.info({ store: store.kind, target: store.kind === "redis" ? config.redis.kind : undefined }, "store ready");
+
+  const web = express();
+  web.disable("x-powered-by");
+  const httpServer = createServer(web);
+
+  // The broadcaster needs io and io needs the service: late-bind through this holder.
+  let broadcast: ReturnType<typeof createRoomBroadcaster> | undefined;
+  const service = new HistoryService({
+    store,
+    metrics,
+    maxMessageBytes: config.maxMessageBytes,
+    broadcaster: {
+      messageAdded: (message, except) => broadcast?.messageAdded(message, except),
+      historyCleared: (userId, except) => broadcast?.historyCleared(userId, except),
+    },
+  });
+  const sockets = createSocketServer({
+    httpServer,
+    authenticate: createAuthenticator(config.auth),
+    service,
+    metrics,
+    logger: logger.child({ component: "realtime" }),
+    corsOrigins: config.corsOrigins,
+    rateLimit: config.rateLimit,
+    redis,
+  });
+  broadcast = createRoomBroadcaster(sockets.io);
+
+  web.use(createHealthRouter(store, metrics));
+  web.use(createMetricsRouter(metrics));
+  web.use(
+    createServiceApiRouter({
+      service,
+      metrics,
+      logger: logger.child({ component: "http" }),
+      serviceToken: config.serviceToken,
+      bodyLimitBytes: MAX_HTTP_BUFFER_SIZE,
+    }),
+  );
+  web.use(createWidgetRouter());
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    httpServer,
+    io: sockets.io,
+    store,
+    metrics,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        httpServer.once("error", reject);
+        httpServer.listen(config.port, config.host, () => {
+          httpServer.off("error", reject);
+          resolve((httpServer.address() as AddressInfo).port);
+        });
+      }),
+    close(drainMs = 8_000) {
+      closing ??= (async () => {
+        sockets.startDraining();
+        httpServer.close();
+        const deadline = Date.now() + drainMs;
+        while (sockets.inFlight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        // io.close() disconnects every client and closes the adapter and the HTTP server.
+        await new Promise<void>((resolve) => sockets.io.close(() => resolve()));
+        httpServer.closeAllConnections();
+        await store.close();
+        await redis?.close();
+      })();
+      return closing;
+    },
+  };
+}

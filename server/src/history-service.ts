@@ -1,0 +1,107 @@
+/**
+ * The four operations of the protocol, shared by the Socket.IO handlers and
+ * the HTTP API: validate the payload (zod, at the edge), call the store within
+ * its deadline, measure it, and fan out what changed.
+ */
+import { createMessageId, ERROR_CODES, type Message } from "@scrollback/client/protocol";
+import {
+  addMessageSchema,
+  clearHistorySchema,
+  loadHistorySchema,
+  searchHistorySchema,
+} from "@scrollback/client/protocol/schemas";
+import type { z } from "zod";
+import { AppError, invalidPayload } from "./errors.js";
+import type { Metrics } from "./metrics.js";
+import { STORE_DEADLINE_MS } from "./redis-connections.js";
+import type { AppendResult, LoadResult, Store } from "./store/store.js";
+
+/** Pushes changes to a user's connections on every replica. */
+export interface Broadcaster {
+  /** `message:new` to the user's connections, except `exceptSocketId`. */
+  messageAdded(message: Message, exceptSocketId?: string): void;
+  /** `history:cleared` to the user's connections, except `exceptSocketId`. */
+  historyCleared(userId: string, exceptSocketId?: string): void;
+}
+
+export interface HistoryServiceOptions {
+  store: Store;
+  metrics: Metrics;
+  broadcaster: Broadcaster;
+  maxMessageBytes: number;
+  now?: () => number;
+}
+
+/** Parses `payload` with `schema`, or throws INVALID_PAYLOAD naming the field. */
+export function parsePayload<S extends z.ZodType>(schema: S, payload: unknown): z.output<S> {
+  const result = schema.safeParse(payload);
+  if (!result.success) throw invalidPayload(result.error);
+  return result.data;
+}
+
+export class HistoryService {
+  private readonly now: () => number;
+
+  constructor(private readonly options: HistoryServiceOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** `message:add`; `originSocketId` is left out of the fan-out. */
+  async add(userId: string, payload: unknown, originSocketId?: string): Promise<AppendResult> {
+    const input = parsePayload(addMessageSchema, payload);
+    if (Buffer.byteLength(input.content, "utf8") > this.options.maxMessageBytes) {
+      throw new AppError(ERROR_CODES.TOO_LARGE, `content: over ${this.options.maxMessageBytes} UTF-8 bytes`);
+    }
+    const now = this.now();
+    const message = {
+      id: input.id ?? createMessageId(now),
+      role: input.role,
+      content: input.content,
+      timestamp: new Date(now).toISOString(),
+      ...(input.meta === undefined ? {} : { meta: input.meta }),
+    };
+    const result = await this.timed("append", () =>
+      this.options.store.append(userId, message, { freshId: input.id === undefined }),
+    );
+    if (!result.duplicate) this.options.broadcaster.messageAdded(result.message, originSocketId);
+    return result;
+  }
+
+  /** `history:load`. */
+  async load(userId: string, payload: unknown): Promise<LoadResult> {
+    const input = parsePayload(loadHistorySchema, payload);
+    return this.timed("load", () => this.options.store.load(userId, input));
+  }
+
+  /** `history:search`. */
+  async search(userId: string, payload: unknown): Promise<Message[]> {
+    const input = parsePayload(searchHistorySchema, payload);
+    return this.timed("search", () => this.options.store.search(userId, input));
+  }
+
+  /** `history:clear`; `originSocketId` is left out of the fan-out. */
+  async clear(userId: string, payload: unknown, originSocketId?: string): Promise<number> {
+    parsePayload(clearHistorySchema, payload);
+    const removed = await this.timed("clear", () => this.options.store.clear(userId));
+    this.options.broadcaster.historyCleared(userId, originSocketId);
+    return removed;
+  }
+
+  /** Runs a store call within the protocol's deadline and records its latency. */
+  private async timed<T>(operation: string, call: () => Promise<T>): Promise<T> {
+    const stop = this.options.metrics.storeLatency.startTimer({ operation });
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new AppError(ERROR_CODES.UNAVAILABLE, "the store did not answer in time; retrying with the same id is safe")),
+        STORE_DEADLINE_MS,
+      );
+    });
+    try {
+      return await Promise.race([call(), deadline]);
+    } finally {
+      clearTimeout(timer);
+      stop();
+    }
+  }
+}

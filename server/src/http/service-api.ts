@@ -1,0 +1,112 @@
+/**
+ * The HTTP API for backends (PROTOCOL.md §5): the same operations as the
+ * Socket.IO events, behind `Authorization: Bearer <SERVICE_TOKEN>`.
+ */
+import { timingSafeEqual } from "node:crypto";
+import { userIdSchema } from "@scrollback/client/protocol/schemas";
+import express, { Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
+import type { Logger } from "pino";
+import { AppError, HTTP_STATUS, toAppError } from "../errors.js";
+import { parsePayload, type HistoryService } from "../history-service.js";
+import type { Metrics } from "../metrics.js";
+
+export interface ServiceApiOptions {
+  service: HistoryService;
+  metrics: Metrics;
+  logger: Logger;
+  serviceToken?: string;
+  /** Largest accepted body, in bytes. */
+  bodyLimitBytes: number;
+}
+
+const ROUTE = "/api/v1/users/:userId/messages";
+
+function sendError(res: Response, error: AppError): void {
+  res.status(HTTP_STATUS[error.code]).json({ error: { code: error.code, message: error.message } });
+}
+
+function tokenMatches(expected: string, header: string | undefined): boolean {
+  const given = Buffer.from(header?.startsWith("Bearer ") ? header.slice(7) : "");
+  const wanted = Buffer.from(expected);
+  return given.length === wanted.length && timingSafeEqual(given, wanted);
+}
+
+export function createServiceApiRouter(options: ServiceApiOptions): Router {
+  const { service, metrics, serviceToken } = options;
+  const router = Router();
+
+  router.use("/api/v1", (req, res, next) => {
+    // Without a token the API does not exist (404), rather than being open.
+    if (!serviceToken) return void res.status(404).json({ error: { code: "NOT_FOUND", message: "the HTTP API is disabled" } });
+    if (!tokenMatches(serviceToken, req.headers.authorization)) {
+      res.set("WWW-Authenticate", "Bearer");
+      return void res.status(401).json({ error: { code: "UNAUTHORIZED", message: "a valid service token is required" } });
+    }
+    next();
+  });
+
+  const json = express.json({ limit: options.bodyLimitBytes, strict: false, type: () => true });
+
+  /** Wraps a route: validated userId, errors as JSON, request counted. */
+  const handle =
+    (name: string, run: (userId: string, req: Request, res: Response) => Promise<void>) =>
+    async (req: Request, res: Response, _next: NextFunction) => {
+      try {
+        const userId = parsePayload(userIdSchema, req.params.userId);
+        await run(userId, req, res);
+      } catch (error) {
+        const appError = toAppError(error);
+        if (appError.code === "INTERNAL") options.logger.error({ err: error, route: name }, "request failed");
+        sendError(res, appError);
+      } finally {
+        metrics.httpRequests.inc({ route: name, status: String(res.statusCode) });
+      }
+    };
+
+  router.post(
+    ROUTE,
+    json,
+    handle("add", async (userId, req, res) => {
+      const { message, duplicate } = await service.add(userId, req.body);
+      res.status(duplicate ? 200 : 201).json({ message, duplicate });
+    }),
+  );
+
+  router.get(
+    ROUTE,
+    handle("load", async (userId, req, res) => {
+      const query = readQuery(req);
+      if (query.q !== undefined) {
+        const messages = await service.search(userId, { query: query.q, limit: query.limit });
+        res.json({ messages, gap: false });
+      } else {
+        res.json(await service.load(userId, { limit: query.limit, afterId: query.afterId }));
+      }
+    }),
+  );
+
+  router.delete(
+    ROUTE,
+    handle("clear", async (userId, _req, res) => {
+      res.json({ removed: await service.clear(userId, {}) });
+    }),
+  );
+
+  // Body parser failures: bad JSON is INVALID_PAYLOAD, an oversized body TOO_LARGE.
+  const bodyErrors: ErrorRequestHandler = (error, _req, res, next) => {
+    if (res.headersSent) return next(error);
+    const status = (error as { status?: number }).status;
+    if (status === 413) return sendError(res, new AppError("TOO_LARGE", "body too large"));
+    if (status === 400) return sendError(res, new AppError("INVALID_PAYLOAD", "body: not valid JSON"));
+    options.logger.error({ err: error }, "request failed");
+    sendError(res, new AppError("INTERNAL", "internal error"));
+  };
+  router.use("/api/v1", bodyErrors);
+  return router;
+}
+
+/** Query strings are text; limit becomes a number only when it is one, so zod can name a bad value. */
+function readQuery(req: Request): { limit?: unknown; afterId?: unknown; q?: unknown } {
+  const { limit, afterId, q } = req.query;
+  return { limit: typeof limit === "string" && /^\d+$/.test(limit) ? Number(limit) : limit, afterId, q };
+}

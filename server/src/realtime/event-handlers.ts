@@ -1,0 +1,63 @@
+/**
+ * The four client events (PROTOCOL.md §4). Each handler takes `unknown`
+ * arguments, lets HistoryService validate them, and always answers the ack
+ * with `{ ok: true, ... }` or `{ ok: false, error }`.
+ */
+import type { ClientEventName } from "@scrollback/client/protocol";
+import type { Logger } from "pino";
+import { toAppError } from "../errors.js";
+import type { HistoryService } from "../history-service.js";
+import type { Metrics } from "../metrics.js";
+import type { ScrollbackSocket } from "./types.js";
+
+type Ack = (answer: unknown) => void;
+
+/** What a handler resolves with; spread into the ok ack. */
+type Answer = object;
+
+export interface HandlerContext {
+  service: HistoryService;
+  metrics: Metrics;
+  logger: Logger;
+  /** Counts handlers still running, so a shutdown can wait for their acks. */
+  inFlight: { count: number };
+}
+
+/** Splits Socket.IO arguments into (payload, ack): the ack is the last argument when it is a function. */
+export function splitArgs(args: unknown[]): { payload: unknown; ack?: Ack } {
+  const last = args[args.length - 1];
+  if (typeof last === "function") return { payload: args.length > 1 ? args[0] : undefined, ack: last as Ack };
+  return { payload: args[0] };
+}
+
+const HANDLERS: Record<ClientEventName, (socket: ScrollbackSocket, service: HistoryService, payload: unknown) => Promise<Answer>> = {
+  "message:add": async (socket, service, payload) => service.add(socket.data.userId, payload, socket.id),
+  "history:load": async (socket, service, payload) => service.load(socket.data.userId, payload),
+  "history:search": async (socket, service, payload) => ({ messages: await service.search(socket.data.userId, payload) }),
+  "history:clear": async (socket, service, payload) => ({ removed: await service.clear(socket.data.userId, payload, socket.id) }),
+};
+
+/** Registers every client event on a connection. */
+export function registerEventHandlers(socket: ScrollbackSocket, context: HandlerContext): void {
+  for (const [event, handle] of Object.entries(HANDLERS) as [ClientEventName, (typeof HANDLERS)[ClientEventName]][]) {
+    // Untyped on purpose: clients may send anything, and zod decides.
+    (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, (...args) => {
+      const { payload, ack } = splitArgs(args);
+      context.inFlight.count++;
+      handle(socket, context.service, payload)
+        .then(
+          (answer) => {
+            context.metrics.events.inc({ event, outcome: "ok" });
+            ack?.({ ok: true, ...answer });
+          },
+          (error: unknown) => {
+            const appError = toAppError(error);
+            if (appError.code === "INTERNAL") context.logger.error({ err: error, event }, "event failed");
+            context.metrics.events.inc({ event, outcome: appError.code });
+            ack?.({ ok: false, error: appError.toBody() });
+          },
+        )
+        .finally(() => context.inFlight.count--);
+    });
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The Socket.IO server: CORS and Origin checks at the handshake, token
+ * authentication, one room per user, per-connection rate limiting, unknown
+ * events refused, and disconnection when the token expires.
+ */
+import type { Server as HttpServer, IncomingMessage } from "node:http";
+import { createShardedAdapter } from "@socket.io/redis-adapter";
+import { CLIENT_EVENTS, ERROR_CODES } from "@scrollback/client/protocol";
+import type { Logger } from "pino";
+import { Server } from "socket.io";
+import { AppError } from "../errors.js";
+import type { Authenticate } from "../auth/authenticator.js";
+import type { HistoryService } from "../history-service.js";
+import type { Metrics } from "../metrics.js";
+import type { RedisConnections } from "../redis-connections.js";
+import { registerEventHandlers, splitArgs } from "./event-handlers.js";
+import { TokenBucket } from "./rate-limiter.js";
+import { userRoom } from "./rooms.js";
+import type { ScrollbackServer, ScrollbackSocket } from "./types.js";
+
+const KNOWN_EVENTS: ReadonlySet<string> = new Set(CLIENT_EVENTS);
+
+// setTimeout cannot wait longer than 2^31-1 ms; longer expiries re-arm.
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Frames over this close the connection (PROTOCOL.md §4). */
+export const MAX_HTTP_BUFFER_SIZE = 1e6;
+
+export interface SocketServerOptions {
+  httpServer: HttpServer;
+  authenticate: Authenticate;
+  service: HistoryService;
+  metrics: Metrics;
+  logger: Logger;
+  corsOrigins?: string[];
+  rateLimit: { perSecond: number; burst: number };
+  /** Redis fan-out across replicas; without it the server is a single process. */
+  redis?: RedisConnections;
+}
+
+export interface SocketServer {
+  io: ScrollbackServer;
+  /** Handlers still running. */
+  inFlight: { count: number };
+  /** Refuse new connections and events with UNAVAILABLE, so clients move to another replica. */
+  startDraining(): void;
+}
+
+export function createSocketServer(options: SocketServerOptions): SocketServer {
+  const { corsOrigins, metrics, logger } = options;
+  let draining = false;
+
+  const io: ScrollbackServer = new Server(options.httpServer, {
+    maxHttpBufferSize: MAX_HTTP_BUFFER_SIZE,
+    cors: { origin: corsOrigins ?? true, credentials: true },
+    // Runs for polling requests and WebSocket upgrades alike.
+    allowRequest: (req: IncomingMessage, callback) => {
+      if (draining) return callback("server is shutting down", false);
+      const origin = req.headers.origin;
+      if (corsOrigins && origin !== undefined && !corsOrigins.includes(origin)) return callback("origin not allowed", false);
+      callback(null, true);
+    },
+    ...(options.redis ? { adapter: createShardedAdapter(options.redis.pub, options.redis.sub, { subscriptionMode: "dynamic" }) } : {}),
+  });
+
+  io.use((socket, next) => {
+    options.authenticate(socket.handshake.auth).then(
+      (identity) => {
+        socket.data = identity;
+        next();
+      },
+      (error: unknown) => {
+        const message = error instanceof AppError ? error.message : "unauthorized";
+        next(Object.assign(new Error(ERROR_CODES.UNAUTHORIZED), { data: { code: ERROR_CODES.UNAUTHORIZED, message } }));
+      },
+    );
+  });
+
+  const inFlight = { count: 0 };
+  io.on("connection", (socket) => {
+    metrics.connections.inc();
+    socket.join(userRoom(socket.data.userId));
+    const expiryTimer = scheduleExpiry(socket);
+    guardEvents(socket);
+    registerEventHandlers(socket, { service: options.service, metrics, logger, inFlight });
+    socket.on("disconnect", () => {
+      metrics.connections.dec();
+      clearTimeout(expiryTimer.current);
+    });
+  });
+
+  /** Rate limit every event, refuse unknown ones and everything once draining. */
+  function guardEvents(socket: ScrollbackSocket): void {
+    const bucket = new TokenBucket(options.rateLimit.perSecond, options.rateLimit.burst);
+    socket.use((packet, next) => {
+      const event = String(packet[0]);
+      const { ack } = splitArgs(packet.slice(1));
+      const refuse = (error: AppError) => {
+        metrics.events.inc({ event: KNOWN_EVENTS.has(event) ? event : "unknown", outcome: error.code });
+        ack?.({ ok: false, error: error.toBody() });
+      };
+      if (draining) return refuse(new AppError(ERROR_CODES.UNAVAILABLE, "server is shutting down; retry on another replica"));
+      const waitMs = bucket.take();
+      if (waitMs > 0) return refuse(new AppError(ERROR_CODES.RATE_LIMITED, "too many events", waitMs));
+      if (!KNOWN_EVENTS.has(event)) return refuse(new AppError(ERROR_CODES.UNKNOWN_EVENT, `unknown event: ${event.slice(0, 64)}`));
+      next();
+    });
+  }
+
+  return {
+    io,
+    inFlight,
+    startDraining() {
+      draining = true;
+    },
+  };
+}
+
+/** Ends the connection with `auth:expired` once the token's exp plus leeway passes. */
+function scheduleExpiry(socket: ScrollbackSocket): { current?: NodeJS.Timeout } {
+  const timer: { current?: NodeJS.Timeout } = {};
+  const expiresAt = socket.data.expiresAt;
+  if (expiresAt === undefined) return timer;
+  const arm = () => {
+    const remaining = expiresAt - Date.now();
+    if (remaining > MAX_TIMER_MS) {
+      timer.current = setTimeout(arm, MAX_TIMER_MS);
+      return;
+    }
+    timer.current = setTimeout(() => {
+      socket.emit("auth:expired", {});
+      socket.disconnect(true);
+    }, Math.max(0, remaining));
+  };
+  arm();
+  return timer;
+}

@@ -1,0 +1,124 @@
+/**
+ * The three Redis connections a replica holds, built from the configured
+ * target (standalone, Sentinel or Cluster):
+ *
+ * - `data`: the store's commands. No offline queue: while Redis is away a
+ *   command fails at once instead of being queued and run behind the client's
+ *   back later (PROTOCOL.md §4, UNAVAILABLE).
+ * - `pub` / `sub`: the Socket.IO adapter's fan-out. `sub` keeps its queue and
+ *   retries forever so subscriptions are restored after an outage.
+ */
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import type { Logger } from "pino";
+import type { RedisTarget } from "./config.js";
+
+/** Every store command must answer within this long (PROTOCOL.md §4: 2 s). */
+// A little under 2 s, so that the UNAVAILABLE answer itself reaches the client within 2 s.
+export const STORE_DEADLINE_MS = 1_900;
+
+export type RedisClient = Redis | Cluster;
+
+export interface RedisConnections {
+  data: RedisClient;
+  pub: RedisClient;
+  sub: RedisClient;
+  /** Closes all three, politely if Redis answers. */
+  close(): Promise<void>;
+}
+
+type Role = "data" | "pub" | "sub";
+
+function roleOptions(role: Role): RedisOptions {
+  const base: RedisOptions = {
+    connectTimeout: 2_000,
+    // Reconnect quickly so the service heals soon after Redis returns.
+    retryStrategy: (attempt) => Math.min(100 * attempt, 1_000),
+    connectionName: `scrollback:${role}`,
+  };
+  if (role === "sub") return { ...base, maxRetriesPerRequest: null, autoResubscribe: true };
+  return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: STORE_DEADLINE_MS };
+}
+
+/** Creates one client of `role` for `target`. */
+export function createRedisClient(target: RedisTarget, role: Role): RedisClient {
+  const options = roleOptions(role);
+  const auth = { username: target.username, password: target.password };
+  switch (target.kind) {
+    case "cluster": {
+      const clusterOptions: ClusterOptions = {
+        redisOptions: { ...options, ...auth },
+        enableOfflineQueue: options.enableOfflineQueue ?? true,
+        clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 1_000),
+        slotsRefreshTimeout: 2_000,
+      };
+      if (role === "sub") clusterOptions.shardedSubscribers = true;
+      return new Cluster(target.nodes, clusterOptions);
+    }
+    case "sentinel":
+      return new Redis({
+        ...options,
+        ...auth,
+        sentinels: target.sentinels,
+        name: target.name,
+        db: target.db,
+        sentinelUsername: target.username,
+        sentinelPassword: target.password,
+        sentinelRetryStrategy: (attempt) => Math.min(100 * attempt, 1_000),
+      });
+    case "standalone":
+      if (target.url) return new Redis(target.url, options);
+      return new Redis({ ...options, ...auth, host: target.host, port: target.port, db: target.db });
+  }
+}
+
+/** Creates the data, pub and sub clients, logging their state changes once each. */
+export function createRedisConnections(target: RedisTarget, logger: Logger): RedisConnections {
+  const clients = {
+    data: createRedisClient(target, "data"),
+    pub: createRedisClient(target, "pub"),
+    sub: createRedisClient(target, "sub"),
+  };
+  for (const [role, client] of Object.entries(clients)) {
+    let lastError = "";
+    // Without an error listener ioredis would print every failed reconnect.
+    client.on("error", (error: Error) => {
+      if (error.message !== lastError) logger.warn({ role, err: error.message }, "redis connection error");
+      lastError = error.message;
+    });
+    client.on("ready", () => {
+      if (lastError) logger.info({ role }, "redis connection restored");
+      lastError = "";
+    });
+  }
+  return {
+    ...clients,
+    async close() {
+      await Promise.all(
+        Object.values(clients).map(async (client) => {
+          try {
+            await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 1_000))]);
+          } catch {
+            // Already closed or unreachable: disconnect below either way.
+          }
+          client.disconnect();
+        }),
+      );
+    },
+  };
+}
+
+/** One PING to `target` without retries: does a Redis answer there right now? */
+export async function probeRedis(target: RedisTarget, timeoutMs = 1_000): Promise<boolean> {
+  if (target.kind !== "standalone") return false;
+  const options: RedisOptions = { connectTimeout: timeoutMs, retryStrategy: () => null, maxRetriesPerRequest: 0, lazyConnect: true };
+  const client = target.url ? new Redis(target.url, options) : new Redis({ ...options, host: target.host, port: target.port, db: target.db });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    return (await client.ping()) === "PONG";
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}

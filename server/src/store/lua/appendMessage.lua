@@ -1,0 +1,50 @@
+--[[
+  Appends one message to a user's history, atomically:
+  dedupe by id, RPUSH, trim to the newest ARGV[3], restart the TTL.
+
+  KEYS[1]  the user's list, <prefix>:<userId>:messages
+  ARGV[1]  the element to store (JSON, see message-codec.ts)
+  ARGV[2]  the message id to dedupe on, or "" to skip the check
+           (server-assigned ids are fresh and cannot collide)
+  ARGV[3]  HISTORY_MAX: elements kept
+  ARGV[4]  HISTORY_TTL_SECONDS
+
+  Returns  0 when stored;
+           the element already kept under that id (a string) when it is a
+           duplicate, in which case nothing is written.
+]]
+local key = KEYS[1]
+local id = ARGV[2]
+
+-- The id a reader serves for an element (mirrors decodeElement in
+-- message-codec.ts): its own valid id, one derived from its bytes, or nil
+-- for an element that is not served at all.
+local function servedId(element)
+  local ok, decoded = pcall(cjson.decode, element)
+  if not ok or type(decoded) ~= "table" or type(decoded.content) ~= "string" then
+    return nil
+  end
+  local own = decoded.id
+  if type(own) == "string" and #own <= 64 and string.match(own, "^[%w_%-]+$") then
+    return own
+  end
+  return "sha1-" .. redis.sha1hex(element)
+end
+
+if id ~= "" then
+  local quoted = '"' .. id .. '"'
+  local derived = string.sub(id, 1, 5) == "sha1-"
+  local elements = redis.call("LRANGE", key, 0, -1)
+  for i = 1, #elements do
+    local element = elements[i]
+    -- A plain-text test first, so only elements that mention the id are decoded.
+    if (derived or string.find(element, quoted, 1, true)) and servedId(element) == id then
+      return element
+    end
+  end
+end
+
+redis.call("RPUSH", key, ARGV[1])
+redis.call("LTRIM", key, -tonumber(ARGV[3]), -1)
+redis.call("EXPIRE", key, ARGV[4])
+return 0

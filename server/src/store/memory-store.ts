@@ -1,0 +1,108 @@
+/**
+ * The embedded store: the same lists, rules and TTLs as RedisStore, kept in
+ * this process's memory. One process only: nothing is shared between
+ * replicas and everything is lost on restart.
+ */
+import type { Message } from "@scrollback/client/protocol";
+import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
+import { searchWindow, selectWindow } from "./history-window.js";
+import type { AppendOptions, AppendResult, LoadOptions, LoadResult, NewMessage, SearchOptions, Store, StoreSettings } from "./store.js";
+
+interface StoredList {
+  elements: string[];
+  expiresAt: number;
+}
+
+export interface MemoryStoreOptions extends StoreSettings {
+  /** The clock, in milliseconds; tests move it forward. */
+  now?: () => number;
+  /** How often expired histories are swept from memory. */
+  sweepIntervalMs?: number;
+}
+
+export class MemoryStore implements Store {
+  readonly kind = "memory";
+  private readonly lists = new Map<string, StoredList>();
+  private readonly now: () => number;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly options: MemoryStoreOptions) {
+    this.now = options.now ?? Date.now;
+    this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
+    this.sweeper.unref();
+  }
+
+  async append(userId: string, message: NewMessage, options: AppendOptions = {}): Promise<AppendResult> {
+    const list = this.live(userId);
+    if (!options.freshId && list) {
+      for (const element of list.elements) {
+        const kept = decodeElement(element, userId);
+        if (kept?.id === message.id) return { message: kept, duplicate: true };
+      }
+    }
+    this.push(userId, encodeElement(message));
+    return { message: { ...message, userId }, duplicate: false };
+  }
+
+  /**
+   * Appends an element exactly as another program would (the Python app's
+   * RPUSH + LTRIM + EXPIRE), without any checks. For imports and tests.
+   */
+  appendRaw(userId: string, element: string): void {
+    this.push(userId, element);
+  }
+
+  async load(userId: string, options?: LoadOptions): Promise<LoadResult> {
+    return selectWindow(this.readWindow(userId), options);
+  }
+
+  async search(userId: string, options: SearchOptions): Promise<Message[]> {
+    return searchWindow(this.readWindow(userId), options);
+  }
+
+  async clear(userId: string): Promise<number> {
+    const list = this.live(userId);
+    this.lists.delete(userId);
+    return list?.elements.length ?? 0;
+  }
+
+  async ttlSeconds(userId: string): Promise<number | null> {
+    const list = this.live(userId);
+    // Redis's TTL rounds to the nearest second; do the same.
+    return list ? Math.round((list.expiresAt - this.now()) / 1000) : null;
+  }
+
+  async ping(): Promise<void> {}
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.lists.clear();
+  }
+
+  private push(userId: string, element: string): void {
+    const elements = this.live(userId)?.elements ?? [];
+    elements.push(element);
+    if (elements.length > this.options.historyMax) elements.splice(0, elements.length - this.options.historyMax);
+    this.lists.set(userId, { elements, expiresAt: this.now() + this.options.historyTtlSeconds * 1000 });
+  }
+
+  private readWindow(userId: string): Message[] {
+    const { messages, skipped } = decodeElements(this.live(userId)?.elements ?? [], userId);
+    if (skipped > 0) this.options.onSkippedElements?.(skipped);
+    return messages;
+  }
+
+  /** The user's list unless it has expired (expired ones are dropped on sight, as Redis does). */
+  private live(userId: string): StoredList | undefined {
+    const list = this.lists.get(userId);
+    if (list && list.expiresAt <= this.now()) {
+      this.lists.delete(userId);
+      return undefined;
+    }
+    return list;
+  }
+
+  private sweep(): void {
+    for (const userId of this.lists.keys()) this.live(userId);
+  }
+}

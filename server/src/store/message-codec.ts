@@ -1,0 +1,82 @@
+/**
+ * The stored form of a message (PROTOCOL.md §2) and the tolerant reader for
+ * elements other programs wrote (the original Python app pushes
+ * `json.dumps(message)` with its own fields).
+ */
+import { createHash } from "node:crypto";
+import type { Message, MessageMeta, Role } from "@scrollback/client/protocol";
+import type { NewMessage } from "./store.js";
+
+const ROLES: ReadonlySet<string> = new Set<Role>(["user", "assistant", "system"]);
+const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** Prefix of ids derived from an element's bytes; appendMessage.lua derives them the same way. */
+export const DERIVED_ID_PREFIX = "sha1-";
+
+/** The JSON kept in the list: `{"id","role","content","timestamp","meta"?}`. */
+export function encodeElement(message: NewMessage): string {
+  const stored: Record<string, unknown> = {
+    id: message.id,
+    role: message.role,
+    content: message.content,
+    timestamp: message.timestamp,
+  };
+  if (message.meta !== undefined) stored.meta = message.meta;
+  return JSON.stringify(stored);
+}
+
+/** The id of an element with no usable id of its own: stable across reads and replicas. */
+export function deriveElementId(raw: string | Buffer): string {
+  return DERIVED_ID_PREFIX + createHash("sha1").update(raw).digest("hex");
+}
+
+/**
+ * Reads one list element; null for anything that is not a JSON object with a
+ * string `content` (the caller skips and counts those).
+ */
+export function decodeElement(raw: string | Buffer, userId: string): Message | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof raw === "string" ? raw : raw.toString("utf8"));
+  } catch {
+    return null;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return null;
+  const element = parsed as Record<string, unknown>;
+  if (typeof element.content !== "string") return null;
+
+  const message: Message = {
+    id: typeof element.id === "string" && MESSAGE_ID.test(element.id) ? element.id : deriveElementId(raw),
+    userId,
+    role: typeof element.role === "string" && ROLES.has(element.role) ? (element.role as Role) : "user",
+    content: element.content,
+    timestamp: typeof element.timestamp === "string" ? element.timestamp : null,
+  };
+  const meta = readMeta(element.meta);
+  if (meta !== undefined) message.meta = meta;
+  return message;
+}
+
+/** Only flat string/number/boolean/null values survive; anything else is dropped. */
+function readMeta(value: unknown): MessageMeta | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
+  const meta: MessageMeta = Object.create(null);
+  let kept = 0;
+  for (const [key, entry] of Object.entries(value)) {
+    if (entry === null || typeof entry === "string" || typeof entry === "boolean" || (typeof entry === "number" && Number.isFinite(entry))) {
+      meta[key] = entry;
+      kept++;
+    }
+  }
+  return kept > 0 ? { ...meta } : undefined;
+}
+
+/** Decodes a whole list, reporting how many elements were skipped. */
+export function decodeElements(raws: readonly (string | Buffer)[], userId: string): { messages: Message[]; skipped: number } {
+  const messages: Message[] = [];
+  for (const raw of raws) {
+    const message = decodeElement(raw, userId);
+    if (message) messages.push(message);
+  }
+  return { messages, skipped: raws.length - messages.length };
+}
