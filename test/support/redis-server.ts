@@ -1,0 +1,108 @@
+/**
+ * Starts a real redis-server on a free port in a temp dir (never the
+ * machine's 6379), for one test file. It can be killed, frozen and restarted
+ * on the same port and AOF dir, to test outages.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { freePort } from "./free-port.js";
+
+export interface RedisServerOptions {
+  /** Append-only file on, fsync'ed on every write: acked means on disk. */
+  appendOnly?: boolean;
+  /** Extra `redis-server` arguments, e.g. ["--cluster-enabled", "yes"]. */
+  args?: string[];
+  port?: number;
+  dir?: string;
+}
+
+export interface RedisServer {
+  port: number;
+  url: string;
+  dir: string;
+  process: ChildProcess;
+  /** A fresh client to this server (closed by `stop`). */
+  client(): Redis;
+  /** Sends a signal (SIGKILL, SIGSTOP, SIGCONT…) to the server. */
+  signal(signal: NodeJS.Signals): void;
+  /** Kills it hard and waits for the process to exit. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and dir (after `kill`). */
+  restart(): Promise<void>;
+  /** Stops it, closes clients, removes its dir. */
+  stop(): Promise<void>;
+}
+
+async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    probe.on("error", () => {});
+    try {
+      await probe.connect();
+      if ((await probe.ping()) === "PONG") return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      probe.disconnect();
+    }
+  }
+}
+
+export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const port = options.port ?? (await freePort());
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), "scrollback-redis-"));
+  const args = [
+    "--port", String(port),
+    "--bind", "127.0.0.1",
+    "--dir", dir,
+    "--save", "",
+    "--daemonize", "no",
+    "--logfile", join(dir, "redis.log"),
+    ...(options.appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
+    ...(options.args ?? []),
+  ];
+  const clients: Redis[] = [];
+  let child = spawn("redis-server", args, { stdio: "ignore" });
+  await waitForPing(port);
+
+  const exited = (proc: ChildProcess) =>
+    proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+
+  const server: RedisServer = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    get process() {
+      return child;
+    },
+    client() {
+      const client = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+      client.on("error", () => {});
+      clients.push(client);
+      return client;
+    },
+    signal(signal) {
+      child.kill(signal);
+    },
+    async kill() {
+      child.kill("SIGCONT");
+      child.kill("SIGKILL");
+      await exited(child);
+    },
+    async restart() {
+      child = spawn("redis-server", args, { stdio: "ignore" });
+      await waitForPing(port);
+    },
+    async stop() {
+      for (const client of clients) client.disconnect();
+      await server.kill();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}

@@ -1,0 +1,79 @@
+/**
+ * Real scrollback servers for tests: in-process instances (each with its own
+ * Redis connections and adapter, as separate replicas have) and child
+ * processes (for signals and crashes).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import pino from "pino";
+import { createApp, type ScrollbackApp } from "../../server/src/app.js";
+import { loadConfig } from "../../server/src/config.js";
+import { freePort } from "./free-port.js";
+
+export interface TestServer {
+  app: ScrollbackApp;
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Environment shared by test servers: loopback, quiet, no rate limit unless asked. */
+const BASE_ENV = { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "silent", RATE_LIMIT_PER_SECOND: "0" };
+
+/** Starts one server in this process. `env` uses the variable names of PROTOCOL.md §1. */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const config = loadConfig({ ...BASE_ENV, ...env });
+  const app = await createApp(config, pino({ level: config.logLevel }));
+  const port = await app.listen();
+  return { app, port, url: `http://127.0.0.1:${port}`, close: () => app.close(1_000) };
+}
+
+/** Starts `count` replicas sharing one Redis. */
+export async function startReplicas(count: number, env: Record<string, string>): Promise<TestServer[]> {
+  return Promise.all(Array.from({ length: count }, () => startServer(env)));
+}
+
+export interface ServerProcess {
+  port: number;
+  url: string;
+  process: ChildProcess;
+  /** Everything the process printed. */
+  output(): string;
+  /** Resolves with the exit code (or signal name) once it exits. */
+  exited: Promise<number | string>;
+  stop(): Promise<void>;
+}
+
+const MAIN = fileURLToPath(new URL("../../server/src/main.ts", import.meta.url));
+
+/** Starts `npm start`'s entry point as a child process and waits until it listens. */
+export async function spawnServer(env: Record<string, string> = {}): Promise<ServerProcess> {
+  const port = await freePort();
+  let output = "";
+  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", MAIN], {
+    env: { ...process.env, ...BASE_ENV, LOG_LEVEL: "info", ...env, PORT: env.PORT ?? String(port) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)));
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes("scrollback listening")) resolve();
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    exited.then(() => reject(new Error(`server exited before listening:\n${output}`)));
+    setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
+  });
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    process: child,
+    output: () => output,
+    exited,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
