@@ -24,10 +24,16 @@ const FORBIDDEN_META_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
 const metaValueSchema = z.union([z.string(), z.number().finite(), z.boolean(), z.null()]);
 
+// Counted and checked on the raw object, before zod copies it: a copy made by
+// assignment would silently drop a "__proto__" key instead of refusing it.
 export const metaSchema = z
-  .record(z.string().min(1), metaValueSchema)
+  .custom<Record<string, unknown>>(
+    (value) => typeof value === "object" && value !== null && !Array.isArray(value),
+    "must be an object of string, number, boolean or null values",
+  )
   .refine((meta) => Object.keys(meta).length <= META_MAX_KEYS, `at most ${META_MAX_KEYS} keys`)
-  .refine((meta) => !Object.keys(meta).some((key) => FORBIDDEN_META_KEYS.has(key)), "reserved key");
+  .refine((meta) => !Object.keys(meta).some((key) => FORBIDDEN_META_KEYS.has(key)), "reserved key")
+  .pipe(z.record(z.string().min(1), metaValueSchema));
 
 export const addMessageSchema = z.object({
   id: messageIdSchema.optional(),
