@@ -1,0 +1,107 @@
+/**
+ * Redis going away and coming back (PROTOCOL.md §1, §4 UNAVAILABLE): nothing
+ * acked is lost, refused writes are never stored behind the client's back,
+ * retries with the same id are stored once, and everything heals.
+ */
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startReplicas, type TestServer } from "../support/servers.js";
+
+let redis: RedisServer;
+let replicas: TestServer[];
+let sockets: TestSocket[];
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
+beforeAll(() => {
+  process.on("unhandledRejection", onUnhandled);
+});
+afterAll(() => {
+  process.off("unhandledRejection", onUnhandled);
+});
+
+beforeEach(async () => {
+  redis = await startRedis({ appendOnly: true });
+  replicas = await startReplicas(2, { STORE: "redis", REDIS_URL: redis.url });
+  sockets = [await connect(replicas[0]!.url, { userId: "outage_user" }), await connect(replicas[1]!.url, { userId: "outage_user" })];
+});
+afterEach(async () => {
+  for (const socket of sockets) socket.close();
+  await Promise.all(replicas.map((replica) => replica.close()));
+  await redis.stop();
+  expect(unhandled).toEqual([]);
+});
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const readyStatus = async (replica: TestServer) => (await fetch(`${replica.url}/readyz`)).status;
+
+describe("Redis killed with SIGKILL, then restarted on the same port and AOF dir", () => {
+  it("keeps every acked message, refuses writes fast during the outage, stores a retried id once, and heals", async () => {
+    const [socket, twin] = sockets as [TestSocket, TestSocket];
+    const acked: string[] = [];
+    for (let i = 0; i < 20; i++) acked.push((await request(socket, "message:add", { id: `before-${i}`, content: `before ${i}` })).message.id);
+
+    await redis.kill();
+
+    // Writes and reads answer UNAVAILABLE, each well within 2 s.
+    for (const [event, payload] of [["message:add", { id: "during-1", content: "during the outage" }], ["history:load", {}], ["history:search", { query: "x" }], ["history:clear", {}]] as const) {
+      const started = Date.now();
+      const answer = await request(socket, event, payload);
+      expect(answer).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
+      expect(Date.now() - started).toBeLessThan(2_000);
+    }
+    await waitUntil(async () => (await readyStatus(replicas[0]!)) === 503);
+    const metrics = await (await fetch(`${replicas[0]!.url}/metrics`)).text();
+    expect(metrics).toMatch(/^scrollback_redis_up 0$/m);
+    expect((await fetch(`${replicas[0]!.url}/healthz`)).status).toBe(200);
+
+    await redis.restart();
+    await waitUntil(async () => (await readyStatus(replicas[0]!)) === 200 && (await readyStatus(replicas[1]!)) === 200);
+    await waitUntil(async () => (await request(twin, "history:load")).ok === true);
+
+    // The refused write was not queued and replayed behind the client's back.
+    const afterRestart = await request(twin, "history:load");
+    expect(afterRestart.messages.map((m: { id: string }) => m.id)).toEqual(acked.slice(-15));
+
+    // Retrying the refused id stores it exactly once, and fan-out works across replicas again.
+    const delivered = nextEvent(twin, "message:new", 5_000);
+    const retry = await request(socket, "message:add", { id: "during-1", content: "during the outage" });
+    expect(retry).toMatchObject({ ok: true, duplicate: false });
+    expect((await delivered).id).toBe("during-1");
+    expect(await request(socket, "message:add", { id: "during-1", content: "during the outage" })).toMatchObject({ ok: true, duplicate: true });
+    const final = await request(twin, "history:search", { query: "during" });
+    expect(final.messages).toHaveLength(1);
+  });
+});
+
+describe("Redis frozen with SIGSTOP", () => {
+  it("answers UNAVAILABLE within 2 s, and a retry with the same id after SIGCONT is stored once", async () => {
+    const [socket, twin] = sockets as [TestSocket, TestSocket];
+    await request(socket, "message:add", { id: "warm", content: "warm up" });
+    redis.signal("SIGSTOP");
+    try {
+      const started = Date.now();
+      const answer = await request(socket, "message:add", { id: "frozen-1", content: "sent while frozen" });
+      expect(answer).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
+      expect(Date.now() - started).toBeLessThan(2_000);
+      // The event loop stays responsive while Redis hangs.
+      const health = Date.now();
+      expect((await fetch(`${replicas[0]!.url}/healthz`)).status).toBe(200);
+      expect(Date.now() - health).toBeLessThan(500);
+    } finally {
+      redis.signal("SIGCONT");
+    }
+    // The timed-out write may or may not have landed; the retry makes it exactly one.
+    await waitUntil(async () => (await request(socket, "message:add", { id: "frozen-1", content: "sent while frozen" })).ok === true);
+    const found = await request(twin, "history:search", { query: "frozen" });
+    expect(found.messages.map((m: { id: string }) => m.id)).toEqual(["frozen-1"]);
+  });
+});
