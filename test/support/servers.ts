@@ -45,26 +45,35 @@ export interface ServerProcess {
 }
 
 const MAIN = fileURLToPath(new URL("../../server/src/main.ts", import.meta.url));
+// By URL, so the child finds tsx whatever its working directory.
+const TSX_LOADER = import.meta.resolve("tsx");
 
 /** Starts `npm start`'s entry point as a child process and waits until it listens. */
-export async function spawnServer(env: Record<string, string> = {}): Promise<ServerProcess> {
+export async function spawnServer(env: Record<string, string> = {}, options: { cwd?: string } = {}): Promise<ServerProcess> {
   const port = await freePort();
   let output = "";
-  const child = spawn(process.execPath, ["--conditions=source", "--import", "tsx", MAIN], {
+  const child = spawn(process.execPath, ["--conditions=source", "--import", TSX_LOADER, MAIN], {
     env: { ...process.env, ...BASE_ENV, LOG_LEVEL: "info", ...env, PORT: env.PORT ?? String(port) },
     stdio: ["ignore", "pipe", "pipe"],
+    cwd: options.cwd,
   });
   const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)));
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes("scrollback listening")) resolve();
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
-    exited.then(() => reject(new Error(`server exited before listening:\n${output}`)));
-    setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 20_000);
-  });
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  let exitedEarly = false;
+  void exited.then(() => (exitedEarly = true));
+  // Ready when /healthz answers, whatever LOG_LEVEL hides.
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (exitedEarly) throw new Error(`server exited before listening:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`server did not start:\n${output}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
   return {
     port,
     url: `http://127.0.0.1:${port}`,
