@@ -3,24 +3,18 @@
  * starts one server, and stops it gracefully on SIGTERM/SIGINT.
  * The only module that touches process.env.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { parseEnv } from "node:util";
 import pino from "pino";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { readEnvironment } from "./environment.js";
 
 /** Exit within this long after a stop signal, drained or not. */
 const SHUTDOWN_LIMIT_MS = 10_000;
 
-function readEnvironment(): Record<string, string | undefined> {
-  const fromFile = existsSync(".env") ? parseEnv(readFileSync(".env", "utf8")) : {};
-  return { ...fromFile, ...process.env };
-}
-
 async function main(): Promise<void> {
   let config;
   try {
-    config = loadConfig(readEnvironment());
+    config = loadConfig(readEnvironment(process.env));
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`scrollback: ${error.message}\n`);

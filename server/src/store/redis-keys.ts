@@ -10,7 +10,8 @@ export function messagesKey(prefix: string, userId: string): string {
 
 /** The SCAN pattern matching every user's history under `prefix`. */
 export function messagesKeyPattern(prefix: string): string {
-  return `${prefix}:*:messages`;
+  // A prefix may contain glob characters; SCAN MATCH must take them literally.
+  return `${prefix.replace(/[*?[\]\\]/g, "\\$&")}:*:messages`;
 }
 
 /** The userId inside a key built by {@link messagesKey}, or null for other keys. */
