@@ -4,7 +4,6 @@
  * events refused, and disconnection when the token expires.
  */
 import type { Server as HttpServer, IncomingMessage } from "node:http";
-import { createShardedAdapter } from "@socket.io/redis-adapter";
 import { CLIENT_EVENTS, ERROR_CODES } from "@scrollback/client/protocol";
 import type { Logger } from "pino";
 import { Server } from "socket.io";
@@ -14,6 +13,7 @@ import type { HistoryService } from "../history-service.js";
 import type { Metrics } from "../metrics.js";
 import type { RedisConnections } from "../redis-connections.js";
 import { registerEventHandlers, splitArgs } from "./event-handlers.js";
+import { createFanoutAdapter } from "./fanout-adapter.js";
 import { TokenBucket } from "./rate-limiter.js";
 import { userRoom } from "./rooms.js";
 import type { ScrollbackServer, ScrollbackSocket } from "./types.js";
@@ -60,7 +60,7 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
       if (corsOrigins && origin !== undefined && !corsOrigins.includes(origin)) return callback("origin not allowed", false);
       callback(null, true);
     },
-    ...(options.redis ? { adapter: createShardedAdapter(options.redis.pub, options.redis.sub, { subscriptionMode: "dynamic" }) } : {}),
+    ...(options.redis ? { adapter: createFanoutAdapter(options.redis.pub, options.redis.sub) } : {}),
   });
 
   io.use((socket, next) => {
