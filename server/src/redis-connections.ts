@@ -93,18 +93,19 @@ export function createRedisConnections(target: RedisTarget, logger: Logger): Red
   return {
     ...clients,
     async close() {
-      await Promise.all(
-        Object.values(clients).map(async (client) => {
-          try {
-            await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 1_000))]);
-          } catch {
-            // Already closed or unreachable: disconnect below either way.
-          }
-          client.disconnect();
-        }),
-      );
+      await Promise.all(Object.values(clients).map(closeRedisClient));
     },
   };
+}
+
+/** Closes a client: QUIT (waiting up to 1 s for its pending replies) when Redis answers, then disconnect. */
+export async function closeRedisClient(client: RedisClient): Promise<void> {
+  try {
+    await Promise.race([client.quit(), new Promise((resolve) => setTimeout(resolve, 1_000))]);
+  } catch {
+    // Already closed or unreachable: disconnect below either way.
+  }
+  client.disconnect();
 }
 
 /** One PING to `target` without retries: does a Redis answer there right now? */
