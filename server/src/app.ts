@@ -56,7 +56,7 @@ async function openStore(config: Readonly<Config>, metrics: Metrics, logger: Log
   const redis = createRedisConnections(config.redis, logger.child({ component: "redis" }));
   redis.data.on("ready", () => metrics.redisUp.set(1));
   redis.data.on("close", () => metrics.redisUp.set(0));
-  return { store: new RedisStore({ ...settings, client: redis.data, keyPrefix: config.keyPrefix }), redis };
+  return { store: new RedisStore({ ...settings, client: redis.data, keyPrefix: config.keyPrefix, waitReplicas: config.redisWait.replicas, waitTimeoutMs: config.redisWait.timeoutMs }), redis };
 }
 
 export async function createApp(config: Readonly<Config>, logger: Logger): Promise<ScrollbackApp> {

@@ -54,6 +54,13 @@ const envSchema = z.object({
   REDIS_SENTINEL_NAME: optionalString,
   /** Redis Cluster seed nodes. */
   REDIS_CLUSTER_NODES: hostList,
+  /**
+   * Opt-in durability: after each add, `WAIT` until this many replicas have
+   * it (0: off, the ack means "on the master"); fewer in time → UNAVAILABLE.
+   */
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).max(16).default(0),
+  /** How long an add waits for those replicas; within the 2 s store deadline. */
+  REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(1_500).default(1_000),
   /** `redis`, `memory` or `auto`. */
   STORE: z.enum(["auto", "redis", "memory"]).default("auto"),
   /** Messages kept per user. */
@@ -106,6 +113,8 @@ export interface Config {
   /** `memory`: embedded store. `redis`: required Redis. `auto-probe`: no REDIS_* given, try the default once. */
   store: "memory" | "redis" | "auto-probe";
   redis: RedisTarget;
+  /** Replicas each add must reach before it is acked (`WAIT`); `replicas: 0` turns it off. */
+  redisWait: { replicas: number; timeoutMs: number };
   historyMax: number;
   historyTtlSeconds: number;
   keyPrefix: string;
@@ -133,6 +142,8 @@ const REDIS_VARIABLES = [
   "REDIS_SENTINELS",
   "REDIS_SENTINEL_NAME",
   "REDIS_CLUSTER_NODES",
+  "REDIS_WAIT_REPLICAS",
+  "REDIS_WAIT_TIMEOUT_MS",
 ] as const;
 
 /**
@@ -153,6 +164,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     host: e.HOST,
     store: resolveStoreMode(e, given),
     redis: resolveRedisTarget(e),
+    redisWait: { replicas: e.REDIS_WAIT_REPLICAS, timeoutMs: e.REDIS_WAIT_TIMEOUT_MS },
     historyMax: e.HISTORY_MAX,
     historyTtlSeconds: e.HISTORY_TTL_SECONDS,
     keyPrefix: e.KEY_PREFIX,

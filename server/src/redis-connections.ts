@@ -50,6 +50,9 @@ export function createRedisClient(target: RedisTarget, role: Role): RedisClient 
         enableOfflineQueue: options.enableOfflineQueue ?? true,
         clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 1_000),
         slotsRefreshTimeout: 2_000,
+        // ioredis otherwise learns a new slot owner only from a MOVED reply;
+        // a periodic refresh also heals connections that sent nothing lately.
+        slotsRefreshInterval: 5_000,
       };
       if (role === "sub") clusterOptions.shardedSubscribers = true;
       return new Cluster(target.nodes, clusterOptions);

@@ -15,6 +15,8 @@ export interface RedisServerOptions {
   appendOnly?: boolean;
   /** Extra `redis-server` arguments, e.g. ["--cluster-enabled", "yes"]. */
   args?: string[];
+  /** A config file to start from (Sentinel needs one it can rewrite); `args` override it. */
+  configFile?: string;
   port?: number;
   dir?: string;
 }
@@ -57,6 +59,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "scrollback-redis-"));
   const args = [
+    ...(options.configFile ? [options.configFile] : []),
     "--port", String(port),
     "--bind", "127.0.0.1",
     "--dir", dir,

@@ -48,6 +48,13 @@ export interface RedisStoreOptions extends StoreSettings {
   /** The data connection; it should run with `enableOfflineQueue: false` so nothing is queued during an outage. */
   client: Redis | Cluster;
   keyPrefix: string;
+  /**
+   * Opt-in durability (`REDIS_WAIT_REPLICAS`): an add is acked only once this
+   * many replicas have it, else it answers UNAVAILABLE. 0 or unset: off.
+   */
+  waitReplicas?: number;
+  /** How long an add waits for those replicas (`REDIS_WAIT_TIMEOUT_MS`). */
+  waitTimeoutMs?: number;
 }
 
 export class RedisStore implements Store {
@@ -62,8 +69,11 @@ export class RedisStore implements Store {
   async append(userId: string, message: NewMessage, options: AppendOptions = {}): Promise<AppendResult> {
     const key = messagesKey(this.options.keyPrefix, userId);
     const element = encodeElement(message);
+    const dedupeId = options.freshId ? "" : message.id;
     const kept = await this.run(() =>
-      this.client.appendMessage(key, element, options.freshId ? "" : message.id, this.options.historyMax, this.options.historyTtlSeconds),
+      this.options.waitReplicas
+        ? this.appendAndWait(key, element, dedupeId, this.options.waitReplicas)
+        : this.client.appendMessage(key, element, dedupeId, this.options.historyMax, this.options.historyTtlSeconds),
     );
     if (kept === 0) return { message: { ...message, userId }, duplicate: false };
     const existing = decodeElement(kept, userId);
@@ -94,6 +104,33 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     // The client belongs to whoever created it (see redis-connections.ts).
+  }
+
+  /**
+   * The add and a `WAIT` in one pipeline: one round trip, and in a Cluster
+   * both go to the master of the key's slot (WAIT has no key to route by).
+   * A duplicate waits too, so its ack also means "on the replicas".
+   */
+  private async appendAndWait(key: string, element: string, dedupeId: string, replicas: number, redirected = false): Promise<0 | string> {
+    const results = await this.client
+      .pipeline()
+      .appendMessage(key, element, dedupeId, this.options.historyMax, this.options.historyTtlSeconds)
+      .wait(replicas, this.options.waitTimeoutMs ?? 1_000)
+      .exec();
+    const [[appendError, kept], [waitError, reached]] = results as [[Error | null, 0 | string], [Error | null, number]];
+    // ioredis follows MOVED for a pipeline only when every command in it was
+    // redirected, and WAIT never is: after a failover, learn the new slot
+    // owners and send it once more (the script did not run on that node).
+    if (appendError && !redirected && this.client.isCluster && appendError.message.startsWith("MOVED ")) {
+      await new Promise<void>((resolve) => (this.client as Cluster).refreshSlotsCache(() => resolve()));
+      return this.appendAndWait(key, element, dedupeId, replicas, true);
+    }
+    if (appendError) throw appendError;
+    if (waitError) throw waitError;
+    if (reached < replicas) {
+      throw new AppError("UNAVAILABLE", `stored on the master but on ${reached} of ${replicas} replicas in time; retrying with the same id is safe`);
+    }
+    return kept;
   }
 
   private async readWindow(userId: string): Promise<Message[]> {

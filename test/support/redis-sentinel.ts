@@ -1,0 +1,164 @@
+/**
+ * A real Sentinel deployment on loopback for one test file: one master, one
+ * replica and three `redis-server --sentinel` processes (quorum 2), each on a
+ * free port in its own temp dir. Timeouts are short so that a killed master
+ * is failed over within a few seconds.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Redis } from "ioredis";
+import { freePort } from "./free-port.js";
+import { until } from "./wait.js";
+import { startRedis, type RedisServer, type RedisServerOptions } from "./redis-server.js";
+
+/** The name Sentinels know the master by (`REDIS_SENTINEL_NAME`). */
+export const SENTINEL_MASTER_NAME = "scrollback";
+
+/** How long the master may be silent before a Sentinel counts it as down. */
+export const SENTINEL_DOWN_AFTER_MS = 1_000;
+
+export interface RedisSentinelOptions {
+  /** Options for the master and replica, e.g. `appendOnly`. */
+  data?: Pick<RedisServerOptions, "appendOnly" | "args">;
+}
+
+export interface RedisSentinel {
+  /** The two data nodes; which one is master changes with failovers. */
+  dataNodes: RedisServer[];
+  sentinels: RedisServer[];
+  /** `REDIS_SENTINELS` for the server. */
+  sentinelsEnv: string;
+  /** The data node the Sentinels currently name as master. */
+  master(): Promise<RedisServer>;
+  /** The data node that is not the master. */
+  replica(): Promise<RedisServer>;
+  /** SIGKILLs the master and waits until the Sentinels have promoted the replica and it accepts writes. */
+  killMasterAndFailover(timeoutMs?: number): Promise<{ oldMaster: RedisServer; newMaster: RedisServer }>;
+  /** Resolves once every Sentinel knows the master, the replica (in sync) and the other two Sentinels. */
+  waitSettled(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+
+function isRunning(node: RedisServer): boolean {
+  return node.process.exitCode === null && node.process.signalCode === null;
+}
+
+async function ask<T>(port: number, command: (client: Redis) => Promise<T>): Promise<T> {
+  const client = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    return await command(client);
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function startSentinel(masterPort: number): Promise<RedisServer> {
+  const dir = mkdtempSync(join(tmpdir(), "scrollback-sentinel-"));
+  const configFile = join(dir, "sentinel.conf");
+  const name = SENTINEL_MASTER_NAME;
+  writeFileSync(
+    configFile,
+    [
+      `sentinel monitor ${name} 127.0.0.1 ${masterPort} 2`,
+      `sentinel down-after-milliseconds ${name} ${SENTINEL_DOWN_AFTER_MS}`,
+      `sentinel failover-timeout ${name} 10000`,
+      `sentinel parallel-syncs ${name} 1`,
+      "",
+    ].join("\n"),
+  );
+  return startRedis({ dir, configFile, port: await freePort(), args: ["--sentinel"] });
+}
+
+export async function startRedisSentinel(options: RedisSentinelOptions = {}): Promise<RedisSentinel> {
+  const master = await startRedis(options.data);
+  const replica = await startRedis({ ...options.data, args: [...(options.data?.args ?? []), "--replicaof", "127.0.0.1", String(master.port)] });
+  const dataNodes = [master, replica];
+  const sentinels = await Promise.all([0, 1, 2].map(() => startSentinel(master.port)));
+
+  const masterPort = async (): Promise<number> => {
+    for (const sentinel of sentinels.filter(isRunning)) {
+      try {
+        const address = (await ask(sentinel.port, (client) =>
+          client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER_NAME),
+        )) as [string, string] | null;
+        if (address) return Number(address[1]);
+      } catch {
+        // Try the next Sentinel.
+      }
+    }
+    throw new Error("no Sentinel names a master");
+  };
+  const byPort = (port: number): RedisServer => {
+    const node = dataNodes.find((candidate) => candidate.port === port);
+    if (!node) throw new Error(`the Sentinels name an unknown master on ${port}`);
+    return node;
+  };
+
+  const deployment: RedisSentinel = {
+    dataNodes,
+    sentinels,
+    sentinelsEnv: sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`).join(","),
+    master: async () => byPort(await masterPort()),
+    replica: async () => {
+      const port = await masterPort();
+      return dataNodes.find((node) => node.port !== port)!;
+    },
+    async waitSettled(timeoutMs = 30_000) {
+      await until(
+        "every Sentinel knows the master, an in-sync replica and two other Sentinels",
+        async () => {
+          const port = await masterPort();
+          for (const sentinel of sentinels) {
+            const [replicas, peers] = await ask(sentinel.port, async (client) => [
+              (await client.call("SENTINEL", "REPLICAS", SENTINEL_MASTER_NAME)) as string[][],
+              (await client.call("SENTINEL", "SENTINELS", SENTINEL_MASTER_NAME)) as string[][],
+            ]);
+            const field = (entry: string[], key: string) => entry[entry.indexOf(key) + 1];
+            const liveReplicas = replicas.filter((entry) => !String(field(entry, "flags")).includes("down"));
+            if (liveReplicas.length < dataNodes.filter(isRunning).length - 1 || peers.length < 2) return false;
+          }
+          const role = await ask(port, (client) => client.info("replication"));
+          if (!role.includes("role:master")) return false;
+          for (const node of dataNodes.filter((candidate) => candidate.port !== port && isRunning(candidate))) {
+            const replication = await ask(node.port, (client) => client.info("replication"));
+            if (!replication.includes(`master_port:${port}`) || !replication.includes("master_link_status:up")) return false;
+          }
+          return true;
+        },
+        timeoutMs,
+      );
+    },
+    async killMasterAndFailover(timeoutMs = 30_000) {
+      const oldMaster = await deployment.master();
+      await oldMaster.kill();
+      let newMaster: RedisServer | undefined;
+      await until(
+        "the Sentinels promoted the replica",
+        async () => {
+          const port = await masterPort();
+          if (port === oldMaster.port) return false;
+          const replication = await ask(port, (client) => client.info("replication"));
+          newMaster = byPort(port);
+          return replication.includes("role:master");
+        },
+        timeoutMs,
+      );
+      return { oldMaster, newMaster: newMaster! };
+    },
+    async stop() {
+      await Promise.all([...sentinels, ...dataNodes].map((node) => node.stop()));
+    },
+  };
+
+  try {
+    await deployment.waitSettled();
+  } catch (error) {
+    await deployment.stop();
+    throw error;
+  }
+  return deployment;
+}

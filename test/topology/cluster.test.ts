@@ -1,0 +1,161 @@
+/**
+ * Redis Cluster (PROTOCOL.md §1 `REDIS_CLUSTER_NODES`, §2 "a user's keys all
+ * hash to one slot"): a real 3-master cluster with one replica per master,
+ * two scrollback replicas on it, fan-out over sharded Pub/Sub, and a master
+ * SIGKILLed under a steady write load.
+ */
+import type { Cluster } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
+import { startReplicas, type TestServer } from "../support/servers.js";
+import { until, waitReady } from "../support/wait.js";
+import { idsOf, startWorkload, verifyStored } from "../support/workload.js";
+
+const KEY_PREFIX = "temp_memory";
+const key = (userId: string) => `${KEY_PREFIX}:${userId}:messages`;
+
+let cluster: RedisCluster;
+let reader: Cluster;
+const servers: TestServer[] = [];
+const sockets: TestSocket[] = [];
+
+beforeAll(async () => {
+  cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+  reader = cluster.client();
+});
+
+afterAll(async () => {
+  for (const socket of sockets) socket.close();
+  await Promise.all(servers.map((server) => server.close()));
+  await cluster?.stop();
+});
+
+/** Starts `count` scrollback replicas on the cluster and waits until they are ready. */
+async function startOnCluster(count: number, env: Record<string, string> = {}): Promise<TestServer[]> {
+  const started = await startReplicas(count, { STORE: "redis", REDIS_CLUSTER_NODES: cluster.nodesEnv, HISTORY_MAX: "1000", ...env });
+  servers.push(...started);
+  await Promise.all(started.map((server) => waitReady(server.url)));
+  return started;
+}
+
+async function open(server: TestServer, userId: string): Promise<TestSocket> {
+  const socket = await connect(server.url, { userId });
+  sockets.push(socket);
+  return socket;
+}
+
+/** The cluster slot of a user's key. */
+async function slotOf(userId: string): Promise<number> {
+  return (await reader.cluster("KEYSLOT", key(userId))) as number;
+}
+
+describe("on a 3-master Redis Cluster", () => {
+  let replicas: TestServer[];
+  beforeAll(async () => {
+    replicas = await startOnCluster(2);
+  });
+
+  it("keeps each user's history in the one slot of its key, with users spread over every master", async () => {
+    const users = Array.from({ length: 30 }, (_, i) => `spread_${i}`);
+    for (const [i, userId] of users.entries()) {
+      const socket = await open(replicas[i % 2]!, userId);
+      expect(await request(socket, "message:add", { id: `s-${i}`, content: `hello ${i}` })).toMatchObject({ ok: true });
+    }
+    const mastersHolding = new Set<number>();
+    for (const userId of users) {
+      const master = await cluster.masterOf(await slotOf(userId));
+      mastersHolding.add(master.port);
+      // Read straight from the master that owns the slot: the key lives there, whole.
+      const node = master.client();
+      expect(idsOf(await node.lrange(key(userId), 0, -1))).toHaveLength(1);
+      expect(await node.ttl(key(userId))).toBeGreaterThan(86_000);
+    }
+    expect(mastersHolding.size).toBe(3);
+  });
+
+  it("fans every message out to the user's connections on the other replica over sharded Pub/Sub", async () => {
+    const users = Array.from({ length: 30 }, (_, i) => `fan_${i}`);
+    const pairs = await Promise.all(users.map(async (userId) => [await open(replicas[0]!, userId), await open(replicas[1]!, userId)] as const));
+    await Promise.all(
+      pairs.map(async ([sender, receiver], i) => {
+        const arrival = nextEvent(receiver, "message:new");
+        const ack = await request(sender, "message:add", { content: `to the other replica ${i}` });
+        expect(await arrival).toEqual(ack.message);
+      }),
+    );
+    // The rooms are shard channels on the masters that own their slots, not classic channels.
+    const shardChannels = new Set<string>();
+    const classicChannels = new Set<string>();
+    for (const node of cluster.nodes) {
+      const client = node.client();
+      for (const channel of (await client.call("PUBSUB", "SHARDCHANNELS", "socket.io#/#user:fan_*")) as string[]) shardChannels.add(channel);
+      for (const channel of (await client.call("PUBSUB", "CHANNELS", "socket.io*")) as string[]) classicChannels.add(channel);
+    }
+    for (const userId of users) expect(shardChannels).toContain(`socket.io#/#user:${userId}#`);
+    expect(classicChannels.size).toBe(0);
+  });
+});
+
+/**
+ * Kills the master of the first user's slot under a write load, waits for
+ * the failover, and checks what the acks promised. With `rejoin`, the killed
+ * node is restarted (it comes back as a replica of its heir) before writes
+ * are expected to resume.
+ */
+async function failoverUnderLoad(replicas: TestServer[], label: string, options: { rejoin?: boolean } = {}) {
+  const users = Array.from({ length: 12 }, (_, i) => `${label}_${i}`);
+  const writers = await Promise.all(users.map(async (userId, i) => ({ userId, socket: await open(replicas[i % 2]!, userId) })));
+  const victim = await cluster.masterOf(await slotOf(users[0]!));
+  const affected: string[] = [];
+  for (const userId of users) if ((await cluster.masterOf(await slotOf(userId))).port === victim.port) affected.push(userId);
+
+  const workload = startWorkload(writers, { idPrefix: label, intervalMs: 20 });
+  await workload.waitForAcks(200);
+  const killedAt = Date.now();
+  await cluster.killAndFailover(victim);
+  const failedOverMs = Date.now() - killedAt;
+  if (options.rejoin) {
+    await victim.restart();
+    await cluster.waitHealthy();
+  }
+
+  // Writes resume for the users whose slots moved: each acks 20 more.
+  const before = new Map(affected.map((userId) => [userId, workload.ackedBy(userId)]));
+  await until("every affected user acks 20 more writes", () => affected.every((userId) => workload.ackedBy(userId) >= before.get(userId)! + 20), 30_000);
+  const resumedMs = Date.now() - killedAt;
+
+  // Fan-out across replicas works again for a user whose slot moved.
+  const [a, b] = [await open(replicas[0]!, affected[0]!), await open(replicas[1]!, affected[0]!)];
+  const arrival = nextEvent(b, "message:new");
+  const ack = await request(a, "message:add", { content: "after the failover" });
+  expect(await arrival).toEqual(ack.message);
+
+  const report = await workload.stop();
+  const check = await verifyStored(report.acked, async (userId) => idsOf(await reader.lrange(key(userId), 0, -1)));
+  console.info(
+    `[cluster failover${label.includes("wait") ? ", REDIS_WAIT_REPLICAS=1" : ""}] acked=${check.ackedCount} lost=${check.lost.length} ` +
+      `duplicates=${check.duplicates.length} failover=${failedOverMs}ms writes resumed=${resumedMs}ms ` +
+      `longest writer outage=${report.longestOutageMs}ms refusals=${JSON.stringify(report.failures)}`,
+  );
+  expect(check.duplicates).toEqual([]);
+  for (const ids of report.acked.values()) expect(ids.length).toBeLessThan(1000);
+  return { check, victim };
+}
+
+describe("a master SIGKILLed under load", () => {
+  it("is failed over: the servers follow the new master, writes resume, nothing is stored twice", async () => {
+    const replicas = await startOnCluster(2);
+    const { victim } = await failoverUnderLoad(replicas, "fail");
+    // The old master comes back as a replica of its heir, ready for the next failover.
+    await victim.restart();
+    await cluster.waitHealthy();
+    expect((await cluster.topology()).find((node) => node.port === victim.port)?.role).toBe("replica");
+  }, 120_000);
+
+  it("with REDIS_WAIT_REPLICAS=1 loses no acked write (and writes wait for a replica to rejoin)", async () => {
+    const replicas = await startOnCluster(2, { REDIS_WAIT_REPLICAS: "1" });
+    const { check } = await failoverUnderLoad(replicas, "wait", { rejoin: true });
+    expect(check.lost).toEqual([]);
+  }, 120_000);
+});
