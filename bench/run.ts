@@ -1,0 +1,104 @@
+/**
+ * `npm run bench`: starts its own redis-server on a free loopback port, runs
+ * each case for scrollback and its two baselines (ceiling, naive) in the
+ * same invocation, prints a table and one JSON line, and writes the JSON to
+ * bench/results/<date>.json. See bench/README.md.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, release, totalmem } from "node:os";
+import { fileURLToPath } from "node:url";
+import { startRedis } from "../test/support/redis-server.js";
+import { runIdle, runThroughput, startGenerators, type BenchContext } from "./cases.js";
+import { parseBenchOptions } from "./options.js";
+import { checkTargets, formatTable, type CaseResults } from "./report.js";
+import type { Variant } from "./server-process.js";
+
+/** Baselines first, so a slow machine shows the ceiling before the rest. */
+const VARIANT_ORDER: Variant[] = ["ceiling", "naive", "scrollback"];
+
+const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
+
+async function main(): Promise<void> {
+  const options = parseBenchOptions(process.argv.slice(2));
+  const startedAt = new Date();
+  if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
+
+  const redis = await startRedis();
+  const admin = redis.client();
+  const context: BenchContext = { options, redis, admin, generators: [] };
+  const stopAll = async () => {
+    await Promise.all(context.generators.map((generator) => generator.stop()));
+    await redis.stop();
+  };
+  process.once("SIGINT", () => {
+    log("interrupted; stopping");
+    stopAll().finally(() => process.exit(130));
+  });
+
+  const results: CaseResults = {};
+  try {
+    context.generators = await startGenerators(Math.max(2, options.generators));
+    const variants = VARIANT_ORDER.filter((variant) => options.variants.includes(variant));
+    for (const caseName of options.cases) {
+      for (const variant of variants) {
+        const began = performance.now();
+        if (caseName === "idle") {
+          const result = await runIdle(context, variant);
+          (results.idle ??= {})[variant] = result;
+          log(`idle ${variant}: ${result.connections} connections in ${result.connectSeconds.toFixed(1)} s, ${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB each`);
+        } else {
+          const result = await runThroughput(context, caseName, variant);
+          (results[caseName] ??= {})[variant] = result;
+          log(`${caseName} ${variant}: ${Math.round(result.perSecond)}/s, p99 ${result.p99Ms?.toFixed(2)} ms (${((performance.now() - began) / 1000).toFixed(0)} s)`);
+        }
+      }
+    }
+  } finally {
+    await stopAll();
+  }
+
+  const redisVersion = /v=([\d.]+)/.exec(execFileSync("redis-server", ["--version"], { encoding: "utf8" }))?.[1] ?? "unknown";
+  const report = {
+    date: startedAt.toISOString(),
+    machine: {
+      cpu: cpus()[0]?.model ?? "unknown",
+      cores: cpus().length,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      kernel: release(),
+      node: process.version,
+      redis: redisVersion,
+    },
+    settings: {
+      users: options.users,
+      inflight: options.inflight,
+      warmupSeconds: options.warmupSeconds,
+      durationSeconds: options.durationSeconds,
+      idleConnections: options.idleConnections,
+      generators: options.generators,
+      contentBytes: options.contentBytes,
+      clientIds: options.clientIds,
+      env: options.env,
+    },
+    results,
+    targets: checkTargets(results),
+  };
+
+  console.log(
+    `scrollback bench ${report.date}: ${report.machine.cores} × ${report.machine.cpu}, Node ${report.machine.node}, Redis ${redisVersion}; ` +
+      `${options.users} users × ${options.inflight} in flight, ${options.contentBytes}-byte contents, ${options.clientIds ? "client" : "server"} ids, ` +
+      `${options.warmupSeconds} s warm-up + ${options.durationSeconds} s measured, ${options.idleConnections} idle connections` +
+      (Object.keys(options.env).length > 0 ? `; env ${JSON.stringify(options.env)}` : ""),
+  );
+  console.log(formatTable(results));
+  const line = JSON.stringify(report);
+  console.log(line);
+  const out = options.out ?? fileURLToPath(new URL(`./results/${startedAt.toISOString().replace(/[:.]/g, "-")}.json`, import.meta.url));
+  writeFileSync(out, `${line}\n`);
+  log(`written to ${out}`);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
