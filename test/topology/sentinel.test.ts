@@ -1,0 +1,118 @@
+/**
+ * Redis through Sentinel (PROTOCOL.md §1 `REDIS_SENTINELS`,
+ * `REDIS_SENTINEL_NAME`): a real master, replica and three Sentinels, two
+ * scrollback replicas on them, and the master SIGKILLed under a steady write
+ * load.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { SENTINEL_MASTER_NAME, startRedisSentinel, type RedisSentinel } from "../support/redis-sentinel.js";
+import { startReplicas, type TestServer } from "../support/servers.js";
+import { until, waitReady } from "../support/wait.js";
+import { idsOf, startWorkload, verifyStored } from "../support/workload.js";
+
+const key = (userId: string) => `temp_memory:${userId}:messages`;
+
+let deployment: RedisSentinel;
+const servers: TestServer[] = [];
+const sockets: TestSocket[] = [];
+
+beforeAll(async () => {
+  deployment = await startRedisSentinel();
+});
+
+afterAll(async () => {
+  for (const socket of sockets) socket.close();
+  await Promise.all(servers.map((server) => server.close()));
+  await deployment?.stop();
+});
+
+async function startOnSentinel(count: number, env: Record<string, string> = {}): Promise<TestServer[]> {
+  const started = await startReplicas(count, {
+    STORE: "redis",
+    REDIS_SENTINELS: deployment.sentinelsEnv,
+    REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
+    HISTORY_MAX: "1000",
+    ...env,
+  });
+  servers.push(...started);
+  await Promise.all(started.map((server) => waitReady(server.url)));
+  return started;
+}
+
+async function open(server: TestServer, userId: string): Promise<TestSocket> {
+  const socket = await connect(server.url, { userId });
+  sockets.push(socket);
+  return socket;
+}
+
+describe("through Sentinel", () => {
+  it("writes to the master the Sentinels name, which replicates them, and fans out across replicas", async () => {
+    const [one, two] = await startOnSentinel(2);
+    const sender = await open(one!, "sentinel_fan");
+    const receiver = await open(two!, "sentinel_fan");
+    const arrival = nextEvent(receiver, "message:new");
+    const ack = await request(sender, "message:add", { id: "via-sentinel", content: "hello" });
+    expect(await arrival).toEqual(ack.message);
+    const master = (await deployment.master()).client();
+    expect(idsOf(await master.lrange(key("sentinel_fan"), 0, -1))).toEqual(["via-sentinel"]);
+    const replica = (await deployment.replica()).client();
+    await until("the replica has the message", async () => (await replica.llen(key("sentinel_fan"))) === 1, 5_000);
+  });
+});
+
+/**
+ * Kills the master under a write load, waits for the Sentinels to promote the
+ * replica, and checks what the acks promised. With `rejoin`, the killed node
+ * is restarted (the Sentinels make it a replica of the new master) before
+ * writes are expected to resume.
+ */
+async function failoverUnderLoad(label: string, env: Record<string, string>, options: { rejoin?: boolean } = {}) {
+  const replicas = await startOnSentinel(2, env);
+  const users = Array.from({ length: 8 }, (_, i) => `${label}_${i}`);
+  const writers = await Promise.all(users.map(async (userId, i) => ({ userId, socket: await open(replicas[i % 2]!, userId) })));
+  const workload = startWorkload(writers, { idPrefix: label, intervalMs: 20 });
+  await workload.waitForAcks(200);
+
+  const killedAt = Date.now();
+  const { oldMaster } = await deployment.killMasterAndFailover();
+  const failedOverMs = Date.now() - killedAt;
+  if (options.rejoin) {
+    await oldMaster.restart();
+    await deployment.waitSettled();
+  }
+  const before = new Map(users.map((userId) => [userId, workload.ackedBy(userId)]));
+  await until("every writer acks 20 more writes", () => users.every((userId) => workload.ackedBy(userId) >= before.get(userId)! + 20), 30_000);
+  const resumedMs = Date.now() - killedAt;
+
+  // The subscriptions followed the master too: fan-out across replicas works.
+  const [a, b] = [await open(replicas[0]!, users[0]!), await open(replicas[1]!, users[0]!)];
+  const arrival = nextEvent(b, "message:new");
+  const ack = await request(a, "message:add", { content: "after the failover" });
+  expect(await arrival).toEqual(ack.message);
+
+  const report = await workload.stop();
+  const master = (await deployment.master()).client();
+  const check = await verifyStored(report.acked, async (userId) => idsOf(await master.lrange(key(userId), 0, -1)));
+  console.info(
+    `[sentinel failover${env.REDIS_WAIT_REPLICAS ? `, REDIS_WAIT_REPLICAS=${env.REDIS_WAIT_REPLICAS}` : ""}] acked=${check.ackedCount} ` +
+      `lost=${check.lost.length} duplicates=${check.duplicates.length} failover=${failedOverMs}ms writes resumed=${resumedMs}ms ` +
+      `longest writer outage=${report.longestOutageMs}ms refusals=${JSON.stringify(report.failures)}`,
+  );
+  expect(check.duplicates).toEqual([]);
+  for (const ids of report.acked.values()) expect(ids.length).toBeLessThan(1000);
+  return { check, oldMaster };
+}
+
+describe("the master SIGKILLed under load", () => {
+  // First: it brings the killed master back as a replica, for the next test.
+  it("with REDIS_WAIT_REPLICAS=1 loses no acked write (and writes wait for a replica to rejoin)", async () => {
+    const { check } = await failoverUnderLoad("swait", { REDIS_WAIT_REPLICAS: "1" }, { rejoin: true });
+    expect(check.lost).toEqual([]);
+  }, 120_000);
+
+  // Last: it leaves the deployment without a replica.
+  it("is failed over by the Sentinels: the servers follow the new master, writes resume, nothing is stored twice", async () => {
+    await failoverUnderLoad("sfail", {});
+  }, 120_000);
+});
