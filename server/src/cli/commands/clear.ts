@@ -1,0 +1,47 @@
+/**
+ * `scrollback clear <user>`: deletes a user's history and tells their open
+ * connections, on every replica, with `history:cleared` — the server's own
+ * clear (HistoryService, clearHistory.lua) published through the same
+ * Socket.IO Redis adapter the replicas use, so no replica URL or token is needed.
+ */
+import { Server } from "socket.io";
+import { HistoryService } from "../../history-service.js";
+import { createMetrics } from "../../metrics.js";
+import { createRoomBroadcaster } from "../../realtime/broadcaster.js";
+import { createFanoutAdapter } from "../../realtime/fanout-adapter.js";
+import type { ScrollbackServer } from "../../realtime/types.js";
+import { RedisStore } from "../../store/redis-store.js";
+import type { Command } from "../command.js";
+import { redisFailure } from "../redis-client.js";
+
+export const clearCommand: Command = {
+  name: "clear",
+  usage: "<user>",
+  summary: "delete a user's history and tell their open tabs (history:cleared)",
+  async run({ connect, config, out, args }) {
+    const userId = args[0]!;
+    const [data, pub, sub] = [await connect("data"), await connect("pub"), await connect("sub")];
+    // Not attached to any HTTP server: only its adapter is used, to publish.
+    const io: ScrollbackServer = new Server({ adapter: createFanoutAdapter(pub, sub) });
+    const metrics = createMetrics();
+    const service = new HistoryService({
+      store: new RedisStore({ client: data, keyPrefix: config.keyPrefix, historyMax: config.historyMax, historyTtlSeconds: config.historyTtlSeconds }),
+      metrics,
+      broadcaster: createRoomBroadcaster(io),
+      maxMessageBytes: config.maxMessageBytes,
+    });
+    let removed: number;
+    try {
+      removed = await service.clear(userId, {});
+      // Replies come in order: once this PING answers, the adapter's SPUBLISH has reached Redis.
+      await pub.ping();
+    } catch (error) {
+      throw redisFailure(error, `clearing ${userId}`);
+    } finally {
+      await io.of("/").adapter.close();
+    }
+    if (out.json) out.value({ userId, removed, notified: true });
+    else out.line(`cleared "${userId}": ${removed} element${removed === 1 ? "" : "s"} removed; open connections were sent history:cleared`);
+    return 0;
+  },
+};

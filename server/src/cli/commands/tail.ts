@@ -1,0 +1,34 @@
+/**
+ * `scrollback tail <user>`: the user's new messages as they are sent, from
+ * every replica (see room-broadcasts.ts for why it listens on Redis rather
+ * than connecting as the user).
+ */
+import { once } from "node:events";
+import type { Command } from "../command.js";
+import { printable } from "../output.js";
+import { describeTarget } from "../redis-client.js";
+import { subscribeToRoom, type RoomEvent } from "../room-broadcasts.js";
+
+export const tailCommand: Command = {
+  name: "tail",
+  usage: "<user>",
+  summary: "print the user's new messages live, from every replica (Ctrl-C stops)",
+  async run({ connect, config, out, args, signal }) {
+    const userId = args[0]!;
+    const sub = await connect("sub");
+    const print = (event: RoomEvent) => {
+      if (out.json) out.value(event.event === "message:new" ? { event: event.event, message: event.payload } : { event: event.event });
+      else if (event.event === "message:new") {
+        const message = event.payload;
+        out.line(`${message.timestamp ?? "-"}  ${message.role.padEnd(9)}  ${printable(message.content)}`);
+      } else out.line("-- history cleared --");
+    };
+    const unsubscribe = await subscribeToRoom(sub, userId, print);
+    // The sub client reconnects and resubscribes by itself; say what was missed meanwhile.
+    sub.on("reconnecting", () => out.note("lost Redis; reconnecting (messages sent meanwhile are not shown)"));
+    out.note(`tailing "${userId}" on ${describeTarget(config.redis)}; Ctrl-C stops`);
+    if (!signal.aborted) await once(signal, "abort");
+    await unsubscribe();
+    return 0;
+  },
+};
