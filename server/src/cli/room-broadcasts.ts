@@ -42,9 +42,10 @@ export function decodeRoomBroadcast(raw: Buffer): RoomEvent | null {
 /**
  * Subscribes `sub` (a client of role "sub") to `userId`'s room channel and
  * calls `onEvent` for each broadcast. Resolves once Redis confirmed the
- * subscription; the returned function unsubscribes.
+ * subscription, with a function that stops the calls (closing the client
+ * ends the subscription itself, even while Redis is away).
  */
-export async function subscribeToRoom(sub: RedisClient, userId: string, onEvent: (event: RoomEvent) => void): Promise<() => Promise<void>> {
+export async function subscribeToRoom(sub: RedisClient, userId: string, onEvent: (event: RoomEvent) => void): Promise<() => void> {
   const channel = userRoomChannel(userId);
   const listener = (from: Buffer, message: Buffer) => {
     if (from.toString() !== channel) return;
@@ -53,8 +54,5 @@ export async function subscribeToRoom(sub: RedisClient, userId: string, onEvent:
   };
   sub.on("smessageBuffer", listener);
   await sub.ssubscribe(channel);
-  return async () => {
-    sub.off("smessageBuffer", listener);
-    await sub.sunsubscribe(channel).catch(() => {});
-  };
+  return () => sub.off("smessageBuffer", listener);
 }

@@ -23,12 +23,12 @@ export const tailCommand: Command = {
         out.line(`${message.timestamp ?? "-"}  ${message.role.padEnd(9)}  ${printable(message.content)}`);
       } else out.line("-- history cleared --");
     };
-    const unsubscribe = await subscribeToRoom(sub, userId, print);
+    const stopListening = await subscribeToRoom(sub, userId, print);
     // The sub client reconnects and resubscribes by itself; say what was missed meanwhile.
     sub.on("reconnecting", () => out.note("lost Redis; reconnecting (messages sent meanwhile are not shown)"));
     out.note(`tailing "${userId}" on ${describeTarget(config.redis)}; Ctrl-C stops`);
     if (!signal.aborted) await once(signal, "abort");
-    await unsubscribe();
+    stopListening();
     return 0;
   },
 };

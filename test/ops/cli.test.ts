@@ -1,0 +1,323 @@
+/**
+ * The operator CLI (`scrollback …`) against a real redis-server and two real
+ * replicas sharing it. The Redis refuses KEYS (renamed away, as hardened
+ * deployments do), so listing users can only work through SCAN.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { freePort } from "../support/free-port.js";
+import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startReplicas, type TestServer } from "../support/servers.js";
+import { Capture, cli, startCli } from "./cli-harness.js";
+
+const TOKEN = "ops-service-token";
+let redis: RedisServer;
+let replicas: TestServer[];
+let raw: Redis;
+let env: Record<string, string>;
+const sockets: TestSocket[] = [];
+/** Which replica each socket is connected to. */
+const socketReplica = new Map<TestSocket, number>();
+
+beforeAll(async () => {
+  redis = await startRedis({ args: ["--rename-command", "KEYS", ""] });
+  raw = redis.client();
+  replicas = await startReplicas(2, { STORE: "redis", REDIS_URL: redis.url, SERVICE_TOKEN: TOKEN });
+  env = { REDIS_URL: redis.url };
+});
+afterAll(async () => {
+  for (const socket of sockets) socket.close();
+  await Promise.all(replicas.map((replica) => replica.close()));
+  await redis.stop();
+});
+
+async function socketOf(userId: string, replica: number): Promise<TestSocket> {
+  const socket = await connect(replicas[replica]!.url, { userId });
+  sockets.push(socket);
+  socketReplica.set(socket, replica);
+  return socket;
+}
+
+async function add(socket: TestSocket, content: string): Promise<any> {
+  const ack = await request(socket, "message:add", { content });
+  expect(ack.ok).toBe(true);
+  return ack.message;
+}
+
+function post(userId: string, content: string, replica = 0): Promise<Response> {
+  return fetch(`${replicas[replica]!.url}/api/v1/users/${userId}/messages`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ role: "assistant", content }),
+  });
+}
+
+describe("users", () => {
+  it("lists every user with a history, sorted, and not other keys", async () => {
+    await raw.rpush("temp_memory:users_b:messages", '{"content":"x"}');
+    await raw.rpush("temp_memory:users_a:messages", '{"content":"x"}');
+    await raw.set("temp_memory:users_c:settings", "not a history");
+    await raw.rpush("other_app:users_d:messages", '{"content":"x"}');
+    await expect(raw.call("KEYS", "*")).rejects.toThrow(/unknown command/i);
+
+    const human = await cli(["users"], env);
+    expect(human.code).toBe(0);
+    const listed = human.stdout.split("\n").filter((line) => line.startsWith("users_"));
+    expect(listed).toEqual(["users_a", "users_b"]);
+    expect(human.stderr).toMatch(/users? with history/);
+
+    const json = await cli(["users", "--json"], env);
+    expect(json.code).toBe(0);
+    expect(json.json.users).toEqual(expect.arrayContaining(["users_a", "users_b"]));
+    expect(json.json.users).not.toContain("users_c");
+    expect(json.json.count).toBe(json.json.users.length);
+  });
+
+  it("takes a key prefix literally, glob characters included", async () => {
+    await raw.rpush("app[1]:glob_user:messages", '{"content":"x"}');
+    await raw.rpush("app1:decoy:messages", '{"content":"x"}');
+    const result = await cli(["users", "--json", "--key-prefix", "app[1]"], env);
+    expect(result.json.users).toEqual(["glob_user"]);
+  });
+});
+
+describe("show", () => {
+  it("shows the messages as clients are served them, with TTL and size", async () => {
+    const tab = await socketOf("show_alice", 0);
+    await add(tab, "first");
+    await add(tab, "second\n\u001b[31mred");
+    await raw.rpush("temp_memory:show_alice:messages", "not json", '{"content":"from python","timestamp":"2024-01-01T00:00:00"}');
+    const served = await request(tab, "history:load", {});
+
+    const json = await cli(["show", "show_alice", "--json"], env);
+    expect(json.code).toBe(0);
+    expect(json.json).toMatchObject({ userId: "show_alice", key: "temp_memory:show_alice:messages", elements: 4, unreadableElements: 1 });
+    expect(json.json.messages).toEqual(served.messages);
+    expect(json.json.ttlSeconds).toBeGreaterThan(86_000);
+    expect(json.json.ttlSeconds).toBeLessThanOrEqual(86_400);
+    expect(json.json.memoryBytes).toBeGreaterThan(0);
+
+    const human = await cli(["show", "show_alice"], env);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain("temp_memory:show_alice:messages");
+    expect(human.stdout).toMatch(/expires\s+in 23h 59m|expires\s+in 1d/);
+    expect(human.stdout).toContain("from python");
+    // A message cannot drive the operator's terminal: control characters are shown, not sent.
+    expect(human.stdout).toContain("second↵\\x1b[31mred");
+    expect(human.stdout).not.toContain("\u001b");
+  });
+
+  it("answers exit code 3 for a user without history, and 2 for an invalid user id", async () => {
+    const missing = await cli(["show", "nobody_here", "--json"], env);
+    expect(missing.code).toBe(3);
+    expect(missing.stdout).toBe("");
+    expect(JSON.parse(missing.stderr)).toEqual({ error: { code: "NOT_FOUND", message: expect.stringContaining("nobody_here") } });
+
+    const invalid = await cli(["show", "no spaces allowed"], env);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toMatch(/user id/);
+  });
+});
+
+describe("tail", () => {
+  it("prints the user's new messages from every replica and the HTTP API, and history:cleared, until stopped", async () => {
+    const run = startCli(["tail", "tail_alice", "--json"], env);
+    await run.stderr.waitFor(/tailing "tail_alice"/);
+
+    const onFirst = await socketOf("tail_alice", 0);
+    const fromSocket = await add(onFirst, "typed in a tab on replica 1");
+    const other = await socketOf("tail_bob", 1);
+    await add(other, "someone else's message");
+    const posted = await post("tail_alice", "an assistant reply through replica 2", 1);
+    expect(posted.status).toBe(201);
+    const fromApi = (await posted.json()).message;
+    await run.stdout.waitFor(/an assistant reply/);
+    await request(onFirst, "history:clear", {});
+    await run.stdout.waitFor(/history:cleared/);
+
+    run.stop();
+    expect(await run.code).toBe(0);
+    expect(run.stdout.jsonLines()).toEqual([
+      { event: "message:new", message: fromSocket },
+      { event: "message:new", message: fromApi },
+      { event: "history:cleared" },
+    ]);
+  });
+
+  it("prints one readable line per message without --json", async () => {
+    const run = startCli(["tail", "tail_carol"], env);
+    await run.stderr.waitFor(/tailing/);
+    expect((await post("tail_carol", "hello\u0007 there", 0)).status).toBe(201);
+    await run.stdout.waitFor(/hello/);
+    run.stop();
+    expect(await run.code).toBe(0);
+    expect(run.stdout.text).toMatch(/^\d{4}-\d\d-\d\dT\S+Z {2}assistant {2}hello\\x07 there\n$/);
+  });
+});
+
+describe("clear", () => {
+  it("deletes the history and sends history:cleared to the user's tabs on every replica", async () => {
+    const tabs = [await socketOf("clear_alice", 0), await socketOf("clear_alice", 1)];
+    await add(tabs[0]!, "to be removed");
+    await add(tabs[1]!, "this too");
+    await raw.rpush("temp_memory:clear_bob:messages", '{"content":"stays"}');
+    const cleared = tabs.map((tab) => nextEvent(tab, "history:cleared"));
+
+    const result = await cli(["clear", "clear_alice", "--json"], env);
+    expect(result.code).toBe(0);
+    expect(result.json).toEqual({ userId: "clear_alice", removed: 2, notified: true });
+    await Promise.all(cleared);
+    expect(await raw.exists("temp_memory:clear_alice:messages")).toBe(0);
+    expect(await raw.llen("temp_memory:clear_bob:messages")).toBe(1);
+
+    const again = await cli(["clear", "clear_alice"], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/0 elements removed/);
+  });
+});
+
+describe("export", () => {
+  it("writes everything kept for the user as one JSON document, unreadable elements included", async () => {
+    const tab = await socketOf("export_alice", 1);
+    await add(tab, "mine");
+    await raw.rpush("temp_memory:export_alice:messages", "[1,2,3]");
+    const served = await request(tab, "history:load", {});
+
+    const result = await cli(["export", "export_alice"], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('\n  "format"'); // indented for people
+    expect(result.json).toMatchObject({ format: "scrollback-export/1", userId: "export_alice", key: "temp_memory:export_alice:messages" });
+    expect(result.json.messages).toEqual(served.messages);
+    expect(result.json.unreadableElements).toEqual(["[1,2,3]"]);
+    expect(Date.parse(result.json.expiresAt)).toBeGreaterThan(Date.now());
+
+    const compact = await cli(["export", "export_alice", "--json"], env);
+    expect(compact.stdout.trim().split("\n")).toHaveLength(1);
+  });
+
+  it("answers an empty document for a user with nothing kept", async () => {
+    const result = await cli(["export", "export_nobody", "--json"], env);
+    expect(result.code).toBe(0);
+    expect(result.json).toMatchObject({ userId: "export_nobody", messages: [], unreadableElements: [], expiresAt: null });
+  });
+});
+
+describe("stats", () => {
+  it("counts users and messages in Redis, the replicas on the fan-out, and each replica's connections", async () => {
+    await socketOf("stats_alice", 0);
+    await socketOf("stats_bob", 0);
+    const onSecond = await socketOf("stats_alice", 1);
+    await add(onSecond, "counted");
+
+    const expectedUsers = (await cli(["users", "--json"], env)).json.count;
+    let expectedMessages = 0;
+    for (const user of (await cli(["users", "--json"], env)).json.users) expectedMessages += await raw.llen(`temp_memory:${user}:messages`);
+
+    const result = await cli(["stats", "--json", "--replica", replicas[0]!.url, "--replica", replicas[1]!.url], env);
+    expect(result.code).toBe(0);
+    expect(result.json.redis).toMatchObject({ users: expectedUsers, messages: expectedMessages, replicasListening: 2 });
+    expect(result.json.redis.usedMemoryBytes).toBeGreaterThan(0);
+    const [first, second] = result.json.replicas;
+    expect(first).toMatchObject({ url: replicas[0]!.url, ok: true, redisUp: true });
+    expect(second).toMatchObject({ url: replicas[1]!.url, ok: true, redisUp: true });
+    const open = (replica: number) => sockets.filter((socket) => socket.connected && socketReplica.get(socket) === replica).length;
+    expect(first.connections).toBe(open(0));
+    expect(second.connections).toBe(open(1));
+    expect(second.messagesAdded).toBeGreaterThanOrEqual(1);
+  });
+
+  it("reports a replica that does not answer, with exit code 4, and reads SCROLLBACK_REPLICAS", async () => {
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    const result = await cli(["stats"], { ...env, SCROLLBACK_REPLICAS: `${replicas[0]!.url},${nowhere}` });
+    expect(result.code).toBe(4);
+    expect(result.stdout).toMatch(/replicas\s+2 listening on the fan-out/);
+    expect(result.stdout).toContain(`${nowhere}`);
+    expect(result.stdout).toMatch(/unreachable \(ECONNREFUSED\)/);
+    expect(result.stderr).toContain(`replica ${nowhere} did not answer`);
+  });
+});
+
+describe("errors and settings", () => {
+  it("exit code 4 naming the target, without its password, when Redis does not answer", async () => {
+    const port = await freePort();
+    const result = await cli(["users"], { REDIS_URL: `redis://:hunter2@127.0.0.1:${port}` });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toContain(`cannot reach Redis at redis://127.0.0.1:${port}`);
+    expect(result.stderr).not.toContain("hunter2");
+  });
+
+  it("exit code 2 for usage mistakes and bad settings", async () => {
+    expect((await cli([], env)).code).toBe(2);
+    expect((await cli(["frobnicate"], env)).stderr).toMatch(/unknown command "frobnicate"/);
+    expect((await cli(["show"], env)).stderr).toMatch(/usage: scrollback show <user>/);
+    expect((await cli(["users", "--replica", "http://x"], env)).stderr).toMatch(/--replica applies to stats only/);
+    expect((await cli(["users", "--bogus"], env)).code).toBe(2);
+    const badSetting = await cli(["users"], { ...env, HISTORY_MAX: "0" });
+    expect(badSetting.code).toBe(2);
+    expect(badSetting.stderr).toContain("HISTORY_MAX");
+    const memory = await cli(["users"], { STORE: "memory" });
+    expect(memory.code).toBe(2);
+    expect(memory.stderr).toMatch(/STORE=memory/);
+    const help = await cli(["--help"], env);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Exit codes/);
+  });
+});
+
+describe("npx scrollback (the installed bin)", () => {
+  const root = fileURLToPath(new URL("../..", import.meta.url));
+  const started: ChildProcess[] = [];
+  // A failed assertion must not leave a CLI running: end whatever is left of each job.
+  afterAll(() => {
+    for (const child of started) {
+      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
+    }
+  });
+
+  /** Runs `command` from the repository root, in its own process group (as a shell runs a job). */
+  function run(command: string, args: string[]) {
+    const child = spawn(command, args, {
+      cwd: root,
+      detached: true,
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/tmp", REDIS_URL: redis.url },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    started.push(child);
+    const stdout = new Capture();
+    const stderr = new Capture();
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => stdout.write(chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => stderr.write(chunk));
+    const code = new Promise<number | string>((resolve) => child.once("exit", (status, signal) => resolve(status ?? signal ?? -1)));
+    return { child, stdout, stderr, code };
+  }
+  // `--no`: never fetch a package of that name from a registry.
+  const npx = (args: string[]) => run("npx", ["--no", "scrollback", ...args]);
+  // The link `npm install` made for the server package's bin.
+  const bin = (args: string[]) => run(fileURLToPath(new URL("../../node_modules/.bin/scrollback", import.meta.url)), args);
+
+  it("runs a command and returns its exit code", async () => {
+    await raw.rpush("temp_memory:bin_user:messages", '{"content":"via bin"}');
+    const found = npx(["show", "bin_user", "--json"]);
+    expect(await found.code).toBe(0);
+    expect(JSON.parse(found.stdout.text).messages[0].content).toBe("via bin");
+    const missing = npx(["show", "bin_nobody"]);
+    expect(await missing.code).toBe(3);
+  });
+
+  it("stops tail on Ctrl-C (SIGINT to the whole job) with exit code 0", async () => {
+    const tail = bin(["tail", "bin_user"]);
+    await tail.stderr.waitFor(/tailing "bin_user"/, 20_000);
+    process.kill(-tail.child.pid!, "SIGINT");
+    expect(await tail.code).toBe(0);
+  });
+
+  it("passes a SIGTERM sent to the launcher alone on to the CLI, which stops with exit code 0", async () => {
+    const tail = bin(["tail", "bin_user"]);
+    await tail.stderr.waitFor(/tailing "bin_user"/, 20_000);
+    tail.child.kill("SIGTERM");
+    expect(await tail.code).toBe(0);
+  });
+});
