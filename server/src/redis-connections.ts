@@ -35,7 +35,14 @@ function roleOptions(role: Role): RedisOptions {
     retryStrategy: (attempt) => Math.min(100 * attempt, 1_000),
     connectionName: `scrollback:${role}`,
   };
-  if (role === "sub") return { ...base, maxRetriesPerRequest: null, autoResubscribe: true };
+  if (role === "sub") {
+    // No ready check (an INFO): the adapter subscribes as soon as a room
+    // appears, and a SSUBSCRIBE written while the check is pending puts the
+    // connection in subscriber mode, fails the check and drops the connection
+    // together with the subscriptions still in flight (their rooms would
+    // silently miss other replicas' messages).
+    return { ...base, maxRetriesPerRequest: null, autoResubscribe: true, enableReadyCheck: false };
+  }
   return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: STORE_DEADLINE_MS };
 }
 
