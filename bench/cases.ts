@@ -16,8 +16,13 @@ import type { BenchOptions, CaseName } from "./options.js";
 import { countCommandsByRole, readCommandCalls, readRedisCpuSeconds, readRedisMemory, resetCommandStats } from "./redis-stats.js";
 import type { ProcessUsage, ServerProcessOptions, Variant } from "./server-process.js";
 
+/** A variant, or `candidate`: scrollback from another checkout (bench/compare.ts). */
+export type RunVariant = Variant | "candidate";
+
 export interface BenchContext {
   options: BenchOptions;
+  /** Root of the checkout whose server runs as `candidate`. */
+  candidateRoot?: string;
   redis: RedisServer;
   /** The bench's own Redis connection (stats, flushing, prefilling). */
   admin: Redis;
@@ -31,7 +36,7 @@ const HISTORY_TTL_SECONDS = 86_400;
 
 /** One variant's figures in a throughput case. */
 export interface ThroughputResult {
-  variant: Variant;
+  variant: RunVariant;
   replicas: number;
   /** Acknowledged requests per second. */
   perSecond: number;
@@ -56,7 +61,7 @@ export interface ThroughputResult {
 
 /** One variant's figures in the idle-connections case. */
 export interface IdleResult {
-  variant: Variant;
+  variant: RunVariant;
   connections: number;
   connectSeconds: number;
   rssBytesPerConnection: number;
@@ -70,10 +75,11 @@ interface ServerSet {
   stop(): Promise<void>;
 }
 
-async function startServers(context: BenchContext, variant: Variant, count: number, label: string, extraFlags: string[] = []): Promise<ServerSet> {
+async function startServers(context: BenchContext, variant: RunVariant, count: number, label: string, extraFlags: string[] = []): Promise<ServerSet> {
   const { options, redis } = context;
+  const script = variant === "candidate" ? join(context.candidateRoot!, "bench/server-process.ts") : "./server-process.ts";
   const processOptions: ServerProcessOptions = {
-    variant,
+    variant: variant === "candidate" ? "scrollback" : variant,
     settings: {
       redisUrl: redis.url,
       keyPrefix: KEY_PREFIX,
@@ -89,7 +95,7 @@ async function startServers(context: BenchContext, variant: Variant, count: numb
         ? // One folder per process: tsx's loader thread writes a profile of its own beside the main thread's.
           ["--cpu-prof", `--cpu-prof-dir=${join(options.profileDir, `${label}-${variant}-${index}`)}`]
         : [];
-      return startWorker("./server-process.ts", {
+      return startWorker(script, {
         env: { BENCH_SERVER: JSON.stringify(processOptions) },
         nodeFlags: [...profile, ...extraFlags],
         label: `${variant} server ${index}`,
@@ -139,7 +145,7 @@ function planFor(urls: string[], users: number, withReceivers: boolean, count: n
 }
 
 /** Runs one throughput case for one variant. */
-export async function runThroughput(context: BenchContext, caseName: Exclude<CaseName, "idle">, variant: Variant): Promise<ThroughputResult> {
+export async function runThroughput(context: BenchContext, caseName: Exclude<CaseName, "idle">, variant: RunVariant): Promise<ThroughputResult> {
   const { options, admin } = context;
   // The ceiling is one bare server in every case: the transport's limit.
   const replicas = caseName === "fanout" && variant !== "ceiling" ? 2 : 1;
@@ -192,7 +198,7 @@ export async function runThroughput(context: BenchContext, caseName: Exclude<Cas
   }
 }
 
-function summarise(variant: Variant, replicas: number, windows: WindowStats[], serverCpu: number, redisCpu: number): ThroughputResult {
+function summarise(variant: RunVariant, replicas: number, windows: WindowStats[], serverCpu: number, redisCpu: number): ThroughputResult {
   const acks = windows.reduce((sum, window) => sum + window.acks, 0);
   const seconds = Math.max(...windows.map((window) => window.elapsedMs)) / 1000;
   const latency = new Histogram();
@@ -228,7 +234,7 @@ function summarise(variant: Variant, replicas: number, windows: WindowStats[], s
 }
 
 /** Opens `idleConnections` connections (one user each) to one server and measures what they cost. */
-export async function runIdle(context: BenchContext, variant: Variant): Promise<IdleResult> {
+export async function runIdle(context: BenchContext, variant: RunVariant): Promise<IdleResult> {
   const { options, admin } = context;
   const count = options.idleConnections;
   await admin.flushall();

@@ -32,7 +32,7 @@ export interface Worker {
 const SOURCE_FLAGS = ["--conditions=source", "--import", "tsx"];
 
 /**
- * Forks `script` (a path relative to this folder) and resolves once it says it is ready.
+ * Forks `script` (absolute, or relative to this folder) and resolves once it says it is ready.
  * `nodeFlags` adds flags such as `--cpu-prof` or `--expose-gc`.
  */
 export async function startWorker(
