@@ -1,2 +1,20 @@
-/** @scrollback/client — the protocol types for now; the client arrives with the SDK. */
+/**
+ * @scrollback/client — the typed SDK for scrollback (PROTOCOL.md): one
+ * user's recent chat history, live across tabs and replicas, with an outbox
+ * that stores every message exactly once through reconnects and outages.
+ * The protocol's types and error codes are re-exported; its zod schemas are
+ * not (they live at `@scrollback/client/protocol/schemas`, for servers).
+ */
+export {
+  connect,
+  ScrollbackClient,
+  type AddInput,
+  type CallOptions,
+  type ClientEvents,
+  type ConnectOptions,
+  type ConnectionStatus,
+  type TokenSource,
+} from "./client.js";
+export type { KeyValueStorage, PendingMessage } from "./outbox.js";
+export { ScrollbackError, type ClientErrorCode } from "./scrollback-error.js";
 export * from "./protocol/index.js";

@@ -1,0 +1,42 @@
+/** The one error type the SDK rejects with and emits. */
+import { RETRYABLE_CODES, type ErrorBody, type ErrorCode } from "./protocol/errors.js";
+
+/**
+ * Codes the SDK produces itself, beside the server's {@link ErrorCode}s:
+ * `TIMEOUT` (no answer in time) and `CLOSED` (the client was closed first).
+ */
+export type ClientErrorCode = "TIMEOUT" | "CLOSED";
+
+/**
+ * A refused or failed request.
+ * @example
+ * try { await client.add({ content }) } catch (error) {
+ *   if (error instanceof ScrollbackError && error.code === "TOO_LARGE") showError("too long");
+ * }
+ */
+export class ScrollbackError extends Error {
+  override name = "ScrollbackError";
+  /** The server's error code, or one of the SDK's own. */
+  readonly code: ErrorCode | ClientErrorCode;
+  /** With `RATE_LIMITED`: when the server would accept the request again. */
+  readonly retryAfterMs?: number;
+  /** For a refused `add`: the id of the message that was not stored. */
+  readonly messageId?: string;
+
+  constructor(code: ErrorCode | ClientErrorCode, message: string, details: { retryAfterMs?: number; messageId?: string } = {}) {
+    super(message);
+    this.code = code;
+    if (details.retryAfterMs !== undefined) this.retryAfterMs = details.retryAfterMs;
+    if (details.messageId !== undefined) this.messageId = details.messageId;
+  }
+
+  /** Wraps the `error` of a refused ack or `connect_error`. */
+  static fromBody(body: ErrorBody, messageId?: string): ScrollbackError {
+    return new ScrollbackError(body.code, body.message, { retryAfterMs: body.retryAfterMs, messageId });
+  }
+
+  /** Whether sending the same request again, unchanged, can succeed. */
+  get retryable(): boolean {
+    return RETRYABLE_CODES.has(this.code as ErrorCode);
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * Catch-up and dedupe (issue 3): after a reconnect the client loads what it
+ * missed with `afterId` and emits each missed message once, in order; a gap
+ * becomes a `reset`; the same message never shows twice, whichever way it came.
+ */
+import { connect, type ScrollbackClient } from "@scrollback/client";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startReplicas, startServer, type TestServer } from "../support/servers.js";
+import { ids, nextClientEvent, waitForStatus, watchTimeline } from "./sdk-helpers.js";
+
+const SERVICE_TOKEN = "sdk-catch-up-service-token";
+let redis: RedisServer;
+let env: Record<string, string>;
+let servers: TestServer[];
+let clients: ScrollbackClient[];
+
+beforeEach(async () => {
+  redis = await startRedis();
+  env = { STORE: "redis", REDIS_URL: redis.url, HISTORY_MAX: "5", SERVICE_TOKEN };
+  servers = await startReplicas(2, env);
+  clients = [];
+});
+afterEach(async () => {
+  for (const client of clients) client.close();
+  await Promise.all(servers.map((server) => server.close()));
+  await redis.stop();
+});
+
+function open(url: string, userId: string): ScrollbackClient {
+  const client = connect(url, { userId, backoff: { initialMs: 100, maxMs: 500 } });
+  clients.push(client);
+  return client;
+}
+
+/** Stops replica `index` (its clients are disconnected) and returns a function that starts it again on the same port. */
+async function stopReplica(index: number): Promise<() => Promise<void>> {
+  const stopped = servers[index]!;
+  await stopped.close();
+  return async () => {
+    servers[index] = await startServer({ ...env, PORT: String(stopped.port) });
+  };
+}
+
+describe("catch-up after a disconnect", () => {
+  it("shows the kept window on first connect, then emits each missed message once, in order", async () => {
+    const [a, b] = servers as [TestServer, TestServer];
+    const writer = open(b.url, "catch_up_user");
+    await writer.add({ id: "m1", content: "before the reader connects" });
+
+    const reader = open(a.url, "catch_up_user");
+    const timeline = watchTimeline(reader);
+    await timeline.untilShown(1);
+    expect(timeline.resets).toBe(1);
+
+    const live = nextClientEvent(reader, "message");
+    await writer.add({ id: "m2", content: "live" });
+    expect((await live)[0].id).toBe("m2");
+
+    const restart = await stopReplica(0);
+    await waitForStatus(reader, "offline");
+    for (const id of ["m3", "m4", "m5"]) await writer.add({ id, content: `missed ${id}` });
+    await restart();
+
+    await timeline.untilShown(5);
+    expect(ids(timeline.shown)).toEqual(["m1", "m2", "m3", "m4", "m5"]);
+    expect(ids(timeline.emitted)).toEqual(["m2", "m3", "m4", "m5"]);
+    expect(timeline.resets).toBe(1);
+    await waitForStatus(reader, "online");
+  });
+
+  it("emits a reset with the whole window when more than the window was missed (gap)", async () => {
+    const [a, b] = servers as [TestServer, TestServer];
+    const writer = open(b.url, "gap_user");
+    const reader = open(a.url, "gap_user");
+    const timeline = watchTimeline(reader);
+    await waitForStatus(reader, "online");
+    await writer.add({ id: "g0", content: "seen" });
+    await timeline.untilShown(1);
+
+    const restart = await stopReplica(0);
+    await waitForStatus(reader, "offline");
+    for (let i = 1; i <= 7; i++) await writer.add({ id: `g${i}`, content: `missed ${i}` });
+    const reset = nextClientEvent(reader, "reset");
+    await restart();
+
+    expect(ids((await reset)[0])).toEqual(["g3", "g4", "g5", "g6", "g7"]);
+    expect(ids(timeline.emitted)).toEqual(["g0"]);
+  });
+});
+
+describe("dedupe by id", () => {
+  it("stores and shows a message once, whether it is added twice, concurrently, or again over HTTP", async () => {
+    const [a, b] = servers as [TestServer, TestServer];
+    const sender = open(a.url, "dedupe_user");
+    const watcher = open(b.url, "dedupe_user");
+    const senderTimeline = watchTimeline(sender);
+    const watcherTimeline = watchTimeline(watcher);
+    await Promise.all([waitForStatus(sender, "online"), waitForStatus(watcher, "online")]);
+
+    const [first, second] = await Promise.all([
+      sender.add({ id: "same-id", content: "only once" }),
+      sender.add({ id: "same-id", content: "only once" }),
+    ]);
+    expect(first).toEqual(second);
+    const again = await fetch(`${b.url}/api/v1/users/dedupe_user/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${SERVICE_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ id: "same-id", content: "only once" }),
+    });
+    expect(again.status).toBe(200);
+    // A later, different message proves the watcher has seen everything before it.
+    await sender.add({ id: "after", content: "after" });
+    await watcherTimeline.untilShown(2);
+
+    expect(ids(senderTimeline.emitted)).toEqual(["same-id", "after"]);
+    expect(ids(watcherTimeline.emitted)).toEqual(["same-id", "after"]);
+    expect(await redis.client().lrange("temp_memory:dedupe_user:messages", 0, -1)).toHaveLength(2);
+  });
+
+  it("emits cleared on both connections and starts over from an empty history", async () => {
+    const [a, b] = servers as [TestServer, TestServer];
+    const one = open(a.url, "clear_user");
+    const two = open(b.url, "clear_user");
+    await Promise.all([waitForStatus(one, "online"), waitForStatus(two, "online")]);
+    await one.add({ id: "c1", content: "to be cleared" });
+    const cleared = nextClientEvent(two, "cleared");
+    expect(await one.clear()).toBe(1);
+    await cleared;
+    const next = nextClientEvent(two, "message");
+    await one.add({ id: "c2", content: "fresh start" });
+    expect((await next)[0].id).toBe("c2");
+    expect(ids((await one.load()).messages)).toEqual(["c2"]);
+  });
+});
