@@ -1,0 +1,150 @@
+/**
+ * The deployment files: docker-compose.yml validated by Debian's
+ * docker-compose (`config`), the HAProxy configuration by `haproxy -c`, and
+ * the settings they give the server checked with the server's own loadConfig.
+ * There is no Docker engine here, so nothing is run in containers.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { loadConfig } from "../../server/src/config.js";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+const scratch = mkdtempSync(join(tmpdir(), "scrollback-deploy-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+const installed = (binary: string, args: string[]) => spawnSync(binary, args).error === undefined;
+const hasCompose = installed("docker-compose", ["version"]);
+const hasHaproxy = installed("haproxy", ["-v"]);
+const skipNote = (binary: string, pkg: string) => ` — SKIPPED: ${binary} is not installed (apt-get install ${pkg}; .ci/run installs it)`;
+
+/** `docker-compose …` in the repository, with only PATH from this environment (no stray settings). */
+function compose(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync("docker-compose", args, { cwd: root, encoding: "utf8", env: { PATH: process.env.PATH!, HOME: scratch, ...env } });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe(`docker-compose.yml${hasCompose ? "" : skipNote("docker-compose", "docker-compose")}`, () => {
+  it.skipIf(!hasCompose)("passes `docker-compose -f docker-compose.yml config` with AUTH_JWT_SECRET set", () => {
+    const result = compose(["-f", "docker-compose.yml", "config", "--quiet"], { AUTH_JWT_SECRET: "a-secret-from-the-environment" });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  it.skipIf(!hasCompose)("refuses to resolve without AUTH_JWT_SECRET, saying where to set it", () => {
+    const empty = join(scratch, "empty.env");
+    writeFileSync(empty, "");
+    const result = compose(["--env-file", empty, "-f", "docker-compose.yml", "config"]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/set AUTH_JWT_SECRET in \.env/);
+  });
+
+  describe.skipIf(!hasCompose)("resolved with .env.example", () => {
+    const resolved = () => {
+      const result = compose(["--env-file", ".env.example", "-f", "docker-compose.yml", "config"]);
+      expect(result.status, result.stderr).toBe(0);
+      return parseYaml(result.stdout) as { services: Record<string, any> };
+    };
+
+    it("runs Redis 7 with AOF on and a maxmemory with a policy for expiring keys", () => {
+      const { redis } = resolved().services;
+      expect(redis.image).toMatch(/^redis:7/);
+      const args: string[] = redis.command;
+      const after = (flag: string) => args[args.indexOf(flag) + 1];
+      expect(after("--appendonly")).toBe("yes");
+      expect(after("--maxmemory")).toMatch(/^\d+(mb|gb)$/);
+      expect(["volatile-ttl", "volatile-lru"]).toContain(after("--maxmemory-policy"));
+      expect(redis.healthcheck.test).toEqual(["CMD", "redis-cli", "ping"]);
+      expect(redis.volumes.join()).toMatch(/:\/data/);
+    });
+
+    it("runs two scrollback replicas from this repository's image, with settings the server accepts in production", () => {
+      const { scrollback, redis } = resolved().services;
+      expect(scrollback.build.context).toBe(root.replace(/\/$/, ""));
+      expect(scrollback.deploy.replicas).toBe(2);
+      expect(scrollback.depends_on.redis.condition).toBe("service_healthy");
+      expect(scrollback.ports).toBeUndefined(); // only the load balancer is published
+      const env: Record<string, string> = scrollback.environment;
+      expect(env.NODE_ENV).toBe("production");
+      const config = loadConfig(env); // throws, naming the variable, on anything the server would refuse
+      expect(config).toMatchObject({ production: true, store: "redis", port: 3000, auth: { mode: "jwt" } });
+      expect(config.redis).toMatchObject({ kind: "standalone", url: "redis://redis:6379/0" });
+      expect(redis).toBeDefined();
+    });
+
+    it("puts HAProxy in front, with its configuration from deploy/ and the only published port", () => {
+      const { lb } = resolved().services;
+      expect(lb.image).toMatch(/^haproxy:/);
+      expect(lb.volumes).toContain(`${join(root, "deploy/haproxy/haproxy.cfg")}:/usr/local/etc/haproxy/haproxy.cfg:ro`);
+      expect(lb.environment.SCROLLBACK_SERVICE).toBe("scrollback:3000");
+      expect(lb.ports).toEqual([{ published: 8080, target: 8080 }]);
+    });
+
+    it("keeps Prometheus and Grafana behind the observability profile, bound to loopback", () => {
+      const { prometheus, grafana } = resolved().services;
+      for (const service of [prometheus, grafana]) {
+        expect(service.profiles).toEqual(["observability"]);
+        for (const port of service.ports) expect(String(port)).toMatch(/^127\.0\.0\.1:/);
+      }
+    });
+
+    it("mounts only files that exist in the repository", () => {
+      for (const service of Object.values(resolved().services)) {
+        for (const volume of (service.volumes ?? []) as string[]) {
+          const source = volume.split(":")[0]!;
+          if (!source.startsWith("/")) continue; // a named volume
+          expect(existsSync(source), `${relative(root, source)} is mounted but missing`).toBe(true);
+        }
+      }
+    });
+  });
+});
+
+describe(`deploy/haproxy/haproxy.cfg${hasHaproxy ? "" : skipNote("haproxy", "haproxy")}`, () => {
+  const file = join(root, "deploy/haproxy/haproxy.cfg");
+
+  it.skipIf(!hasHaproxy)("is valid for `haproxy -c`, with its defaults and with the variables set", () => {
+    for (const env of [{}, { SCROLLBACK_SERVICE: "app:4000", DNS_NAMESERVER: "127.0.0.1:5353", LISTEN_ADDRESS: "127.0.0.1:9999", DYNAMIC_COOKIE_KEY: "k" }]) {
+      const result = spawnSync("haproxy", ["-c", "-f", file], { encoding: "utf8", env: { PATH: process.env.PATH!, ...env } });
+      expect(result.status, result.stdout + result.stderr).toBe(0);
+    }
+  });
+
+  it("keeps WebSockets open, pins polling sessions to a replica and checks /readyz", () => {
+    const text = readFileSync(file, "utf8");
+    expect(text).toMatch(/^\s*timeout tunnel \S+/m);
+    expect(text).toMatch(/^\s*cookie \S+ insert .*dynamic/m);
+    expect(text).toMatch(/^\s*option httpchk GET \/readyz/m);
+    expect(text).toMatch(/^\s*server-template \S+ 1-\d+ "\$\{SCROLLBACK_SERVICE-scrollback:3000\}"/m);
+  });
+});
+
+describe("Dockerfile", () => {
+  const dockerfile = readFileSync(join(root, "Dockerfile"), "utf8");
+  const lines = dockerfile.split("\n").filter((line) => !line.trimStart().startsWith("#"));
+  const finalStage = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
+
+  it("is multi-stage and runs the server as an unprivileged user in production mode", () => {
+    expect(lines.filter((line) => /^FROM /.test(line)).length).toBeGreaterThanOrEqual(2);
+    expect(finalStage).toMatch(/^USER (?!root\b|0\b)\S+/m);
+    expect(finalStage).toMatch(/NODE_ENV=production/);
+    expect(finalStage).toMatch(/^CMD \["node", "--conditions=source", "--import", "tsx", "server\/src\/main\.ts"\]/m);
+    // Dev dependencies (TypeScript, vitest, browsers) stay out of the image.
+    expect(dockerfile).toMatch(/npm ci --omit=dev/);
+  });
+
+  it("checks /healthz with a HEALTHCHECK", () => {
+    expect(finalStage).toMatch(/^HEALTHCHECK [\s\S]*?\/healthz/m);
+  });
+
+  it("sends only what the image needs to the build (.dockerignore is an allow-list without .env)", () => {
+    const ignore = readFileSync(join(root, ".dockerignore"), "utf8").split("\n").filter((line) => line && !line.startsWith("#"));
+    expect(ignore[0]).toBe("*");
+    expect(ignore.some((line) => line.includes(".env"))).toBe(false);
+    for (const copied of ["package.json", "package-lock.json", "client-sdk/src/", "server/src/"]) expect(ignore).toContain(`!${copied}`);
+  });
+});
