@@ -50,7 +50,8 @@ const TSX_LOADER = import.meta.resolve("tsx");
 
 /** Starts `npm start`'s entry point as a child process and waits until it listens. */
 export async function spawnServer(env: Record<string, string> = {}, options: { cwd?: string } = {}): Promise<ServerProcess> {
-  const port = await freePort();
+  // A given PORT (a restart on the same port) is the one to wait on.
+  const port = env.PORT && env.PORT !== "0" ? Number(env.PORT) : await freePort();
   let output = "";
   const child = spawn(process.execPath, ["--conditions=source", "--import", TSX_LOADER, MAIN], {
     env: { ...process.env, ...BASE_ENV, LOG_LEVEL: "info", ...env, PORT: env.PORT ?? String(port) },
