@@ -28,11 +28,11 @@ export type ConnectionStatus = "connecting" | "online" | "offline" | "unauthoriz
 /** A JWT, or a function that returns a fresh one (called before every connection attempt). */
 export type TokenSource = string | (() => string | Promise<string>);
 
-export interface ConnectOptions {
-  /** The user's JWT (PROTOCOL.md §3), or a function returning one: called on every (re)connect, so an expired token is replaced. */
-  token?: TokenSource;
-  /** Dev mode only (`AUTH_MODE=dev`): who to be, without a token. */
-  userId?: string;
+/** Who the client is: a token (or token function), or in dev mode a plain userId; never both. */
+export type Credentials = { token: TokenSource; userId?: never } | { userId: string; token?: never };
+
+/** Everything `connect` takes besides the credentials. */
+export interface ConnectionOptions {
   /** Socket.IO transports; WebSocket only by default, so no sticky sessions are needed. */
   transports?: ("websocket" | "polling" | "webtransport")[];
   /** How long to wait for a connection, and for each answer, before treating the replica as gone (default 8000). */
@@ -51,6 +51,13 @@ export interface ConnectOptions {
   /** Anything else for socket.io-client (`path`, `extraHeaders` in Node…); reconnection stays the SDK's. */
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
 }
+
+/**
+ * Options of {@link connect}: `token` — the user's JWT (PROTOCOL.md §3) or a
+ * function returning one, called on every (re)connect so an expired token is
+ * replaced — or, in dev mode (`AUTH_MODE=dev`), `userId`; plus {@link ConnectionOptions}.
+ */
+export type ConnectOptions = Credentials & ConnectionOptions;
 
 /** What `add` takes: the `message:add` payload, `id` optional. */
 export interface AddInput {

@@ -11,10 +11,13 @@ export {
   type AddInput,
   type CallOptions,
   type ClientEvents,
+  type ConnectionOptions,
   type ConnectOptions,
+  type Credentials,
   type ConnectionStatus,
   type TokenSource,
 } from "./client.js";
 export type { KeyValueStorage, PendingMessage } from "./outbox.js";
 export { ScrollbackError, type ClientErrorCode } from "./scrollback-error.js";
+export type { BackoffOptions } from "./timing.js";
 export * from "./protocol/index.js";

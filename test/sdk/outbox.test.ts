@@ -4,7 +4,7 @@
  * stored exactly once; only a non-retryable refusal or the caller giving up
  * rejects the promise; an opt-in persisted outbox survives a page reload.
  */
-import { connect, ScrollbackError, type ScrollbackClient } from "@scrollback/client";
+import { connect, ScrollbackError, type ConnectionOptions, type ScrollbackClient } from "@scrollback/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 import { until } from "../support/wait.js";
@@ -28,7 +28,7 @@ afterEach(async () => {
   await redis?.stop();
 });
 
-function open(userId: string, options: Parameters<typeof connect>[1] = {}): ScrollbackClient {
+function open(userId: string, options: ConnectionOptions = {}): ScrollbackClient {
   const client = connect(server.url, { userId, backoff: { initialMs: 50, maxMs: 400 }, ...options });
   clients.push(client);
   return client;
