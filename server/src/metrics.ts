@@ -18,6 +18,10 @@ export interface Metrics {
   skippedElements: Counter;
   /** HTTP API requests by route and status. */
   httpRequests: Counter<"route" | "status">;
+  /** Connections closed for sending far past their rate limit. */
+  rateLimitDisconnects: Counter;
+  /** 1 while this replica's fan-out subscription delivers its own canary messages, else 0 (see pubsub-canary.ts). */
+  pubsubUp: Gauge;
 }
 
 export function createMetrics(): Metrics {
@@ -43,6 +47,16 @@ export function createMetrics(): Metrics {
     skippedElements: new Counter({
       name: "scrollback_skipped_elements_total",
       help: "Stored elements skipped because they are not readable messages",
+      registers: [registry],
+    }),
+    rateLimitDisconnects: new Counter({
+      name: "scrollback_rate_limit_disconnects_total",
+      help: "Connections closed for sending far past their rate limit",
+      registers: [registry],
+    }),
+    pubsubUp: new Gauge({
+      name: "scrollback_pubsub_up",
+      help: "1 while the fan-out subscription delivers this replica's canary messages",
       registers: [registry],
     }),
     httpRequests: new Counter({

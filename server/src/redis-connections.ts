@@ -74,6 +74,9 @@ export function createRedisClient(target: RedisTarget, role: Role): RedisClient 
         sentinelUsername: target.username,
         sentinelPassword: target.password,
         sentinelRetryStrategy: (attempt) => Math.min(100 * attempt, 1_000),
+        // Follow +switch-master announcements: a master that hangs rather than
+        // dies keeps its connections open, and only this moves them over.
+        failoverDetector: true,
       });
     case "standalone":
       if (target.url) return new Redis(target.url, options);
@@ -100,12 +103,30 @@ export function createRedisConnections(target: RedisTarget, logger: Logger): Red
       lastError = "";
     });
   }
+  logSubscriptionFailures(clients.sub, logger);
   return {
     ...clients,
     async close() {
       await Promise.all(Object.values(clients).map(closeRedisClient));
     },
   };
+}
+
+/**
+ * The Socket.IO adapter sends SSUBSCRIBE/SUNSUBSCRIBE without handling their
+ * promises, so a command refused during a failover or a shutdown would
+ * surface as an unhandled rejection. Log those instead; the subscriptions
+ * themselves are restored by ioredis on reconnect.
+ */
+function logSubscriptionFailures(sub: RedisClient, logger: Logger): void {
+  for (const name of ["ssubscribe", "sunsubscribe"] as const) {
+    const send = sub[name].bind(sub) as (...channels: string[]) => Promise<unknown>;
+    (sub as unknown as Record<string, unknown>)[name] = (...channels: string[]) => {
+      const reply = send(...channels);
+      reply.catch((error: Error) => logger.debug({ command: name, channels: channels.length, err: error.message }, "redis subscription command failed"));
+      return reply;
+    };
+  }
 }
 
 /** Closes a client: QUIT (waiting up to 1 s for its pending replies) when Redis answers, then disconnect. */

@@ -161,3 +161,21 @@ export async function verifyStored(acked: Map<string, string[]>, readIds: (userI
 export function idsOf(elements: string[]): string[] {
   return elements.map((element) => (JSON.parse(element) as { id: string }).id);
 }
+
+/** Resolves with the first `message:new` carrying `id` (other users' writers may be sending too). */
+export function messageArrival(socket: TestSocket, id: string, timeoutMs = 5_000): Promise<{ id: string }> {
+  const raw = socket as unknown as Socket;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      raw.off("message:new", onMessage);
+      reject(new Error(`no message:new with id ${id} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onMessage = (message: { id: string }) => {
+      if (message.id !== id) return;
+      clearTimeout(timer);
+      raw.off("message:new", onMessage);
+      resolve(message);
+    };
+    raw.on("message:new", onMessage);
+  });
+}

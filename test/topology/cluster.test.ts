@@ -10,7 +10,7 @@ import { connect, nextEvent, request, type TestSocket } from "../support/clients
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { until, waitReady } from "../support/wait.js";
-import { idsOf, startWorkload, verifyStored } from "../support/workload.js";
+import { idsOf, messageArrival, startWorkload, verifyStored } from "../support/workload.js";
 
 const KEY_PREFIX = "temp_memory";
 const key = (userId: string) => `${KEY_PREFIX}:${userId}:messages`;
@@ -127,8 +127,8 @@ async function failoverUnderLoad(replicas: TestServer[], label: string, options:
 
   // Fan-out across replicas works again for a user whose slot moved.
   const [a, b] = [await open(replicas[0]!, affected[0]!), await open(replicas[1]!, affected[0]!)];
-  const arrival = nextEvent(b, "message:new");
-  const ack = await request(a, "message:add", { content: "after the failover" });
+  const arrival = messageArrival(b, `${label}-after`);
+  const ack = await request(a, "message:add", { id: `${label}-after`, content: "after the failover" });
   expect(await arrival).toEqual(ack.message);
 
   const report = await workload.stop();

@@ -9,7 +9,7 @@ import { connect, nextEvent, request, type TestSocket } from "../support/clients
 import { SENTINEL_MASTER_NAME, startRedisSentinel, type RedisSentinel } from "../support/redis-sentinel.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { until, waitReady } from "../support/wait.js";
-import { idsOf, startWorkload, verifyStored } from "../support/workload.js";
+import { idsOf, messageArrival, startWorkload, verifyStored } from "../support/workload.js";
 
 const key = (userId: string) => `temp_memory:${userId}:messages`;
 
@@ -87,8 +87,8 @@ async function failoverUnderLoad(label: string, env: Record<string, string>, opt
 
   // The subscriptions followed the master too: fan-out across replicas works.
   const [a, b] = [await open(replicas[0]!, users[0]!), await open(replicas[1]!, users[0]!)];
-  const arrival = nextEvent(b, "message:new");
-  const ack = await request(a, "message:add", { content: "after the failover" });
+  const arrival = messageArrival(b, `${label}-after`);
+  const ack = await request(a, "message:add", { id: `${label}-after`, content: "after the failover" });
   expect(await arrival).toEqual(ack.message);
 
   const report = await workload.stop();

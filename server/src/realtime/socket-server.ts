@@ -1,6 +1,7 @@
 /**
  * The Socket.IO server: CORS and Origin checks at the handshake, token
- * authentication, one room per user, per-connection rate limiting, unknown
+ * authentication, one room per user, per-connection rate limiting (and
+ * disconnection of connections that keep sending far past it), unknown
  * events refused, and disconnection when the token expires.
  */
 import type { Server as HttpServer, IncomingMessage } from "node:http";
@@ -91,7 +92,12 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
 
   /** Rate limit every event, refuse unknown ones and everything once draining. */
   function guardEvents(socket: ScrollbackSocket): void {
-    const bucket = new TokenBucket(options.rateLimit.perSecond, options.rateLimit.burst);
+    const { perSecond, burst } = options.rateLimit;
+    const bucket = new TokenBucket(perSecond, burst);
+    // Each RATE_LIMITED refusal takes a token from a second bucket of the same
+    // size: a client that honours retryAfterMs never empties it, a flood does
+    // within about burst/perSecond seconds and is disconnected.
+    const refusals = new TokenBucket(perSecond, burst);
     socket.use((packet, next) => {
       const event = String(packet[0]);
       const { ack } = splitArgs(packet.slice(1));
@@ -101,7 +107,15 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
       };
       if (draining) return refuse(new AppError(ERROR_CODES.UNAVAILABLE, "server is shutting down; retry on another replica"));
       const waitMs = bucket.take();
-      if (waitMs > 0) return refuse(new AppError(ERROR_CODES.RATE_LIMITED, "too many events", waitMs));
+      if (waitMs > 0) {
+        refuse(new AppError(ERROR_CODES.RATE_LIMITED, "too many events", waitMs));
+        if (refusals.take() > 0 && socket.connected) {
+          metrics.rateLimitDisconnects.inc();
+          logger.warn({ userId: socket.data.userId }, "disconnecting a connection that keeps sending past its rate limit");
+          socket.disconnect(true);
+        }
+        return;
+      }
       if (!KNOWN_EVENTS.has(event)) return refuse(new AppError(ERROR_CODES.UNKNOWN_EVENT, `unknown event: ${event.slice(0, 64)}`));
       next();
     });

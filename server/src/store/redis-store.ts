@@ -10,6 +10,7 @@ import { AppError } from "../errors.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { messagesKey } from "./redis-keys.js";
+import { StallGuard } from "./stall-guard.js";
 import type { AppendOptions, AppendResult, LoadOptions, LoadResult, NewMessage, SearchOptions, Store, StoreSettings } from "./store.js";
 
 declare module "ioredis" {
@@ -55,15 +56,23 @@ export interface RedisStoreOptions extends StoreSettings {
   waitReplicas?: number;
   /** How long an add waits for those replicas (`REDIS_WAIT_TIMEOUT_MS`). */
   waitTimeoutMs?: number;
+  /** Told when Redis stops answering on an open connection (true) and answers again (false). */
+  onStall?: (stalled: boolean) => void;
 }
 
 export class RedisStore implements Store {
   readonly kind = "redis";
   private readonly client: Redis | Cluster;
+  private readonly stallGuard?: StallGuard;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
     defineScrollbackCommands(this.client);
+    // One connection, one guard. A Cluster spreads users over several
+    // connections, and one hanging node must not refuse every user's writes.
+    if (!this.client.isCluster) {
+      this.stallGuard = new StallGuard({ probe: () => this.client.ping(), onChange: options.onStall });
+    }
   }
 
   async append(userId: string, message: NewMessage, options: AppendOptions = {}): Promise<AppendResult> {
@@ -104,6 +113,7 @@ export class RedisStore implements Store {
 
   async close(): Promise<void> {
     // The client belongs to whoever created it (see redis-connections.ts).
+    this.stallGuard?.close();
   }
 
   /**
@@ -143,7 +153,7 @@ export class RedisStore implements Store {
 
   private async run<T>(command: () => Promise<T>): Promise<T> {
     try {
-      return await command();
+      return await (this.stallGuard ? this.stallGuard.run(command) : command());
     } catch (error) {
       throw toStoreError(error);
     }

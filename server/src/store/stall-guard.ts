@@ -1,0 +1,71 @@
+/**
+ * Fail fast while Redis hangs. A frozen Redis (SIGSTOP, a stuck fork, a
+ * network black hole) keeps its TCP connection open, so without this every
+ * command would wait out its full timeout and then sit in the socket, to be
+ * run whenever Redis wakes up. After the first command times out, the guard
+ * refuses further commands at once, without sending them (PROTOCOL.md §4:
+ * while Redis is known to be unreachable nothing is queued for later), and
+ * probes with PING until Redis answers again.
+ */
+import { AppError } from "../errors.js";
+
+/** ioredis rejects a command that outlived `commandTimeout` with this message. */
+const TIMEOUT_MESSAGE = "Command timed out";
+
+/** Pause between probes that failed at once (connection closed); timed-out probes pace themselves. */
+const PROBE_PAUSE_MS = 200;
+
+export interface StallGuardOptions {
+  /** A round trip to Redis, e.g. PING on the same connection. */
+  probe: () => Promise<unknown>;
+  /** Told when Redis stops answering (true) and answers again (false). */
+  onChange?: (stalled: boolean) => void;
+}
+
+export class StallGuard {
+  private stalled = false;
+  private closed = false;
+
+  constructor(private readonly options: StallGuardOptions) {}
+
+  /** Whether commands are being refused right now. */
+  get isStalled(): boolean {
+    return this.stalled;
+  }
+
+  /** Runs `command` unless Redis is known to hang; a timeout trips the guard. */
+  async run<T>(command: () => Promise<T>): Promise<T> {
+    if (this.stalled) throw new AppError("UNAVAILABLE", "the store is not answering; nothing was sent, retrying with the same id is safe");
+    try {
+      return await command();
+    } catch (error) {
+      if (error instanceof Error && error.message === TIMEOUT_MESSAGE) this.trip();
+      throw error;
+    }
+  }
+
+  /** Stops probing. */
+  close(): void {
+    this.closed = true;
+  }
+
+  private trip(): void {
+    if (this.stalled || this.closed) return;
+    this.stalled = true;
+    this.options.onChange?.(true);
+    void this.probeUntilAnswered();
+  }
+
+  private async probeUntilAnswered(): Promise<void> {
+    while (!this.closed) {
+      try {
+        await this.options.probe();
+        break;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, PROBE_PAUSE_MS));
+      }
+    }
+    this.stalled = false;
+    if (!this.closed) this.options.onChange?.(false);
+  }
+}
