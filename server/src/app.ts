@@ -6,10 +6,11 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
+import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { createAuthenticator } from "./auth/authenticator.js";
 import type { Config } from "./config.js";
-import { HistoryService } from "./history-service.js";
+import { HistoryService, type Broadcaster } from "./history-service.js";
 import { createHealthRouter } from "./http/health.js";
 import { createMetricsRouter } from "./http/metrics-route.js";
 import { createServiceApiRouter } from "./http/service-api.js";
@@ -22,6 +23,7 @@ import { createRedisConnections, probeRedis, type RedisConnections } from "./red
 import { MemoryStore } from "./store/memory-store.js";
 import { RedisStore } from "./store/redis-store.js";
 import type { Store } from "./store/store.js";
+import { traceBroadcaster, TracedHistoryService, traceStore } from "./tracing.js";
 
 export interface ScrollbackApp {
   config: Readonly<Config>;
@@ -59,7 +61,13 @@ async function openStore(config: Readonly<Config>, metrics: Metrics, logger: Log
   return { store: new RedisStore({ ...settings, client: redis.data, keyPrefix: config.keyPrefix, waitReplicas: config.redisWait.replicas, waitTimeoutMs: config.redisWait.timeoutMs }), redis };
 }
 
-export async function createApp(config: Readonly<Config>, logger: Logger): Promise<ScrollbackApp> {
+/** What main.ts (or a test) hands the app besides its configuration. */
+export interface CreateAppOptions {
+  /** Traces the operations, their store calls and fan-out (see tracing.ts); none while tracing is off. */
+  tracer?: Tracer;
+}
+
+export async function createApp(config: Readonly<Config>, logger: Logger, options: CreateAppOptions = {}): Promise<ScrollbackApp> {
   const metrics = createMetrics();
   const { store, redis } = await openStore(config, metrics, logger);
   logger.info({ store: store.kind, target: store.kind === "redis" ? config.redis.kind : undefined }, "store ready");
@@ -70,15 +78,19 @@ export async function createApp(config: Readonly<Config>, logger: Logger): Promi
 
   // The broadcaster needs io and io needs the service: late-bind through this holder.
   let broadcast: ReturnType<typeof createRoomBroadcaster> | undefined;
-  const service = new HistoryService({
-    store,
+  const broadcaster: Broadcaster = {
+    messageAdded: (message, except) => broadcast?.messageAdded(message, except),
+    historyCleared: (userId, except) => broadcast?.historyCleared(userId, except),
+  };
+  // Without a tracer the plain service, store and broadcaster: tracing off adds nothing to the hot path.
+  const { tracer } = options;
+  const serviceOptions = {
+    store: tracer ? traceStore(store, tracer) : store,
     metrics,
     maxMessageBytes: config.maxMessageBytes,
-    broadcaster: {
-      messageAdded: (message, except) => broadcast?.messageAdded(message, except),
-      historyCleared: (userId, except) => broadcast?.historyCleared(userId, except),
-    },
-  });
+    broadcaster: tracer ? traceBroadcaster(broadcaster, tracer) : broadcaster,
+  };
+  const service = tracer ? new TracedHistoryService(serviceOptions, tracer) : new HistoryService(serviceOptions);
   const sockets = createSocketServer({
     httpServer,
     authenticate: createAuthenticator(config.auth),

@@ -3,6 +3,7 @@
  * `loadConfig(env)` is pure; main.ts is the only place that reads process.env.
  */
 import { z } from "zod";
+import type { TracingConfig } from "./tracing.js";
 
 const optionalString = z
   .string()
@@ -87,6 +88,12 @@ const envSchema = z.object({
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(100),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** OpenTelemetry traces: `off`, `otlp` (OTLP over HTTP) or `console`; `1`/`true` mean `otlp`, `0`/`false` `off`. */
+  OTEL_TRACING: z.enum(["off", "otlp", "console", "0", "1", "false", "true"]).default("off"),
+  /** OTLP base URL; spans go to `<url>/v1/traces` (unset: the exporter's default, http://localhost:4318). */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
+  /** `service.name` of the spans. */
+  OTEL_SERVICE_NAME: z.string().min(1).default("scrollback"),
   NODE_ENV: optionalString,
 });
 
@@ -125,6 +132,8 @@ export interface Config {
   rateLimit: { perSecond: number; burst: number };
   logLevel: string;
   production: boolean;
+  /** OpenTelemetry tracing; undefined while it is off (the default). */
+  tracing?: TracingConfig;
 }
 
 /** Thrown by {@link loadConfig}; its message is one line naming every bad variable. */
@@ -175,6 +184,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     logLevel: e.LOG_LEVEL,
     production: e.NODE_ENV === "production",
+    tracing: resolveTracing(e),
   };
   return Object.freeze(config);
 }
@@ -222,4 +232,11 @@ function resolveAuth(e: Env): AuthConfig {
     throw new ConfigError("invalid configuration: AUTH_MODE: jwt needs AUTH_JWT_SECRET or AUTH_JWKS_URL");
   }
   return { mode, jwtSecret: e.AUTH_JWT_SECRET, jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE };
+}
+
+function resolveTracing(e: Env): TracingConfig | undefined {
+  const aliases: Record<string, "off" | "otlp"> = { "0": "off", false: "off", "1": "otlp", true: "otlp" };
+  const mode = aliases[e.OTEL_TRACING] ?? (e.OTEL_TRACING as "off" | "otlp" | "console");
+  if (mode === "off") return undefined;
+  return { exporter: mode, serviceName: e.OTEL_SERVICE_NAME, endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT };
 }

@@ -7,9 +7,12 @@ import pino from "pino";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { readEnvironment } from "./environment.js";
+import { startTracing } from "./tracing.js";
 
 /** Exit within this long after a stop signal, drained or not. */
 const SHUTDOWN_LIMIT_MS = 10_000;
+/** Of which the last spans get at most this long to reach the collector. */
+const TRACE_FLUSH_LIMIT_MS = 1_500;
 
 async function main(): Promise<void> {
   let config;
@@ -27,9 +30,14 @@ async function main(): Promise<void> {
   // A rejection nobody handled must not take every user's connections down with it.
   process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled rejection"));
 
-  const app = await createApp(config, logger);
+  // Only when OTEL_TRACING asks for it: otherwise the trace SDK is never loaded.
+  const tracing = config.tracing ? await startTracing(config.tracing) : undefined;
+  const app = await createApp(config, logger, { tracer: tracing?.tracer });
   const port = await app.listen();
-  logger.info({ port, host: config.host, store: app.store.kind, auth: config.auth.mode }, "scrollback listening");
+  logger.info(
+    { port, host: config.host, store: app.store.kind, auth: config.auth.mode, tracing: config.tracing?.exporter ?? "off" },
+    "scrollback listening",
+  );
 
   const stop = (signal: string) => {
     logger.info({ signal }, "shutting down");
@@ -37,13 +45,18 @@ async function main(): Promise<void> {
       logger.error("shutdown took too long; exiting");
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS).unref();
-    app.close(SHUTDOWN_LIMIT_MS - 2_000).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, "shutdown failed");
-        process.exit(1);
-      },
-    );
+    const flushTraces = () =>
+      tracing && Promise.race([tracing.shutdown(), new Promise((resolve) => setTimeout(resolve, TRACE_FLUSH_LIMIT_MS))]);
+    app
+      .close(SHUTDOWN_LIMIT_MS - 2_000)
+      .then(flushTraces)
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, "shutdown failed");
+          process.exit(1);
+        },
+      );
   };
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));

@@ -1,0 +1,175 @@
+/**
+ * OpenTelemetry traces, off by default (`OTEL_TRACING=otlp|console` turns
+ * them on). A traced `message:add` is one trace:
+ *
+ *   message:add                     SERVER    the client event, validation included
+ *   ├─ scrollback.store.append      CLIENT    the store call: one EVALSHA of appendMessage.lua
+ *   └─ scrollback.fanout            PRODUCER  message:new into the user's room, published to
+ *                                             the other replicas through the Redis adapter
+ *
+ * The other events get a span each with their store call beneath, and so do
+ * the HTTP API's requests, which run the same operations. Nothing here runs while tracing is off: the server is
+ * then assembled without these wrappers (app.ts), so the hot path is the
+ * same code it would be without this file, and the SDK is not even loaded.
+ */
+import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
+import type { SpanProcessor } from "@opentelemetry/sdk-trace";
+import type { Message } from "@scrollback/client/protocol";
+import { AppError } from "./errors.js";
+import { HistoryService, type Broadcaster, type HistoryServiceOptions } from "./history-service.js";
+import type { AppendResult, LoadResult, Store } from "./store/store.js";
+
+/** Where spans go (config.ts reads it from OTEL_TRACING and its companions). */
+export interface TracingConfig {
+  /** `otlp`: OTLP over HTTP to `endpoint`; `console`: printed on stdout, for a look on a dev machine. */
+  exporter: "otlp" | "console";
+  serviceName: string;
+  /** OTLP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); spans go to `<endpoint>/v1/traces`. */
+  endpoint?: string;
+}
+
+/** A running tracer provider. */
+export interface Tracing {
+  tracer: Tracer;
+  /** Exports what is still buffered, then stops. */
+  shutdown(): Promise<void>;
+}
+
+/** Codes that mean the server, not the request, failed: such spans get status ERROR. */
+const SERVER_FAULTS: ReadonlySet<string> = new Set(["INTERNAL", "UNAVAILABLE"]);
+
+/**
+ * Starts the trace SDK: a tracer provider exporting as `config` says (or to
+ * `options.spanProcessor`, which tests use with an in-memory exporter) and an
+ * AsyncLocalStorage context manager, which links spans started inside a
+ * handler's awaits to the handler's span.
+ */
+export async function startTracing(config: TracingConfig, options: { spanProcessor?: SpanProcessor } = {}): Promise<Tracing> {
+  const [sdk, { AsyncLocalStorageContextManager }, { resourceFromAttributes }] = await Promise.all([
+    import("@opentelemetry/sdk-trace"),
+    import("@opentelemetry/context-async-hooks"),
+    import("@opentelemetry/resources"),
+  ]);
+  let processor = options.spanProcessor;
+  if (!processor && config.exporter === "console") {
+    // Printed as each span ends: this exporter is for watching a dev server, not for volume.
+    processor = new sdk.SimpleSpanProcessor({ exporter: new sdk.ConsoleSpanExporter() });
+  }
+  if (!processor) {
+    const { OTLPTraceExporter } = await import("@opentelemetry/exporter-trace-otlp-http");
+    const url = config.endpoint === undefined ? undefined : `${config.endpoint.replace(/\/+$/, "")}/v1/traces`;
+    processor = new sdk.BatchSpanProcessor({ exporter: new OTLPTraceExporter(url === undefined ? {} : { url }) });
+  }
+  const provider = new sdk.TracerProvider({
+    resource: resourceFromAttributes({ "service.name": config.serviceName }),
+    spanProcessors: [processor],
+  });
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  trace.setGlobalTracerProvider(provider);
+  return {
+    tracer: provider.getTracer("scrollback"),
+    async shutdown() {
+      await provider.shutdown();
+      trace.disable();
+      context.disable();
+    },
+  };
+}
+
+/** Ends `span` after `run`, recording its outcome: `ok` or the error's code. */
+async function inSpan<T>(span: Span, run: () => Promise<T>, describe?: (result: T) => Attributes): Promise<T> {
+  try {
+    const result = await run();
+    span.setAttribute("scrollback.outcome", "ok");
+    if (describe) span.setAttributes(describe(result));
+    return result;
+  } catch (error) {
+    const code = error instanceof AppError ? error.code : "INTERNAL";
+    span.setAttribute("scrollback.outcome", code);
+    if (SERVER_FAULTS.has(code)) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      if (error instanceof Error) span.recordException(error);
+    }
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/**
+ * The history service with a root span around each operation, named after
+ * its client event (`message:add`, …) whether it came over Socket.IO or the
+ * HTTP API; validation, the store call and the fan-out happen inside it.
+ */
+export class TracedHistoryService extends HistoryService {
+  constructor(
+    options: HistoryServiceOptions,
+    private readonly tracer: Tracer,
+  ) {
+    super(options);
+  }
+
+  override add(userId: string, payload: unknown, originSocketId?: string): Promise<AppendResult> {
+    return this.span("message:add", originSocketId, () => super.add(userId, payload, originSocketId));
+  }
+
+  override load(userId: string, payload: unknown): Promise<LoadResult> {
+    return this.span("history:load", undefined, () => super.load(userId, payload));
+  }
+
+  override search(userId: string, payload: unknown): Promise<Message[]> {
+    return this.span("history:search", undefined, () => super.search(userId, payload));
+  }
+
+  override clear(userId: string, payload: unknown, originSocketId?: string): Promise<number> {
+    return this.span("history:clear", originSocketId, () => super.clear(userId, payload, originSocketId));
+  }
+
+  private span<T>(event: string, originSocketId: string | undefined, run: () => Promise<T>): Promise<T> {
+    // A socket id marks a Socket.IO event; the HTTP API passes none (load and search do not tell).
+    const attributes: Attributes = originSocketId === undefined ? {} : { "scrollback.transport": "socket.io" };
+    return this.tracer.startActiveSpan(event, { kind: SpanKind.SERVER, root: true, attributes }, (span) => inSpan(span, run));
+  }
+}
+
+/** The store, with a CLIENT span around each data operation (not around readiness pings). */
+export function traceStore(store: Store, tracer: Tracer): Store {
+  const system = store.kind === "redis" ? { "db.system": "redis" } : { "db.system": "memory" };
+  const span = <T>(operation: string, dbOperation: string, run: () => Promise<T>, describe?: (result: T) => Attributes) =>
+    tracer.startActiveSpan(
+      `scrollback.store.${operation}`,
+      { kind: SpanKind.CLIENT, attributes: { ...system, "db.operation.name": store.kind === "redis" ? dbOperation : operation } },
+      (active) => inSpan(active, run, describe),
+    );
+  return {
+    kind: store.kind,
+    append: (userId, message, options) =>
+      span("append", "EVALSHA appendMessage", () => store.append(userId, message, options), (result) => ({
+        "scrollback.message_id": result.message.id,
+        "scrollback.duplicate": result.duplicate,
+      })),
+    load: (userId, options) => span("load", "LRANGE", () => store.load(userId, options), (result) => ({ "scrollback.messages": result.messages.length })),
+    search: (userId, options) => span("search", "LRANGE", () => store.search(userId, options), (result) => ({ "scrollback.messages": result.length })),
+    clear: (userId) => span("clear", "EVALSHA clearHistory", () => store.clear(userId), (removed) => ({ "scrollback.removed": removed })),
+    ttlSeconds: (userId) => store.ttlSeconds(userId),
+    ping: () => store.ping(),
+    close: () => store.close(),
+  };
+}
+
+/** The broadcaster, with a PRODUCER span around each fan-out. */
+export function traceBroadcaster(broadcaster: Broadcaster, tracer: Tracer): Broadcaster {
+  const span = (event: string, attributes: Attributes, run: () => void) =>
+    tracer.startActiveSpan("scrollback.fanout", { kind: SpanKind.PRODUCER, attributes: { "messaging.operation.type": "publish", "scrollback.event": event, ...attributes } }, (active) => {
+      try {
+        run();
+      } finally {
+        active.end();
+      }
+    });
+  return {
+    messageAdded: (message, except) => span("message:new", { "scrollback.message_id": message.id }, () => broadcaster.messageAdded(message, except)),
+    historyCleared: (userId, except) => span("history:cleared", {}, () => broadcaster.historyCleared(userId, except)),
+  };
+}
