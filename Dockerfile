@@ -16,6 +16,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY client-sdk/package.json client-sdk/
 COPY server/package.json server/
+# The CLI's launcher too: npm links `scrollback` into node_modules/.bin only if it exists.
+COPY server/src/cli/bin.js server/src/cli/
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY client-sdk/src client-sdk/src
 COPY server/src server/src
