@@ -149,6 +149,15 @@ export class ScrollbackClient {
     return this.#status;
   }
 
+  /**
+   * The user this client speaks for, as its credentials say: the dev-mode
+   * userId, or the token's `sub` (read, not verified: the server verifies).
+   * Undefined until a token function first answered.
+   */
+  get userId(): string | undefined {
+    return this.#options.userId ?? (this.#identity || undefined);
+  }
+
   /** Messages added but not yet stored, oldest first. */
   get pending(): PendingMessage[] {
     return this.#outbox.list();

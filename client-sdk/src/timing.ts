@@ -38,5 +38,12 @@ export function sleep(ms: number, ...signals: (AbortSignal | undefined)[]): Prom
 export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
   const live = signals.filter((signal): signal is AbortSignal => signal !== undefined);
   if (live.length <= 1) return live[0];
-  return AbortSignal.any(live);
+  if (typeof AbortSignal.any === "function") return AbortSignal.any(live);
+  // Browsers before AbortSignal.any (Safari < 17.4).
+  const combined = new AbortController();
+  for (const signal of live) {
+    if (signal.aborted) combined.abort(signal.reason);
+    else signal.addEventListener("abort", () => combined.abort(signal.reason), { once: true });
+  }
+  return combined.signal;
 }

@@ -114,7 +114,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
       bodyLimitBytes: MAX_HTTP_BUFFER_SIZE,
     }),
   );
-  web.use(createWidgetRouter());
+  web.use(createWidgetRouter({ authMode: config.auth.mode, logger: logger.child({ component: "widget" }) }));
 
   let closing: Promise<void> | undefined;
   return {

@@ -1,20 +1,91 @@
-/** GET /: the demo chat page (a placeholder until the SDK widget lands). */
+/**
+ * GET /: the demo chat widget (PROTOCOL.md §6), and its assets:
+ *   /widget/scrollback.js  the SDK's browser bundle (global `Scrollback`), usable by any page
+ *   /widget/app.js         the widget, which uses that global
+ *   /widget/app.css
+ * The scripts are bundled from the TypeScript sources with esbuild on first
+ * request (tens of milliseconds) and kept in memory, so `npm start` needs no
+ * build step and always serves the SDK it runs with.
+ */
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import { build, type BuildOptions } from "esbuild";
 import { Router } from "express";
+import type { Logger } from "pino";
 
-const PLACEHOLDER = `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>scrollback</title></head>
-<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem;">
-<h1>scrollback</h1>
-<p>The server is running. The demo chat widget arrives with the client SDK.</p>
-<p>Health: <a href="/healthz">/healthz</a> · Readiness: <a href="/readyz">/readyz</a> · Metrics: <a href="/metrics">/metrics</a></p>
-</body>
-</html>`;
+export interface WidgetOptions {
+  /** Dev mode makes the page ask for a userId; otherwise it needs a token. */
+  authMode: "dev" | "jwt";
+  /** A same-site endpoint the page asks for tokens (`{ token }` or the bare JWT). */
+  tokenUrl?: string;
+  logger?: Logger;
+}
 
-export function createWidgetRouter(): Router {
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const WIDGET_DIR = fileURLToPath(new URL("./widget/", import.meta.url));
+
+// One target for both scripts: every browser with class private fields and `??=`.
+const BROWSER: BuildOptions = { bundle: true, write: false, minify: true, platform: "browser", target: "es2022", format: "iife", conditions: ["source"], logLevel: "silent" };
+
+const ASSETS: Record<string, { type: string; load: () => Promise<string> }> = {
+  "/widget/scrollback.js": {
+    type: "text/javascript",
+    load: () => bundle({ stdin: { contents: 'export * from "@scrollback/client";', resolveDir: HERE, loader: "ts" }, globalName: "Scrollback" }),
+  },
+  "/widget/app.js": { type: "text/javascript", load: () => bundle({ entryPoints: [`${WIDGET_DIR}app.ts`] }) },
+  "/widget/app.css": { type: "text/css", load: () => readFile(`${WIDGET_DIR}app.css`, "utf8") },
+};
+
+/** The page's template; `__CONFIG__` becomes the page's settings. */
+const PAGE = "index.html";
+
+async function bundle(options: BuildOptions): Promise<string> {
+  const result = await build({ ...BROWSER, ...options });
+  return result.outputFiles![0]!.text;
+}
+
+// The page runs only its own scripts; it may talk to any scrollback replica (?server=).
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "connect-src 'self' http: https: ws: wss:",
+  "base-uri 'none'",
+  "form-action 'none'",
+].join("; ");
+
+export function createWidgetRouter(options: WidgetOptions): Router {
   const router = Router();
-  router.get("/", (_req, res) => {
-    res.type("html").send(PLACEHOLDER);
+  const cache = new Map<string, Promise<string>>();
+  const load = (path: string): Promise<string> => {
+    let pending = cache.get(path);
+    if (!pending) {
+      pending = path === PAGE ? readFile(`${WIDGET_DIR}index.html`, "utf8") : ASSETS[path]!.load();
+      // A failed build is retried on the next request rather than cached.
+      pending.catch(() => cache.delete(path));
+      cache.set(path, pending);
+    }
+    return pending;
+  };
+  const pageConfig = JSON.stringify({ authMode: options.authMode, ...(options.tokenUrl ? { tokenUrl: options.tokenUrl } : {}) }).replace(/</g, "\\u003c");
+
+  router.get("/", (_req, res, next) => {
+    load(PAGE).then((html) => {
+      res.set({ "Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff" });
+      res.type("html").send(html.replace("__CONFIG__", pageConfig));
+    }, next);
   });
+  for (const [path, asset] of Object.entries(ASSETS)) {
+    router.get(path, (_req, res) => {
+      load(path).then(
+        (body) => res.set({ "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff" }).type(asset.type).send(body),
+        (error: unknown) => {
+          options.logger?.error({ err: error, path }, "widget asset failed to build");
+          res.status(500).type("text").send("the widget could not be built; see the server log");
+        },
+      );
+    });
+  }
   return router;
 }

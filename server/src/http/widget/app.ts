@@ -1,0 +1,348 @@
+/**
+ * The demo chat widget (PROTOCOL.md §6), built on the SDK's browser bundle:
+ * `/widget/scrollback.js` defines `window.Scrollback`, this file is the page.
+ *
+ * Page parameters:
+ *   ?server=URL        a replica to talk to; repeat (or comma-separate) for several (default: this site)
+ *   ?user=ID           dev mode: who to be (otherwise asked, then remembered)
+ *   #token=JWT         the user's token
+ *   ?tokenUrl=/path    an endpoint on this site answering `{ "token": "…" }` (or the bare token), asked on every (re)connect
+ */
+import type * as Sdk from "@scrollback/client";
+import type { ConnectionStatus, Credentials, Message, PendingMessage, ScrollbackClient } from "@scrollback/client";
+
+declare global {
+  interface Window {
+    Scrollback: typeof Sdk;
+  }
+}
+
+interface WidgetConfig {
+  authMode: "dev" | "jwt";
+  tokenUrl?: string;
+}
+
+const USER_KEY = "scrollback:userId";
+const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
+/** Messages kept on screen; the server keeps its own window. */
+const SHOWN_MAX = 500;
+
+const STATUS_LABELS: Record<ConnectionStatus, string> = {
+  connecting: "Connecting…",
+  online: "Online",
+  offline: "Offline",
+  unauthorized: "Signed out",
+};
+
+const $ = <T extends Element>(selector: string): T => {
+  const element = document.querySelector<T>(selector);
+  if (!element) throw new Error(`widget markup is missing ${selector}`);
+  return element;
+};
+
+const config = JSON.parse($("#scrollback-config").textContent ?? "{}") as WidgetConfig;
+const params = new URLSearchParams(location.search);
+
+/** Who to be, from the page's parameters; undefined when the visitor must sign in first. */
+function readCredentials(): Credentials | undefined {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (token) return { token };
+  const tokenUrl = params.get("tokenUrl") ?? config.tokenUrl;
+  if (tokenUrl) {
+    const url = new URL(tokenUrl, location.href);
+    // Only this site's endpoint: a link must not be able to sign the visitor in as someone else.
+    if (url.origin !== location.origin) throw new Error("tokenUrl must be on this site");
+    return { token: () => fetchToken(url) };
+  }
+  if (config.authMode !== "dev") return undefined;
+  const userId = params.get("user") ?? localStorage.getItem(USER_KEY);
+  return userId && USER_ID.test(userId) ? { userId } : undefined;
+}
+
+async function fetchToken(url: URL): Promise<string> {
+  const response = await fetch(url, { credentials: "same-origin", headers: { accept: "application/json, text/plain" } });
+  if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
+  const text = (await response.text()).trim();
+  if (!text.startsWith("{")) return text;
+  const { token } = JSON.parse(text) as { token?: unknown };
+  if (typeof token !== "string") throw new Error("token endpoint answered no token");
+  return token;
+}
+
+function servers(): string[] {
+  const given = params.getAll("server").flatMap((value) => value.split(",")).map((value) => value.trim()).filter(Boolean);
+  return given.length > 0 ? given : [location.origin];
+}
+
+/** The dev-mode sign-in: remembers the id and starts the chat. */
+function askForUser(): void {
+  const gate = $<HTMLElement>(".gate");
+  const form = $<HTMLFormElement>('[data-gate="dev"]');
+  const input = $<HTMLInputElement>("#user-id");
+  gate.hidden = false;
+  form.hidden = false;
+  input.focus();
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const userId = input.value.trim();
+    if (!USER_ID.test(userId)) return void input.reportValidity();
+    localStorage.setItem(USER_KEY, userId);
+    gate.hidden = true;
+    startChat({ userId });
+  });
+}
+
+function startChat(credentials: Credentials): void {
+  const client = window.Scrollback.connect(servers(), { ...credentials, persist: true });
+  new ChatView(client, credentials);
+}
+
+/** Renders the client's history, outbox and status, and sends what is typed. */
+class ChatView {
+  readonly #client: ScrollbackClient;
+  readonly #log = $<HTMLElement>(".log");
+  readonly #list = $<HTMLOListElement>(".messages");
+  readonly #empty = $<HTMLElement>(".empty");
+  readonly #status = $<HTMLElement>('[data-testid="status"]');
+  readonly #error = $<HTMLElement>('[data-testid="error"]');
+  readonly #composer = $<HTMLTextAreaElement>('[data-testid="composer"]');
+  readonly #send = $<HTMLButtonElement>('[data-testid="send"]');
+  readonly #nodes = new Map<string, HTMLElement>();
+  #stored: Message[] = [];
+  #pending: PendingMessage[] = [];
+  #unread = 0;
+  readonly #time = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+  readonly #day = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "short", day: "numeric" });
+
+  constructor(client: ScrollbackClient, credentials: Credentials) {
+    this.#client = client;
+    this.#pending = client.pending;
+    client.on("reset", (messages) => {
+      this.#stored = messages.slice(-SHOWN_MAX);
+      this.#render(true);
+    });
+    client.on("message", (message) => {
+      this.#stored = [...this.#stored, message].slice(-SHOWN_MAX);
+      if (document.hidden && !this.#pending.some((pending) => pending.id === message.id)) this.#countUnread();
+      this.#render();
+    });
+    client.on("cleared", () => {
+      this.#stored = [];
+      this.#render();
+    });
+    client.on("outbox", (pending) => {
+      this.#pending = pending;
+      this.#render();
+    });
+    client.on("status", (status) => this.#showStatus(status));
+    client.on("error", (error) => this.#showError(describeError(error)));
+    this.#showStatus(client.status);
+    this.#showUser(credentials);
+    this.#wireComposer();
+    this.#render(true);
+    document.addEventListener("visibilitychange", () => {
+      if (!document.hidden) this.#countUnread(0);
+    });
+  }
+
+  #wireComposer(): void {
+    const composer = this.#composer;
+    const resize = () => {
+      composer.style.height = "auto";
+      composer.style.height = `${Math.min(composer.scrollHeight, 160)}px`;
+      this.#send.disabled = composer.value.trim() === "";
+    };
+    composer.disabled = false;
+    composer.addEventListener("input", resize);
+    composer.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        composer.form?.requestSubmit();
+      }
+    });
+    composer.form?.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const content = composer.value.trim();
+      if (content === "") return;
+      composer.value = "";
+      resize();
+      this.#client.add({ content }).then(
+        () => this.#showError(undefined),
+        (error: unknown) => {
+          this.#showError(`Not sent: ${describeError(error)}`);
+          // Give the words back, unless something new was typed meanwhile.
+          if (composer.value === "") {
+            composer.value = content;
+            resize();
+          }
+        },
+      );
+      this.#scrollToEnd();
+    });
+    $<HTMLButtonElement>('[data-action="clear"]').addEventListener("click", () => {
+      if (!confirm("Clear your history? This removes it for every tab and device.")) return;
+      this.#client.clear().catch((error: unknown) => this.#showError(`Not cleared: ${describeError(error)}`));
+    });
+    resize();
+    composer.focus();
+  }
+
+  #showUser(credentials: Credentials): void {
+    const chip = $<HTMLButtonElement>('[data-testid="user"]');
+    const userId = this.#client.userId ?? "";
+    chip.replaceChildren(element("span", "avatar", initials(userId)), element("span", "name", userId || "signed in"));
+    chip.hidden = false;
+    $<HTMLElement>('[data-action="clear"]').hidden = false;
+    if (!credentials.userId) {
+      chip.disabled = true;
+      chip.title = "Signed in with a token";
+      return;
+    }
+    chip.addEventListener("click", () => {
+      this.#client.close();
+      localStorage.removeItem(USER_KEY);
+      const url = new URL(location.href);
+      url.searchParams.delete("user");
+      location.assign(url);
+    });
+  }
+
+  #showStatus(status: ConnectionStatus): void {
+    this.#status.dataset.status = status;
+    this.#status.lastElementChild!.textContent = STATUS_LABELS[status];
+    this.#render();
+  }
+
+  #showError(text: string | undefined): void {
+    this.#error.hidden = text === undefined;
+    this.#error.textContent = text ?? "";
+  }
+
+  #countUnread(count = this.#unread + 1): void {
+    this.#unread = count;
+    document.title = count > 0 ? `(${count}) scrollback` : "scrollback";
+  }
+
+  /** Stored messages, then the outbox, oldest first; DOM nodes are reused by key. */
+  #render(jump = false): void {
+    const stickToEnd = jump || this.#log.scrollHeight - this.#log.scrollTop - this.#log.clientHeight < 120;
+    const storedIds = new Set(this.#stored.map((message) => message.id));
+    const waiting = this.#pending.filter((message) => !storedIds.has(message.id));
+    const wanted: HTMLElement[] = [];
+    let lastDay = "";
+    for (const message of this.#stored) {
+      const day = message.timestamp ? this.#day.format(new Date(message.timestamp)) : lastDay;
+      if (day && day !== lastDay) wanted.push(this.#node(`day:${day}`, () => element("li", "day", dayLabel(day, this.#day))));
+      lastDay = day;
+      wanted.push(this.#messageNode(message, "stored"));
+    }
+    for (const message of waiting) wanted.push(this.#messageNode({ ...message, role: message.role ?? "user", timestamp: null }, "pending"));
+
+    const keep = new Set(wanted);
+    for (const [key, node] of this.#nodes) {
+      if (!keep.has(node)) {
+        node.remove();
+        this.#nodes.delete(key);
+      }
+    }
+    wanted.forEach((node, index) => {
+      if (this.#list.children[index] !== node) this.#list.insertBefore(node, this.#list.children[index] ?? null);
+    });
+    this.#empty.hidden = wanted.length > 0;
+    if (stickToEnd) this.#scrollToEnd(jump);
+  }
+
+  #messageNode(message: Pick<Message, "id" | "role" | "content" | "timestamp">, state: "stored" | "pending"): HTMLElement {
+    const node = this.#node(`message:${message.id}`, () => {
+      const item = element("li", "msg");
+      item.dataset.testid = "message";
+      item.dataset.id = message.id;
+      item.dataset.role = message.role;
+      item.append(element("div", "bubble", message.content), element("div", "meta"));
+      return item;
+    });
+    const signature = `${state}|${this.#client.status}|${message.timestamp}`;
+    if (node.dataset.signature !== signature) {
+      node.dataset.signature = signature;
+      node.dataset.state = state;
+      const meta = node.lastElementChild as HTMLElement;
+      if (state === "pending") {
+        meta.replaceChildren(icon("clock"), document.createTextNode(this.#client.status === "online" ? "Sending…" : "Waiting for connection — kept until sent"));
+      } else {
+        const time = document.createElement("time");
+        if (message.timestamp) {
+          time.dateTime = message.timestamp;
+          time.title = new Date(message.timestamp).toLocaleString();
+          time.textContent = this.#time.format(new Date(message.timestamp));
+        }
+        meta.replaceChildren(time, ...(message.role === "user" ? [icon("check")] : []));
+      }
+    }
+    return node;
+  }
+
+  #node(key: string, create: () => HTMLElement): HTMLElement {
+    let node = this.#nodes.get(key);
+    if (!node) this.#nodes.set(key, (node = create()));
+    return node;
+  }
+
+  #scrollToEnd(instant = false): void {
+    requestAnimationFrame(() => this.#log.scrollTo({ top: this.#log.scrollHeight, behavior: instant ? "instant" : "smooth" }));
+  }
+}
+
+function element(tag: string, className: string, text?: string): HTMLElement {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function icon(name: "check" | "clock"): SVGSVGElement {
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", "tick");
+  svg.setAttribute("aria-hidden", "true");
+  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
+  path.setAttribute("d", name === "check" ? "M5 12.5l4.5 4.5L19 7.5" : "M12 7v5l3 2M21 12a9 9 0 1 1-18 0 9 9 0 0 1 18 0z");
+  svg.append(path);
+  return svg;
+}
+
+function initials(userId: string): string {
+  const letters = userId.replace(/[^A-Za-z0-9]+/g, " ").trim().split(" ").map((part) => part[0] ?? "");
+  return (letters.length > 1 ? letters[0]! + letters[1]! : (userId.slice(0, 2) || "?")).toUpperCase();
+}
+
+function dayLabel(day: string, format: Intl.DateTimeFormat): string {
+  const today = format.format(new Date());
+  const yesterday = format.format(new Date(Date.now() - 86_400_000));
+  return day === today ? "Today" : day === yesterday ? "Yesterday" : day;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof window.Scrollback.ScrollbackError) {
+    const reasons: Partial<Record<string, string>> = {
+      TOO_LARGE: "the message is too long",
+      INVALID_PAYLOAD: "the message was refused",
+      UNAUTHORIZED: "you are signed out",
+    };
+    return `${reasons[error.code] ?? error.message} (${error.code}${error.code === "UNAUTHORIZED" ? `: ${error.message}` : ""})`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+try {
+  const credentials = readCredentials();
+  if (credentials) startChat(credentials);
+  else if (config.authMode === "dev") askForUser();
+  else {
+    $<HTMLElement>(".gate").hidden = false;
+    $<HTMLElement>('[data-gate="token"]').hidden = false;
+  }
+} catch (error) {
+  const line = $<HTMLElement>('[data-testid="error"]');
+  line.hidden = false;
+  line.textContent = error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,238 @@
+/**
+ * The demo widget at `/` in a real Chromium (PROTOCOL.md §6, issue 3): two
+ * tabs of one user on two replicas see each other's messages within a
+ * second; a reload shows the kept history; a message typed offline, or sent
+ * into a replica that froze and died, is stored exactly once; another user
+ * sees none of it. Replicas are real servers sharing a real Redis.
+ */
+import { rmSync } from "node:fs";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { spawnServer, startReplicas, type TestServer } from "../support/servers.js";
+import { launchChromium } from "./chromium.js";
+
+const SERVICE_TOKEN = "browser-test-service-token";
+const SCREENSHOTS = new URL("./__screenshots__/", import.meta.url);
+
+let redis: RedisServer;
+let env: Record<string, string>;
+let a: TestServer;
+let b: TestServer;
+let browser: Browser;
+const pageErrors: string[] = [];
+/** A second user's page, open through every test. */
+let stranger: Page;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  env = { STORE: "redis", REDIS_URL: redis.url, SERVICE_TOKEN };
+  let replicas: TestServer[];
+  [replicas, browser] = await Promise.all([startReplicas(2, env), launchChromium()]);
+  [a, b] = replicas as [TestServer, TestServer];
+  stranger = await openWidget(await browser.newContext(), a.url, "stranger_user");
+  await stranger.evaluate(() => {
+    // Counts every message node that ever appears, not only those left at the end.
+    const counter = window as unknown as { seenMessages: number };
+    counter.seenMessages = 0;
+    new MutationObserver((records) => {
+      for (const record of records) for (const node of record.addedNodes) if ((node as Element).matches?.("[data-testid=message]")) counter.seenMessages++;
+    }).observe(document.querySelector(".messages")!, { childList: true });
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  await Promise.all([a?.close(), b?.close()]);
+  await redis?.stop();
+});
+
+/** Opens the widget from `pageUrl` as `userId` (dev mode) and waits until it is online. */
+async function openWidget(context: BrowserContext, pageUrl: string, userId: string, servers: string[] = []): Promise<Page> {
+  const page = await context.newPage();
+  page.on("pageerror", (error) => pageErrors.push(`${userId}: ${error.message}`));
+  const query = new URLSearchParams({ user: userId });
+  for (const server of servers) query.append("server", server);
+  await page.goto(`${pageUrl}/?${query}`);
+  await waitOnline(page);
+  return page;
+}
+
+const waitOnline = (page: Page) => page.locator('[data-testid=status][data-status="online"]').waitFor({ timeout: 15_000 });
+
+/** Types `text` into the composer and clicks send. */
+async function send(page: Page, text: string): Promise<void> {
+  await page.locator("[data-testid=composer]").fill(text);
+  await page.locator("[data-testid=send]").click();
+}
+
+/** The texts of the shown messages, in page order. */
+const shown = (page: Page) => page.locator("[data-testid=message] .bubble").allTextContents();
+const message = (page: Page, text: string) => page.locator("[data-testid=message]", { hasText: text });
+
+/** Records, in the page, when each message was submitted and when each message node appeared (ms since the epoch). */
+async function timeArrivals(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const times: { submitted: Record<string, number>; arrived: Record<string, number> } = { submitted: {}, arrived: {} };
+    (window as unknown as { times: typeof times }).times = times;
+    const composer = document.querySelector<HTMLTextAreaElement>("[data-testid=composer]")!;
+    composer.form!.addEventListener("submit", () => (times.submitted[composer.value.trim()] ??= Date.now()), { capture: true });
+    new MutationObserver((records) => {
+      for (const record of records) {
+        for (const node of record.addedNodes) {
+          const text = (node as Element).matches?.("[data-testid=message]") ? (node as Element).querySelector(".bubble")?.textContent : undefined;
+          if (text) times.arrived[text] ??= Date.now();
+        }
+      }
+    }).observe(document.querySelector(".messages")!, { childList: true });
+  });
+}
+const recorded = (page: Page, kind: "submitted" | "arrived", text: string) =>
+  page.evaluate(([kind, text]) => (window as unknown as { times: Record<string, Record<string, number>> }).times[kind]![text]!, [kind, text] as const);
+const submitTime = (page: Page, text: string) => recorded(page, "submitted", text);
+const arrivalTime = (page: Page, text: string) => recorded(page, "arrived", text);
+
+/** What the server keeps for `userId`, through the HTTP API. */
+async function kept(userId: string): Promise<string[]> {
+  const response = await fetch(`${b.url}/api/v1/users/${userId}/messages`, { headers: { authorization: `Bearer ${SERVICE_TOKEN}` } });
+  return ((await response.json()) as { messages: { content: string }[] }).messages.map((entry) => entry.content);
+}
+
+/** Saves `widget-<name>.actual.png` once the page's animations have finished (the committed `widget-<name>.png` is a reviewed copy). */
+async function screenshot(page: Page, name: string): Promise<void> {
+  const path = new URL(`widget-${name}.actual.png`, SCREENSHOTS);
+  rmSync(path, { force: true });
+  await page.waitForFunction(() => document.getAnimations().every((animation) => animation.playState !== "running" || animation.effect?.getTiming().iterations === Infinity));
+  await page.screenshot({ path: path.pathname });
+}
+
+async function addAsAssistant(userId: string, content: string): Promise<void> {
+  const response = await fetch(`${a.url}/api/v1/users/${userId}/messages`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${SERVICE_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({ role: "assistant", content }),
+  });
+  expect(response.status).toBe(201);
+}
+
+describe("two tabs of one user on two replicas", () => {
+  let context: BrowserContext;
+  let onA: Page;
+  let onB: Page;
+
+  beforeAll(async () => {
+    context = await browser.newContext();
+    [onA, onB] = await Promise.all([openWidget(context, a.url, "tabs_user"), openWidget(context, b.url, "tabs_user")]);
+  });
+  afterAll(() => context.close());
+
+  it("see each other's messages within a second, oldest first", async () => {
+    await Promise.all([onA, onB].map(timeArrivals));
+    for (const [from, to, text] of [
+      [onA, onB, "hello from the tab on replica A"],
+      [onB, onA, "and back from the tab on replica B"],
+      [onA, onB, "third, to check the order"],
+    ] as const) {
+      await send(from, text);
+      await message(to, text).waitFor();
+      // Measured in the browser, from the submit on one tab to the message on the other.
+      const latency = (await arrivalTime(to, text)) - (await submitTime(from, text));
+      expect(latency).toBeLessThan(1_000);
+    }
+    const expected = ["hello from the tab on replica A", "and back from the tab on replica B", "third, to check the order"];
+    expect(await shown(onA)).toEqual(expected);
+    expect(await shown(onB)).toEqual(expected);
+    await expect.poll(() => kept("tabs_user")).toEqual(expected);
+  });
+
+  it("shows the kept history after a reload, and in a fresh browser", async () => {
+    const before = await shown(onB);
+    await onB.reload();
+    await waitOnline(onB);
+    await expect.poll(() => shown(onB)).toEqual(before);
+
+    const fresh = await openWidget(await browser.newContext(), a.url, "tabs_user");
+    await expect.poll(() => shown(fresh)).toEqual(before);
+    await fresh.context().close();
+  });
+});
+
+describe("a page taken offline", () => {
+  it("keeps a message typed offline and stores it exactly once when back online", async () => {
+    const offlineContext = await browser.newContext();
+    const watcherContext = await browser.newContext();
+    const page = await openWidget(offlineContext, a.url, "offline_user");
+    const watcher = await openWidget(watcherContext, b.url, "offline_user");
+
+    await offlineContext.setOffline(true);
+    await page.locator('[data-testid=status][data-status="offline"]').waitFor();
+    await send(page, "written on the train");
+    await message(page, "written on the train").and(page.locator('[data-state="pending"]')).waitFor();
+    expect(await page.locator("[data-testid=composer]").inputValue()).toBe("");
+    expect(await kept("offline_user")).toEqual([]);
+    await screenshot(page, "offline");
+
+    await offlineContext.setOffline(false);
+    await message(page, "written on the train").and(page.locator('[data-state="stored"]')).waitFor({ timeout: 15_000 });
+    await message(watcher, "written on the train").waitFor();
+    expect(await kept("offline_user")).toEqual(["written on the train"]);
+    expect(await shown(page)).toEqual(["written on the train"]);
+    expect(await shown(watcher)).toEqual(["written on the train"]);
+    await Promise.all([offlineContext.close(), watcherContext.close()]);
+  });
+});
+
+describe("a replica that froze (SIGSTOP) and then died (SIGKILL)", () => {
+  it("has the widget resend the swallowed message to another replica, stored exactly once", async () => {
+    const frozen = await spawnServer(env);
+    try {
+      const context = await browser.newContext();
+      // The page lists the doomed replica first, so it connects there.
+      const page = await openWidget(context, b.url, "frozen_user", [frozen.url, b.url]);
+      const twin = await openWidget(context, a.url, "frozen_user");
+      expect(await (await fetch(`${frozen.url}/metrics`)).text()).toMatch(/^scrollback_connections 1$/m);
+
+      frozen.process.kill("SIGSTOP");
+      await send(page, "sent into a frozen replica");
+      await message(page, "sent into a frozen replica").and(page.locator('[data-state="pending"]')).waitFor();
+      expect(await kept("frozen_user")).toEqual([]); // the packet left the browser and was never read
+      frozen.process.kill("SIGKILL");
+
+      await message(page, "sent into a frozen replica").and(page.locator('[data-state="stored"]')).waitFor({ timeout: 15_000 });
+      await message(twin, "sent into a frozen replica").waitFor();
+      expect(await kept("frozen_user")).toEqual(["sent into a frozen replica"]);
+      expect(await shown(page)).toEqual(["sent into a frozen replica"]);
+      expect(await shown(twin)).toEqual(["sent into a frozen replica"]);
+      await context.close();
+    } finally {
+      await frozen.stop();
+    }
+  });
+});
+
+describe("what the widget looks like", () => {
+  it("renders a conversation with the user's and the assistant's messages (screenshots)", async () => {
+    const user = "team_lead_001";
+    const desktop = await openWidget(await browser.newContext({ viewport: { width: 1280, height: 860 } }), a.url, user);
+    await send(desktop, "Can you summarise yesterday's standup in three points?");
+    await addAsAssistant(user, "Sure:\n1. The Redis migration shipped; histories now survive restarts.\n2. The chat widget got an outbox, so nothing typed offline is lost.\n3. Load tests start Monday.");
+    await send(desktop, "Great, thanks! Remind me about the load tests on Monday.");
+    await addAsAssistant(user, "Will do. I'll post a reminder here on Monday morning.");
+    await expect.poll(() => shown(desktop)).toHaveLength(4);
+    const mobile = await openWidget(await browser.newContext({ viewport: { width: 390, height: 760 }, deviceScaleFactor: 2 }), b.url, user);
+    await expect.poll(() => shown(mobile)).toHaveLength(4);
+
+    await desktop.locator("[data-testid=composer]").fill("Also, who is on call this week?");
+    await screenshot(desktop, "desktop");
+    await screenshot(mobile, "mobile");
+    await Promise.all([desktop.context().close(), mobile.context().close()]);
+  });
+});
+
+describe("a second user", () => {
+  it("saw none of it, and no page had a script error", async () => {
+    expect(await stranger.evaluate(() => (window as unknown as { seenMessages: number }).seenMessages)).toBe(0);
+    expect(await stranger.locator("[data-testid=message]").count()).toBe(0);
+    expect(await kept("stranger_user")).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+});
