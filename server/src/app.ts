@@ -79,7 +79,8 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
   // The broadcaster needs io and io needs the service: late-bind through this holder.
   let broadcast: ReturnType<typeof createRoomBroadcaster> | undefined;
   const broadcaster: Broadcaster = {
-    messageAdded: (message, except) => broadcast?.messageAdded(message, except),
+    prepareMessageAdded: (message, except) => broadcast?.prepareMessageAdded?.(message, except),
+    messageAdded: (message, except, publishedAlready) => broadcast?.messageAdded(message, except, publishedAlready),
     historyCleared: (userId, except) => broadcast?.historyCleared(userId, except),
   };
   // Without a tracer the plain service, store and broadcaster: tracing off adds nothing to the hot path.

@@ -18,8 +18,18 @@ import type { AppendResult, LoadResult, Store } from "./store/store.js";
 
 /** Pushes changes to a user's connections on every replica. */
 export interface Broadcaster {
-  /** `message:new` to the user's connections, except `exceptSocketId`. */
-  messageAdded(message: Message, exceptSocketId?: string): void;
+  /**
+   * What the fan-out would publish for `messageAdded(message, exceptSocketId)`,
+   * so that a store which can publish along with its write does (one round
+   * trip for both). Undefined (or absent) when the fan-out cannot hand it over.
+   */
+  prepareMessageAdded?(message: Message, exceptSocketId?: string): { channel: string; payload: string } | undefined;
+  /**
+   * `message:new` to the user's connections, except `exceptSocketId`.
+   * `publishedAlready`: the store published what `prepareMessageAdded`
+   * returned, so only this replica's connections are left to reach.
+   */
+  messageAdded(message: Message, exceptSocketId?: string, publishedAlready?: boolean): void;
   /** `history:cleared` to the user's connections, except `exceptSocketId`. */
   historyCleared(userId: string, exceptSocketId?: string): void;
 }
@@ -60,10 +70,12 @@ export class HistoryService {
       timestamp: new Date(now).toISOString(),
       ...(input.meta === undefined ? {} : { meta: input.meta }),
     };
-    const result = await this.timed("append", () =>
-      this.options.store.append(userId, message, { freshId: input.id === undefined }),
-    );
-    if (!result.duplicate) this.options.broadcaster.messageAdded(result.message, originSocketId);
+    const { store, broadcaster } = this.options;
+    // Where the store can, the fan-out to other replicas rides in the store's
+    // own write: one round trip for both, and published only if stored.
+    const announce = store.announcesAppends ? broadcaster.prepareMessageAdded?.({ ...message, userId }, originSocketId) : undefined;
+    const result = await this.timed("append", () => store.append(userId, message, { freshId: input.id === undefined, announce }));
+    if (!result.duplicate) broadcaster.messageAdded(result.message, originSocketId, announce !== undefined);
     return result;
   }
 

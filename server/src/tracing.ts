@@ -144,6 +144,7 @@ export function traceStore(store: Store, tracer: Tracer): Store {
     );
   return {
     kind: store.kind,
+    announcesAppends: store.announcesAppends,
     append: (userId, message, options) =>
       span("append", "EVALSHA appendMessage", () => store.append(userId, message, options), (result) => ({
         "scrollback.message_id": result.message.id,
@@ -169,7 +170,10 @@ export function traceBroadcaster(broadcaster: Broadcaster, tracer: Tracer): Broa
       }
     });
   return {
-    messageAdded: (message, except) => span("message:new", { "scrollback.message_id": message.id }, () => broadcaster.messageAdded(message, except)),
+    prepareMessageAdded: broadcaster.prepareMessageAdded && ((message, except) => broadcaster.prepareMessageAdded?.(message, except)),
+    // With `publishedAlready` the publish to the other replicas happened inside the store's span.
+    messageAdded: (message, except, publishedAlready) =>
+      span("message:new", { "scrollback.message_id": message.id }, () => broadcaster.messageAdded(message, except, publishedAlready)),
     historyCleared: (userId, except) => span("history:cleared", {}, () => broadcaster.historyCleared(userId, except)),
   };
 }

@@ -13,9 +13,83 @@ import { userRoom } from "./rooms.js";
  */
 export const FANOUT_ADAPTER_OPTIONS = { channelPrefix: "socket.io", subscriptionMode: "dynamic" } as const;
 
+// socket.io-adapter's MessageType.BROADCAST and socket.io-parser's PacketType.EVENT.
+const BROADCAST = 3;
+const EVENT = 2;
+
+/**
+ * What the sharded adapter uses to publish a broadcast: the same calls its
+ * own `doPublish` makes, and the id it stamps on its messages. They are not
+ * in its typings, so each use checks they are there.
+ */
+interface AdapterInternals {
+  uid: string;
+  computeChannel(message: unknown): string;
+  onRawMessage(raw: Buffer, channel: Buffer): void;
+}
+
+function internalsOf(adapter: unknown): AdapterInternals | undefined {
+  const candidate = adapter as Partial<AdapterInternals> | undefined;
+  return typeof candidate?.uid === "string" && typeof candidate.computeChannel === "function" && typeof candidate.onRawMessage === "function"
+    ? (candidate as AdapterInternals)
+    : undefined;
+}
+
 /** The adapter factory to pass to `new Server({ adapter })`. */
 export function createFanoutAdapter(pub: RedisClient, sub: RedisClient): ReturnType<typeof createShardedAdapter> {
-  return createShardedAdapter(pub, sub, FANOUT_ADAPTER_OPTIONS);
+  const factory = createShardedAdapter(pub, sub, FANOUT_ADAPTER_OPTIONS);
+  // A function, not an arrow: Socket.IO calls it with `new` (and gets the returned adapter).
+  return function fanoutAdapter(nsp: unknown) {
+    const adapter = factory(nsp);
+    skipOwnBroadcasts(adapter);
+    return adapter;
+  };
+}
+
+/**
+ * A replica receives back every broadcast it publishes to a room it has
+ * connections in, and the adapter parses it only to find its own id and drop
+ * it. Broadcasts built by {@link prepareRoomBroadcast} start with that id, so
+ * they are dropped here before parsing.
+ */
+function skipOwnBroadcasts(adapter: unknown): void {
+  const internals = internalsOf(adapter);
+  if (!internals) return;
+  const ownPrefix = Buffer.from(`{"uid":${JSON.stringify(internals.uid)},`);
+  const onRawMessage = internals.onRawMessage.bind(adapter);
+  internals.onRawMessage = (raw, channel) => {
+    if (raw.length > ownPrefix.length && raw.compare(ownPrefix, 0, ownPrefix.length, 0, ownPrefix.length) === 0) return;
+    onRawMessage(raw, channel);
+  };
+}
+
+/**
+ * The channel and message the adapter would publish for
+ * `io.to(room).except(exceptSocketId).emit(event, payload)`, so that another
+ * connection (the store's, inside its write) can publish it instead: the
+ * other replicas cannot tell the difference. Undefined when `adapter` is not
+ * the sharded Redis adapter.
+ */
+export function prepareRoomBroadcast(
+  adapter: unknown,
+  room: string,
+  exceptSocketId: string | undefined,
+  event: string,
+  payload: unknown,
+): { channel: string; payload: string } | undefined {
+  const internals = internalsOf(adapter);
+  if (!internals) return undefined;
+  const message = {
+    uid: internals.uid,
+    nsp: "/",
+    type: BROADCAST,
+    data: {
+      packet: { type: EVENT, data: [event, payload] },
+      opts: { rooms: [room], except: exceptSocketId ? [exceptSocketId] : [], flags: {} },
+    },
+  };
+  // Plain JSON, as the adapter encodes anything without binary data (our payloads are JSON by schema).
+  return { channel: internals.computeChannel(message), payload: JSON.stringify(message) };
 }
 
 /** The main channel of the default namespace: every replica subscribes to it (the adapter's server count). */

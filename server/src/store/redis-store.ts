@@ -16,7 +16,15 @@ import type { AppendOptions, AppendResult, LoadOptions, LoadResult, NewMessage, 
 declare module "ioredis" {
   interface RedisCommander<Context> {
     /** lua/appendMessage.lua: 0 when stored, the kept element on a duplicate. */
-    appendMessage(key: string, element: string, dedupeId: string, max: number, ttlSeconds: number): Result<0 | string, Context>;
+    appendMessage(
+      key: string,
+      element: string,
+      dedupeId: string,
+      max: number,
+      ttlSeconds: number,
+      channel?: string,
+      payload?: string,
+    ): Result<0 | string, Context>;
     /** lua/clearHistory.lua: how many elements were deleted. */
     clearHistory(key: string): Result<number, Context>;
   }
@@ -62,11 +70,14 @@ export interface RedisStoreOptions extends StoreSettings {
 
 export class RedisStore implements Store {
   readonly kind = "redis";
+  /** In a Cluster the fan-out channel lives in another slot than the key, which a script may not touch. */
+  readonly announcesAppends: boolean;
   private readonly client: Redis | Cluster;
   private readonly stallGuard?: StallGuard;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
+    this.announcesAppends = !this.client.isCluster;
     defineScrollbackCommands(this.client);
     // One connection, one guard. A Cluster spreads users over several
     // connections, and one hanging node must not refuse every user's writes.
@@ -79,10 +90,11 @@ export class RedisStore implements Store {
     const key = messagesKey(this.options.keyPrefix, userId);
     const element = encodeElement(message);
     const dedupeId = options.freshId ? "" : message.id;
+    const announce = this.announcesAppends ? options.announce : undefined;
     const kept = await this.run(() =>
       this.options.waitReplicas
-        ? this.appendAndWait(key, element, dedupeId, this.options.waitReplicas)
-        : this.client.appendMessage(key, element, dedupeId, this.options.historyMax, this.options.historyTtlSeconds),
+        ? this.appendAndWait(key, element, dedupeId, this.options.waitReplicas, announce)
+        : this.client.appendMessage(key, element, dedupeId, this.options.historyMax, this.options.historyTtlSeconds, announce?.channel ?? "", announce?.payload ?? ""),
     );
     if (kept === 0) return { message: { ...message, userId }, duplicate: false };
     const existing = decodeElement(kept, userId);
@@ -121,10 +133,17 @@ export class RedisStore implements Store {
    * both go to the master of the key's slot (WAIT has no key to route by).
    * A duplicate waits too, so its ack also means "on the replicas".
    */
-  private async appendAndWait(key: string, element: string, dedupeId: string, replicas: number, redirected = false): Promise<0 | string> {
+  private async appendAndWait(
+    key: string,
+    element: string,
+    dedupeId: string,
+    replicas: number,
+    announce: AppendOptions["announce"],
+    redirected = false,
+  ): Promise<0 | string> {
     const results = await this.client
       .pipeline()
-      .appendMessage(key, element, dedupeId, this.options.historyMax, this.options.historyTtlSeconds)
+      .appendMessage(key, element, dedupeId, this.options.historyMax, this.options.historyTtlSeconds, announce?.channel ?? "", announce?.payload ?? "")
       .wait(replicas, this.options.waitTimeoutMs ?? 1_000)
       .exec();
     const [[appendError, kept], [waitError, reached]] = results as [[Error | null, 0 | string], [Error | null, number]];
@@ -133,7 +152,7 @@ export class RedisStore implements Store {
     // owners and send it once more (the script did not run on that node).
     if (appendError && !redirected && this.client.isCluster && appendError.message.startsWith("MOVED ")) {
       await new Promise<void>((resolve) => (this.client as Cluster).refreshSlotsCache(() => resolve()));
-      return this.appendAndWait(key, element, dedupeId, replicas, true);
+      return this.appendAndWait(key, element, dedupeId, replicas, announce, true);
     }
     if (appendError) throw appendError;
     if (waitError) throw waitError;

@@ -29,6 +29,12 @@ export interface AppendOptions {
    * it and the duplicate check is skipped.
    */
   freshId?: boolean;
+  /**
+   * Published on a Pub/Sub channel as part of the same atomic step, only when
+   * the message is stored (never for a duplicate). Only for a store whose
+   * `announcesAppends` is true; the fan-out uses it to save a round trip.
+   */
+  announce?: { channel: string; payload: string };
 }
 
 export interface LoadOptions {
@@ -55,6 +61,9 @@ export interface SearchOptions {
 export interface Store {
   /** What `/readyz` reports. */
   readonly kind: "redis" | "memory";
+
+  /** Whether `append` honours `AppendOptions.announce`. */
+  readonly announcesAppends?: boolean;
 
   /**
    * Appends a message unless one with the same id is already kept, then trims

@@ -1,6 +1,8 @@
 --[[
   Appends one message to a user's history, atomically:
-  dedupe by id, RPUSH, trim to the newest ARGV[3], restart the TTL.
+  dedupe by id, RPUSH, trim to the newest ARGV[3], restart the TTL, and
+  optionally announce it on a sharded Pub/Sub channel (the fan-out to other
+  replicas), so that storing and announcing take one round trip.
 
   KEYS[1]  the user's list, <prefix>:<userId>:messages
   ARGV[1]  the element to store (JSON, see message-codec.ts)
@@ -8,6 +10,8 @@
            (server-assigned ids are fresh and cannot collide)
   ARGV[3]  HISTORY_MAX: elements kept
   ARGV[4]  HISTORY_TTL_SECONDS
+  ARGV[5]  optional: the channel to SPUBLISH to once stored ("" or absent: none)
+  ARGV[6]  optional: what to publish there
 
   Returns  0 when stored;
            the element already kept under that id (a string) when it is a
@@ -47,4 +51,7 @@ end
 redis.call("RPUSH", key, ARGV[1])
 redis.call("LTRIM", key, -tonumber(ARGV[3]), -1)
 redis.call("EXPIRE", key, ARGV[4])
+if ARGV[5] and ARGV[5] ~= "" then
+  redis.call("SPUBLISH", ARGV[5], ARGV[6])
+end
 return 0
