@@ -48,6 +48,8 @@ export interface ThroughputResult {
   /** CPU seconds of all server processes per 1,000 acknowledged requests. */
   serverCpuPer1k: number;
   redisCpuPer1k: number;
+  /** The load generators' CPU seconds per 1,000 requests: what the clients took of the shared cores. */
+  generatorCpuPer1k: number;
   deliveriesPerSecond?: number;
   deliveryP50Ms?: number | null;
   deliveryP99Ms?: number | null;
@@ -224,6 +226,7 @@ function summarise(variant: RunVariant, replicas: number, windows: WindowStats[]
     lost,
     serverCpuPer1k: acks > 0 ? serverCpu / (acks / 1000) : 0,
     redisCpuPer1k: acks > 0 ? redisCpu / (acks / 1000) : 0,
+    generatorCpuPer1k: acks > 0 ? windows.reduce((sum, window) => sum + window.cpuMicros, 0) / 1e6 / (acks / 1000) : 0,
   };
   if (deliveries > 0) {
     result.deliveriesPerSecond = deliveries / seconds;

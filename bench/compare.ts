@@ -31,9 +31,9 @@ try {
   context.generators = await startGenerators(Math.max(2, options.generators));
   for (const caseName of options.cases) {
     if (caseName === "idle") continue;
-    const samples: Record<"scrollback" | "candidate", { ratio: number[]; cpu: number[]; p99: number[] }> = {
-      scrollback: { ratio: [], cpu: [], p99: [] },
-      candidate: { ratio: [], cpu: [], p99: [] },
+    const samples: Record<"scrollback" | "candidate", { ratio: number[]; cpu: number[]; redis: number[]; p99: number[] }> = {
+      scrollback: { ratio: [], cpu: [], redis: [], p99: [] },
+      candidate: { ratio: [], cpu: [], redis: [], p99: [] },
     };
     for (let round = 0; round < rounds; round++) {
       const order: RunVariant[] = round % 2 === 0 ? ["ceiling", "scrollback", "candidate"] : ["ceiling", "candidate", "scrollback"];
@@ -44,6 +44,7 @@ try {
         const result = results[variant]!;
         samples[variant].ratio.push(result.perSecond / ceiling.perSecond);
         samples[variant].cpu.push(result.serverCpuPer1k * 1000);
+        samples[variant].redis.push(result.redisCpuPer1k * 1000);
         samples[variant].p99.push(result.p99Ms! / ceiling.p99Ms!);
       }
       process.stderr.write(
@@ -55,7 +56,7 @@ try {
     for (const variant of ["scrollback", "candidate"] as const) {
       const s = samples[variant];
       console.log(
-        `${caseName} ${variant.padEnd(10)} median ×ceiling ${median(s.ratio).toFixed(3)}  server CPU ${median(s.cpu).toFixed(1)} µs/request  p99 ×ceiling ${median(s.p99).toFixed(2)}`,
+        `${caseName} ${variant.padEnd(10)} median ×ceiling ${median(s.ratio).toFixed(3)}  server CPU ${median(s.cpu).toFixed(1)} µs/request  redis CPU ${median(s.redis).toFixed(1)} µs/request  p99 ×ceiling ${median(s.p99).toFixed(2)}`,
       );
     }
   }

@@ -30,6 +30,8 @@ export interface LoopOptions {
 /** What `stop` reports for the measured window. */
 export interface WindowStats {
   elapsedMs: number;
+  /** This generator's own CPU time over the window, in microseconds: the share of the cores the clients took. */
+  cpuMicros: number;
   acks: number;
   errors: Record<string, number>;
   ackLatency: HistogramData;
@@ -46,6 +48,7 @@ let senders: Socket[] = [];
 let running = false;
 let measuring = false;
 let markedAt = 0;
+let cpuAtMark = 0;
 let outstanding = 0;
 let acks = 0;
 let deliveries = 0;
@@ -128,6 +131,11 @@ function start(options: LoopOptions): void {
   }
 }
 
+function cpuMicros(): number {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+}
+
 function mark(): void {
   acks = 0;
   deliveries = 0;
@@ -135,6 +143,7 @@ function mark(): void {
   ackLatency.reset();
   deliveryLatency.reset();
   markedAt = performance.now();
+  cpuAtMark = cpuMicros();
   measuring = true;
 }
 
@@ -144,6 +153,7 @@ async function stop({ drainMs }: { drainMs: number }): Promise<WindowStats> {
   measuring = false;
   const stats: WindowStats = {
     elapsedMs: performance.now() - markedAt,
+    cpuMicros: cpuMicros() - cpuAtMark,
     acks,
     errors,
     ackLatency: ackLatency.toData(),

@@ -75,6 +75,7 @@ function throughputRows(name: CaseName, unit: string, results: Partial<Record<Va
     { case: name, figure: "errors + lost", values: pick((r) => Object.values(r.errors).reduce((a, b) => a + b, 0) + r.lost), digits: 0 },
     { case: name, figure: `server CPU s/1k ${unit}`, values: pick((r) => r.serverCpuPer1k), digits: 3 },
     { case: name, figure: `redis CPU s/1k ${unit}`, values: pick((r) => r.redisCpuPer1k), digits: 3 },
+    { case: name, figure: `clients CPU s/1k ${unit}`, values: pick((r) => r.generatorCpuPer1k), digits: 3 },
   ];
   if (name === "fanout") {
     rows.push(
