@@ -102,7 +102,7 @@ describe("the image, replayed from the Dockerfile", () => {
     expect(imageEnv.NODE_ENV).toBe("production");
   });
 
-  it("serves with its CMD, passes its HEALTHCHECK, and runs the scrollback CLI from its PATH", async () => {
+  it("serves (demo page and its bundles included) with its CMD, passes its HEALTHCHECK, and runs the scrollback CLI from its PATH", async () => {
     const port = String(await freePort());
     const env = { HOST: "127.0.0.1", PORT: port, AUTH_JWT_SECRET: "image-test-secret", REDIS_URL: redis.url };
     const server = run(cmd, env);
@@ -111,6 +111,14 @@ describe("the image, replayed from the Dockerfile", () => {
       expect(await run(healthcheck, env).exited).toBe(0);
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(await ready.json()).toMatchObject({ store: "redis" });
+      // The demo page and the scripts it loads (bundled at run time, so their bundler must be in the image).
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      expect(page.status).toBe(200);
+      const html = await page.text();
+      for (const [, src] of html.matchAll(/<script[^>]+src="([^"]+)"/g)) {
+        const script = await fetch(new URL(src!, `http://127.0.0.1:${port}/`));
+        expect(script.status, src).toBe(200);
+      }
 
       await redis.client().rpush("temp_memory:image_user:messages", '{"content":"hi"}');
       const cli = run(["scrollback", "users", "--json"], env);
