@@ -1,4 +1,7 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+
+/** The long fault-injection suites: `npm run test:chaos` (vitest.chaos.config.ts) runs them. */
+export const CHAOS_TESTS = "test/chaos/**/*.test.ts";
 
 export default defineConfig({
   // The workspace packages export their TypeScript sources under the "source"
@@ -7,6 +10,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ["source"] } },
   test: {
     include: ["test/**/*.test.ts"],
+    exclude: [...configDefaults.exclude, CHAOS_TESTS],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Suites start their own redis-server and server processes; run files in

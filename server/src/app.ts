@@ -17,6 +17,7 @@ import { createServiceApiRouter } from "./http/service-api.js";
 import { createWidgetRouter } from "./http/widget.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { createRoomBroadcaster } from "./realtime/broadcaster.js";
+import { startPubsubCanary } from "./realtime/pubsub-canary.js";
 import { createSocketServer, MAX_HTTP_BUFFER_SIZE } from "./realtime/socket-server.js";
 import type { ScrollbackServer } from "./realtime/types.js";
 import { createRedisConnections, probeRedis, type RedisConnections } from "./redis-connections.js";
@@ -58,7 +59,19 @@ async function openStore(config: Readonly<Config>, metrics: Metrics, logger: Log
   const redis = createRedisConnections(config.redis, logger.child({ component: "redis" }));
   redis.data.on("ready", () => metrics.redisUp.set(1));
   redis.data.on("close", () => metrics.redisUp.set(0));
-  return { store: new RedisStore({ ...settings, client: redis.data, keyPrefix: config.keyPrefix, waitReplicas: config.redisWait.replicas, waitTimeoutMs: config.redisWait.timeoutMs }), redis };
+  const store = new RedisStore({
+    ...settings,
+    client: redis.data,
+    keyPrefix: config.keyPrefix,
+    waitReplicas: config.redisWait.replicas,
+    waitTimeoutMs: config.redisWait.timeoutMs,
+    onStall: (stalled) => {
+      metrics.redisUp.set(stalled ? 0 : 1);
+      if (stalled) logger.warn("redis stopped answering on an open connection: refusing store calls until a PING answers");
+      else logger.info("redis answers again");
+    },
+  });
+  return { store, redis };
 }
 
 /** What main.ts (or a test) hands the app besides its configuration. */
@@ -103,6 +116,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
     redis,
   });
   broadcast = createRoomBroadcaster(sockets.io);
+  const canary = redis ? startPubsubCanary({ pub: redis.pub, sub: redis.sub, metrics, logger: logger.child({ component: "pubsub-canary" }) }) : undefined;
 
   web.use(createHealthRouter(store, metrics));
   web.use(createMetricsRouter(metrics));
@@ -138,6 +152,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
         httpServer.close();
         const deadline = Date.now() + drainMs;
         while (sockets.inFlight.count > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        canary?.stop();
         // io.close() disconnects every client and closes the adapter and the HTTP server.
         await new Promise<void>((resolve) => sockets.io.close(() => resolve()));
         httpServer.closeAllConnections();

@@ -92,12 +92,17 @@ export function createServiceApiRouter(options: ServiceApiOptions): Router {
     }),
   );
 
-  // Body parser failures: bad JSON is INVALID_PAYLOAD, an oversized body TOO_LARGE.
+  // Authenticated, but no such route (e.g. a client normalised "/users/../messages"): JSON like every other answer.
+  router.use("/api/v1", (_req, res) => void res.status(404).json({ error: { code: "NOT_FOUND", message: "no such route" } }));
+
+  // Body parser failures: an oversized body (inflated size included) is
+  // TOO_LARGE; anything else it refuses (bad JSON, an unsupported charset or
+  // Content-Encoding) is a body that is not JSON we can read: INVALID_PAYLOAD.
   const bodyErrors: ErrorRequestHandler = (error, _req, res, next) => {
     if (res.headersSent) return next(error);
-    const status = (error as { status?: number }).status;
+    const status = (error as { status?: number }).status ?? 500;
     if (status === 413) return sendError(res, new AppError("TOO_LARGE", "body too large"));
-    if (status === 400) return sendError(res, new AppError("INVALID_PAYLOAD", "body: not valid JSON"));
+    if (status >= 400 && status < 500) return sendError(res, new AppError("INVALID_PAYLOAD", "body: not valid JSON"));
     options.logger.error({ err: error }, "request failed");
     sendError(res, new AppError("INTERNAL", "internal error"));
   };

@@ -3,9 +3,9 @@
  * arguments, lets HistoryService validate them, and always answers the ack
  * with `{ ok: true, ... }` or `{ ok: false, error }`.
  */
-import type { ClientEventName } from "@scrollback/client/protocol";
+import { ERROR_CODES, type ClientEventName } from "@scrollback/client/protocol";
 import type { Logger } from "pino";
-import { toAppError } from "../errors.js";
+import { AppError, toAppError } from "../errors.js";
 import type { HistoryService } from "../history-service.js";
 import type { Metrics } from "../metrics.js";
 import type { ScrollbackSocket } from "./types.js";
@@ -44,7 +44,13 @@ export function registerEventHandlers(socket: ScrollbackSocket, context: Handler
     (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, (...args) => {
       const { payload, ack } = splitArgs(args);
       context.inFlight.count++;
-      handle(socket, context.service, payload)
+      // A binary attachment sent as the whole payload reads as an empty object
+      // to zod (so history:clear would clear); no event takes binary data.
+      const handled =
+        payload instanceof Uint8Array || payload instanceof ArrayBuffer
+          ? Promise.reject(new AppError(ERROR_CODES.INVALID_PAYLOAD, "payload: must be a JSON object, not binary data"))
+          : handle(socket, context.service, payload);
+      handled
         .then(
           (answer) => {
             context.metrics.events.inc({ event, outcome: "ok" });
