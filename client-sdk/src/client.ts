@@ -155,7 +155,8 @@ export class ScrollbackClient {
    * Undefined until a token function first answered.
    */
   get userId(): string | undefined {
-    return this.#options.userId ?? (this.#identity || undefined);
+    const { userId, token } = this.#options;
+    return userId ?? (this.#identity || undefined) ?? (typeof token === "string" ? identityOf({ token }) : undefined);
   }
 
   /** Messages added but not yet stored, oldest first. */

@@ -7,9 +7,10 @@
  */
 import { rmSync } from "node:fs";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { signToken, TEST_SECRET } from "../support/clients.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
-import { spawnServer, startReplicas, type TestServer } from "../support/servers.js";
+import { spawnServer, startReplicas, startServer, type TestServer } from "../support/servers.js";
 import { launchChromium } from "./chromium.js";
 
 const SERVICE_TOKEN = "browser-test-service-token";
@@ -45,6 +46,13 @@ afterAll(async () => {
   await Promise.all([a?.close(), b?.close()]);
   await redis?.stop();
 });
+
+/** A fresh browser profile, closed when the current test ends (passed or not). */
+async function newContext(options: Parameters<Browser["newContext"]>[0] = {}): Promise<BrowserContext> {
+  const context = await browser.newContext(options);
+  onTestFinished(() => context.close());
+  return context;
+}
 
 /** Opens the widget from `pageUrl` as `userId` (dev mode) and waits until it is online. */
 async function openWidget(context: BrowserContext, pageUrl: string, userId: string, servers: string[] = []): Promise<Page> {
@@ -150,16 +158,15 @@ describe("two tabs of one user on two replicas", () => {
     await waitOnline(onB);
     await expect.poll(() => shown(onB)).toEqual(before);
 
-    const fresh = await openWidget(await browser.newContext(), a.url, "tabs_user");
+    const fresh = await openWidget(await newContext(), a.url, "tabs_user");
     await expect.poll(() => shown(fresh)).toEqual(before);
-    await fresh.context().close();
   });
 });
 
 describe("a page taken offline", () => {
   it("keeps a message typed offline and stores it exactly once when back online", async () => {
-    const offlineContext = await browser.newContext();
-    const watcherContext = await browser.newContext();
+    const offlineContext = await newContext();
+    const watcherContext = await newContext();
     const page = await openWidget(offlineContext, a.url, "offline_user");
     const watcher = await openWidget(watcherContext, b.url, "offline_user");
 
@@ -177,7 +184,25 @@ describe("a page taken offline", () => {
     expect(await kept("offline_user")).toEqual(["written on the train"]);
     expect(await shown(page)).toEqual(["written on the train"]);
     expect(await shown(watcher)).toEqual(["written on the train"]);
-    await Promise.all([offlineContext.close(), watcherContext.close()]);
+  });
+});
+
+describe("a page closed while offline", () => {
+  it("leaves its unsent message in localStorage, and the next page of that user stores it once", async () => {
+    const context = await newContext();
+    const page = await openWidget(context, a.url, "reload_user");
+    await context.setOffline(true);
+    await page.locator('[data-testid=status][data-status="offline"]').waitFor();
+    await send(page, "typed, then the tab was closed");
+    await message(page, "typed, then the tab was closed").and(page.locator('[data-state="pending"]')).waitFor();
+    await page.close();
+
+    await context.setOffline(false);
+    const next = await context.newPage();
+    await next.goto(`${a.url}/`); // the user id is remembered too
+    await message(next, "typed, then the tab was closed").and(next.locator('[data-state="stored"]')).waitFor({ timeout: 15_000 });
+    expect(await kept("reload_user")).toEqual(["typed, then the tab was closed"]);
+    expect(await next.evaluate(() => localStorage.getItem("scrollback:outbox:reload_user"))).toBeNull();
   });
 });
 
@@ -185,7 +210,7 @@ describe("a replica that froze (SIGSTOP) and then died (SIGKILL)", () => {
   it("has the widget resend the swallowed message to another replica, stored exactly once", async () => {
     const frozen = await spawnServer(env);
     try {
-      const context = await browser.newContext();
+      const context = await newContext();
       // The page lists the doomed replica first, so it connects there.
       const page = await openWidget(context, b.url, "frozen_user", [frozen.url, b.url]);
       const twin = await openWidget(context, a.url, "frozen_user");
@@ -202,29 +227,75 @@ describe("a replica that froze (SIGSTOP) and then died (SIGKILL)", () => {
       expect(await kept("frozen_user")).toEqual(["sent into a frozen replica"]);
       expect(await shown(page)).toEqual(["sent into a frozen replica"]);
       expect(await shown(twin)).toEqual(["sent into a frozen replica"]);
-      await context.close();
     } finally {
       await frozen.stop();
     }
   });
 });
 
+describe("a server that verifies tokens (JWT mode)", () => {
+  let jwtServer: TestServer;
+  beforeAll(async () => {
+    jwtServer = await startServer({ ...env, AUTH_JWT_SECRET: TEST_SECRET });
+  });
+  afterAll(() => jwtServer.close());
+
+  it("takes the token from the URL fragment", async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await page.goto(`${jwtServer.url}/#token=${await signToken("fragment_user")}`);
+    await waitOnline(page);
+    expect(await page.locator("[data-testid=user]").textContent()).toContain("fragment_user");
+    await send(page, "signed in by the fragment");
+    await message(page, "signed in by the fragment").and(page.locator('[data-state="stored"]')).waitFor();
+    expect(await kept("fragment_user")).toEqual(["signed in by the fragment"]);
+  });
+
+  it("asks the token endpoint again when the token expires, and stays signed in", async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    // The operator's token endpoint (same site): the first token ends ~2 s after the
+    // page connects (exp 28 s ago, inside the server's 30 s leeway), the next lasts.
+    let calls = 0;
+    await page.route((url) => url.pathname === "/chat-token", async (route) => {
+      calls++;
+      const expiresAt = calls === 1 ? Math.floor(Date.now() / 1000) - 28 : undefined;
+      await route.fulfill({ contentType: "application/json", body: JSON.stringify({ token: await signToken("endpoint_user", expiresAt ? { expiresAt } : {}) }) });
+    });
+    await page.goto(`${jwtServer.url}/?tokenUrl=/chat-token`);
+    await waitOnline(page);
+    // auth:expired ends the first session; the page asks the endpoint again and reconnects.
+    await expect.poll(() => calls, { timeout: 10_000 }).toBe(2);
+    await waitOnline(page);
+    await send(page, "after the token was refreshed");
+    await message(page, "after the token was refreshed").and(page.locator('[data-state="stored"]')).waitFor();
+    expect(await kept("endpoint_user")).toEqual(["after the token was refreshed"]);
+  });
+
+  it("asks for a token when it has none", async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    await page.goto(`${jwtServer.url}/`);
+    await page.getByRole("heading", { name: "Sign-in needed" }).waitFor();
+    expect(await page.locator("[data-testid=composer]").isDisabled()).toBe(true);
+  });
+});
+
 describe("what the widget looks like", () => {
   it("renders a conversation with the user's and the assistant's messages (screenshots)", async () => {
     const user = "team_lead_001";
-    const desktop = await openWidget(await browser.newContext({ viewport: { width: 1280, height: 860 } }), a.url, user);
+    const desktop = await openWidget(await newContext({ viewport: { width: 1280, height: 860 } }), a.url, user);
     await send(desktop, "Can you summarise yesterday's standup in three points?");
     await addAsAssistant(user, "Sure:\n1. The Redis migration shipped; histories now survive restarts.\n2. The chat widget got an outbox, so nothing typed offline is lost.\n3. Load tests start Monday.");
     await send(desktop, "Great, thanks! Remind me about the load tests on Monday.");
     await addAsAssistant(user, "Will do. I'll post a reminder here on Monday morning.");
     await expect.poll(() => shown(desktop)).toHaveLength(4);
-    const mobile = await openWidget(await browser.newContext({ viewport: { width: 390, height: 760 }, deviceScaleFactor: 2 }), b.url, user);
+    const mobile = await openWidget(await newContext({ viewport: { width: 390, height: 760 }, deviceScaleFactor: 2 }), b.url, user);
     await expect.poll(() => shown(mobile)).toHaveLength(4);
 
     await desktop.locator("[data-testid=composer]").fill("Also, who is on call this week?");
     await screenshot(desktop, "desktop");
     await screenshot(mobile, "mobile");
-    await Promise.all([desktop.context().close(), mobile.context().close()]);
   });
 });
 

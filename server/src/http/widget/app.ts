@@ -56,7 +56,9 @@ function readCredentials(): Credentials | undefined {
   }
   if (config.authMode !== "dev") return undefined;
   const userId = params.get("user") ?? localStorage.getItem(USER_KEY);
-  return userId && USER_ID.test(userId) ? { userId } : undefined;
+  if (!userId || !USER_ID.test(userId)) return undefined;
+  localStorage.setItem(USER_KEY, userId);
+  return { userId };
 }
 
 async function fetchToken(url: URL): Promise<string> {
@@ -137,7 +139,7 @@ class ChatView {
     client.on("status", (status) => this.#showStatus(status));
     client.on("error", (error) => this.#showError(describeError(error)));
     this.#showStatus(client.status);
-    this.#showUser(credentials);
+    this.#wireUser(credentials);
     this.#wireComposer();
     this.#render(true);
     document.addEventListener("visibilitychange", () => {
@@ -187,12 +189,20 @@ class ChatView {
     composer.focus();
   }
 
-  #showUser(credentials: Credentials): void {
+  /** Shows who is signed in; a token function's user is known once it answered, so this runs on every status change too. */
+  #showUser(): void {
     const chip = $<HTMLButtonElement>('[data-testid="user"]');
     const userId = this.#client.userId ?? "";
+    if (chip.dataset.userId === userId && !chip.hidden) return;
+    chip.dataset.userId = userId;
     chip.replaceChildren(element("span", "avatar", initials(userId)), element("span", "name", userId || "signed in"));
     chip.hidden = false;
+  }
+
+  #wireUser(credentials: Credentials): void {
+    const chip = $<HTMLButtonElement>('[data-testid="user"]');
     $<HTMLElement>('[data-action="clear"]').hidden = false;
+    this.#showUser();
     if (!credentials.userId) {
       chip.disabled = true;
       chip.title = "Signed in with a token";
@@ -208,6 +218,7 @@ class ChatView {
   }
 
   #showStatus(status: ConnectionStatus): void {
+    if (this.#status.dataset.status !== status) this.#showUser();
     this.#status.dataset.status = status;
     this.#status.lastElementChild!.textContent = STATUS_LABELS[status];
     this.#render();
