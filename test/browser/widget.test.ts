@@ -233,6 +233,24 @@ describe("a replica that froze (SIGSTOP) and then died (SIGKILL)", () => {
   });
 });
 
+describe("a refused send", () => {
+  it("shows the error line, gives the text back to the composer and stores nothing", async () => {
+    const strict = await startServer({ ...env, MAX_MESSAGE_BYTES: "40" });
+    onTestFinished(() => strict.close());
+    const page = await openWidget(await newContext(), strict.url, "refused_user");
+    const tooLong = "this message is longer than the forty bytes allowed";
+    await send(page, tooLong);
+    await expect.poll(() => page.locator("[data-testid=error]").textContent()).toContain("TOO_LARGE");
+    expect(await page.locator("[data-testid=composer]").inputValue()).toBe(tooLong);
+    expect(await page.locator("[data-testid=message]").count()).toBe(0);
+
+    await send(page, "short enough");
+    await message(page, "short enough").and(page.locator('[data-state="stored"]')).waitFor();
+    expect(await page.locator("[data-testid=error]").isHidden()).toBe(true);
+    expect(await kept("refused_user")).toEqual(["short enough"]);
+  });
+});
+
 describe("a server that verifies tokens (JWT mode)", () => {
   let jwtServer: TestServer;
   beforeAll(async () => {
