@@ -127,7 +127,7 @@ async function failoverUnderLoad(replicas: TestServer[], label: string, options:
 
   // Fan-out across replicas works again for a user whose slot moved.
   const [a, b] = [await open(replicas[0]!, affected[0]!), await open(replicas[1]!, affected[0]!)];
-  const arrival = messageArrival(b, `${label}-after`);
+  const arrival = messageArrival(b, `${label}-after`, 10_000);
   const ack = await request(a, "message:add", { id: `${label}-after`, content: "after the failover" });
   expect(await arrival).toEqual(ack.message);
 

@@ -107,10 +107,11 @@ export function startPubsubCanary(options: PubsubCanaryOptions): PubsubCanary {
     }
     const silent = channels.filter((channel) => now - lastHeard.get(channel)! > staleAfterMs);
     setHealthy(silent.length === 0);
-    // The silent channel's master takes publishes, so the subscriber is deaf:
-    // reconnect it. (A master that is down is ioredis's to reconnect to.)
+    // The silent channel's master takes publishes and the subscriber thinks it
+    // is connected, so the subscriber is deaf: reconnect it. (A subscriber
+    // that is already reconnecting is left to ioredis.)
     const deaf = silent.filter((channel) => now - (lastPublished.get(channel) ?? 0) < 2 * intervalMs);
-    if (deaf.length > 0 && now - lastHeal > healCooldownMs) {
+    if (deaf.length > 0 && sub.status === "ready" && now - lastHeal > healCooldownMs) {
       lastHeal = now;
       logger.warn({ channels: deaf.length }, "reconnecting the fan-out subscriber");
       for (const channel of channels) lastHeard.set(channel, now);
