@@ -19,10 +19,10 @@ export async function until(what: string, check: () => boolean | Promise<boolean
   throw new Error(`not true within ${timeoutMs} ms: ${what}${lastError ? ` (last error: ${String(lastError)})` : ""}`);
 }
 
-/** The status code of GET `url` + `path`, or 0 when nothing answers within a second. */
+/** The status code of GET `url` + `path`, or 0 when nothing answers within 2 s (/readyz may take 1 s to say 503). */
 export async function httpStatus(url: string, path: string): Promise<number> {
   try {
-    return (await fetch(url + path, { signal: AbortSignal.timeout(1_000) })).status;
+    return (await fetch(url + path, { signal: AbortSignal.timeout(2_000) })).status;
   } catch {
     return 0;
   }

@@ -113,8 +113,8 @@ export function startPubsubCanary(options: PubsubCanaryOptions): PubsubCanary {
     const deaf = silent.filter((channel) => now - (lastPublished.get(channel) ?? 0) < 2 * intervalMs);
     if (deaf.length > 0 && sub.status === "ready" && now - lastHeal > healCooldownMs) {
       lastHeal = now;
+      // Still reported broken until canary messages arrive again.
       logger.warn({ channels: deaf.length }, "reconnecting the fan-out subscriber");
-      for (const channel of channels) lastHeard.set(channel, now);
       sub.disconnect(true);
     }
   };

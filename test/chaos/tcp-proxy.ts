@@ -1,0 +1,83 @@
+/**
+ * A TCP proxy on loopback between the servers and Redis, to inject network
+ * faults Redis itself cannot produce: here, a subscription that goes deaf
+ * without its connection closing (what a half-open connection, a NAT or a
+ * middlebox that lost its state does).
+ */
+import { createServer, connect, type Server, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
+
+interface Link {
+  client: Socket;
+  upstream: Socket;
+  /** The client has sent a (S)SUBSCRIBE: it is a subscriber connection. */
+  subscriber: boolean;
+  /** Drop what Redis sends to the client. */
+  deaf: boolean;
+}
+
+export interface TcpProxy {
+  port: number;
+  url: string;
+  /** Connections currently open through the proxy. */
+  readonly connections: number;
+  /**
+   * From now on, silently drop everything Redis sends on the subscriber
+   * connections open right now. Both ends keep their connection; Redis keeps
+   * delivering and the client never hears. Later connections are not touched.
+   */
+  deafenSubscribers(): number;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(target: { host?: string; port: number }): Promise<TcpProxy> {
+  const links = new Set<Link>();
+  const server: Server = createServer((client) => {
+    const upstream = connect(target.port, target.host ?? "127.0.0.1");
+    const link: Link = { client, upstream, subscriber: false, deaf: false };
+    links.add(link);
+    client.on("data", (chunk) => {
+      if (!link.subscriber && /subscribe/i.test(chunk.toString("latin1"))) link.subscriber = true;
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => {
+      if (!link.deaf) client.write(chunk);
+    });
+    const drop = () => {
+      links.delete(link);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", drop);
+    upstream.on("close", drop);
+    client.on("error", drop);
+    upstream.on("error", drop);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get connections() {
+      return links.size;
+    },
+    deafenSubscribers() {
+      let count = 0;
+      for (const link of links) {
+        if (link.subscriber) {
+          link.deaf = true;
+          count++;
+        }
+      }
+      return count;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const link of links) {
+          link.client.destroy();
+          link.upstream.destroy();
+        }
+        server.close(() => resolve());
+      }),
+  };
+}
