@@ -9,7 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connect, request, type TestSocket } from "../support/clients.js";
 import { spawnServer, type ServerProcess } from "../support/servers.js";
-import { openRaw, type RawSocket } from "./raw-socket.js";
+import { openRaw, type RawSocket } from "../support/raw-socket.js";
 
 let server: ServerProcess;
 let bystander: TestSocket;

@@ -6,12 +6,14 @@ export class TokenBucket {
   private tokens: number;
   private updatedAt: number;
 
+  /** `initialTokens` (default: `burst`) is what the bucket starts with. */
   constructor(
     private readonly perSecond: number,
     private readonly burst: number,
     private readonly now: () => number = Date.now,
+    initialTokens = burst,
   ) {
-    this.tokens = burst;
+    this.tokens = initialTokens;
     this.updatedAt = now();
   }
 

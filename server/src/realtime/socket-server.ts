@@ -24,6 +24,13 @@ const KNOWN_EVENTS: ReadonlySet<string> = new Set(CLIENT_EVENTS);
 // setTimeout cannot wait longer than 2^31-1 ms; longer expiries re-arm.
 const MAX_TIMER_MS = 2_147_483_647;
 
+/**
+ * After a connection is thrown out for flooding, the same user's new
+ * connections on this replica start with an empty bucket for this long, so
+ * reconnecting does not buy a fresh burst each time.
+ */
+export const FLOOD_PENALTY_MS = 10_000;
+
 /** Frames over this close the connection (PROTOCOL.md §4). */
 export const MAX_HTTP_BUFFER_SIZE = 1e6;
 
@@ -90,13 +97,18 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
     });
   });
 
+  /** Users recently thrown out for flooding, and until when (see FLOOD_PENALTY_MS). */
+  const flooders = new Map<string, number>();
+
   /** Rate limit every event, refuse unknown ones and everything once draining. */
   function guardEvents(socket: ScrollbackSocket): void {
     const { perSecond, burst } = options.rateLimit;
-    const bucket = new TokenBucket(perSecond, burst);
+    const { userId } = socket.data;
+    const penalized = (flooders.get(userId) ?? 0) > Date.now();
+    const bucket = new TokenBucket(perSecond, burst, Date.now, penalized ? 0 : burst);
     // Each RATE_LIMITED refusal takes a token from a second bucket of the same
     // size: a client that honours retryAfterMs never empties it, a flood does
-    // within about burst/perSecond seconds and is disconnected.
+    // after about `burst` refusals and is disconnected.
     const refusals = new TokenBucket(perSecond, burst);
     socket.use((packet, next) => {
       const event = String(packet[0]);
@@ -111,7 +123,9 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
         refuse(new AppError(ERROR_CODES.RATE_LIMITED, "too many events", waitMs));
         if (refusals.take() > 0 && socket.connected) {
           metrics.rateLimitDisconnects.inc();
-          logger.warn({ userId: socket.data.userId }, "disconnecting a connection that keeps sending past its rate limit");
+          logger.warn({ userId }, "disconnecting a connection that keeps sending past its rate limit");
+          if (flooders.size >= 1_000) for (const [user, until] of flooders) if (until <= Date.now()) flooders.delete(user);
+          flooders.set(userId, Date.now() + FLOOD_PENALTY_MS);
           socket.disconnect(true);
         }
         return;

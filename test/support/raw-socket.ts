@@ -15,8 +15,11 @@ export interface RawSocket {
   close(): void;
 }
 
-/** Opens a WebSocket transport and, unless `auth` is null, connects to the main namespace with it. */
-export async function openRaw(url: string, auth: Record<string, unknown> | null = {}): Promise<RawSocket> {
+/**
+ * Opens a WebSocket transport and, unless `auth` is null, connects to the
+ * main namespace with it; each step may take `timeoutMs`.
+ */
+export async function openRaw(url: string, auth: Record<string, unknown> | null = {}, timeoutMs = 5_000): Promise<RawSocket> {
   const ws = new WebSocket(`${url.replace(/^http/, "ws")}/socket.io/?EIO=4&transport=websocket`);
   const frames: string[] = [];
   const waiters: { prefix: string; resolve: (frame: string) => void }[] = [];
@@ -58,10 +61,10 @@ export async function openRaw(url: string, auth: Record<string, unknown> | null 
     ws.once("open", () => resolve());
     ws.once("error", reject);
   });
-  await socket.next("0{");
+  await socket.next("0{", timeoutMs);
   if (auth !== null) {
     socket.send(`40${JSON.stringify(auth)}`);
-    await socket.next("40{");
+    await socket.next("40{", timeoutMs);
   }
   return socket;
 }
