@@ -21,6 +21,8 @@ export type RunVariant = Variant | "candidate";
 
 export interface BenchContext {
   options: BenchOptions;
+  /** Progress lines (stderr). */
+  log?: (line: string) => void;
   /** Root of the checkout whose server runs as `candidate`. */
   candidateRoot?: string;
   redis: RedisServer;
@@ -59,6 +61,8 @@ export interface ThroughputResult {
   commandsPerAdd?: Record<string, Record<string, number>>;
   /** INFO commandstats calls per add over the same adds (scripts' commands included). */
   commandStatsPerAdd?: Record<string, number>;
+  /** Requests per second of each round (the figures above are the medians of the rounds). */
+  roundsPerSecond?: number[];
 }
 
 /** One variant's figures in the idle-connections case. */
@@ -146,18 +150,45 @@ function planFor(urls: string[], users: number, withReceivers: boolean, count: n
   return plans;
 }
 
-/** Runs one throughput case for one variant. */
-export async function runThroughput(context: BenchContext, caseName: Exclude<CaseName, "idle">, variant: RunVariant): Promise<ThroughputResult> {
+/** Runs one throughput case: every variant `rounds` times, alternating, each figure the median of its rounds. */
+export async function runThroughputCase(
+  context: BenchContext,
+  caseName: Exclude<CaseName, "idle">,
+  variants: RunVariant[],
+): Promise<Partial<Record<RunVariant, ThroughputResult>>> {
+  // The servers of every variant stay up for the whole case (idle ones cost
+  // nothing), so that rounds can alternate: a burst of load from elsewhere on
+  // the machine then disturbs one round of each variant rather than one variant.
+  const servers = new Map<RunVariant, ServerSet>();
+  try {
+    for (const variant of variants) {
+      // The ceiling is one bare server in every case: the transport's limit.
+      const replicas = caseName === "fanout" && variant !== "ceiling" ? 2 : 1;
+      servers.set(variant, await startServers(context, variant, replicas, caseName));
+    }
+    const rounds = new Map<RunVariant, ThroughputResult[]>(variants.map((variant) => [variant, []]));
+    for (let round = 0; round < context.options.rounds; round++) {
+      const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
+      for (const variant of order) {
+        const result = await measureWindow(context, caseName, variant, servers.get(variant)!, round === 0);
+        rounds.get(variant)!.push(result);
+        context.log?.(`${caseName} ${variant} round ${round + 1}: ${Math.round(result.perSecond)}/s, p99 ${result.p99Ms?.toFixed(2)} ms`);
+      }
+    }
+    return Object.fromEntries([...rounds].map(([variant, results]) => [variant, medianOf(results)]));
+  } finally {
+    await Promise.all([...servers.values()].map((set) => set.stop()));
+  }
+}
+
+/** One measured window of one variant; `probe`: then count the Redis commands of exactly probeAdds adds. */
+async function measureWindow(context: BenchContext, caseName: Exclude<CaseName, "idle">, variant: RunVariant, servers: ServerSet, probe: boolean): Promise<ThroughputResult> {
   const { options, admin } = context;
-  // The ceiling is one bare server in every case: the transport's limit.
-  const replicas = caseName === "fanout" && variant !== "ceiling" ? 2 : 1;
   await admin.flushall();
   if (caseName === "load") await prefillWindows(context, options.users);
-
-  const servers = await startServers(context, variant, replicas, caseName);
   const generators = context.generators.slice(0, options.generators);
   try {
-    const plans = planFor(servers.urls, options.users, replicas === 2, generators.length);
+    const plans = planFor(servers.urls, options.users, servers.urls.length === 2, generators.length);
     await Promise.all(generators.map((generator, index) => generator.call("open", { plan: plans[index], concurrency: 20 })));
 
     const loop: LoopOptions = {
@@ -175,9 +206,9 @@ export async function runThroughput(context: BenchContext, caseName: Exclude<Cas
     const windows = await Promise.all(generators.map((generator) => generator.call<WindowStats>("stop", { drainMs: 10_000 })));
     const [cpuAfter, redisCpuAfter] = await Promise.all([serverCpuMicros(servers), readRedisCpuSeconds(admin)]);
 
-    const result = summarise(variant, replicas, windows, (cpuAfter - cpuBefore) / 1e6, redisCpuAfter - redisCpuBefore);
+    const result = summarise(variant, servers.urls.length, windows, (cpuAfter - cpuBefore) / 1e6, redisCpuAfter - redisCpuBefore);
 
-    if (loop.event === "message:add") {
+    if (probe && loop.event === "message:add") {
       // Exactly probeAdds adds with nothing else running, so the counts divide
       // without rounding error; MONITOR tells the connections apart.
       let adds = 0;
@@ -196,8 +227,43 @@ export async function runThroughput(context: BenchContext, caseName: Exclude<Cas
     return result;
   } finally {
     await Promise.all(generators.map((generator) => generator.call("close")));
-    await servers.stop();
   }
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/** Each figure the median of the rounds; errors and losses summed; the command counts from the round that took them. */
+function medianOf(results: ThroughputResult[]): ThroughputResult {
+  const first = results[0]!;
+  const figure = (pick: (result: ThroughputResult) => number | null | undefined) => {
+    const values = results.map(pick).filter((value): value is number => typeof value === "number");
+    return values.length > 0 ? median(values) : undefined;
+  };
+  const errors: Record<string, number> = {};
+  for (const result of results) for (const [code, count] of Object.entries(result.errors)) errors[code] = (errors[code] ?? 0) + count;
+  const combined: ThroughputResult = {
+    ...first,
+    perSecond: figure((r) => r.perSecond)!,
+    p50Ms: figure((r) => r.p50Ms) ?? null,
+    p99Ms: figure((r) => r.p99Ms) ?? null,
+    p999Ms: figure((r) => r.p999Ms) ?? null,
+    errors,
+    lost: results.reduce((sum, result) => sum + result.lost, 0),
+    serverCpuPer1k: figure((r) => r.serverCpuPer1k)!,
+    redisCpuPer1k: figure((r) => r.redisCpuPer1k)!,
+    generatorCpuPer1k: figure((r) => r.generatorCpuPer1k)!,
+    roundsPerSecond: results.map((result) => result.perSecond),
+  };
+  if (first.deliveriesPerSecond !== undefined) {
+    combined.deliveriesPerSecond = figure((r) => r.deliveriesPerSecond);
+    combined.deliveryP50Ms = figure((r) => r.deliveryP50Ms) ?? null;
+    combined.deliveryP99Ms = figure((r) => r.deliveryP99Ms) ?? null;
+  }
+  return combined;
 }
 
 function summarise(variant: RunVariant, replicas: number, windows: WindowStats[], serverCpu: number, redisCpu: number): ThroughputResult {

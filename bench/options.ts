@@ -15,6 +15,8 @@ export interface BenchOptions {
   inflight: number;
   warmupSeconds: number;
   durationSeconds: number;
+  /** Measured windows per variant in each throughput case, alternating variants; figures are their medians. */
+  rounds: number;
   /** Connections in the idle case. */
   idleConnections: number;
   /** Load generator processes for the throughput cases (the idle case uses at least 2). */
@@ -37,7 +39,8 @@ const HELP = `npm run bench -- [options]
   --variants scrollback,ceiling,naive
   --users N               connections per replica in the throughput cases (50)
   --inflight W            requests outstanding per connection (8)
-  --warmup S --duration S seconds of warm-up and of measurement (3, 10; quick: 1, 3)
+  --warmup S --duration S seconds of warm-up and of measurement per round (2, 5; quick: 1, 2)
+  --rounds R              rounds per case, variants alternating; figures are medians (3; quick: 2)
   --idle N                connections in the idle case (10000; quick: 5000)
   --generators G          load generator processes (1)
   --content-bytes B       size of each message's content (128)
@@ -57,6 +60,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       inflight: { type: "string" },
       warmup: { type: "string" },
       duration: { type: "string" },
+      rounds: { type: "string" },
       idle: { type: "string" },
       generators: { type: "string" },
       "content-bytes": { type: "string" },
@@ -96,8 +100,9 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     variants: list(values.variants, ["scrollback", "ceiling", "naive"] as const, "variants"),
     users: number(values.users, 50, "users"),
     inflight: number(values.inflight, 8, "inflight"),
-    warmupSeconds: number(values.warmup, quick ? 1 : 3, "warmup"),
-    durationSeconds: number(values.duration, quick ? 3 : 10, "duration"),
+    warmupSeconds: number(values.warmup, quick ? 1 : 2, "warmup"),
+    durationSeconds: number(values.duration, quick ? 2 : 5, "duration"),
+    rounds: Math.round(number(values.rounds, quick ? 2 : 3, "rounds")),
     idleConnections: number(values.idle, quick ? 5_000 : 10_000, "idle"),
     generators: number(values.generators, 1, "generators"),
     contentBytes: number(values["content-bytes"], 128, "content-bytes"),

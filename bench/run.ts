@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startRedis } from "../test/support/redis-server.js";
-import { runIdle, runThroughput, startGenerators, type BenchContext } from "./cases.js";
+import { runIdle, runThroughputCase, startGenerators, type BenchContext } from "./cases.js";
 import { parseBenchOptions } from "./options.js";
 import { checkTargets, formatTable, type CaseResults } from "./report.js";
 import type { Variant } from "./server-process.js";
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
 
   const redis = await startRedis();
   const admin = redis.client();
-  const context: BenchContext = { options, redis, admin, generators: [] };
+  const context: BenchContext = { options, redis, admin, generators: [], log };
   const stopAll = async () => {
     await Promise.all(context.generators.map((generator) => generator.stop()));
     await redis.stop();
@@ -41,18 +41,17 @@ async function main(): Promise<void> {
     context.generators = await startGenerators(Math.max(2, options.generators));
     const variants = VARIANT_ORDER.filter((variant) => options.variants.includes(variant));
     for (const caseName of options.cases) {
-      for (const variant of variants) {
-        const began = performance.now();
-        if (caseName === "idle") {
+      const began = performance.now();
+      if (caseName === "idle") {
+        for (const variant of variants) {
           const result = await runIdle(context, variant);
           (results.idle ??= {})[variant] = result;
           log(`idle ${variant}: ${result.connections} connections in ${result.connectSeconds.toFixed(1)} s, ${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB each`);
-        } else {
-          const result = await runThroughput(context, caseName, variant);
-          (results[caseName] ??= {})[variant] = result;
-          log(`${caseName} ${variant}: ${Math.round(result.perSecond)}/s, p99 ${result.p99Ms?.toFixed(2)} ms (${((performance.now() - began) / 1000).toFixed(0)} s)`);
         }
+      } else {
+        results[caseName] = await runThroughputCase(context, caseName, variants);
       }
+      log(`${caseName} done in ${((performance.now() - began) / 1000).toFixed(0)} s`);
     }
   } finally {
     await stopAll();
@@ -74,6 +73,7 @@ async function main(): Promise<void> {
       inflight: options.inflight,
       warmupSeconds: options.warmupSeconds,
       durationSeconds: options.durationSeconds,
+      rounds: options.rounds,
       idleConnections: options.idleConnections,
       generators: options.generators,
       contentBytes: options.contentBytes,
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   console.log(
     `scrollback bench ${report.date}: ${report.machine.cores} × ${report.machine.cpu}, Node ${report.machine.node}, Redis ${redisVersion}; ` +
       `${options.users} users × ${options.inflight} in flight, ${options.contentBytes}-byte contents, ${options.clientIds ? "client" : "server"} ids, ` +
-      `${options.warmupSeconds} s warm-up + ${options.durationSeconds} s measured, ${options.idleConnections} idle connections` +
+      `${options.rounds} rounds of ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s measured (medians), ${options.idleConnections} idle connections` +
       (Object.keys(options.env).length > 0 ? `; env ${JSON.stringify(options.env)}` : ""),
   );
   console.log(formatTable(results));
