@@ -4,7 +4,8 @@
  * disconnection of connections that keep sending far past it), unknown
  * events refused, and disconnection when the token expires.
  */
-import type { Server as HttpServer, IncomingMessage } from "node:http";
+import { ServerResponse, type Server as HttpServer, type IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
 import { CLIENT_EVENTS, ERROR_CODES } from "@scrollback/client/protocol";
 import type { Logger } from "pino";
 import { Server } from "socket.io";
@@ -61,15 +62,15 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
   const io: ScrollbackServer = new Server(options.httpServer, {
     maxHttpBufferSize: MAX_HTTP_BUFFER_SIZE,
     cors: { origin: corsOrigins ?? true, credentials: true },
-    // Runs for polling requests and WebSocket upgrades alike.
-    allowRequest: (req: IncomingMessage, callback) => {
+    // Runs for handshakes (polling and WebSocket alike); Origin is checked on every request below.
+    allowRequest: (_req: IncomingMessage, callback) => {
       if (draining) return callback("server is shutting down", false);
-      const origin = req.headers.origin;
-      if (corsOrigins && origin !== undefined && !corsOrigins.includes(origin)) return callback("origin not allowed", false);
       callback(null, true);
     },
     ...(options.redis ? { adapter: createFanoutAdapter(options.redis.pub, options.redis.sub) } : {}),
   });
+
+  if (corsOrigins) io.engine.use(refuseForeignOrigins(corsOrigins));
 
   io.use((socket, next) => {
     options.authenticate(socket.handshake.auth).then(
@@ -141,6 +142,28 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
     startDraining() {
       draining = true;
     },
+  };
+}
+
+/**
+ * CORS_ORIGINS on every Engine.IO request: handshakes, and also the polling
+ * requests and WebSocket upgrades that carry an existing session id (which
+ * engine.io's allowRequest never sees), so a session opened from a listed
+ * origin cannot be driven from another. Answers 403 in both transports
+ * (engine.io itself answers any refused upgrade 400).
+ */
+function refuseForeignOrigins(corsOrigins: string[]) {
+  return (req: IncomingMessage, res: ServerResponse, next: (error?: Error) => void) => {
+    const origin = req.headers.origin;
+    if (origin === undefined || corsOrigins.includes(origin)) return next();
+    const body = JSON.stringify({ code: 4, message: "Forbidden" });
+    if (res instanceof ServerResponse) {
+      res.writeHead(403, { "content-type": "application/json" }).end(body);
+      return;
+    }
+    // A WebSocket upgrade: engine.io hands middlewares a stand-in response, so answer on the raw socket.
+    const { socket } = res as unknown as { socket: Duplex };
+    socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   };
 }
 
