@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, release, totalmem } from "node:os";
+import { cpus, loadavg, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startRedis } from "../test/support/redis-server.js";
 import { runIdle, runThroughputCase, startGenerators, type BenchContext } from "./cases.js";
@@ -22,6 +22,8 @@ const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 async function main(): Promise<void> {
   const options = parseBenchOptions(process.argv.slice(2));
   const startedAt = new Date();
+  // Whatever else runs on the machine moves the figures: say how busy it was.
+  const loadBefore = loadavg()[0]!;
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
 
   const redis = await startRedis();
@@ -67,6 +69,8 @@ async function main(): Promise<void> {
       kernel: release(),
       node: process.version,
       redis: redisVersion,
+      /** 1-minute load average before and after the run. */
+      loadAverage: [loadBefore, loadavg()[0]!].map((value) => Math.round(value * 100) / 100),
     },
     settings: {
       users: options.users,
@@ -85,7 +89,7 @@ async function main(): Promise<void> {
   };
 
   console.log(
-    `scrollback bench ${report.date}: ${report.machine.cores} × ${report.machine.cpu}, Node ${report.machine.node}, Redis ${redisVersion}; ` +
+    `scrollback bench ${report.date}: ${report.machine.cores} × ${report.machine.cpu}, Node ${report.machine.node}, Redis ${redisVersion}, load average ${report.machine.loadAverage.join(" → ")}; ` +
       `${options.users} users × ${options.inflight} in flight, ${options.contentBytes}-byte contents, ${options.clientIds ? "client" : "server"} ids, ` +
       `${options.rounds} rounds of ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s measured (medians), ${options.idleConnections} idle connections` +
       (Object.keys(options.env).length > 0 ? `; env ${JSON.stringify(options.env)}` : ""),
