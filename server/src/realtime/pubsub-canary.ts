@@ -62,13 +62,20 @@ export function startPubsubCanary(options: PubsubCanaryOptions): PubsubCanary {
 
   /** Per channel: when a canary message last arrived (or when we subscribed, as a grace period). */
   const lastHeard = new Map<string, number>();
-  /** Per channel: when a publish to it last succeeded. */
-  const lastPublished = new Map<string, number>();
+  /**
+   * Per channel: publishes Redis has acknowledged since the last message
+   * heard. Replies and messages arrive in the same turns of the event loop,
+   * so a busy or paused process does not make this grow; only a subscriber
+   * that does not hear does.
+   */
+  const unanswered = new Map<string, number>();
   let lastHeal = 0;
   let healthy = true;
 
   const onMessage = (channel: string) => {
-    if (lastHeard.has(channel)) lastHeard.set(channel, Date.now());
+    if (!lastHeard.has(channel)) return;
+    lastHeard.set(channel, Date.now());
+    unanswered.set(channel, 0);
   };
   sub.on("smessage", onMessage);
 
@@ -101,16 +108,16 @@ export function startPubsubCanary(options: PubsubCanaryOptions): PubsubCanary {
         sub.ssubscribe(channel).catch((error: Error) => logger.warn({ err: error.message, channel }, "canary subscribe failed"));
       }
       pub.spublish(channel, String(now)).then(
-        () => lastPublished.set(channel, Date.now()),
+        () => unanswered.set(channel, (unanswered.get(channel) ?? 0) + 1),
         () => {},
       );
     }
     const silent = channels.filter((channel) => now - lastHeard.get(channel)! > staleAfterMs);
     setHealthy(silent.length === 0);
-    // The silent channel's master takes publishes and the subscriber thinks it
-    // is connected, so the subscriber is deaf: reconnect it. (A subscriber
-    // that is already reconnecting is left to ioredis.)
-    const deaf = silent.filter((channel) => now - (lastPublished.get(channel) ?? 0) < 2 * intervalMs);
+    // The silent channel's master takes publishes (several, unanswered) and
+    // the subscriber thinks it is connected: it is deaf, reconnect it. (A
+    // subscriber that is already reconnecting is left to ioredis.)
+    const deaf = silent.filter((channel) => (unanswered.get(channel) ?? 0) * intervalMs > staleAfterMs);
     if (deaf.length > 0 && sub.status === "ready" && now - lastHeal > healCooldownMs) {
       lastHeal = now;
       // Still reported broken until canary messages arrive again.
