@@ -40,7 +40,11 @@ export const weirdString = fc.oneof(
 /** Objects with pollution keys as own properties (as JSON.parse makes them). */
 export const pollutingObject = fc
   .dictionary(hostileKey, fc.oneof(fc.jsonValue({ maxDepth: 2 }), binary), { maxKeys: 6 })
-  .map((object) => ({ ...JSON.parse('{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}}'), ...object }));
+  .map((object) => ({ ...JSON.parse('{"__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}}'), ...object }))
+  // `{"_placeholder": true}` beside a binary attachment is a malformed Socket.IO
+  // packet, not a payload: the server closes the connection (packets.test.ts
+  // covers those), so an ack cannot be expected for it here.
+  .filter((object) => (object as Record<string, unknown>)._placeholder !== true);
 
 /** Anything a client could put in a payload slot. */
 export const anything: fc.Arbitrary<unknown> = fc.oneof(
