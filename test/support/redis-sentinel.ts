@@ -136,11 +136,24 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       const oldMaster = await deployment.master();
       await oldMaster.kill();
       let newMaster: RedisServer | undefined;
+      // Every Sentinel must name the new master before this returns: a caller
+      // that restarts the old (empty, persistence-less) master while one
+      // Sentinel still names it could see the promoted replica resync from it
+      // and lose everything, the hazard Redis's Sentinel docs warn about.
+      const everySentinelNames = async (port: number) => {
+        for (const sentinel of sentinels.filter(isRunning)) {
+          const address = (await ask(sentinel.port, (client) =>
+            client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER_NAME),
+          )) as [string, string] | null;
+          if (!address || Number(address[1]) !== port) return false;
+        }
+        return true;
+      };
       await until(
-        "the Sentinels promoted the replica",
+        "every Sentinel names the promoted replica",
         async () => {
           const port = await masterPort();
-          if (port === oldMaster.port) return false;
+          if (port === oldMaster.port || !(await everySentinelNames(port))) return false;
           const replication = await ask(port, (client) => client.info("replication"));
           newMaster = byPort(port);
           return replication.includes("role:master");
