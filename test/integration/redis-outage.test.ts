@@ -5,6 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { until } from "../support/wait.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 
@@ -33,13 +34,6 @@ afterEach(async () => {
   expect(unhandled).toEqual([]);
 });
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 const readyStatus = async (replica: TestServer) => (await fetch(`${replica.url}/readyz`)).status;
 
@@ -58,14 +52,14 @@ describe("Redis killed with SIGKILL, then restarted on the same port and AOF dir
       expect(answer).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
       expect(Date.now() - started).toBeLessThan(2_000);
     }
-    await waitUntil(async () => (await readyStatus(replicas[0]!)) === 503);
+    await until("/readyz answers 503", async () => (await readyStatus(replicas[0]!)) === 503, 15_000);
     const metrics = await (await fetch(`${replicas[0]!.url}/metrics`)).text();
     expect(metrics).toMatch(/^scrollback_redis_up 0$/m);
     expect((await fetch(`${replicas[0]!.url}/healthz`)).status).toBe(200);
 
     await redis.restart();
-    await waitUntil(async () => (await readyStatus(replicas[0]!)) === 200 && (await readyStatus(replicas[1]!)) === 200);
-    await waitUntil(async () => (await request(twin, "history:load")).ok === true);
+    await until("the replicas recover", async () => (await readyStatus(replicas[0]!)) === 200 && (await readyStatus(replicas[1]!)) === 200);
+    await until("reads answer again", async () => (await request(twin, "history:load")).ok === true);
 
     // The refused write was not queued and replayed behind the client's back.
     const afterRestart = await request(twin, "history:load");
@@ -100,7 +94,7 @@ describe("Redis frozen with SIGSTOP", () => {
       redis.signal("SIGCONT");
     }
     // The timed-out write may or may not have landed; the retry makes it exactly one.
-    await waitUntil(async () => (await request(socket, "message:add", { id: "frozen-1", content: "sent while frozen" })).ok === true);
+    await until("the retried add is stored", async () => (await request(socket, "message:add", { id: "frozen-1", content: "sent while frozen" })).ok === true);
     const found = await request(twin, "history:search", { query: "frozen" });
     expect(found.messages.map((m: { id: string }) => m.id)).toEqual(["frozen-1"]);
   });

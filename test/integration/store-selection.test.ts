@@ -5,6 +5,7 @@ import { createApp, type ScrollbackApp } from "../../server/src/app.js";
 import { loadConfig, type Config } from "../../server/src/config.js";
 import { connect, request } from "../support/clients.js";
 import { freePort } from "../support/free-port.js";
+import { until } from "../support/wait.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
 
@@ -19,13 +20,6 @@ async function started(env: Record<string, string>): Promise<TestServer> {
   return server;
 }
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe("store selection", () => {
   it("STORE=memory serves from memory", async () => {
@@ -46,7 +40,7 @@ describe("store selection", () => {
 
     const redis: RedisServer = await startRedis({ port });
     cleanups.push(() => redis.stop());
-    await waitUntil(async () => (await fetch(`${server.url}/readyz`)).status === 200);
+    await until("/readyz answers 200 once Redis is up", async () => (await fetch(`${server.url}/readyz`)).status === 200);
     expect(await (await fetch(`${server.url}/readyz`)).json()).toEqual({ store: "redis" });
     expect(await request(socket, "message:add", { id: "early", content: "now" })).toMatchObject({ ok: true, duplicate: false });
     expect(await redis.client().llen("temp_memory:late_redis:messages")).toBe(1);
