@@ -81,9 +81,21 @@ const envSchema = z.object({
   /** Bearer token of the HTTP API; the API answers 404 when unset. */
   SERVICE_TOKEN: optionalString,
   /** Comma-separated allowed browser origins. */
-  CORS_ORIGINS: optionalString.transform((value) =>
-    value === undefined ? undefined : value.split(",").map((origin) => origin.trim()).filter(Boolean),
-  ),
+  CORS_ORIGINS: optionalString.transform((value, ctx) => {
+    if (value === undefined) return undefined;
+    // Browsers send Origin as scheme://host[:port]; normalise each entry to
+    // that form (a trailing slash or an upper-case host would never match).
+    const origins: string[] = [];
+    for (const entry of value.split(",").map((origin) => origin.trim()).filter(Boolean)) {
+      const origin = URL.canParse(entry) ? new URL(entry).origin : "null";
+      if (origin === "null") {
+        ctx.addIssue({ code: "custom", message: `not an origin: ${entry} (expected scheme://host[:port])` });
+        return z.NEVER;
+      }
+      origins.push(origin);
+    }
+    return origins;
+  }),
   /** Client events per connection (token bucket); 0 turns the limit off. */
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(100),
@@ -141,20 +153,6 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
-const REDIS_VARIABLES = [
-  "REDIS_URL",
-  "REDIS_HOST",
-  "REDIS_PORT",
-  "REDIS_DB",
-  "REDIS_PASSWORD",
-  "REDIS_USERNAME",
-  "REDIS_SENTINELS",
-  "REDIS_SENTINEL_NAME",
-  "REDIS_CLUSTER_NODES",
-  "REDIS_WAIT_REPLICAS",
-  "REDIS_WAIT_TIMEOUT_MS",
-] as const;
-
 /**
  * Validates the environment and returns the frozen configuration.
  * @throws {ConfigError} naming each invalid variable.
@@ -192,7 +190,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
 function resolveStoreMode(e: Env, env: Record<string, string | undefined>): Config["store"] {
   if (e.STORE !== "auto") return e.STORE;
   // Any REDIS_* setting means the operator wants Redis: never fall back silently.
-  const redisConfigured = REDIS_VARIABLES.some((name) => (env[name] ?? "").trim() !== "");
+  const redisConfigured = Object.keys(env).some((name) => name.startsWith("REDIS_"));
   return redisConfigured ? "redis" : "auto-probe";
 }
 
@@ -200,6 +198,9 @@ function resolveRedisTarget(e: Env): RedisTarget {
   const chosen = [e.REDIS_CLUSTER_NODES && "REDIS_CLUSTER_NODES", e.REDIS_SENTINELS && "REDIS_SENTINELS", e.REDIS_URL && "REDIS_URL"].filter(Boolean);
   if (chosen.length > 1) {
     throw new ConfigError(`invalid configuration: ${chosen.join(", ")}: set at most one of REDIS_CLUSTER_NODES, REDIS_SENTINELS, REDIS_URL`);
+  }
+  if (e.REDIS_SENTINEL_NAME && !e.REDIS_SENTINELS) {
+    throw new ConfigError("invalid configuration: REDIS_SENTINELS: required with REDIS_SENTINEL_NAME");
   }
   const credentials = { username: e.REDIS_USERNAME, password: e.REDIS_PASSWORD };
   if (e.REDIS_CLUSTER_NODES) return { kind: "cluster", nodes: e.REDIS_CLUSTER_NODES, ...credentials };
@@ -227,9 +228,13 @@ function resolveAuth(e: Env): AuthConfig {
       "invalid configuration: AUTH_JWT_SECRET: NODE_ENV=production needs AUTH_JWT_SECRET or AUTH_JWKS_URL",
     );
   }
-  const mode = e.AUTH_MODE ?? (jwtConfigured ? "jwt" : "dev");
+  // AUTH_ISSUER or AUTH_AUDIENCE alone also say "tokens are expected": never
+  // default to dev mode (anyone may claim any userId) behind them.
+  const jwtExpected = jwtConfigured || Boolean(e.AUTH_ISSUER || e.AUTH_AUDIENCE);
+  const mode = e.AUTH_MODE ?? (jwtExpected ? "jwt" : "dev");
   if (mode === "jwt" && !jwtConfigured) {
-    throw new ConfigError("invalid configuration: AUTH_MODE: jwt needs AUTH_JWT_SECRET or AUTH_JWKS_URL");
+    const because = e.AUTH_MODE ? "AUTH_MODE: jwt" : e.AUTH_ISSUER ? "AUTH_ISSUER" : "AUTH_AUDIENCE";
+    throw new ConfigError(`invalid configuration: ${because} needs AUTH_JWT_SECRET or AUTH_JWKS_URL`);
   }
   return { mode, jwtSecret: e.AUTH_JWT_SECRET, jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE };
 }

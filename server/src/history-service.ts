@@ -74,8 +74,11 @@ export class HistoryService {
     // Where the store can, the fan-out to other replicas rides in the store's
     // own write: one round trip for both, and published only if stored.
     const announce = store.announcesAppends ? broadcaster.prepareMessageAdded?.({ ...message, userId }, originSocketId) : undefined;
-    const result = await this.timed("append", () => store.append(userId, message, { freshId: input.id === undefined, announce }));
-    if (!result.duplicate) broadcaster.messageAdded(result.message, originSocketId, announce !== undefined);
+    const fanOut = (result: AppendResult) => {
+      if (!result.duplicate) broadcaster.messageAdded(result.message, originSocketId, announce !== undefined);
+    };
+    const result = await this.timed("append", () => store.append(userId, message, { freshId: input.id === undefined, announce }), fanOut);
+    fanOut(result);
     return result;
   }
 
@@ -94,23 +97,37 @@ export class HistoryService {
   /** `history:clear`; `originSocketId` is left out of the fan-out. */
   async clear(userId: string, payload: unknown, originSocketId?: string): Promise<number> {
     parsePayload(clearHistorySchema, payload);
-    const removed = await this.timed("clear", () => this.options.store.clear(userId));
-    this.options.broadcaster.historyCleared(userId, originSocketId);
+    const fanOut = () => this.options.broadcaster.historyCleared(userId, originSocketId);
+    const removed = await this.timed("clear", () => this.options.store.clear(userId), fanOut);
+    fanOut();
     return removed;
   }
 
-  /** Runs a store call within the protocol's deadline and records its latency. */
-  private async timed<T>(operation: string, call: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a store call within the protocol's deadline and records its latency.
+   * A write that lands after the deadline was answered UNAVAILABLE, yet it is
+   * stored: `lateSuccess` still tells the user's connections about it (a
+   * retry would only come back as a duplicate, which fans nothing out).
+   */
+  private async timed<T>(operation: string, call: () => Promise<T>, lateSuccess?: (result: T) => void): Promise<T> {
     const stop = this.options.metrics.storeLatency.startTimer({ operation });
     let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new AppError(ERROR_CODES.UNAVAILABLE, "the store did not answer in time; retrying with the same id is safe")),
-        STORE_DEADLINE_MS,
-      );
+      timer = setTimeout(() => {
+        timedOut = true;
+        reject(new AppError(ERROR_CODES.UNAVAILABLE, "the store did not answer in time; retrying with the same id is safe"));
+      }, STORE_DEADLINE_MS);
     });
+    const pending = call();
+    pending.then(
+      (result) => {
+        if (timedOut) lateSuccess?.(result);
+      },
+      () => {}, // answered by the race below, or already answered UNAVAILABLE
+    );
     try {
-      return await Promise.race([call(), deadline]);
+      return await Promise.race([pending, deadline]);
     } finally {
       clearTimeout(timer);
       stop();

@@ -16,6 +16,14 @@ import type { RedisTarget } from "./config.js";
 // A little under 2 s, so that the UNAVAILABLE answer itself reaches the client within 2 s.
 export const STORE_DEADLINE_MS = 1_900;
 
+/**
+ * How long ioredis keeps waiting for a reply. Longer than the deadline on
+ * purpose: the client hears UNAVAILABLE at the deadline, but a write that
+ * lands a little later is still known to have landed, so the user's other
+ * connections are told about it (HistoryService).
+ */
+export const COMMAND_TIMEOUT_MS = 5_000;
+
 export type RedisClient = Redis | Cluster;
 
 export interface RedisConnections {
@@ -43,7 +51,7 @@ function roleOptions(role: Role): RedisOptions {
     // silently miss other replicas' messages).
     return { ...base, maxRetriesPerRequest: null, autoResubscribe: true, enableReadyCheck: false };
   }
-  return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: STORE_DEADLINE_MS };
+  return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: COMMAND_TIMEOUT_MS };
 }
 
 /** Creates one client of `role` for `target`. */

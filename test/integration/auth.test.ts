@@ -146,6 +146,12 @@ describe("dev mode", () => {
     socket.close();
   });
 
+  it("uses the userId when a token it cannot check is sent beside it", async () => {
+    const socket = await connect(server.url, { userId: "grace", token: "a-token-nobody-can-verify" });
+    expect((await request(socket, "history:load")).ok).toBe(true);
+    socket.close();
+  });
+
   it.each([[{}], [{ userId: "" }], [{ userId: "has space" }], [{ userId: "x".repeat(129) }], [{ userId: 42 }]])("refuses %j", async (auth) => {
     expect((await refusal(server.url, auth)).message).toBe("UNAUTHORIZED");
   });

@@ -146,6 +146,11 @@ describe("service token", () => {
     }
   });
 
+  it("takes the Bearer scheme in any case (RFC 7235)", async () => {
+    const res = await fetch(`${replicas[0]!.url}/api/v1/users/api_alice/messages`, { headers: { authorization: `bearer ${TOKEN}` } });
+    expect(res.status).toBe(200);
+  });
+
   it("answers 404 on every /api/v1 route when SERVICE_TOKEN is unset", async () => {
     const closed = await startServer({ STORE: "memory" });
     try {

@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
 import { until } from "../support/wait.js";
+import { messageArrival } from "../support/workload.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 
@@ -97,5 +98,31 @@ describe("Redis frozen with SIGSTOP", () => {
     await until("the retried add is stored", async () => (await request(socket, "message:add", { id: "frozen-1", content: "sent while frozen" })).ok === true);
     const found = await request(twin, "history:search", { query: "frozen" });
     expect(found.messages.map((m: { id: string }) => m.id)).toEqual(["frozen-1"]);
+  });
+});
+
+describe("a write that lands after its UNAVAILABLE answer", () => {
+  it("still reaches the user's other connections, on this replica and the other", async () => {
+    const [socket, otherReplica] = sockets as [TestSocket, TestSocket];
+    const sameReplica = await connect(replicas[0]!.url, { userId: "outage_user" });
+    sockets.push(sameReplica);
+    await request(socket, "message:add", { id: "warm-late", content: "warm up" });
+    const arrivals = Promise.all([messageArrival(sameReplica, "late-1", 10_000), messageArrival(otherReplica, "late-1", 10_000)]);
+
+    redis.signal("SIGSTOP");
+    let answer;
+    try {
+      // The command is already in Redis's socket when the deadline answers.
+      answer = await request(socket, "message:add", { id: "late-1", content: "stored late" });
+    } finally {
+      redis.signal("SIGCONT");
+    }
+    expect(answer).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
+    const [here, there] = await arrivals;
+    expect(here.id).toBe("late-1");
+    expect(there.id).toBe("late-1");
+    // The retry the client makes is a duplicate, and fans nothing out again.
+    await until("the store answers again", async () => (await request(socket, "message:add", { id: "late-1", content: "stored late" })).ok === true);
+    expect(await request(socket, "message:add", { id: "late-1", content: "stored late" })).toMatchObject({ duplicate: true });
   });
 });

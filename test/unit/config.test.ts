@@ -66,6 +66,10 @@ describe("loadConfig", () => {
     [{ RATE_LIMIT_PER_SECOND: "-1" }, "RATE_LIMIT_PER_SECOND"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     [{ NODE_ENV: "production" }, "AUTH_JWT_SECRET"],
+    [{ AUTH_ISSUER: "https://auth.example" }, "AUTH_ISSUER"],
+    [{ AUTH_AUDIENCE: "scrollback" }, "AUTH_AUDIENCE"],
+    [{ REDIS_SENTINEL_NAME: "mymaster" }, "REDIS_SENTINELS"],
+    [{ CORS_ORIGINS: "https://a.example,*" }, "CORS_ORIGINS"],
   ])("refuses %o with one line naming %s", (env, variable) => {
     let error: unknown;
     try {
@@ -84,7 +88,15 @@ describe("loadConfig", () => {
     expect(loadConfig({ AUTH_JWT_SECRET: "s", AUTH_MODE: "dev" }).auth.mode).toBe("dev");
   });
 
-  it("splits CORS_ORIGINS", () => {
-    expect(loadConfig({ CORS_ORIGINS: "https://a.example, https://b.example" }).corsOrigins).toEqual(["https://a.example", "https://b.example"]);
+  it("splits CORS_ORIGINS and normalises each entry to the form browsers send", () => {
+    expect(loadConfig({ CORS_ORIGINS: "https://a.example, https://B.example/, http://localhost:3000" }).corsOrigins).toEqual([
+      "https://a.example",
+      "https://b.example",
+      "http://localhost:3000",
+    ]);
+  });
+
+  it("requires Redis when any REDIS_* variable is set, not only the documented ones", () => {
+    expect(loadConfig({ REDIS_TLS: "1" }).store).toBe("redis");
   });
 });

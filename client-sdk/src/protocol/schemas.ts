@@ -33,7 +33,7 @@ export const metaSchema = z
   )
   .refine((meta) => Object.keys(meta).length <= META_MAX_KEYS, `at most ${META_MAX_KEYS} keys`)
   .refine((meta) => !Object.keys(meta).some((key) => FORBIDDEN_META_KEYS.has(key)), "reserved key")
-  .pipe(z.record(z.string().min(1), metaValueSchema));
+  .pipe(z.record(z.string(), metaValueSchema));
 
 export const addMessageSchema = z.object({
   id: messageIdSchema.optional(),

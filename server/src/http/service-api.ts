@@ -26,7 +26,8 @@ function sendError(res: Response, error: AppError): void {
 }
 
 function tokenMatches(expected: string, header: string | undefined): boolean {
-  const given = Buffer.from(header?.startsWith("Bearer ") ? header.slice(7) : "");
+  // The scheme name is case-insensitive (RFC 7235).
+  const given = Buffer.from(header && /^bearer /i.test(header) ? header.slice(7) : "");
   const wanted = Buffer.from(expected);
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }

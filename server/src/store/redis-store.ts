@@ -10,6 +10,7 @@ import { AppError } from "../errors.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { messagesKey } from "./redis-keys.js";
+import { STORE_DEADLINE_MS } from "../redis-connections.js";
 import { StallGuard } from "./stall-guard.js";
 import type { AppendOptions, AppendResult, LoadOptions, LoadResult, NewMessage, SearchOptions, Store, StoreSettings } from "./store.js";
 
@@ -82,7 +83,7 @@ export class RedisStore implements Store {
     // One connection, one guard. A Cluster spreads users over several
     // connections, and one hanging node must not refuse every user's writes.
     if (!this.client.isCluster) {
-      this.stallGuard = new StallGuard({ probe: () => this.client.ping(), onChange: options.onStall });
+      this.stallGuard = new StallGuard({ probe: () => this.client.ping(), onChange: options.onStall, stallAfterMs: STORE_DEADLINE_MS });
     }
   }
 

@@ -20,6 +20,8 @@ export interface StallGuardOptions {
   probe: () => Promise<unknown>;
   /** Told when Redis stops answering (true) and answers again (false). */
   onChange?: (stalled: boolean) => void;
+  /** A command unanswered this long means Redis hangs (the store's deadline). */
+  stallAfterMs: number;
 }
 
 export class StallGuard {
@@ -33,14 +35,20 @@ export class StallGuard {
     return this.stalled;
   }
 
-  /** Runs `command` unless Redis is known to hang; a timeout trips the guard. */
+  /**
+   * Runs `command` unless Redis is known to hang. A command still unanswered
+   * after `stallAfterMs` trips the guard (it keeps waiting for its own reply).
+   */
   async run<T>(command: () => Promise<T>): Promise<T> {
     if (this.stalled) throw new AppError("UNAVAILABLE", "the store is not answering; nothing was sent, retrying with the same id is safe");
+    const watchdog = setTimeout(() => this.trip(), this.options.stallAfterMs);
     try {
       return await command();
     } catch (error) {
       if (error instanceof Error && error.message === TIMEOUT_MESSAGE) this.trip();
       throw error;
+    } finally {
+      clearTimeout(watchdog);
     }
   }
 
