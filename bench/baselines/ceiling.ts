@@ -7,18 +7,12 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
 import { historyWindow } from "../fixtures.js";
-import type { BaselineServer, BaselineSettings } from "./settings.js";
+import { acceptDevUserId, type BaselineServer, type BaselineSettings } from "./settings.js";
 
 export async function startCeilingServer(settings: BaselineSettings): Promise<BaselineServer> {
   const httpServer = createServer();
   const io = new Server(httpServer, { maxHttpBufferSize: settings.maxHttpBufferSize });
-  io.use((socket, next) => {
-    const userId = (socket.handshake.auth as { userId?: unknown }).userId;
-    if (typeof userId === "string") {
-      socket.data.userId = userId;
-      next();
-    } else next(new Error("UNAUTHORIZED"));
-  });
+  io.use(acceptDevUserId);
   let counter = 0;
   io.on("connection", (socket) => {
     const userId: string = socket.data.userId;

@@ -13,7 +13,7 @@ import { Redis } from "ioredis";
 import { Server } from "socket.io";
 import { parsePayload } from "../../server/src/history-service.js";
 import { messagesKey } from "../../server/src/store/redis-keys.js";
-import type { BaselineServer, BaselineSettings } from "./settings.js";
+import { acceptDevUserId, type BaselineServer, type BaselineSettings } from "./settings.js";
 
 export async function startNaiveServer(settings: BaselineSettings): Promise<BaselineServer> {
   // Named like scrollback's connections, so the bench can count each one's
@@ -26,13 +26,7 @@ export async function startNaiveServer(settings: BaselineSettings): Promise<Base
   await Promise.all([data, pub, sub].map((client) => new Promise((resolve) => client.once("ready", resolve))));
   const httpServer = createServer();
   const io = new Server(httpServer, { maxHttpBufferSize: settings.maxHttpBufferSize, adapter: createAdapter(pub, sub) });
-  io.use((socket, next) => {
-    const userId = (socket.handshake.auth as { userId?: unknown }).userId;
-    if (typeof userId === "string") {
-      socket.data.userId = userId;
-      next();
-    } else next(new Error("UNAUTHORIZED"));
-  });
+  io.use(acceptDevUserId);
   io.on("connection", (socket) => {
     const userId: string = socket.data.userId;
     const room = `user:${userId}`;
