@@ -6,7 +6,9 @@
  * with what Redis holds: acked ids missing (lost) and ids stored twice.
  */
 import type { Socket } from "socket.io-client";
-import type { TestSocket } from "./clients.js";
+import { expect } from "vitest";
+import { request, type TestSocket } from "./clients.js";
+import { until } from "./wait.js";
 
 export interface Writer {
   userId: string;
@@ -178,4 +180,48 @@ export function messageArrival(socket: TestSocket, id: string, timeoutMs = 5_000
     };
     raw.on("message:new", onMessage);
   });
+}
+
+export interface RecoveryCheck {
+  /** Names the run in the printed figures, e.g. "sentinel failover". */
+  title: string;
+  /** The id prefix of the run (also names the message sent after the failover). */
+  label: string;
+  workload: Workload;
+  /** Users whose writes must resume. */
+  users: string[];
+  /** Opens a connection of `userId` to replica 0 or 1 (two different replicas). */
+  open: (replica: 0 | 1, userId: string) => Promise<TestSocket>;
+  killedAt: number;
+  failedOverMs: number;
+  /** The ids stored for a user, oldest first, read from the (new) master. */
+  readIds: (userId: string) => Promise<string[]>;
+}
+
+/**
+ * After a Redis failover under load: every user's writes resume (20 more
+ * acks each), fan-out across two replicas works again, and what was acked is
+ * compared with what is stored (no duplicates allowed; losses returned).
+ */
+export async function checkRecovery(run: RecoveryCheck): Promise<{ check: StoredCheck; report: WorkloadReport }> {
+  const { workload, users, label } = run;
+  const before = new Map(users.map((userId) => [userId, workload.ackedBy(userId)]));
+  await until("every writer acks 20 more writes", () => users.every((userId) => workload.ackedBy(userId) >= before.get(userId)! + 20), 30_000);
+  const resumedMs = Date.now() - run.killedAt;
+
+  // The subscriptions followed the data too (they may trail it by a few seconds).
+  const [a, b] = [await run.open(0, users[0]!), await run.open(1, users[0]!)];
+  const arrival = messageArrival(b, `${label}-after`, 10_000);
+  const ack = await request(a, "message:add", { id: `${label}-after`, content: "after the failover" });
+  expect(await arrival).toEqual(ack.message);
+
+  const report = await workload.stop();
+  const check = await verifyStored(report.acked, run.readIds);
+  console.info(
+    `[${run.title}] acked=${check.ackedCount} lost=${check.lost.length} duplicates=${check.duplicates.length} ` +
+      `failover=${run.failedOverMs}ms writes resumed=${resumedMs}ms longest writer outage=${report.longestOutageMs}ms ` +
+      `refusals=${JSON.stringify(report.failures)}`,
+  );
+  expect(check.duplicates).toEqual([]);
+  return { check, report };
 }
