@@ -142,7 +142,9 @@ export async function closeRedisClient(client: RedisClient): Promise<void> {
   // QUIT may settle after the race is over (Redis down at shutdown): its
   // rejection is expected and handled here, never left unhandled.
   const quit = client.quit().catch(() => undefined);
-  await Promise.race([quit, new Promise((resolve) => setTimeout(resolve, 1_000))]);
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([quit, new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))]);
+  clearTimeout(timer);
   client.disconnect();
 }
 

@@ -18,16 +18,18 @@ export function createRoomBroadcaster(io: ScrollbackServer): Broadcaster {
         const members = io.of("/").adapter.rooms.get(name);
         const listeners = (members?.size ?? 0) - (exceptSocketId && members?.has(exceptSocketId) ? 1 : 0);
         if (listeners === 0) return;
-        const room = io.to(name).local;
-        (exceptSocketId ? room.except(exceptSocketId) : room).emit("message:new", message);
+        without(io.to(name).local, exceptSocketId).emit("message:new", message);
         return;
       }
-      const room = io.to(name);
-      (exceptSocketId ? room.except(exceptSocketId) : room).emit("message:new", message);
+      without(io.to(name), exceptSocketId).emit("message:new", message);
     },
     historyCleared(userId, exceptSocketId) {
-      const room = io.to(userRoom(userId));
-      (exceptSocketId ? room.except(exceptSocketId) : room).emit("history:cleared", {});
+      without(io.to(userRoom(userId)), exceptSocketId).emit("history:cleared", {});
     },
   };
+}
+
+/** The room's connections, less the one that caused the event (if any). */
+function without<T extends { except(room: string): T }>(room: T, exceptSocketId: string | undefined): T {
+  return exceptSocketId ? room.except(exceptSocketId) : room;
 }

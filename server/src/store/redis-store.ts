@@ -95,7 +95,7 @@ export class RedisStore implements Store {
     const kept = await this.run(() =>
       this.options.waitReplicas
         ? this.appendAndWait(key, element, dedupeId, this.options.waitReplicas, announce)
-        : this.client.appendMessage(key, element, dedupeId, this.options.historyMax, this.options.historyTtlSeconds, announce?.channel ?? "", announce?.payload ?? ""),
+        : this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announce)),
     );
     if (kept === 0) return { message: { ...message, userId }, duplicate: false };
     const existing = decodeElement(kept, userId);
@@ -129,6 +129,12 @@ export class RedisStore implements Store {
     this.stallGuard?.close();
   }
 
+  /** The arguments of appendMessage.lua, in its KEYS/ARGV order. */
+  private appendArgs(key: string, element: string, dedupeId: string, announce: AppendOptions["announce"]) {
+    const { historyMax, historyTtlSeconds } = this.options;
+    return [key, element, dedupeId, historyMax, historyTtlSeconds, announce?.channel ?? "", announce?.payload ?? ""] as const;
+  }
+
   /**
    * The add and a `WAIT` in one pipeline: one round trip, and in a Cluster
    * both go to the master of the key's slot (WAIT has no key to route by).
@@ -144,7 +150,7 @@ export class RedisStore implements Store {
   ): Promise<0 | string> {
     const results = await this.client
       .pipeline()
-      .appendMessage(key, element, dedupeId, this.options.historyMax, this.options.historyTtlSeconds, announce?.channel ?? "", announce?.payload ?? "")
+      .appendMessage(...this.appendArgs(key, element, dedupeId, announce))
       .wait(replicas, this.options.waitTimeoutMs ?? 1_000)
       .exec();
     const [[appendError, kept], [waitError, reached]] = results as [[Error | null, 0 | string], [Error | null, number]];
