@@ -1,17 +1,15 @@
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { ERROR_CODES } from "@scrollback/client/protocol";
 import { describe, expect, it } from "vitest";
 import { AppError, HTTP_STATUS, toAppError } from "../../server/src/errors.js";
 
-// The contract lives beside the repository (../shared); CI lays a copy there.
-const protocolUrl = new URL("../../../shared/PROTOCOL.md", import.meta.url);
-const protocol = existsSync(protocolUrl) ? readFileSync(protocolUrl, "utf8") : undefined;
+const protocol = readFileSync(new URL("../../docs/PROTOCOL.md", import.meta.url), "utf8");
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 
 describe("error codes", () => {
   it.each(Object.values(ERROR_CODES))("%s is documented in the README and PROTOCOL.md and has an HTTP status", (code) => {
     expect(readme).toContain(`\`${code}\``);
-    if (protocol) expect(protocol).toContain(`\`${code}\``);
+    expect(protocol).toContain(`\`${code}\``);
     expect(HTTP_STATUS[code]).toBeGreaterThanOrEqual(400);
   });
 
@@ -27,9 +25,9 @@ describe("error codes", () => {
   });
 });
 
-describe.skipIf(!protocol)("README settings table", () => {
+describe("README settings table", () => {
   // Every backticked NAME in the first cell of each row of §1's table.
-  const rows = (protocol ?? "").split("\n").filter((line) => /^\| `[A-Z_]+`/.test(line));
+  const rows = protocol.split("\n").filter((line) => /^\| `[A-Z_]+`/.test(line));
   const variables = rows.flatMap((row) => [...row.split("|")[1]!.matchAll(/`([A-Z_]+)`/g)].map((match) => match[1]!));
   it.each(variables)("documents %s", (variable) => {
     expect(readme).toContain(`\`${variable}\``);
