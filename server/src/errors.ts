@@ -1,14 +1,22 @@
 /**
- * The server's one error type. Everything thrown inside a handler ends up as
- * an AppError via `toAppError`, so clients only ever see a code of ERROR_CODES.
+ * The server's one error type, and the only place that builds one. Every
+ * refusal is made by a factory below from a code of ERROR_CODES, and
+ * everything thrown inside a handler ends up as an AppError via
+ * `toAppError`, so clients only ever see a code of the registry.
  */
-import { ERROR_CODES, RETRYABLE_CODES, type ErrorBody, type ErrorCode } from "@scrollback/client/protocol";
+import { ERROR_CODES, RETRYABLE_CODES, type AnyErrorCode, type ErrorBody, type HttpErrorCode } from "@scrollback/client/protocol";
 import type { ZodError } from "zod";
+
+/**
+ * What every UNAVAILABLE says (PROTOCOL.md §4): the write may or may not have
+ * landed, and its id makes sending it again harmless.
+ */
+export const RETRY_IS_SAFE = "retrying with the same id is safe";
 
 export class AppError extends Error {
   override name = "AppError";
   constructor(
-    readonly code: ErrorCode,
+    readonly code: AnyErrorCode,
     message: string,
     readonly retryAfterMs?: number,
   ) {
@@ -21,33 +29,86 @@ export class AppError extends Error {
   }
 
   /** The wire form of this error. */
-  toBody(): ErrorBody {
+  toBody(): ErrorBody<AnyErrorCode> {
     return this.retryAfterMs === undefined
       ? { code: this.code, message: this.message }
       : { code: this.code, message: this.message, retryAfterMs: this.retryAfterMs };
   }
 }
 
-/** An INVALID_PAYLOAD error whose message names the first offending field. */
-export function invalidPayload(error: ZodError): AppError {
-  const issue = error.issues[0];
+/**
+ * INVALID_PAYLOAD whose message names the field first: given a failed zod
+ * parse, its first offending field (`content: …`, `payload: …` for the whole).
+ */
+export function invalidPayload(problem: ZodError | string): AppError {
+  if (typeof problem === "string") return new AppError(ERROR_CODES.INVALID_PAYLOAD, problem);
+  const issue = problem.issues[0];
   const field = issue && issue.path.length > 0 ? issue.path.join(".") : "payload";
   return new AppError(ERROR_CODES.INVALID_PAYLOAD, `${field}: ${issue?.message ?? "invalid"}`);
+}
+
+/** TOO_LARGE; `message` names what is too large. */
+export function tooLarge(message: string): AppError {
+  return new AppError(ERROR_CODES.TOO_LARGE, message);
+}
+
+/** RATE_LIMITED, with when to try again. */
+export function rateLimited(retryAfterMs: number): AppError {
+  return new AppError(ERROR_CODES.RATE_LIMITED, "too many events", retryAfterMs);
+}
+
+/** UNAVAILABLE: `reason`, then the one wording of "a retry is safe". */
+export function unavailable(reason: string): AppError {
+  return new AppError(ERROR_CODES.UNAVAILABLE, `${reason}; ${RETRY_IS_SAFE}`);
+}
+
+/** UNKNOWN_EVENT, naming the event (cut to 64 characters). */
+export function unknownEvent(event: string): AppError {
+  return new AppError(ERROR_CODES.UNKNOWN_EVENT, `unknown event: ${event.slice(0, 64)}`);
+}
+
+/** UNAUTHORIZED: a refused credential. */
+export function unauthorized(message: string): AppError {
+  return new AppError(ERROR_CODES.UNAUTHORIZED, message);
+}
+
+/** NOT_FOUND (HTTP only). */
+export function notFound(message: string): AppError {
+  return new AppError(ERROR_CODES.NOT_FOUND, message);
+}
+
+/** INTERNAL, saying nothing about the cause (which belongs in the server's log). */
+export function internal(): AppError {
+  return new AppError(ERROR_CODES.INTERNAL, "internal error");
 }
 
 /** Maps anything thrown to an AppError; unexpected errors become INTERNAL without leaking details. */
 export function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
-  return new AppError(ERROR_CODES.INTERNAL, "internal error");
+  return internal();
 }
 
-/** HTTP status of each code (PROTOCOL.md §5). */
-export const HTTP_STATUS: Record<ErrorCode, number> = {
+/** HTTP status of each code the HTTP API answers with (PROTOCOL.md §5). */
+export const HTTP_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   INVALID_PAYLOAD: 400,
   UNAUTHORIZED: 401,
-  UNKNOWN_EVENT: 404,
+  NOT_FOUND: 404,
   TOO_LARGE: 413,
-  RATE_LIMITED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,
 };
+
+/**
+ * The HTTP status and body of `error`. A Socket.IO-only code cannot reach the
+ * HTTP API; should one ever do, it is answered as INTERNAL rather than with
+ * a status the contract does not list.
+ */
+export function toHttpAnswer(error: AppError): { status: number; body: { error: ErrorBody<HttpErrorCode> } } {
+  const code = isHttpErrorCode(error.code) ? error.code : ERROR_CODES.INTERNAL;
+  const message = code === error.code ? error.message : internal().message;
+  return { status: HTTP_STATUS[code], body: { error: { code, message } } };
+}
+
+function isHttpErrorCode(code: AnyErrorCode): code is HttpErrorCode {
+  return Object.hasOwn(HTTP_STATUS, code);
+}

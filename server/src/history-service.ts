@@ -3,7 +3,7 @@
  * the HTTP API: validate the payload (zod, at the edge), call the store within
  * its deadline, measure it, and fan out what changed.
  */
-import { createMessageId, ERROR_CODES, type Message } from "@scrollback/client/protocol";
+import { createMessageId, type Message } from "@scrollback/client/protocol";
 import {
   addMessageSchema,
   clearHistorySchema,
@@ -11,7 +11,7 @@ import {
   searchHistorySchema,
 } from "@scrollback/client/protocol/schemas";
 import type { z } from "zod";
-import { AppError, invalidPayload } from "./errors.js";
+import { invalidPayload, tooLarge, unavailable } from "./errors.js";
 import type { Metrics } from "./metrics.js";
 import { STORE_DEADLINE_MS } from "./redis-connections.js";
 import type { AppendResult, LoadResult, Store } from "./store/store.js";
@@ -60,7 +60,7 @@ export class HistoryService {
   async add(userId: string, payload: unknown, originSocketId?: string): Promise<AppendResult> {
     const input = parsePayload(addMessageSchema, payload);
     if (Buffer.byteLength(input.content, "utf8") > this.options.maxMessageBytes) {
-      throw new AppError(ERROR_CODES.TOO_LARGE, `content: over ${this.options.maxMessageBytes} UTF-8 bytes`);
+      throw tooLarge(`content: over ${this.options.maxMessageBytes} UTF-8 bytes`);
     }
     const now = this.now();
     const message = {
@@ -116,7 +116,7 @@ export class HistoryService {
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         timedOut = true;
-        reject(new AppError(ERROR_CODES.UNAVAILABLE, "the store did not answer in time; retrying with the same id is safe"));
+        reject(unavailable("the store did not answer in time"));
       }, STORE_DEADLINE_MS);
     });
     const pending = call();

@@ -14,7 +14,7 @@
  */
 import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
-import type { Message } from "@scrollback/client/protocol";
+import { ERROR_CODES, type Message } from "@scrollback/client/protocol";
 import { AppError } from "./errors.js";
 import { HistoryService, type Broadcaster, type HistoryServiceOptions } from "./history-service.js";
 import type { AppendResult, LoadResult, Store } from "./store/store.js";
@@ -36,7 +36,7 @@ export interface Tracing {
 }
 
 /** Codes that mean the server, not the request, failed: such spans get status ERROR. */
-const SERVER_FAULTS: ReadonlySet<string> = new Set(["INTERNAL", "UNAVAILABLE"]);
+const SERVER_FAULTS: ReadonlySet<string> = new Set([ERROR_CODES.INTERNAL, ERROR_CODES.UNAVAILABLE]);
 
 /**
  * Starts the trace SDK: a tracer provider exporting as `config` says (or to
@@ -85,7 +85,7 @@ async function inSpan<T>(span: Span, run: () => Promise<T>, describe?: (result: 
     if (describe) span.setAttributes(describe(result));
     return result;
   } catch (error) {
-    const code = error instanceof AppError ? error.code : "INTERNAL";
+    const code = error instanceof AppError ? error.code : ERROR_CODES.INTERNAL;
     span.setAttribute("scrollback.outcome", code);
     if (SERVER_FAULTS.has(code)) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: code });

@@ -1,42 +1,52 @@
 /**
- * Every error code a scrollback server answers with (PROTOCOL.md §3–§5).
+ * Every error code a scrollback server answers with (PROTOCOL.md §4, §5).
  * One registry: the server, the SDK and the docs test all read it from here.
+ * Most codes travel on both transports; `RATE_LIMITED` and `UNKNOWN_EVENT`
+ * only in Socket.IO answers, `NOT_FOUND` only in HTTP answers.
  */
 export const ERROR_CODES = {
   /** A payload that does not match its schema; the message names the field. */
   INVALID_PAYLOAD: "INVALID_PAYLOAD",
-  /** `content` is over `MAX_MESSAGE_BYTES` UTF-8 bytes. */
+  /** `content` is over `MAX_MESSAGE_BYTES` UTF-8 bytes (over HTTP: or the body over its limit). */
   TOO_LARGE: "TOO_LARGE",
-  /** The connection's token bucket is empty; `retryAfterMs` says when to retry. */
+  /** Socket.IO only. The connection's token bucket is empty; `retryAfterMs` says when to retry. */
   RATE_LIMITED: "RATE_LIMITED",
-  /** The store did not answer within 2 s; retrying with the same id is safe. */
+  /** The store did not answer within 2 s; the write may or may not be stored, and retrying with the same id is safe. */
   UNAVAILABLE: "UNAVAILABLE",
-  /** An event name the server does not know, sent with an ack. */
+  /** Socket.IO only. An event name the server does not know, sent with an ack. */
   UNKNOWN_EVENT: "UNKNOWN_EVENT",
-  /** A refused connection (bad, expired or missing credentials). */
+  /** A refused connection (bad, expired or missing credentials), or a wrong service token over HTTP. */
   UNAUTHORIZED: "UNAUTHORIZED",
+  /** HTTP only. No such `/api/v1` route, or the HTTP API is off (`SERVICE_TOKEN` unset). */
+  NOT_FOUND: "NOT_FOUND",
   /** Anything unexpected; details stay in the server's log. */
   INTERNAL: "INTERNAL",
 } as const;
 
-/** One of {@link ERROR_CODES}. */
-export type ErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
+/** Any code of {@link ERROR_CODES}, whatever the transport. */
+export type AnyErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 
-/** The `error` of a refused ack, of an HTTP error body and of `connect_error.data`. */
-export interface ErrorBody {
-  code: ErrorCode;
+/** A code of a Socket.IO answer (an ack's `error`, `connect_error.data`): every code but the HTTP-only `NOT_FOUND`. */
+export type ErrorCode = Exclude<AnyErrorCode, typeof ERROR_CODES.NOT_FOUND>;
+
+/** A code of an HTTP API error body (PROTOCOL.md §5): every code but the Socket.IO-only ones. */
+export type HttpErrorCode = Exclude<AnyErrorCode, typeof ERROR_CODES.RATE_LIMITED | typeof ERROR_CODES.UNKNOWN_EVENT>;
+
+/** The `error` of a refused ack and of `connect_error.data`; over HTTP, with an {@link HttpErrorCode}. */
+export interface ErrorBody<Code extends AnyErrorCode = ErrorCode> {
+  code: Code;
   message: string;
   /** Only with `RATE_LIMITED`: milliseconds until the request would be accepted. */
   retryAfterMs?: number;
 }
 
 /** Codes after which the same request, sent again unchanged, can succeed. */
-export const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+export const RETRYABLE_CODES: ReadonlySet<AnyErrorCode> = new Set<AnyErrorCode>([
   ERROR_CODES.RATE_LIMITED,
   ERROR_CODES.UNAVAILABLE,
 ]);
 
-/** Whether `value` is one of the known error codes. */
+/** Whether `value` is a code a Socket.IO answer can carry. */
 export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === "string" && Object.hasOwn(ERROR_CODES, value);
+  return typeof value === "string" && value !== ERROR_CODES.NOT_FOUND && Object.hasOwn(ERROR_CODES, value);
 }

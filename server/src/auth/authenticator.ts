@@ -6,7 +6,7 @@
  */
 import { createRemoteJWKSet, jwtVerify, type JWTHeaderParameters, type JWTVerifyGetKey } from "jose";
 import { userIdSchema } from "@scrollback/client/protocol/schemas";
-import { AppError } from "../errors.js";
+import { unauthorized } from "../errors.js";
 import type { AuthConfig } from "../config.js";
 
 /** Seconds of clock skew allowed on `exp` and `nbf`. */
@@ -21,10 +21,6 @@ export interface Identity {
 export type Authenticate = (credentials: unknown) => Promise<Identity>;
 
 const ASYMMETRIC_ALGORITHMS = ["RS256", "ES256"];
-
-function unauthorized(message: string): AppError {
-  return new AppError("UNAUTHORIZED", message);
-}
 
 /** Builds the function that turns a handshake's `auth` object into an Identity. */
 export function createAuthenticator(config: AuthConfig): Authenticate {

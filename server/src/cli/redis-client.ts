@@ -3,6 +3,7 @@
  * (redis-connections.ts), but failing fast with a clear message when Redis
  * does not answer, instead of retrying forever as a replica does.
  */
+import { ERROR_CODES } from "@scrollback/client/protocol";
 import type { RedisTarget } from "../config.js";
 import { AppError } from "../errors.js";
 import { closeRedisClient, createRedisClient, type RedisClient } from "../redis-connections.js";
@@ -65,7 +66,7 @@ export async function closeRedis(...clients: (RedisClient | undefined)[]): Promi
 export function redisFailure(error: unknown, doing: string): CliError {
   if (error instanceof CliError) return error;
   // The server's own modules (HistoryService, RedisStore) speak AppError.
-  if (error instanceof AppError) return new CliError(error.code === "UNAVAILABLE" ? "UNAVAILABLE" : "FAILED", `${doing}: ${error.message}`);
+  if (error instanceof AppError) return new CliError(error.code === ERROR_CODES.UNAVAILABLE ? "UNAVAILABLE" : "FAILED", `${doing}: ${error.message}`);
   const message = error instanceof Error ? error.message : String(error);
   const replyError = error instanceof Error && error.name === "ReplyError";
   return new CliError(replyError ? "FAILED" : "UNAVAILABLE", `${doing}: ${message}`);

@@ -1,4 +1,5 @@
 /** Liveness and readiness (PROTOCOL.md §5). */
+import { ERROR_CODES } from "@scrollback/client/protocol";
 import { Router } from "express";
 import type { Metrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
@@ -15,7 +16,7 @@ export function createHealthRouter(store: Store, metrics: Metrics): Router {
     const ready = await checkStore(store);
     metrics.redisUp.set(ready ? 1 : 0);
     if (ready) res.json({ store: store.kind });
-    else res.status(503).json({ store: store.kind, error: { code: "UNAVAILABLE", message: "the store does not answer" } });
+    else res.status(503).json({ store: store.kind, error: { code: ERROR_CODES.UNAVAILABLE, message: "the store does not answer" } });
   });
   return router;
 }

@@ -3,10 +3,11 @@
  * Socket.IO events, behind `Authorization: Bearer <SERVICE_TOKEN>`.
  */
 import { timingSafeEqual } from "node:crypto";
+import { ERROR_CODES } from "@scrollback/client/protocol";
 import { userIdSchema } from "@scrollback/client/protocol/schemas";
 import express, { Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
-import { AppError, HTTP_STATUS, toAppError } from "../errors.js";
+import { internal, invalidPayload, notFound, toAppError, toHttpAnswer, tooLarge, unauthorized, type AppError } from "../errors.js";
 import { parsePayload, type HistoryService } from "../history-service.js";
 import type { Metrics } from "../metrics.js";
 
@@ -22,7 +23,8 @@ export interface ServiceApiOptions {
 const ROUTE = "/api/v1/users/:userId/messages";
 
 function sendError(res: Response, error: AppError): void {
-  res.status(HTTP_STATUS[error.code]).json({ error: { code: error.code, message: error.message } });
+  const { status, body } = toHttpAnswer(error);
+  res.status(status).json(body);
 }
 
 function tokenMatches(expected: string, header: string | undefined): boolean {
@@ -38,10 +40,10 @@ export function createServiceApiRouter(options: ServiceApiOptions): Router {
 
   router.use("/api/v1", (req, res, next) => {
     // Without a token the API does not exist (404), rather than being open.
-    if (!serviceToken) return void res.status(404).json({ error: { code: "NOT_FOUND", message: "the HTTP API is disabled" } });
+    if (!serviceToken) return sendError(res, notFound("the HTTP API is disabled"));
     if (!tokenMatches(serviceToken, req.headers.authorization)) {
       res.set("WWW-Authenticate", "Bearer");
-      return void res.status(401).json({ error: { code: "UNAUTHORIZED", message: "a valid service token is required" } });
+      return sendError(res, unauthorized("a valid service token is required"));
     }
     next();
   });
@@ -57,7 +59,7 @@ export function createServiceApiRouter(options: ServiceApiOptions): Router {
         await run(userId, req, res);
       } catch (error) {
         const appError = toAppError(error);
-        if (appError.code === "INTERNAL") options.logger.error({ err: error, route: name }, "request failed");
+        if (appError.code === ERROR_CODES.INTERNAL) options.logger.error({ err: error, route: name }, "request failed");
         sendError(res, appError);
       } finally {
         metrics.httpRequests.inc({ route: name, status: String(res.statusCode) });
@@ -94,7 +96,7 @@ export function createServiceApiRouter(options: ServiceApiOptions): Router {
   );
 
   // Authenticated, but no such route (e.g. a client normalised "/users/../messages"): JSON like every other answer.
-  router.use("/api/v1", (_req, res) => void res.status(404).json({ error: { code: "NOT_FOUND", message: "no such route" } }));
+  router.use("/api/v1", (_req, res) => sendError(res, notFound("no such route")));
 
   // Body parser failures: an oversized body (inflated size included) is
   // TOO_LARGE; anything else it refuses (bad JSON, an unsupported charset or
@@ -102,10 +104,10 @@ export function createServiceApiRouter(options: ServiceApiOptions): Router {
   const bodyErrors: ErrorRequestHandler = (error, _req, res, next) => {
     if (res.headersSent) return next(error);
     const status = (error as { status?: number }).status ?? 500;
-    if (status === 413) return sendError(res, new AppError("TOO_LARGE", "body too large"));
-    if (status >= 400 && status < 500) return sendError(res, new AppError("INVALID_PAYLOAD", "body: not valid JSON"));
+    if (status === 413) return sendError(res, tooLarge("body too large"));
+    if (status >= 400 && status < 500) return sendError(res, invalidPayload("body: not valid JSON"));
     options.logger.error({ err: error }, "request failed");
-    sendError(res, new AppError("INTERNAL", "internal error"));
+    sendError(res, internal());
   };
   router.use("/api/v1", bodyErrors);
   return router;

@@ -5,7 +5,7 @@
  */
 import { ERROR_CODES, type ClientEventName } from "@scrollback/client/protocol";
 import type { Logger } from "pino";
-import { AppError, toAppError } from "../errors.js";
+import { invalidPayload, toAppError } from "../errors.js";
 import type { HistoryService } from "../history-service.js";
 import type { Metrics } from "../metrics.js";
 import type { ScrollbackSocket } from "./types.js";
@@ -48,7 +48,7 @@ export function registerEventHandlers(socket: ScrollbackSocket, context: Handler
       // to zod (so history:clear would clear); no event takes binary data.
       const handled =
         payload instanceof Uint8Array || payload instanceof ArrayBuffer
-          ? Promise.reject(new AppError(ERROR_CODES.INVALID_PAYLOAD, "payload: must be a JSON object, not binary data"))
+          ? Promise.reject(invalidPayload("payload: must be a JSON object, not binary data"))
           : handle(socket, context.service, payload);
       handled
         .then(
@@ -58,7 +58,7 @@ export function registerEventHandlers(socket: ScrollbackSocket, context: Handler
           },
           (error: unknown) => {
             const appError = toAppError(error);
-            if (appError.code === "INTERNAL") context.logger.error({ err: error, event }, "event failed");
+            if (appError.code === ERROR_CODES.INTERNAL) context.logger.error({ err: error, event }, "event failed");
             context.metrics.events.inc({ event, outcome: appError.code });
             ack?.({ ok: false, error: appError.toBody() });
           },

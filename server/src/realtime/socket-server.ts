@@ -9,7 +9,7 @@ import type { Duplex } from "node:stream";
 import { CLIENT_EVENTS, ERROR_CODES } from "@scrollback/client/protocol";
 import type { Logger } from "pino";
 import { Server } from "socket.io";
-import { AppError } from "../errors.js";
+import { AppError, rateLimited, unavailable, unknownEvent } from "../errors.js";
 import type { Authenticate } from "../auth/authenticator.js";
 import type { HistoryService } from "../history-service.js";
 import type { Metrics } from "../metrics.js";
@@ -118,10 +118,10 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
         metrics.events.inc({ event: KNOWN_EVENTS.has(event) ? event : "unknown", outcome: error.code });
         ack?.({ ok: false, error: error.toBody() });
       };
-      if (draining) return refuse(new AppError(ERROR_CODES.UNAVAILABLE, "server is shutting down; retry on another replica"));
+      if (draining) return refuse(unavailable("server is shutting down, retry on another replica"));
       const waitMs = bucket.take();
       if (waitMs > 0) {
-        refuse(new AppError(ERROR_CODES.RATE_LIMITED, "too many events", waitMs));
+        refuse(rateLimited(waitMs));
         if (refusals.take() > 0 && socket.connected) {
           metrics.rateLimitDisconnects.inc();
           logger.warn({ userId }, "disconnecting a connection that keeps sending past its rate limit");
@@ -131,7 +131,7 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
         }
         return;
       }
-      if (!KNOWN_EVENTS.has(event)) return refuse(new AppError(ERROR_CODES.UNKNOWN_EVENT, `unknown event: ${event.slice(0, 64)}`));
+      if (!KNOWN_EVENTS.has(event)) return refuse(unknownEvent(event));
       next();
     });
   }

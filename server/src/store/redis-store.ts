@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import type { Cluster, Redis, Result } from "ioredis";
 import type { Message } from "@scrollback/client/protocol";
-import { AppError } from "../errors.js";
+import { AppError, internal, unavailable } from "../errors.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { messagesKey } from "./redis-keys.js";
@@ -50,8 +50,8 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|READONLY|MASTERDOWN
 function toStoreError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const replyError = error instanceof Error && error.name === "ReplyError";
-  if (replyError && !TRANSIENT_REPLY.test(error.message)) return new AppError("INTERNAL", "internal error");
-  return new AppError("UNAVAILABLE", "the store did not answer; retrying with the same id is safe");
+  if (replyError && !TRANSIENT_REPLY.test(error.message)) return internal();
+  return unavailable("the store did not answer");
 }
 
 export interface RedisStoreOptions extends StoreSettings {
@@ -99,7 +99,7 @@ export class RedisStore implements Store {
     );
     if (kept === 0) return { message: { ...message, userId }, duplicate: false };
     const existing = decodeElement(kept, userId);
-    if (!existing) throw new AppError("INTERNAL", "internal error");
+    if (!existing) throw internal();
     return { message: existing, duplicate: true };
   }
 
@@ -164,7 +164,7 @@ export class RedisStore implements Store {
     if (appendError) throw appendError;
     if (waitError) throw waitError;
     if (reached < replicas) {
-      throw new AppError("UNAVAILABLE", `stored on the master but on ${reached} of ${replicas} replicas in time; retrying with the same id is safe`);
+      throw unavailable(`stored on the master but on ${reached} of ${replicas} replicas in time`);
     }
     return kept;
   }

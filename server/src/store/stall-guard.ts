@@ -7,7 +7,7 @@
  * while Redis is known to be unreachable nothing is queued for later), and
  * probes with PING until Redis answers again.
  */
-import { AppError } from "../errors.js";
+import { unavailable } from "../errors.js";
 
 /** ioredis rejects a command that outlived `commandTimeout` with this message. */
 const TIMEOUT_MESSAGE = "Command timed out";
@@ -40,7 +40,7 @@ export class StallGuard {
    * after `stallAfterMs` trips the guard (it keeps waiting for its own reply).
    */
   async run<T>(command: () => Promise<T>): Promise<T> {
-    if (this.stalled) throw new AppError("UNAVAILABLE", "the store is not answering; nothing was sent, retrying with the same id is safe");
+    if (this.stalled) throw unavailable("the store is not answering; nothing was sent");
     const watchdog = setTimeout(() => this.trip(), this.options.stallAfterMs);
     try {
       return await command();
