@@ -20,4 +20,8 @@ export {
 export type { KeyValueStorage, PendingMessage } from "./outbox.js";
 export { ScrollbackError, type ClientErrorCode } from "./scrollback-error.js";
 export type { BackoffOptions } from "./timing.js";
-export * from "./protocol/index.js";
+// The protocol's types, error codes and id maker; its id patterns stay at
+// `@scrollback/client/protocol`, so the SDK's own exports do not grow.
+export * from "./protocol/errors.js";
+export * from "./protocol/events.js";
+export { createMessageId } from "./protocol/ids.js";
