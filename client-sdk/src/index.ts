@@ -5,19 +5,22 @@
  * The protocol's types and error codes are re-exported; its zod schemas are
  * not (they live at `@scrollback/client/protocol/schemas`, for servers).
  */
-export {
-  connect,
-  ScrollbackClient,
-  type AddInput,
-  type CallOptions,
-  type ClientEvents,
-  type ConnectionOptions,
-  type ConnectOptions,
-  type Credentials,
-  type ConnectionStatus,
-  type TokenSource,
-} from "./client.js";
+export { connect, ScrollbackClient } from "./client.js";
+export type {
+  AddInput,
+  CallOptions,
+  ClientEvents,
+  ConnectionOptions,
+  ConnectOptions,
+  Credentials,
+  ConnectionStatus,
+  TokenSource,
+} from "./types.js";
 export type { KeyValueStorage, PendingMessage } from "./outbox.js";
 export { ScrollbackError, type ClientErrorCode } from "./scrollback-error.js";
 export type { BackoffOptions } from "./timing.js";
-export * from "./protocol/index.js";
+// The protocol's types, error codes and id maker; its id patterns stay at
+// `@scrollback/client/protocol`, so the SDK's own exports do not grow.
+export * from "./protocol/errors.js";
+export * from "./protocol/events.js";
+export { createMessageId } from "./protocol/ids.js";

@@ -40,3 +40,8 @@ export class ScrollbackError extends Error {
     return RETRYABLE_CODES.has(this.code as ErrorCode);
   }
 }
+
+/** The error of every call made on, or waiting when, the client closes. */
+export function closedError(): ScrollbackError {
+  return new ScrollbackError("CLOSED", "the client was closed");
+}

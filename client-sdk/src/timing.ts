@@ -47,3 +47,13 @@ export function anySignal(...signals: (AbortSignal | undefined)[]): AbortSignal 
   }
   return combined.signal;
 }
+
+/**
+ * How long to wait before retrying a request the server refused as retryable:
+ * the backoff, but never less than the server's `retryAfterMs` and, when the
+ * server named one, not much more (at most twice it).
+ */
+export function retryDelay(retryAfterMs: number | undefined, failures: number, options: BackoffOptions): number {
+  const backoff = backoffDelay(failures, options);
+  return retryAfterMs === undefined ? backoff : Math.max(retryAfterMs, Math.min(backoff, retryAfterMs * 2));
+}

@@ -6,6 +6,7 @@
  * sees none of it. Replicas are real servers sharing a real Redis.
  */
 import { rmSync } from "node:fs";
+import { USER_ID_PATTERN } from "@scrollback/client/protocol";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { signToken, TEST_SECRET } from "../support/clients.js";
@@ -184,6 +185,35 @@ describe("a page taken offline", () => {
     expect(await kept("offline_user")).toEqual(["written on the train"]);
     expect(await shown(page)).toEqual(["written on the train"]);
     expect(await shown(watcher)).toEqual(["written on the train"]);
+  });
+});
+
+describe("the dev-mode sign-in", () => {
+  it("refuses a user id outside the pattern, starts the chat with a valid one, and signs out through the user chip", async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    page.on("pageerror", (error) => pageErrors.push(`sign-in: ${error.message}`));
+    await page.goto(`${a.url}/`);
+    const input = page.locator("[data-testid=user-id]");
+    await input.waitFor();
+    expect(await input.getAttribute("pattern")).toBe(USER_ID_PATTERN.source);
+
+    await input.fill("not a valid id!");
+    await page.locator("[data-testid=start]").click();
+    expect(await input.evaluate((element: HTMLInputElement) => element.validity.patternMismatch)).toBe(true);
+    expect(await page.locator(".gate").isVisible()).toBe(true);
+
+    await input.fill("gate.user@example:1");
+    await page.locator("[data-testid=start]").click();
+    await waitOnline(page);
+    expect(await page.locator(".gate").isVisible()).toBe(false);
+    expect(await page.locator("[data-testid=user]").textContent()).toContain("gate.user@example:1");
+    expect(await page.evaluate(() => localStorage.getItem("scrollback:userId"))).toBe("gate.user@example:1");
+
+    await page.locator("[data-testid=user]").click();
+    await page.locator("[data-testid=user-id]").waitFor();
+    expect(new URL(page.url()).searchParams.has("user")).toBe(false);
+    expect(await page.evaluate(() => localStorage.getItem("scrollback:userId"))).toBeNull();
   });
 });
 

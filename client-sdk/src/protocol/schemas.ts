@@ -4,12 +4,13 @@
  * this file, so zod stays out of widgets.
  */
 import { z } from "zod";
+import { MESSAGE_ID_PATTERN, MESSAGE_ID_RULE, USER_ID_PATTERN, USER_ID_RULE } from "./ids.js";
 
 /** A user id: 1–128 of `A–Z a–z 0–9 _ . @ : -`. */
-export const userIdSchema = z.string().regex(/^[A-Za-z0-9_.@:-]{1,128}$/, "must be 1-128 of A-Z a-z 0-9 _ . @ : -");
+export const userIdSchema = z.string().regex(USER_ID_PATTERN, `must be ${USER_ID_RULE}`);
 
 /** A message id: 1–64 of `A–Z a–z 0–9 _ -`. */
-export const messageIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "must be 1-64 of A-Z a-z 0-9 _ -");
+export const messageIdSchema = z.string().regex(MESSAGE_ID_PATTERN, `must be ${MESSAGE_ID_RULE}`);
 
 export const roleSchema = z.enum(["user", "assistant", "system"]);
 

@@ -1,7 +1,7 @@
 /**
  * GET /: the demo chat widget (PROTOCOL.md §6), and its assets:
  *   /widget/scrollback.js  the SDK's browser bundle (global `Scrollback`), usable by any page
- *   /widget/app.js         the widget, which uses that global
+ *   /widget/app.js         the widget (entry widget/boot.ts), which uses that global
  *   /widget/app.css
  * The scripts are bundled from the TypeScript sources with esbuild on first
  * request (tens of milliseconds) and kept in memory, so `npm start` needs no
@@ -32,7 +32,7 @@ const ASSETS: Record<string, { type: string; load: () => Promise<string> }> = {
     type: "text/javascript",
     load: () => bundle({ stdin: { contents: 'export * from "@scrollback/client";', resolveDir: HERE, loader: "ts" }, globalName: "Scrollback" }),
   },
-  "/widget/app.js": { type: "text/javascript", load: () => bundle({ entryPoints: [`${WIDGET_DIR}app.ts`] }) },
+  "/widget/app.js": { type: "text/javascript", load: () => bundle({ entryPoints: [`${WIDGET_DIR}boot.ts`] }) },
   "/widget/app.css": { type: "text/css", load: () => readFile(`${WIDGET_DIR}app.css`, "utf8") },
 };
 

@@ -4,11 +4,10 @@
  * `json.dumps(message)` with its own fields).
  */
 import { createHash } from "node:crypto";
-import type { Message, MessageMeta, Role } from "@scrollback/client/protocol";
+import { MESSAGE_ID_PATTERN, type Message, type MessageMeta, type Role } from "@scrollback/client/protocol";
 import type { NewMessage } from "./store.js";
 
 const ROLES: ReadonlySet<string> = new Set<Role>(["user", "assistant", "system"]);
-const MESSAGE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Prefix of ids derived from an element's bytes; appendMessage.lua derives them the same way. */
 export const DERIVED_ID_PREFIX = "sha1-";
@@ -25,7 +24,11 @@ export function encodeElement(message: NewMessage): string {
   return JSON.stringify(stored);
 }
 
-/** The id of an element with no usable id of its own: stable across reads and replicas. */
+/**
+ * The id of an element with no usable id of its own: stable across reads and
+ * replicas, and a valid message id ("sha1-" + 40 hex digits, 45 characters),
+ * so clients can pass it back as `afterId`.
+ */
 export function deriveElementId(raw: string | Buffer): string {
   return DERIVED_ID_PREFIX + createHash("sha1").update(raw).digest("hex");
 }
@@ -46,7 +49,7 @@ export function decodeElement(raw: string | Buffer, userId: string): Message | n
   if (typeof element.content !== "string") return null;
 
   const message: Message = {
-    id: typeof element.id === "string" && MESSAGE_ID.test(element.id) ? element.id : deriveElementId(raw),
+    id: typeof element.id === "string" && MESSAGE_ID_PATTERN.test(element.id) ? element.id : deriveElementId(raw),
     userId,
     role: typeof element.role === "string" && ROLES.has(element.role) ? (element.role as Role) : "user",
     content: element.content,

@@ -29,6 +29,7 @@ local function servedId(element)
     return nil
   end
   local own = decoded.id
+  -- The message id rule of client-sdk/src/protocol/ids.ts (MESSAGE_ID_PATTERN).
   if type(own) == "string" and #own <= 64 and string.match(own, "^[%w_%-]+$") then
     return own
   end

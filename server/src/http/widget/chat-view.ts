@@ -1,29 +1,10 @@
 /**
- * The demo chat widget (PROTOCOL.md §6), built on the SDK's browser bundle:
- * `/widget/scrollback.js` defines `window.Scrollback`, this file is the page.
- *
- * Page parameters:
- *   ?server=URL        a replica to talk to; repeat (or comma-separate) for several (default: this site)
- *   ?user=ID           dev mode: who to be (otherwise asked, then remembered)
- *   #token=JWT         the user's token
- *   ?tokenUrl=/path    an endpoint on this site answering `{ "token": "…" }` (or the bare token), asked on every (re)connect
+ * The chat view: renders the client's history (stored messages, then the
+ * outbox), its status and errors, and sends what is typed.
  */
-import type * as Sdk from "@scrollback/client";
-import type { ConnectionStatus, Credentials, Message, PendingMessage, ScrollbackClient } from "@scrollback/client";
+import type { ConnectionStatus, Message, PendingMessage, ScrollbackClient } from "@scrollback/client";
+import { $, element, icon } from "./dom.js";
 
-declare global {
-  interface Window {
-    Scrollback: typeof Sdk;
-  }
-}
-
-interface WidgetConfig {
-  authMode: "dev" | "jwt";
-  tokenUrl?: string;
-}
-
-const USER_KEY = "scrollback:userId";
-const USER_ID = /^[A-Za-z0-9_.@:-]{1,128}$/;
 /** Messages kept on screen; the server keeps its own window. */
 const SHOWN_MAX = 500;
 
@@ -34,73 +15,8 @@ const STATUS_LABELS: Record<ConnectionStatus, string> = {
   unauthorized: "Signed out",
 };
 
-const $ = <T extends Element>(selector: string): T => {
-  const element = document.querySelector<T>(selector);
-  if (!element) throw new Error(`widget markup is missing ${selector}`);
-  return element;
-};
-
-const config = JSON.parse($("#scrollback-config").textContent ?? "{}") as WidgetConfig;
-const params = new URLSearchParams(location.search);
-
-/** Who to be, from the page's parameters; undefined when the visitor must sign in first. */
-function readCredentials(): Credentials | undefined {
-  const token = new URLSearchParams(location.hash.slice(1)).get("token");
-  if (token) return { token };
-  const tokenUrl = params.get("tokenUrl") ?? config.tokenUrl;
-  if (tokenUrl) {
-    const url = new URL(tokenUrl, location.href);
-    // Only this site's endpoint: a link must not be able to sign the visitor in as someone else.
-    if (url.origin !== location.origin) throw new Error("tokenUrl must be on this site");
-    return { token: () => fetchToken(url) };
-  }
-  if (config.authMode !== "dev") return undefined;
-  const userId = params.get("user") ?? localStorage.getItem(USER_KEY);
-  if (!userId || !USER_ID.test(userId)) return undefined;
-  localStorage.setItem(USER_KEY, userId);
-  return { userId };
-}
-
-async function fetchToken(url: URL): Promise<string> {
-  const response = await fetch(url, { credentials: "same-origin", headers: { accept: "application/json, text/plain" } });
-  if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
-  const text = (await response.text()).trim();
-  if (!text.startsWith("{")) return text;
-  const { token } = JSON.parse(text) as { token?: unknown };
-  if (typeof token !== "string") throw new Error("token endpoint answered no token");
-  return token;
-}
-
-function servers(): string[] {
-  const given = params.getAll("server").flatMap((value) => value.split(",")).map((value) => value.trim()).filter(Boolean);
-  return given.length > 0 ? given : [location.origin];
-}
-
-/** The dev-mode sign-in: remembers the id and starts the chat. */
-function askForUser(): void {
-  const gate = $<HTMLElement>(".gate");
-  const form = $<HTMLFormElement>('[data-gate="dev"]');
-  const input = $<HTMLInputElement>("#user-id");
-  gate.hidden = false;
-  form.hidden = false;
-  input.focus();
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const userId = input.value.trim();
-    if (!USER_ID.test(userId)) return void input.reportValidity();
-    localStorage.setItem(USER_KEY, userId);
-    gate.hidden = true;
-    startChat({ userId });
-  });
-}
-
-function startChat(credentials: Credentials): void {
-  const client = window.Scrollback.connect(servers(), { ...credentials, persist: true });
-  new ChatView(client, credentials);
-}
-
 /** Renders the client's history, outbox and status, and sends what is typed. */
-class ChatView {
+export class ChatView {
   readonly #client: ScrollbackClient;
   readonly #log = $<HTMLElement>(".log");
   readonly #list = $<HTMLOListElement>(".messages");
@@ -116,7 +32,8 @@ class ChatView {
   readonly #time = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
   readonly #day = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "short", day: "numeric" });
 
-  constructor(client: ScrollbackClient, credentials: Credentials) {
+  /** `signOut` is given for a dev-mode user, who may sign in as someone else; a token's user cannot. */
+  constructor(client: ScrollbackClient, signOut?: () => void) {
     this.#client = client;
     this.#pending = client.pending;
     client.on("reset", (messages) => {
@@ -139,7 +56,7 @@ class ChatView {
     client.on("status", (status) => this.#showStatus(status));
     client.on("error", (error) => this.#showError(describeError(error)));
     this.#showStatus(client.status);
-    this.#wireUser(credentials);
+    this.#wireUser(signOut);
     this.#wireComposer();
     this.#render(true);
     document.addEventListener("visibilitychange", () => {
@@ -199,21 +116,18 @@ class ChatView {
     chip.hidden = false;
   }
 
-  #wireUser(credentials: Credentials): void {
+  #wireUser(signOut: (() => void) | undefined): void {
     const chip = $<HTMLButtonElement>('[data-testid="user"]');
     $<HTMLElement>('[data-action="clear"]').hidden = false;
     this.#showUser();
-    if (!credentials.userId) {
+    if (!signOut) {
       chip.disabled = true;
       chip.title = "Signed in with a token";
       return;
     }
     chip.addEventListener("click", () => {
       this.#client.close();
-      localStorage.removeItem(USER_KEY);
-      const url = new URL(location.href);
-      url.searchParams.delete("user");
-      location.assign(url);
+      signOut();
     });
   }
 
@@ -303,24 +217,6 @@ class ChatView {
   }
 }
 
-function element(tag: string, className: string, text?: string): HTMLElement {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function icon(name: "check" | "clock"): SVGSVGElement {
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("class", "tick");
-  svg.setAttribute("aria-hidden", "true");
-  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-  path.setAttribute("d", name === "check" ? "M5 12.5l4.5 4.5L19 7.5" : "M12 7v5l3 2M21 12a9 9 0 1 1-18 0 9 9 0 0 1 18 0z");
-  svg.append(path);
-  return svg;
-}
-
 function initials(userId: string): string {
   const letters = userId.replace(/[^A-Za-z0-9]+/g, " ").trim().split(" ").map((part) => part[0] ?? "");
   return (letters.length > 1 ? letters[0]! + letters[1]! : (userId.slice(0, 2) || "?")).toUpperCase();
@@ -342,18 +238,4 @@ function describeError(error: unknown): string {
     return `${reasons[error.code] ?? error.message} (${error.code}${error.code === "UNAUTHORIZED" ? `: ${error.message}` : ""})`;
   }
   return error instanceof Error ? error.message : String(error);
-}
-
-try {
-  const credentials = readCredentials();
-  if (credentials) startChat(credentials);
-  else if (config.authMode === "dev") askForUser();
-  else {
-    $<HTMLElement>(".gate").hidden = false;
-    $<HTMLElement>('[data-gate="token"]').hidden = false;
-  }
-} catch (error) {
-  const line = $<HTMLElement>('[data-testid="error"]');
-  line.hidden = false;
-  line.textContent = error instanceof Error ? error.message : String(error);
 }

@@ -1,0 +1,79 @@
+/**
+ * The SDK's public types: what `connect` takes, what the client's methods
+ * take, and the events it emits.
+ */
+import type { ManagerOptions, SocketOptions } from "socket.io-client";
+import type { PendingMessage, KeyValueStorage } from "./outbox.js";
+import type { Message, MessageMeta, Role } from "./protocol/events.js";
+import type { ScrollbackError } from "./scrollback-error.js";
+import type { BackoffOptions } from "./timing.js";
+
+/** Where the client's connection stands. */
+export type ConnectionStatus = "connecting" | "online" | "offline" | "unauthorized";
+
+/** A JWT, or a function that returns a fresh one (called before every connection attempt). */
+export type TokenSource = string | (() => string | Promise<string>);
+
+/** Who the client is: a token (or token function), or in dev mode a plain userId; never both. */
+export type Credentials = { token: TokenSource; userId?: never } | { userId: string; token?: never };
+
+/** Everything `connect` takes besides the credentials. */
+export interface ConnectionOptions {
+  /** Socket.IO transports; WebSocket only by default, so no sticky sessions are needed. */
+  transports?: ("websocket" | "polling" | "webtransport")[];
+  /** How long to wait for a connection, and for each answer, before treating the replica as gone (default 8000). */
+  ackTimeoutMs?: number;
+  /** How long `load`, `search` and `clear` may take, waiting for a connection included (default 15000). */
+  requestTimeoutMs?: number;
+  /** Delays between reconnects and between retries of refused sends (default 250 ms doubling to 10 s, jittered). */
+  backoff?: Partial<BackoffOptions>;
+  /**
+   * Keep unsent messages across page reloads: `true` uses `localStorage`.
+   * Entries are kept per user (dev userId or the token's `sub`).
+   */
+  persist?: boolean | { storage?: KeyValueStorage; keyPrefix?: string };
+  /** After each (re)connect, load what was missed and emit it (default true). */
+  catchUp?: boolean;
+  /** Anything else for socket.io-client (`path`, `extraHeaders` in Node…); reconnection stays the SDK's. */
+  socketOptions?: Partial<ManagerOptions & SocketOptions>;
+}
+
+/**
+ * Options of {@link connect}: `token` — the user's JWT (PROTOCOL.md §3) or a
+ * function returning one, called on every (re)connect so an expired token is
+ * replaced — or, in dev mode (`AUTH_MODE=dev`), `userId`; plus {@link ConnectionOptions}.
+ */
+export type ConnectOptions = Credentials & ConnectionOptions;
+
+/** What `add` takes: the `message:add` payload, `id` optional. */
+export interface AddInput {
+  content: string;
+  role?: Role;
+  meta?: MessageMeta;
+  /** The idempotency key; a ULID is assigned when omitted. */
+  id?: string;
+}
+
+/** How long a caller is willing to wait. */
+export interface CallOptions {
+  /** Give up when this aborts; the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Give up after this long; the promise rejects with a `TIMEOUT` {@link ScrollbackError}. */
+  timeoutMs?: number;
+}
+
+/** The client's events. */
+export interface ClientEvents {
+  /** A message this client had not seen, once, in the history's order: live, caught up after a reconnect, or its own once stored. */
+  message: (message: Message) => void;
+  /** The whole kept window replaces what was shown: on first connect, and after a reconnect that missed too much (`gap`). */
+  reset: (messages: Message[]) => void;
+  /** The user's history was cleared (here or on another connection). */
+  cleared: () => void;
+  /** `online` once connected and caught up; `offline` between attempts; `unauthorized` when credentials are refused. */
+  status: (status: ConnectionStatus) => void;
+  /** A failure no promise reports: a restored message refused, a refused connection, a failed catch-up. */
+  error: (error: ScrollbackError) => void;
+  /** The outbox changed; `pending` are the messages not yet stored, oldest first. */
+  outbox: (pending: PendingMessage[]) => void;
+}

@@ -1,0 +1,111 @@
+/**
+ * The demo chat widget (PROTOCOL.md §6), built on the SDK's browser bundle:
+ * `/widget/scrollback.js` defines `window.Scrollback`; this file, the entry of
+ * `/widget/app.js`, finds out who the visitor is (signing them in when needed)
+ * and starts the chat view (chat-view.ts).
+ *
+ * Page parameters:
+ *   ?server=URL        a replica to talk to; repeat (or comma-separate) for several (default: this site)
+ *   ?user=ID           dev mode: who to be (otherwise asked, then remembered)
+ *   #token=JWT         the user's token
+ *   ?tokenUrl=/path    an endpoint on this site answering `{ "token": "…" }` (or the bare token), asked on every (re)connect
+ */
+import type * as Sdk from "@scrollback/client";
+import type { Credentials } from "@scrollback/client";
+import { USER_ID_PATTERN } from "@scrollback/client/protocol";
+import { ChatView } from "./chat-view.js";
+import { $ } from "./dom.js";
+
+declare global {
+  interface Window {
+    Scrollback: typeof Sdk;
+  }
+}
+
+interface WidgetConfig {
+  authMode: "dev" | "jwt";
+  tokenUrl?: string;
+}
+
+const USER_KEY = "scrollback:userId";
+const config = JSON.parse($("#scrollback-config").textContent ?? "{}") as WidgetConfig;
+const params = new URLSearchParams(location.search);
+
+/** Who to be, from the page's parameters; undefined when the visitor must sign in first. */
+function readCredentials(): Credentials | undefined {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token");
+  if (token) return { token };
+  const tokenUrl = params.get("tokenUrl") ?? config.tokenUrl;
+  if (tokenUrl) {
+    const url = new URL(tokenUrl, location.href);
+    // Only this site's endpoint: a link must not be able to sign the visitor in as someone else.
+    if (url.origin !== location.origin) throw new Error("tokenUrl must be on this site");
+    return { token: () => fetchToken(url) };
+  }
+  if (config.authMode !== "dev") return undefined;
+  const userId = params.get("user") ?? localStorage.getItem(USER_KEY);
+  if (!userId || !USER_ID_PATTERN.test(userId)) return undefined;
+  localStorage.setItem(USER_KEY, userId);
+  return { userId };
+}
+
+async function fetchToken(url: URL): Promise<string> {
+  const response = await fetch(url, { credentials: "same-origin", headers: { accept: "application/json, text/plain" } });
+  if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
+  const text = (await response.text()).trim();
+  if (!text.startsWith("{")) return text;
+  const { token } = JSON.parse(text) as { token?: unknown };
+  if (typeof token !== "string") throw new Error("token endpoint answered no token");
+  return token;
+}
+
+function servers(): string[] {
+  const given = params.getAll("server").flatMap((value) => value.split(",")).map((value) => value.trim()).filter(Boolean);
+  return given.length > 0 ? given : [location.origin];
+}
+
+/** The dev-mode sign-in: remembers the id and starts the chat. */
+function askForUser(): void {
+  const gate = $<HTMLElement>(".gate");
+  const form = $<HTMLFormElement>('[data-gate="dev"]');
+  const input = $<HTMLInputElement>("#user-id");
+  input.pattern = USER_ID_PATTERN.source;
+  gate.hidden = false;
+  form.hidden = false;
+  input.focus();
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const userId = input.value.trim();
+    if (!USER_ID_PATTERN.test(userId)) return void input.reportValidity();
+    localStorage.setItem(USER_KEY, userId);
+    gate.hidden = true;
+    startChat({ userId });
+  });
+}
+
+function startChat(credentials: Credentials): void {
+  const client = window.Scrollback.connect(servers(), { ...credentials, persist: true });
+  new ChatView(client, credentials.userId ? signOut : undefined);
+}
+
+/** Forgets the dev-mode user and reloads without `?user`, so the page asks again. */
+function signOut(): void {
+  localStorage.removeItem(USER_KEY);
+  const url = new URL(location.href);
+  url.searchParams.delete("user");
+  location.assign(url);
+}
+
+try {
+  const credentials = readCredentials();
+  if (credentials) startChat(credentials);
+  else if (config.authMode === "dev") askForUser();
+  else {
+    $<HTMLElement>(".gate").hidden = false;
+    $<HTMLElement>('[data-gate="token"]').hidden = false;
+  }
+} catch (error) {
+  const line = $<HTMLElement>('[data-testid="error"]');
+  line.hidden = false;
+  line.textContent = error instanceof Error ? error.message : String(error);
+}
