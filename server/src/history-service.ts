@@ -13,8 +13,7 @@ import {
 import type { z } from "zod";
 import { AppError, invalidPayload } from "./errors.js";
 import type { Metrics } from "./metrics.js";
-import { STORE_DEADLINE_MS } from "./redis-connections.js";
-import type { AppendResult, LoadResult, Store } from "./store/store.js";
+import { STORE_DEADLINE_MS, type AppendResult, type LoadResult, type Store } from "./store/store.js";
 
 /** Pushes changes to a user's connections on every replica. */
 export interface Broadcaster {

@@ -12,10 +12,6 @@ import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis"
 import type { Logger } from "pino";
 import type { RedisTarget } from "./config.js";
 
-/** Every store command must answer within this long (PROTOCOL.md §4: 2 s). */
-// A little under 2 s, so that the UNAVAILABLE answer itself reaches the client within 2 s.
-export const STORE_DEADLINE_MS = 1_900;
-
 /**
  * How long ioredis keeps waiting for a reply. Longer than the deadline on
  * purpose: the client hears UNAVAILABLE at the deadline, but a write that

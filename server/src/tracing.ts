@@ -15,18 +15,10 @@
 import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
 import type { Message } from "@scrollback/client/protocol";
+import type { TracingConfig } from "./config.js";
 import { AppError } from "./errors.js";
 import { HistoryService, type Broadcaster, type HistoryServiceOptions } from "./history-service.js";
 import type { AppendResult, LoadResult, Store } from "./store/store.js";
-
-/** Where spans go (config.ts reads it from OTEL_TRACING and its companions). */
-export interface TracingConfig {
-  /** `otlp`: OTLP over HTTP to `endpoint`; `console`: printed on stdout, for a look on a dev machine. */
-  exporter: "otlp" | "console";
-  serviceName: string;
-  /** OTLP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); spans go to `<endpoint>/v1/traces`. */
-  endpoint?: string;
-}
 
 /** A running tracer provider. */
 export interface Tracing {

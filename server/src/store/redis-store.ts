@@ -10,9 +10,8 @@ import { AppError } from "../errors.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { messagesKey } from "./redis-keys.js";
-import { STORE_DEADLINE_MS } from "../redis-connections.js";
 import { StallGuard } from "./stall-guard.js";
-import type { AppendOptions, AppendResult, LoadOptions, LoadResult, NewMessage, SearchOptions, Store, StoreSettings } from "./store.js";
+import { STORE_DEADLINE_MS, type AppendOptions, type AppendResult, type LoadOptions, type LoadResult, type NewMessage, type SearchOptions, type Store, type StoreSettings } from "./store.js";
 
 declare module "ioredis" {
   interface RedisCommander<Context> {

@@ -8,6 +8,10 @@
  */
 import type { Message, MessageMeta, Role } from "@scrollback/client/protocol";
 
+/** Every store call must answer within this long (PROTOCOL.md §4: 2 s). */
+// A little under 2 s, so that the UNAVAILABLE answer itself reaches the client within 2 s.
+export const STORE_DEADLINE_MS = 1_900;
+
 /** A message ready to be stored: id and timestamp already assigned. */
 export interface NewMessage {
   id: string;
