@@ -14,6 +14,7 @@ import type { z } from "zod";
 import { AppError, invalidPayload } from "./errors.js";
 import type { Metrics } from "./metrics.js";
 import { STORE_DEADLINE_MS, type AppendResult, type LoadResult, type Store } from "./store/store.js";
+import { withTimeout } from "./with-timeout.js";
 
 /** Pushes changes to a user's connections on every replica. */
 export interface Broadcaster {
@@ -110,25 +111,15 @@ export class HistoryService {
    */
   private async timed<T>(operation: string, call: () => Promise<T>, lateSuccess?: (result: T) => void): Promise<T> {
     const stop = this.options.metrics.storeLatency.startTimer({ operation });
-    let timer: NodeJS.Timeout | undefined;
-    let timedOut = false;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        timedOut = true;
-        reject(new AppError(ERROR_CODES.UNAVAILABLE, "the store did not answer in time; retrying with the same id is safe"));
-      }, STORE_DEADLINE_MS);
-    });
-    const pending = call();
-    pending.then(
-      (result) => {
-        if (timedOut) lateSuccess?.(result);
-      },
-      () => {}, // answered by the race below, or already answered UNAVAILABLE
-    );
     try {
-      return await Promise.race([pending, deadline]);
+      return await withTimeout(call(), {
+        ms: STORE_DEADLINE_MS,
+        onTimeout: () => {
+          throw new AppError(ERROR_CODES.UNAVAILABLE, "the store did not answer in time; retrying with the same id is safe");
+        },
+        lateSuccess,
+      });
     } finally {
-      clearTimeout(timer);
       stop();
     }
   }

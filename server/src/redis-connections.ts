@@ -11,6 +11,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 import type { RedisTarget } from "./config.js";
+import { withTimeout } from "./with-timeout.js";
 
 /**
  * How long ioredis keeps waiting for a reply. Longer than the deadline on
@@ -138,9 +139,7 @@ export async function closeRedisClient(client: RedisClient): Promise<void> {
   // QUIT may settle after the race is over (Redis down at shutdown): its
   // rejection is expected and handled here, never left unhandled.
   const quit = client.quit().catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([quit, new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))]);
-  clearTimeout(timer);
+  await withTimeout(quit, { ms: 1_000, onTimeout: () => undefined });
   client.disconnect();
 }
 
