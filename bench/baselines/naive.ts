@@ -11,7 +11,7 @@ import { createMessageId } from "@scrollback/client/protocol";
 import { addMessageSchema } from "@scrollback/client/protocol/schemas";
 import { Redis } from "ioredis";
 import { Server } from "socket.io";
-import { parsePayload } from "../../server/src/history-service.js";
+import { parsePayload } from "../../server/src/parse-payload.js";
 import { messagesKey } from "../../server/src/store/redis-keys.js";
 import { acceptDevUserId, type BaselineServer, type BaselineSettings } from "./settings.js";
 

@@ -10,13 +10,13 @@ import type { Emitter } from "./emitter.js";
 import { identityOf } from "./identity.js";
 import type { Outbox } from "./outbox.js";
 import type { ErrorBody } from "./protocol/errors.js";
-import type { Ack, ClientToServerEvents, ServerToClientEvents } from "./protocol/events.js";
+import type { ClientSocket } from "./client-socket.js";
+import type { Ack } from "./protocol/events.js";
 import { closedError, ScrollbackError } from "./scrollback-error.js";
 import type { Timeline } from "./timeline.js";
 import { anySignal, backoffDelay, sleep, type BackoffOptions } from "./timing.js";
 import type { CallOptions, ClientEvents, ConnectionStatus, ConnectOptions } from "./types.js";
 
-export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export interface ConnectionParts {
   /** Emits `status` and `error`. */

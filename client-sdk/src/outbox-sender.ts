@@ -5,7 +5,7 @@
  * retryable refusals keep it at the head, to be resent with the same id.
  */
 import type { Emitter } from "./emitter.js";
-import type { ClientSocket } from "./connection.js";
+import type { ClientSocket } from "./client-socket.js";
 import type { Outbox, OutboxEntry } from "./outbox.js";
 import { ScrollbackError } from "./scrollback-error.js";
 import type { Timeline } from "./timeline.js";

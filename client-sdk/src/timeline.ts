@@ -9,7 +9,7 @@ import type { Emitter } from "./emitter.js";
 import type { Message } from "./protocol/events.js";
 import { ScrollbackError } from "./scrollback-error.js";
 import { retryDelay, sleep, type BackoffOptions } from "./timing.js";
-import type { ClientSocket } from "./connection.js";
+import type { ClientSocket } from "./client-socket.js";
 import type { ClientEvents } from "./types.js";
 
 const SEEN_IDS_KEPT = 2_000;

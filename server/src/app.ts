@@ -10,21 +10,18 @@ import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { createAuthenticator } from "./auth/authenticator.js";
 import type { Config } from "./config.js";
-import { HistoryService, type Broadcaster } from "./history-service.js";
+import { assembleHistory, createRedisStore, storeSettings, type IoRef } from "./history-assembly.js";
 import { createHealthRouter } from "./http/health.js";
 import { createMetricsRouter } from "./http/metrics-route.js";
 import { createServiceApiRouter } from "./http/service-api.js";
 import { createWidgetRouter } from "./http/widget.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { createRoomBroadcaster } from "./realtime/broadcaster.js";
 import { startPubsubCanary } from "./realtime/pubsub-canary.js";
 import { createSocketServer, MAX_HTTP_BUFFER_SIZE } from "./realtime/socket-server.js";
 import type { ScrollbackServer } from "./realtime/types.js";
 import { createRedisConnections, probeRedis, type RedisConnections } from "./redis-connections.js";
 import { MemoryStore } from "./store/memory-store.js";
-import { RedisStore } from "./store/redis-store.js";
 import type { Store } from "./store/store.js";
-import { traceBroadcaster, TracedHistoryService, traceStore } from "./tracing.js";
 
 export interface ScrollbackApp {
   config: Readonly<Config>;
@@ -42,29 +39,21 @@ export interface ScrollbackApp {
 }
 
 /** Picks the store per `STORE` (PROTOCOL.md §1), probing the default Redis once for `auto`. */
-async function openStore(config: Readonly<Config>, metrics: Metrics, logger: Logger): Promise<{ store: Store; redis?: RedisConnections }> {
-  const settings = {
-    historyMax: config.historyMax,
-    historyTtlSeconds: config.historyTtlSeconds,
-    onSkippedElements: (count: number) => metrics.skippedElements.inc(count),
-  };
+async function openStore(config: Readonly<Config>, metrics: Metrics, logger: Logger, io: IoRef): Promise<{ store: Store; redis?: RedisConnections }> {
   const useRedis = config.store === "redis" || (config.store === "auto-probe" && (await probeRedis(config.redis)));
   if (!useRedis) {
     if (config.store === "auto-probe") {
       logger.warn("no Redis at 127.0.0.1:6379: using the in-process memory store (one process only, lost on restart)");
     }
     metrics.redisUp.set(1);
-    return { store: new MemoryStore(settings) };
+    return { store: new MemoryStore(storeSettings(config, metrics)) };
   }
   const redis = createRedisConnections(config.redis, logger.child({ component: "redis" }));
   redis.data.on("ready", () => metrics.redisUp.set(1));
   redis.data.on("close", () => metrics.redisUp.set(0));
-  const store = new RedisStore({
-    ...settings,
-    client: redis.data,
-    keyPrefix: config.keyPrefix,
-    waitReplicas: config.redisWait.replicas,
-    waitTimeoutMs: config.redisWait.timeoutMs,
+  const store = createRedisStore(config, redis.data, {
+    metrics,
+    io,
     onStall: (stalled) => {
       metrics.redisUp.set(stalled ? 0 : 1);
       if (stalled) logger.warn("redis stopped answering on an open connection: refusing store calls until a PING answers");
@@ -82,29 +71,16 @@ export interface CreateAppOptions {
 
 export async function createApp(config: Readonly<Config>, logger: Logger, options: CreateAppOptions = {}): Promise<ScrollbackApp> {
   const metrics = createMetrics();
-  const { store, redis } = await openStore(config, metrics, logger);
+  // The store and the service fan out through io, and io's handlers need the service: io is late-bound.
+  let io: ScrollbackServer | undefined;
+  const { store, redis } = await openStore(config, metrics, logger, () => io);
   logger.info({ store: store.kind, target: store.kind === "redis" ? config.redis.kind : undefined }, "store ready");
 
   const web = express();
   web.disable("x-powered-by");
   const httpServer = createServer(web);
 
-  // The broadcaster needs io and io needs the service: late-bind through this holder.
-  let broadcast: ReturnType<typeof createRoomBroadcaster> | undefined;
-  const broadcaster: Broadcaster = {
-    prepareMessageAdded: (message, except) => broadcast?.prepareMessageAdded?.(message, except),
-    messageAdded: (message, except, publishedAlready) => broadcast?.messageAdded(message, except, publishedAlready),
-    historyCleared: (userId, except) => broadcast?.historyCleared(userId, except),
-  };
-  // Without a tracer the plain service, store and broadcaster: tracing off adds nothing to the hot path.
-  const { tracer } = options;
-  const serviceOptions = {
-    store: tracer ? traceStore(store, tracer) : store,
-    metrics,
-    maxMessageBytes: config.maxMessageBytes,
-    broadcaster: tracer ? traceBroadcaster(broadcaster, tracer) : broadcaster,
-  };
-  const service = tracer ? new TracedHistoryService(serviceOptions, tracer) : new HistoryService(serviceOptions);
+  const service = assembleHistory({ store, metrics, maxMessageBytes: config.maxMessageBytes, io: () => io, tracer: options.tracer });
   const sockets = createSocketServer({
     httpServer,
     authenticate: createAuthenticator(config.auth),
@@ -115,7 +91,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
     rateLimit: config.rateLimit,
     redis,
   });
-  broadcast = createRoomBroadcaster(sockets.io);
+  io = sockets.io;
   const canary = redis ? startPubsubCanary({ pub: redis.pub, sub: redis.sub, metrics, logger: logger.child({ component: "pubsub-canary" }) }) : undefined;
 
   web.use(createHealthRouter(store, metrics));

@@ -3,7 +3,6 @@
  * `loadConfig(env)` is pure; main.ts is the only place that reads process.env.
  */
 import { z } from "zod";
-import type { TracingConfig } from "./tracing.js";
 
 const optionalString = z
   .string()
@@ -146,6 +145,15 @@ export interface Config {
   production: boolean;
   /** OpenTelemetry tracing; undefined while it is off (the default). */
   tracing?: TracingConfig;
+}
+
+/** Where spans go (OTEL_TRACING and its companions; tracing.ts starts the exporter). */
+export interface TracingConfig {
+  /** `otlp`: OTLP over HTTP to `endpoint`; `console`: printed on stdout, for a look on a dev machine. */
+  exporter: "otlp" | "console";
+  serviceName: string;
+  /** OTLP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); spans go to `<endpoint>/v1/traces`. */
+  endpoint?: string;
 }
 
 /** Thrown by {@link loadConfig}; its message is one line naming every bad variable. */

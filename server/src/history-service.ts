@@ -10,26 +10,22 @@ import {
   loadHistorySchema,
   searchHistorySchema,
 } from "@scrollback/client/protocol/schemas";
-import type { z } from "zod";
 import { invalidPayload, tooLarge, unavailable } from "./errors.js";
+import type { HistoryOperations } from "./history-operations.js";
 import type { Metrics } from "./metrics.js";
-import { STORE_DEADLINE_MS } from "./redis-connections.js";
-import type { AppendResult, LoadResult, Store } from "./store/store.js";
+import { parsePayload } from "./parse-payload.js";
+import { STORE_DEADLINE_MS, type AppendResult, type LoadResult, type Store } from "./store/store.js";
+import { withTimeout } from "./with-timeout.js";
 
 /** Pushes changes to a user's connections on every replica. */
 export interface Broadcaster {
   /**
-   * What the fan-out would publish for `messageAdded(message, exceptSocketId)`,
-   * so that a store which can publish along with its write does (one round
-   * trip for both). Undefined (or absent) when the fan-out cannot hand it over.
-   */
-  prepareMessageAdded?(message: Message, exceptSocketId?: string): { channel: string; payload: string } | undefined;
-  /**
    * `message:new` to the user's connections, except `exceptSocketId`.
-   * `publishedAlready`: the store published what `prepareMessageAdded`
-   * returned, so only this replica's connections are left to reach.
+   * `otherReplicasReached`: the store already told the other replicas as part
+   * of its write (`AppendResult.announced`), so only this replica's
+   * connections are left to reach.
    */
-  messageAdded(message: Message, exceptSocketId?: string, publishedAlready?: boolean): void;
+  messageAdded(message: Message, exceptSocketId?: string, otherReplicasReached?: boolean): void;
   /** `history:cleared` to the user's connections, except `exceptSocketId`. */
   historyCleared(userId: string, exceptSocketId?: string): void;
 }
@@ -42,14 +38,7 @@ export interface HistoryServiceOptions {
   now?: () => number;
 }
 
-/** Parses `payload` with `schema`, or throws INVALID_PAYLOAD naming the field. */
-export function parsePayload<S extends z.ZodType>(schema: S, payload: unknown): z.output<S> {
-  const result = schema.safeParse(payload);
-  if (!result.success) throw invalidPayload(result.error);
-  return result.data;
-}
-
-export class HistoryService {
+export class HistoryService implements HistoryOperations {
   private readonly now: () => number;
 
   constructor(private readonly options: HistoryServiceOptions) {
@@ -71,13 +60,13 @@ export class HistoryService {
       ...(input.meta === undefined ? {} : { meta: input.meta }),
     };
     const { store, broadcaster } = this.options;
-    // Where the store can, the fan-out to other replicas rides in the store's
-    // own write: one round trip for both, and published only if stored.
-    const announce = store.announcesAppends ? broadcaster.prepareMessageAdded?.({ ...message, userId }, originSocketId) : undefined;
+    // A store built to announce appends (RedisStore, app.ts) has already told
+    // the other replicas within its write; the broadcaster is told so.
     const fanOut = (result: AppendResult) => {
-      if (!result.duplicate) broadcaster.messageAdded(result.message, originSocketId, announce !== undefined);
+      if (!result.duplicate) broadcaster.messageAdded(result.message, originSocketId, result.announced === true);
     };
-    const result = await this.timed("append", () => store.append(userId, message, { freshId: input.id === undefined, announce }), fanOut);
+    const options = { freshId: input.id === undefined, origin: originSocketId };
+    const result = await this.timed("append", () => store.append(userId, message, options), fanOut);
     fanOut(result);
     return result;
   }
@@ -111,25 +100,15 @@ export class HistoryService {
    */
   private async timed<T>(operation: string, call: () => Promise<T>, lateSuccess?: (result: T) => void): Promise<T> {
     const stop = this.options.metrics.storeLatency.startTimer({ operation });
-    let timer: NodeJS.Timeout | undefined;
-    let timedOut = false;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        timedOut = true;
-        reject(unavailable("the store did not answer in time"));
-      }, STORE_DEADLINE_MS);
-    });
-    const pending = call();
-    pending.then(
-      (result) => {
-        if (timedOut) lateSuccess?.(result);
-      },
-      () => {}, // answered by the race below, or already answered UNAVAILABLE
-    );
     try {
-      return await Promise.race([pending, deadline]);
+      return await withTimeout(call(), {
+        ms: STORE_DEADLINE_MS,
+        onTimeout: () => {
+          throw unavailable("the store did not answer in time");
+        },
+        lateSuccess,
+      });
     } finally {
-      clearTimeout(timer);
       stop();
     }
   }

@@ -8,6 +8,7 @@ import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { readEnvironment } from "./environment.js";
 import { startTracing } from "./tracing.js";
+import { withTimeout } from "./with-timeout.js";
 
 /** Exit within this long after a stop signal, drained or not. */
 const SHUTDOWN_LIMIT_MS = 10_000;
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS).unref();
     const flushTraces = () =>
-      tracing && Promise.race([tracing.shutdown(), new Promise((resolve) => setTimeout(resolve, TRACE_FLUSH_LIMIT_MS))]);
+      tracing && withTimeout(tracing.shutdown(), { ms: TRACE_FLUSH_LIMIT_MS, onTimeout: () => undefined });
     app
       .close(SHUTDOWN_LIMIT_MS - 2_000)
       .then(flushTraces)

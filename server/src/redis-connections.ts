@@ -11,10 +11,7 @@
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 import type { RedisTarget } from "./config.js";
-
-/** Every store command must answer within this long (PROTOCOL.md §4: 2 s). */
-// A little under 2 s, so that the UNAVAILABLE answer itself reaches the client within 2 s.
-export const STORE_DEADLINE_MS = 1_900;
+import { withTimeout } from "./with-timeout.js";
 
 /**
  * How long ioredis keeps waiting for a reply. Longer than the deadline on
@@ -36,11 +33,19 @@ export interface RedisConnections {
 
 type Role = "data" | "pub" | "sub";
 
+/**
+ * How long to wait before reconnect attempt `attempt` (1, 2, …): quickly, so
+ * the service heals soon after Redis returns, and never more than 1 s apart.
+ * The same for a node, a Cluster and the Sentinels.
+ */
+function reconnectDelay(attempt: number): number {
+  return Math.min(100 * attempt, 1_000);
+}
+
 function roleOptions(role: Role): RedisOptions {
   const base: RedisOptions = {
     connectTimeout: 2_000,
-    // Reconnect quickly so the service heals soon after Redis returns.
-    retryStrategy: (attempt) => Math.min(100 * attempt, 1_000),
+    retryStrategy: reconnectDelay,
     connectionName: `scrollback:${role}`,
   };
   if (role === "sub") {
@@ -63,7 +68,7 @@ export function createRedisClient(target: RedisTarget, role: Role): RedisClient 
       const clusterOptions: ClusterOptions = {
         redisOptions: { ...options, ...auth },
         enableOfflineQueue: options.enableOfflineQueue ?? true,
-        clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 1_000),
+        clusterRetryStrategy: reconnectDelay,
         slotsRefreshTimeout: 2_000,
         // ioredis otherwise learns a new slot owner only from a MOVED reply;
         // a periodic refresh also heals connections that sent nothing lately.
@@ -81,7 +86,7 @@ export function createRedisClient(target: RedisTarget, role: Role): RedisClient 
         db: target.db,
         sentinelUsername: target.username,
         sentinelPassword: target.password,
-        sentinelRetryStrategy: (attempt) => Math.min(100 * attempt, 1_000),
+        sentinelRetryStrategy: reconnectDelay,
         // Follow +switch-master announcements: a master that hangs rather than
         // dies keeps its connections open, and only this moves them over.
         failoverDetector: true,
@@ -142,9 +147,7 @@ export async function closeRedisClient(client: RedisClient): Promise<void> {
   // QUIT may settle after the race is over (Redis down at shutdown): its
   // rejection is expected and handled here, never left unhandled.
   const quit = client.quit().catch(() => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([quit, new Promise((resolve) => (timer = setTimeout(resolve, 1_000)))]);
-  clearTimeout(timer);
+  await withTimeout(quit, { ms: 1_000, onTimeout: () => undefined });
   client.disconnect();
 }
 

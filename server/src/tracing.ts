@@ -15,18 +15,11 @@
 import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
 import { ERROR_CODES, type Message } from "@scrollback/client/protocol";
+import type { TracingConfig } from "./config.js";
 import { AppError } from "./errors.js";
-import { HistoryService, type Broadcaster, type HistoryServiceOptions } from "./history-service.js";
-import type { AppendResult, LoadResult, Store } from "./store/store.js";
-
-/** Where spans go (config.ts reads it from OTEL_TRACING and its companions). */
-export interface TracingConfig {
-  /** `otlp`: OTLP over HTTP to `endpoint`; `console`: printed on stdout, for a look on a dev machine. */
-  exporter: "otlp" | "console";
-  serviceName: string;
-  /** OTLP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); spans go to `<endpoint>/v1/traces`. */
-  endpoint?: string;
-}
+import type { HistoryOperations } from "./history-operations.js";
+import type { Broadcaster } from "./history-service.js";
+import type { Store } from "./store/store.js";
 
 /** A running tracer provider. */
 export interface Tracing {
@@ -98,39 +91,22 @@ async function inSpan<T>(span: Span, run: () => Promise<T>, describe?: (result: 
 }
 
 /**
- * The history service with a root span around each operation, named after
- * its client event (`message:add`, …) whether it came over Socket.IO or the
- * HTTP API; validation, the store call and the fan-out happen inside it.
+ * The history operations with a root span around each, named after its
+ * client event (`message:add`, …) whether it came over Socket.IO or the HTTP
+ * API; validation, the store call and the fan-out happen inside it.
  */
-export class TracedHistoryService extends HistoryService {
-  constructor(
-    options: HistoryServiceOptions,
-    private readonly tracer: Tracer,
-  ) {
-    super(options);
-  }
-
-  override add(userId: string, payload: unknown, originSocketId?: string): Promise<AppendResult> {
-    return this.span("message:add", originSocketId, () => super.add(userId, payload, originSocketId));
-  }
-
-  override load(userId: string, payload: unknown): Promise<LoadResult> {
-    return this.span("history:load", undefined, () => super.load(userId, payload));
-  }
-
-  override search(userId: string, payload: unknown): Promise<Message[]> {
-    return this.span("history:search", undefined, () => super.search(userId, payload));
-  }
-
-  override clear(userId: string, payload: unknown, originSocketId?: string): Promise<number> {
-    return this.span("history:clear", originSocketId, () => super.clear(userId, payload, originSocketId));
-  }
-
-  private span<T>(event: string, originSocketId: string | undefined, run: () => Promise<T>): Promise<T> {
+export function traceHistory(operations: HistoryOperations, tracer: Tracer): HistoryOperations {
+  const span = <T>(event: string, originSocketId: string | undefined, run: () => Promise<T>): Promise<T> => {
     // A socket id marks a Socket.IO event; the HTTP API passes none (load and search do not tell).
     const attributes: Attributes = originSocketId === undefined ? {} : { "scrollback.transport": "socket.io" };
-    return this.tracer.startActiveSpan(event, { kind: SpanKind.SERVER, root: true, attributes }, (span) => inSpan(span, run));
-  }
+    return tracer.startActiveSpan(event, { kind: SpanKind.SERVER, root: true, attributes }, (active) => inSpan(active, run));
+  };
+  return {
+    add: (userId, payload, originSocketId) => span("message:add", originSocketId, () => operations.add(userId, payload, originSocketId)),
+    load: (userId, payload) => span("history:load", undefined, () => operations.load(userId, payload)),
+    search: (userId, payload) => span("history:search", undefined, () => operations.search(userId, payload)),
+    clear: (userId, payload, originSocketId) => span("history:clear", originSocketId, () => operations.clear(userId, payload, originSocketId)),
+  };
 }
 
 /** The store, with a CLIENT span around each data operation (not around readiness pings). */
@@ -144,7 +120,6 @@ export function traceStore(store: Store, tracer: Tracer): Store {
     );
   return {
     kind: store.kind,
-    announcesAppends: store.announcesAppends,
     append: (userId, message, options) =>
       span("append", "EVALSHA appendMessage", () => store.append(userId, message, options), (result) => ({
         "scrollback.message_id": result.message.id,
@@ -153,7 +128,6 @@ export function traceStore(store: Store, tracer: Tracer): Store {
     load: (userId, options) => span("load", "LRANGE", () => store.load(userId, options), (result) => ({ "scrollback.messages": result.messages.length })),
     search: (userId, options) => span("search", "LRANGE", () => store.search(userId, options), (result) => ({ "scrollback.messages": result.length })),
     clear: (userId) => span("clear", "EVALSHA clearHistory", () => store.clear(userId), (removed) => ({ "scrollback.removed": removed })),
-    ttlSeconds: (userId) => store.ttlSeconds(userId),
     ping: () => store.ping(),
     close: () => store.close(),
   };
@@ -170,10 +144,9 @@ export function traceBroadcaster(broadcaster: Broadcaster, tracer: Tracer): Broa
       }
     });
   return {
-    prepareMessageAdded: broadcaster.prepareMessageAdded && ((message, except) => broadcaster.prepareMessageAdded?.(message, except)),
-    // With `publishedAlready` the publish to the other replicas happened inside the store's span.
-    messageAdded: (message, except, publishedAlready) =>
-      span("message:new", { "scrollback.message_id": message.id }, () => broadcaster.messageAdded(message, except, publishedAlready)),
+    // With `otherReplicasReached` the publish to the other replicas happened inside the store's span.
+    messageAdded: (message, except, otherReplicasReached) =>
+      span("message:new", { "scrollback.message_id": message.id }, () => broadcaster.messageAdded(message, except, otherReplicasReached)),
     historyCleared: (userId, except) => span("history:cleared", {}, () => broadcaster.historyCleared(userId, except)),
   };
 }

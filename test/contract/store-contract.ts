@@ -6,10 +6,13 @@ import { createMessageId } from "@scrollback/client/protocol";
 import { describe, expect, it } from "vitest";
 import type { NewMessage, Store } from "../../server/src/store/store.js";
 
+/** A store as the contract tests it: the `Store` interface, plus the TTL both implementations expose for tests. */
+export type TestedStore = Store & { ttlSeconds(userId: string): Promise<number | null> };
+
 export interface StoreHarness {
-  store: Store;
+  store: TestedStore;
   /** A second store over the same data (another replica), where the backend is shared. */
-  twin: Store;
+  twin: TestedStore;
   /** Writes an element as another program would (RPUSH + LTRIM + EXPIRE). */
   writeForeign(userId: string, element: string): Promise<void>;
   /** Unreadable elements the store has reported so far. */

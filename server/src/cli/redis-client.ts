@@ -7,6 +7,7 @@ import { ERROR_CODES } from "@scrollback/client/protocol";
 import type { RedisTarget } from "../config.js";
 import { AppError } from "../errors.js";
 import { closeRedisClient, createRedisClient, type RedisClient } from "../redis-connections.js";
+import { withTimeout } from "../with-timeout.js";
 import { CliError } from "./cli-error.js";
 
 /** How long the CLI waits for Redis before giving up. */
@@ -37,16 +38,15 @@ export function describeTarget(target: RedisTarget): string {
 export async function connectRedis(target: RedisTarget, role: "data" | "pub" | "sub"): Promise<RedisClient> {
   const client = createRedisClient(target, role);
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
-      client.once("ready", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      client.once("error", (error: Error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
+    const ready = new Promise<void>((resolve, reject) => {
+      client.once("ready", resolve);
+      client.once("error", reject);
+    });
+    await withTimeout(ready, {
+      ms: CONNECT_TIMEOUT_MS,
+      onTimeout: () => {
+        throw new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000} s`);
+      },
     });
   } catch (error) {
     client.disconnect();

@@ -7,36 +7,20 @@
  */
 import type { Message } from "@scrollback/client/protocol";
 import type { RedisClient } from "../redis-connections.js";
+import { decodeRoomBroadcast } from "../realtime/adapter-wire-format.js";
 import { userRoomChannel } from "../realtime/fanout-adapter.js";
 
 /** One event sent to all of a user's connections (auth:expired goes to one socket, not the room). */
 export type RoomEvent = { event: "message:new"; payload: Message } | { event: "history:cleared"; payload: Record<string, never> };
 
-// The adapter's message and packet types (socket.io-adapter MessageType.BROADCAST,
-// socket.io-parser PacketType.EVENT). test/ops/cli-tail.test.ts checks them
-// against real replicas, so an adapter upgrade that changes them fails there.
-const BROADCAST = 3;
-const EVENT = 2;
-
 /**
- * Decodes one adapter message into the event it broadcasts, or null for
- * anything else. The adapter writes JSON unless a packet carries binary
- * data (then MessagePack), which scrollback's events never do.
+ * Decodes one adapter message into the event it broadcasts to a user's room,
+ * or null for anything else (adapter-wire-format.ts).
  */
-export function decodeRoomBroadcast(raw: Buffer): RoomEvent | null {
-  if (raw[0] !== 0x7b) return null;
-  let message: unknown;
-  try {
-    message = JSON.parse(raw.toString("utf8"));
-  } catch {
-    return null;
-  }
-  const { type, data } = (message ?? {}) as { type?: unknown; data?: { packet?: { type?: unknown; data?: unknown } } };
-  const packet = data?.packet;
-  if (type !== BROADCAST || packet?.type !== EVENT || !Array.isArray(packet.data)) return null;
-  const [event, payload] = packet.data as [unknown, unknown];
-  if (event !== "message:new" && event !== "history:cleared") return null;
-  return { event, payload } as RoomEvent;
+function decodeRoomEvent(raw: Buffer): RoomEvent | null {
+  const broadcast = decodeRoomBroadcast(raw);
+  if (broadcast?.event !== "message:new" && broadcast?.event !== "history:cleared") return null;
+  return { event: broadcast.event, payload: broadcast.payload } as RoomEvent;
 }
 
 /**
@@ -49,7 +33,7 @@ export async function subscribeToRoom(sub: RedisClient, userId: string, onEvent:
   const channel = userRoomChannel(userId);
   const listener = (from: Buffer, message: Buffer) => {
     if (from.toString() !== channel) return;
-    const event = decodeRoomBroadcast(message);
+    const event = decodeRoomEvent(message);
     if (event) onEvent(event);
   };
   sub.on("smessageBuffer", listener);

@@ -3,6 +3,7 @@ import { ERROR_CODES } from "@scrollback/client/protocol";
 import { Router } from "express";
 import type { Metrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
+import { withTimeout } from "../with-timeout.js";
 
 /** How long /readyz waits for the store before answering 503. */
 const READINESS_TIMEOUT_MS = 1_000;
@@ -23,18 +24,15 @@ export function createHealthRouter(store: Store, metrics: Metrics): Router {
 
 /** Whether the store answers a ping within the readiness timeout. */
 export async function checkStore(store: Store): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      store.ping(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error("timeout")), READINESS_TIMEOUT_MS);
-      }),
-    ]);
+    await withTimeout(store.ping(), {
+      ms: READINESS_TIMEOUT_MS,
+      onTimeout: () => {
+        throw new Error("timeout");
+      },
+    });
     return true;
   } catch {
     return false;
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -8,11 +8,12 @@ import { userIdSchema } from "@scrollback/client/protocol/schemas";
 import express, { Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { internal, invalidPayload, notFound, toAppError, toHttpAnswer, tooLarge, unauthorized, type AppError } from "../errors.js";
-import { parsePayload, type HistoryService } from "../history-service.js";
+import type { HistoryOperations } from "../history-operations.js";
+import { parsePayload } from "../parse-payload.js";
 import type { Metrics } from "../metrics.js";
 
 export interface ServiceApiOptions {
-  service: HistoryService;
+  service: HistoryOperations;
   metrics: Metrics;
   logger: Logger;
   serviceToken?: string;

@@ -7,12 +7,9 @@ import type { ScrollbackServer } from "./types.js";
 
 export function createRoomBroadcaster(io: ScrollbackServer): Broadcaster {
   return {
-    prepareMessageAdded(message, exceptSocketId) {
-      return prepareRoomBroadcast(io.of("/").adapter, userRoom(message.userId), exceptSocketId, "message:new", message);
-    },
-    messageAdded(message: Message, exceptSocketId?: string, publishedAlready = false) {
+    messageAdded(message: Message, exceptSocketId?: string, otherReplicasReached = false) {
       const name = userRoom(message.userId);
-      if (publishedAlready) {
+      if (otherReplicasReached) {
         // The other replicas have it; deliver here only, and only when someone
         // besides the sender is listening (an emit encodes even for nobody).
         const members = io.of("/").adapter.rooms.get(name);
@@ -27,6 +24,16 @@ export function createRoomBroadcaster(io: ScrollbackServer): Broadcaster {
       without(io.to(userRoom(userId)), exceptSocketId).emit("history:cleared", {});
     },
   };
+}
+
+/**
+ * What the Redis adapter would publish to the other replicas for
+ * `messageAdded(message, exceptSocketId)`, so that the store can publish it
+ * within its write (RedisStore's `announce`). Undefined when `io` has no
+ * Redis adapter: the broadcaster then publishes as usual.
+ */
+export function announceMessageAdded(io: ScrollbackServer, message: Message, exceptSocketId: string | undefined): { channel: string; payload: string } | undefined {
+  return prepareRoomBroadcast(io.of("/").adapter, userRoom(message.userId), exceptSocketId, "message:new", message);
 }
 
 /** The room's connections, less the one that caused the event (if any). */

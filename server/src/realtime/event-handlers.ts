@@ -1,12 +1,12 @@
 /**
  * The four client events (PROTOCOL.md §4). Each handler takes `unknown`
- * arguments, lets HistoryService validate them, and always answers the ack
+ * arguments, lets the history operations validate them, and always answers the ack
  * with `{ ok: true, ... }` or `{ ok: false, error }`.
  */
 import { ERROR_CODES, type ClientEventName } from "@scrollback/client/protocol";
 import type { Logger } from "pino";
 import { invalidPayload, toAppError } from "../errors.js";
-import type { HistoryService } from "../history-service.js";
+import type { HistoryOperations } from "../history-operations.js";
 import type { Metrics } from "../metrics.js";
 import type { ScrollbackSocket } from "./types.js";
 
@@ -16,7 +16,7 @@ type Ack = (answer: unknown) => void;
 type Answer = object;
 
 export interface HandlerContext {
-  service: HistoryService;
+  service: HistoryOperations;
   metrics: Metrics;
   logger: Logger;
   /** Counts handlers still running, so a shutdown can wait for their acks. */
@@ -30,7 +30,7 @@ export function splitArgs(args: unknown[]): { payload: unknown; ack?: Ack } {
   return { payload: args[0] };
 }
 
-const HANDLERS: Record<ClientEventName, (socket: ScrollbackSocket, service: HistoryService, payload: unknown) => Promise<Answer>> = {
+const HANDLERS: Record<ClientEventName, (socket: ScrollbackSocket, service: HistoryOperations, payload: unknown) => Promise<Answer>> = {
   "message:add": async (socket, service, payload) => service.add(socket.data.userId, payload, socket.id),
   "history:load": async (socket, service, payload) => service.load(socket.data.userId, payload),
   "history:search": async (socket, service, payload) => ({ messages: await service.search(socket.data.userId, payload) }),

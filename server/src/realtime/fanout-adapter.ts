@@ -5,6 +5,7 @@
  */
 import { createShardedAdapter } from "@socket.io/redis-adapter";
 import type { RedisClient } from "../redis-connections.js";
+import { encodeRoomBroadcast, roomBroadcastMessage, senderPrefix } from "./adapter-wire-format.js";
 import { userRoom } from "./rooms.js";
 
 /**
@@ -12,10 +13,6 @@ import { userRoom } from "./rooms.js";
  * replica only receives broadcasts for users it has connections for.
  */
 export const FANOUT_ADAPTER_OPTIONS = { channelPrefix: "socket.io", subscriptionMode: "dynamic" } as const;
-
-// socket.io-adapter's MessageType.BROADCAST and socket.io-parser's PacketType.EVENT.
-const BROADCAST = 3;
-const EVENT = 2;
 
 /**
  * What the sharded adapter uses to publish a broadcast: the same calls its
@@ -55,7 +52,7 @@ export function createFanoutAdapter(pub: RedisClient, sub: RedisClient): ReturnT
 function skipOwnBroadcasts(adapter: unknown): void {
   const internals = internalsOf(adapter);
   if (!internals) return;
-  const ownPrefix = Buffer.from(`{"uid":${JSON.stringify(internals.uid)},`);
+  const ownPrefix = senderPrefix(internals.uid);
   const onRawMessage = internals.onRawMessage.bind(adapter);
   internals.onRawMessage = (raw, channel) => {
     if (raw.length > ownPrefix.length && raw.compare(ownPrefix, 0, ownPrefix.length, 0, ownPrefix.length) === 0) return;
@@ -79,17 +76,8 @@ export function prepareRoomBroadcast(
 ): { channel: string; payload: string } | undefined {
   const internals = internalsOf(adapter);
   if (!internals) return undefined;
-  const message = {
-    uid: internals.uid,
-    nsp: "/",
-    type: BROADCAST,
-    data: {
-      packet: { type: EVENT, data: [event, payload] },
-      opts: { rooms: [room], except: exceptSocketId ? [exceptSocketId] : [], flags: {} },
-    },
-  };
-  // Plain JSON, as the adapter encodes anything without binary data (our payloads are JSON by schema).
-  return { channel: internals.computeChannel(message), payload: JSON.stringify(message) };
+  const broadcast = { uid: internals.uid, room, except: exceptSocketId ? [exceptSocketId] : [], event, payload };
+  return { channel: internals.computeChannel(roomBroadcastMessage(broadcast)), payload: encodeRoomBroadcast(broadcast) };
 }
 
 /** The main channel of the default namespace: every replica subscribes to it (the adapter's server count). */

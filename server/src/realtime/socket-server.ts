@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import { Server } from "socket.io";
 import { AppError, rateLimited, unavailable, unknownEvent } from "../errors.js";
 import type { Authenticate } from "../auth/authenticator.js";
-import type { HistoryService } from "../history-service.js";
+import type { HistoryOperations } from "../history-operations.js";
 import type { Metrics } from "../metrics.js";
 import type { RedisConnections } from "../redis-connections.js";
 import { registerEventHandlers, splitArgs } from "./event-handlers.js";
@@ -38,7 +38,7 @@ export const MAX_HTTP_BUFFER_SIZE = 1e6;
 export interface SocketServerOptions {
   httpServer: HttpServer;
   authenticate: Authenticate;
-  service: HistoryService;
+  service: HistoryOperations;
   metrics: Metrics;
   logger: Logger;
   corsOrigins?: string[];

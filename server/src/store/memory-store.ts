@@ -66,6 +66,7 @@ export class MemoryStore implements Store {
     return list?.elements.length ?? 0;
   }
 
+  /** Seconds until the user's history expires, or null when there is none (for tests; not part of `Store`). */
   async ttlSeconds(userId: string): Promise<number | null> {
     const list = this.live(userId);
     // Redis's TTL rounds to the nearest second; do the same.

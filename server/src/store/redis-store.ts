@@ -10,9 +10,8 @@ import { AppError, internal, unavailable } from "../errors.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { messagesKey } from "./redis-keys.js";
-import { STORE_DEADLINE_MS } from "../redis-connections.js";
 import { StallGuard } from "./stall-guard.js";
-import type { AppendOptions, AppendResult, LoadOptions, LoadResult, NewMessage, SearchOptions, Store, StoreSettings } from "./store.js";
+import { STORE_DEADLINE_MS, type AppendOptions, type AppendResult, type LoadOptions, type LoadResult, type NewMessage, type SearchOptions, type Store, type StoreSettings } from "./store.js";
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
@@ -67,18 +66,35 @@ export interface RedisStoreOptions extends StoreSettings {
   waitTimeoutMs?: number;
   /** Told when Redis stops answering on an open connection (true) and answers again (false). */
   onStall?: (stalled: boolean) => void;
+  /**
+   * Publishes each new message as part of its append: one round trip for the
+   * write and the fan-out, and published only when stored (never for a
+   * duplicate). Given the message about to be stored and the append's
+   * `origin`, it returns what to publish where (or undefined: nothing).
+   * Ignored on a Cluster, where the channel hashes to another slot than the
+   * user's key and a script may touch only its key's slot.
+   */
+  announce?: AppendAnnouncer;
+}
+
+/** What to publish, and on which channel, when `message` is stored. */
+export type AppendAnnouncer = (message: Message, origin: string | undefined) => Announcement | undefined;
+
+export interface Announcement {
+  channel: string;
+  payload: string;
 }
 
 export class RedisStore implements Store {
   readonly kind = "redis";
-  /** In a Cluster the fan-out channel lives in another slot than the key, which a script may not touch. */
-  readonly announcesAppends: boolean;
   private readonly client: Redis | Cluster;
   private readonly stallGuard?: StallGuard;
+  /** Never set on a Cluster: the channel lives in another slot than the key, which a script may not touch. */
+  private readonly announce?: AppendAnnouncer;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
-    this.announcesAppends = !this.client.isCluster;
+    if (!this.client.isCluster) this.announce = options.announce;
     defineScrollbackCommands(this.client);
     // One connection, one guard. A Cluster spreads users over several
     // connections, and one hanging node must not refuse every user's writes.
@@ -91,13 +107,13 @@ export class RedisStore implements Store {
     const key = messagesKey(this.options.keyPrefix, userId);
     const element = encodeElement(message);
     const dedupeId = options.freshId ? "" : message.id;
-    const announce = this.announcesAppends ? options.announce : undefined;
+    const announcement = this.announce?.({ ...message, userId }, options.origin);
     const kept = await this.run(() =>
       this.options.waitReplicas
-        ? this.appendAndWait(key, element, dedupeId, this.options.waitReplicas, announce)
-        : this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announce)),
+        ? this.appendAndWait(key, element, dedupeId, this.options.waitReplicas, announcement)
+        : this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement)),
     );
-    if (kept === 0) return { message: { ...message, userId }, duplicate: false };
+    if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined };
     const existing = decodeElement(kept, userId);
     if (!existing) throw internal();
     return { message: existing, duplicate: true };
@@ -115,6 +131,7 @@ export class RedisStore implements Store {
     return this.run(() => this.client.clearHistory(messagesKey(this.options.keyPrefix, userId)));
   }
 
+  /** Seconds until the user's history expires, or null when there is none (for tests and tools; not part of `Store`). */
   async ttlSeconds(userId: string): Promise<number | null> {
     const ttl = await this.run(() => this.client.ttl(messagesKey(this.options.keyPrefix, userId)));
     return ttl < 0 ? null : ttl;
@@ -130,7 +147,7 @@ export class RedisStore implements Store {
   }
 
   /** The arguments of appendMessage.lua, in its KEYS/ARGV order. */
-  private appendArgs(key: string, element: string, dedupeId: string, announce: AppendOptions["announce"]) {
+  private appendArgs(key: string, element: string, dedupeId: string, announce: Announcement | undefined) {
     const { historyMax, historyTtlSeconds } = this.options;
     return [key, element, dedupeId, historyMax, historyTtlSeconds, announce?.channel ?? "", announce?.payload ?? ""] as const;
   }
@@ -145,7 +162,7 @@ export class RedisStore implements Store {
     element: string,
     dedupeId: string,
     replicas: number,
-    announce: AppendOptions["announce"],
+    announce: Announcement | undefined,
     redirected = false,
   ): Promise<0 | string> {
     const results = await this.client

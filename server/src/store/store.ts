@@ -8,6 +8,10 @@
  */
 import type { Message, MessageMeta, Role } from "@scrollback/client/protocol";
 
+/** Every store call must answer within this long (PROTOCOL.md §4: 2 s). */
+// A little under 2 s, so that the UNAVAILABLE answer itself reaches the client within 2 s.
+export const STORE_DEADLINE_MS = 1_900;
+
 /** A message ready to be stored: id and timestamp already assigned. */
 export interface NewMessage {
   id: string;
@@ -21,6 +25,11 @@ export interface AppendResult {
   /** The stored message: the new one, or on a duplicate the one already kept. */
   message: Message;
   duplicate: boolean;
+  /**
+   * The store announced the new message itself, in the same atomic step as
+   * the write (a `RedisStore` built with `announce`); never for a duplicate.
+   */
+  announced?: boolean;
 }
 
 export interface AppendOptions {
@@ -30,11 +39,10 @@ export interface AppendOptions {
    */
   freshId?: boolean;
   /**
-   * Published on a Pub/Sub channel as part of the same atomic step, only when
-   * the message is stored (never for a duplicate). Only for a store whose
-   * `announcesAppends` is true; the fan-out uses it to save a round trip.
+   * Who asked for the append (a connection id). Never stored: only handed to
+   * the store's announcer, if it has one, with the stored message.
    */
-  announce?: { channel: string; payload: string };
+  origin?: string;
 }
 
 export interface LoadOptions {
@@ -62,9 +70,6 @@ export interface Store {
   /** What `/readyz` reports. */
   readonly kind: "redis" | "memory";
 
-  /** Whether `append` honours `AppendOptions.announce`. */
-  readonly announcesAppends?: boolean;
-
   /**
    * Appends a message unless one with the same id is already kept, then trims
    * to the newest `historyMax` and restarts the TTL — all as one atomic step:
@@ -82,9 +87,6 @@ export interface Store {
 
   /** Deletes the user's history; returns how many elements it held. */
   clear(userId: string): Promise<number>;
-
-  /** Seconds until the user's history expires, or null when there is none. */
-  ttlSeconds(userId: string): Promise<number | null>;
 
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;

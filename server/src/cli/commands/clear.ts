@@ -1,16 +1,14 @@
 /**
  * `scrollback clear <user>`: deletes a user's history and tells their open
  * connections, on every replica, with `history:cleared` — the server's own
- * clear (HistoryService, clearHistory.lua) published through the same
+ * clear (history-assembly.ts, clearHistory.lua) published through the same
  * Socket.IO Redis adapter the replicas use, so no replica URL or token is needed.
  */
 import { Server } from "socket.io";
-import { HistoryService } from "../../history-service.js";
+import { assembleHistory, createRedisStore } from "../../history-assembly.js";
 import { createMetrics } from "../../metrics.js";
-import { createRoomBroadcaster } from "../../realtime/broadcaster.js";
 import { createFanoutAdapter } from "../../realtime/fanout-adapter.js";
 import type { ScrollbackServer } from "../../realtime/types.js";
-import { RedisStore } from "../../store/redis-store.js";
 import type { Command } from "../command.js";
 import { redisFailure } from "../redis-client.js";
 
@@ -24,12 +22,8 @@ export const clearCommand: Command = {
     // Not attached to any HTTP server: only its adapter is used, to publish.
     const io: ScrollbackServer = new Server({ adapter: createFanoutAdapter(pub, sub) });
     const metrics = createMetrics();
-    const service = new HistoryService({
-      store: new RedisStore({ client: data, keyPrefix: config.keyPrefix, historyMax: config.historyMax, historyTtlSeconds: config.historyTtlSeconds }),
-      metrics,
-      broadcaster: createRoomBroadcaster(io),
-      maxMessageBytes: config.maxMessageBytes,
-    });
+    const store = createRedisStore(config, data, { metrics, io: () => io });
+    const service = assembleHistory({ store, metrics, maxMessageBytes: config.maxMessageBytes, io: () => io });
     let removed: number;
     try {
       removed = await service.clear(userId, {});

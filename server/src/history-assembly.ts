@@ -1,0 +1,89 @@
+/**
+ * Store, history service and broadcaster put together, in one place for the
+ * server (app.ts) and the CLI's `clear` (which clears and tells the user's
+ * connections exactly as a replica does).
+ */
+import type { Tracer } from "@opentelemetry/api";
+import type { Config } from "./config.js";
+import type { HistoryOperations } from "./history-operations.js";
+import { HistoryService, type Broadcaster } from "./history-service.js";
+import type { Metrics } from "./metrics.js";
+import { announceMessageAdded, createRoomBroadcaster } from "./realtime/broadcaster.js";
+import type { ScrollbackServer } from "./realtime/types.js";
+import type { RedisClient } from "./redis-connections.js";
+import { RedisStore } from "./store/redis-store.js";
+import type { Store, StoreSettings } from "./store/store.js";
+import { traceBroadcaster, traceHistory, traceStore } from "./tracing.js";
+
+/**
+ * The Socket.IO server the fan-out goes through. A function because the
+ * server creates it after the service (its handlers call the service);
+ * until it exists nothing is broadcast.
+ */
+export type IoRef = () => ScrollbackServer | undefined;
+
+type StoreConfig = Pick<Config, "historyMax" | "historyTtlSeconds">;
+
+/** The limits both stores share, with unreadable elements counted in `metrics`. */
+export function storeSettings(config: StoreConfig, metrics: Metrics): StoreSettings {
+  return {
+    historyMax: config.historyMax,
+    historyTtlSeconds: config.historyTtlSeconds,
+    onSkippedElements: (count) => metrics.skippedElements.inc(count),
+  };
+}
+
+/**
+ * The Redis store over `client`, announcing each new message to the other
+ * replicas within its write (one round trip per add; not on a Cluster, see
+ * RedisStore's `announce`).
+ */
+export function createRedisStore(
+  config: StoreConfig & Pick<Config, "keyPrefix" | "redisWait">,
+  client: RedisClient,
+  options: { metrics: Metrics; io: IoRef; onStall?: (stalled: boolean) => void },
+): RedisStore {
+  return new RedisStore({
+    ...storeSettings(config, options.metrics),
+    client,
+    keyPrefix: config.keyPrefix,
+    waitReplicas: config.redisWait.replicas,
+    waitTimeoutMs: config.redisWait.timeoutMs,
+    onStall: options.onStall,
+    announce: (message, origin) => {
+      const io = options.io();
+      return io && announceMessageAdded(io, message, origin);
+    },
+  });
+}
+
+export interface HistoryAssemblyOptions {
+  store: Store;
+  metrics: Metrics;
+  maxMessageBytes: number;
+  io: IoRef;
+  /** Traces the operations, their store calls and fan-out; none while tracing is off (nothing is added to the hot path). */
+  tracer?: Tracer;
+}
+
+/** The four operations over `store`, fanning out through `io`'s rooms. */
+export function assembleHistory(options: HistoryAssemblyOptions): HistoryOperations {
+  const { tracer } = options;
+  let rooms: { io: ScrollbackServer; broadcaster: Broadcaster } | undefined;
+  const current = (): Broadcaster | undefined => {
+    const io = options.io();
+    if (io && rooms?.io !== io) rooms = { io, broadcaster: createRoomBroadcaster(io) };
+    return rooms?.broadcaster;
+  };
+  const broadcaster: Broadcaster = {
+    messageAdded: (message, except, otherReplicasReached) => current()?.messageAdded(message, except, otherReplicasReached),
+    historyCleared: (userId, except) => current()?.historyCleared(userId, except),
+  };
+  const service = new HistoryService({
+    store: tracer ? traceStore(options.store, tracer) : options.store,
+    metrics: options.metrics,
+    maxMessageBytes: options.maxMessageBytes,
+    broadcaster: tracer ? traceBroadcaster(broadcaster, tracer) : broadcaster,
+  });
+  return tracer ? traceHistory(service, tracer) : service;
+}

@@ -1,0 +1,20 @@
+/**
+ * The four operations of the protocol as the transports see them: the
+ * Socket.IO handlers and the HTTP API call these with what the client sent
+ * (`unknown`, validated inside), and know nothing of how they are carried
+ * out. `HistoryService` implements them; `traceHistory` (tracing.ts) wraps
+ * them.
+ */
+import type { Message } from "@scrollback/client/protocol";
+import type { AppendResult, LoadResult } from "./store/store.js";
+
+export interface HistoryOperations {
+  /** `message:add`; `originSocketId` is left out of the fan-out. */
+  add(userId: string, payload: unknown, originSocketId?: string): Promise<AppendResult>;
+  /** `history:load`. */
+  load(userId: string, payload: unknown): Promise<LoadResult>;
+  /** `history:search`. */
+  search(userId: string, payload: unknown): Promise<Message[]>;
+  /** `history:clear`; `originSocketId` is left out of the fan-out. */
+  clear(userId: string, payload: unknown, originSocketId?: string): Promise<number>;
+}

@@ -1,0 +1,87 @@
+/**
+ * Our copy of the Redis adapter's message format (adapter-wire-format.ts)
+ * against the real thing: real redis-server, real Socket.IO servers with
+ * the sharded adapter as the replicas run it. Fails if an adapter upgrade
+ * changes the format, the channel routing or the internals we call.
+ */
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Redis } from "ioredis";
+import { Server } from "socket.io";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { decodeRoomBroadcast, encodeRoomBroadcast } from "../../server/src/realtime/adapter-wire-format.js";
+import { createFanoutAdapter, prepareRoomBroadcast, userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
+import { userRoom } from "../../server/src/realtime/rooms.js";
+import { connect, nextEvent, type TestSocket } from "../support/clients.js";
+import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { until } from "../support/wait.js";
+
+const USER = "wire_format";
+const ROOM = userRoom(USER);
+
+interface Replica {
+  io: Server;
+  http: HttpServer;
+  url: string;
+}
+
+let redis: RedisServer;
+const replicas: Replica[] = [];
+const sockets: TestSocket[] = [];
+
+/** A bare Socket.IO server with the fan-out adapter; every connection joins the test user's room. */
+async function startReplica(): Promise<Replica> {
+  const http = createServer();
+  const io = new Server(http, { adapter: createFanoutAdapter(redis.client(), redis.client()) });
+  io.on("connection", (socket) => socket.join(ROOM));
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  const replica = { io, http, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` };
+  replicas.push(replica);
+  return replica;
+}
+
+async function subscribers(channel: string): Promise<number> {
+  const [, count] = (await redis.client().call("PUBSUB", "SHARDNUMSUB", channel)) as [string, number];
+  return count;
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+
+afterAll(async () => {
+  for (const socket of sockets) socket.close();
+  for (const { io } of replicas) await new Promise<void>((resolve) => io.close(() => resolve()));
+  await redis?.stop();
+});
+
+it("a broadcast we encode, published on the channel the adapter computes, reaches a room member on another replica", async () => {
+  const [sender, receiver] = [await startReplica(), await startReplica()];
+  const member = await connect(receiver.url, {});
+  sockets.push(member);
+  await until("the receiving adapter subscribed to the room's channel", async () => (await subscribers(userRoomChannel(USER))) > 0, 5_000, 20);
+
+  const message = { id: "wire-1", userId: USER, role: "user", content: "from our encoder", timestamp: new Date().toISOString() };
+  const prepared = prepareRoomBroadcast(sender.io.of("/").adapter, ROOM, undefined, "message:new", message);
+  expect(prepared, "fanout-adapter.ts no longer finds the adapter internals it needs").toBeDefined();
+  expect(prepared!.channel).toBe(userRoomChannel(USER));
+  const arrival = nextEvent(member, "message:new");
+  await redis.client().spublish(prepared!.channel, prepared!.payload);
+  expect(await arrival).toEqual(message);
+});
+
+it("a broadcast the adapter publishes is decoded by our module, and is what we would encode", async () => {
+  const [sender] = replicas as [Replica];
+  const listener = redis.client();
+  const received = new Promise<Buffer>((resolve) => listener.on("smessageBuffer", (_channel: Buffer, raw: Buffer) => resolve(raw)));
+  await listener.ssubscribe(userRoomChannel(USER));
+
+  const message = { id: "wire-2", userId: USER, role: "assistant", content: "from the adapter", timestamp: new Date().toISOString(), meta: { n: 1 } };
+  sender.io.to(ROOM).except("some-socket-id").emit("message:new", message);
+  const raw = await received;
+  const decoded = decodeRoomBroadcast(raw);
+  const uid = (sender.io.of("/").adapter as unknown as { uid: string }).uid;
+  expect(decoded).toEqual({ uid, room: ROOM, except: ["some-socket-id"], event: "message:new", payload: message });
+  // The same message; only the key order differs (ours puts uid first, so a replica can spot its own by prefix).
+  expect(JSON.parse(encodeRoomBroadcast(decoded!))).toEqual(JSON.parse(raw.toString("utf8")));
+});
