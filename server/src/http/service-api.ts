@@ -2,13 +2,13 @@
  * The HTTP API for backends (PROTOCOL.md §5): the same operations as the
  * Socket.IO events, behind `Authorization: Bearer <SERVICE_TOKEN>`.
  */
-import { timingSafeEqual } from "node:crypto";
 import { userIdSchema } from "@scrollback/client/protocol/schemas";
 import express, { Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { AppError, HTTP_STATUS, toAppError } from "../errors.js";
 import { parsePayload, type HistoryService } from "../history-service.js";
 import type { Metrics } from "../metrics.js";
+import { bearerToken, secretMatches } from "./token-match.js";
 
 export interface ServiceApiOptions {
   service: HistoryService;
@@ -25,13 +25,6 @@ function sendError(res: Response, error: AppError): void {
   res.status(HTTP_STATUS[error.code]).json({ error: { code: error.code, message: error.message } });
 }
 
-function tokenMatches(expected: string, header: string | undefined): boolean {
-  // The scheme name is case-insensitive (RFC 7235).
-  const given = Buffer.from(header && /^bearer /i.test(header) ? header.slice(7) : "");
-  const wanted = Buffer.from(expected);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
-}
-
 export function createServiceApiRouter(options: ServiceApiOptions): Router {
   const { service, metrics, serviceToken } = options;
   const router = Router();
@@ -39,7 +32,7 @@ export function createServiceApiRouter(options: ServiceApiOptions): Router {
   router.use("/api/v1", (req, res, next) => {
     // Without a token the API does not exist (404), rather than being open.
     if (!serviceToken) return void res.status(404).json({ error: { code: "NOT_FOUND", message: "the HTTP API is disabled" } });
-    if (!tokenMatches(serviceToken, req.headers.authorization)) {
+    if (!secretMatches(serviceToken, bearerToken(req.headers.authorization))) {
       res.set("WWW-Authenticate", "Bearer");
       return void res.status(401).json({ error: { code: "UNAUTHORIZED", message: "a valid service token is required" } });
     }
