@@ -87,6 +87,9 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
 
   const web = express();
   web.disable("x-powered-by");
+  // Exact paths only, as in exact-router.ts: what a proxy rule names is all that matches.
+  web.set("case sensitive routing", true);
+  web.set("strict routing", true);
   const httpServer = createServer(web);
 
   // The broadcaster needs io and io needs the service: late-bind through this holder.

@@ -1,5 +1,6 @@
 /** Liveness and readiness (PROTOCOL.md §5). */
-import { Router } from "express";
+import type { Router } from "express";
+import { exactRouter } from "./exact-router.js";
 import type { Metrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
 
@@ -7,7 +8,7 @@ import type { Store } from "../store/store.js";
 const READINESS_TIMEOUT_MS = 1_000;
 
 export function createHealthRouter(store: Store, metrics: Metrics): Router {
-  const router = Router();
+  const router = exactRouter();
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });

@@ -3,11 +3,12 @@
  * Socket.IO events, behind `Authorization: Bearer <SERVICE_TOKEN>`.
  */
 import { userIdSchema } from "@scrollback/client/protocol/schemas";
-import express, { Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
+import express, { type Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { AppError, HTTP_STATUS, toAppError } from "../errors.js";
 import { parsePayload, type HistoryService } from "../history-service.js";
 import type { Metrics } from "../metrics.js";
+import { exactRouter } from "./exact-router.js";
 import { bearerToken, secretMatches } from "./token-match.js";
 
 export interface ServiceApiOptions {
@@ -27,7 +28,7 @@ function sendError(res: Response, error: AppError): void {
 
 export function createServiceApiRouter(options: ServiceApiOptions): Router {
   const { service, metrics, serviceToken } = options;
-  const router = Router();
+  const router = exactRouter();
 
   router.use("/api/v1", (req, res, next) => {
     // Without a token the API does not exist (404), rather than being open.
