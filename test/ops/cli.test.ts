@@ -205,6 +205,76 @@ describe("export", () => {
   });
 });
 
+describe("foreign data is shown, never obeyed by the terminal", () => {
+  // ESC sequences (clear screen, OSC title, CSI colour), BEL, CR, backspace, DEL, C1 (CSI, NEL) and bidi overrides/isolates.
+  const NASTY = "a\u001b[2J\u001b]0;pwned\u0007b\rc\bd\u007fe\u009b31mf\u0085g\u202eh\u2066i\u2069j";
+  // What must never reach a terminal raw (a newline only ends lines).
+  const OBEYED = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+  const foreignKey = `temp_memory:evil\u001b[31m\u202euser\u009b:messages`;
+  const element = JSON.stringify({ id: "ok_id", role: NASTY, content: NASTY, timestamp: NASTY, meta: { [NASTY]: NASTY } });
+
+  beforeAll(async () => {
+    await raw.rpush(foreignKey, element);
+    await raw.rpush("temp_memory:foreign_alice:messages", element, `not json ${NASTY}`);
+  });
+
+  it("users, show, export and stats write no control or bidi character, in text or --json", async () => {
+    const runs = [
+      await cli(["users"], env),
+      await cli(["users", "--json"], env),
+      await cli(["show", "foreign_alice"], env),
+      await cli(["show", "foreign_alice", "--json"], env),
+      await cli(["export", "foreign_alice"], env),
+      await cli(["export", "foreign_alice", "--json"], env),
+      await cli(["stats"], env),
+      await cli(["stats", "--json"], env),
+    ];
+    for (const run of runs) {
+      expect(run.code).toBe(0);
+      expect(run.stdout).not.toMatch(OBEYED);
+      expect(run.stderr).not.toMatch(OBEYED);
+    }
+    const [users, usersJson, show, showJson, exported, exportedJson] = runs;
+    // Shown as escapes, so the operator sees what is there.
+    expect(users!.stdout).toContain("evil\\x1b[31m\\u202euser\\x9b\n");
+    expect(show!.stdout).toContain("a\\x1b[2J\\x1b]0;pwned\\x07b\\x0dc\\x08d\\x7fe\\x9b31mf\\x85g\\u202eh\\u2066i\\u2069j");
+    // The JSON forms stay the same values: escaping is in the JSON text only.
+    expect(usersJson!.json.users).toContain("evil\u001b[31m\u202euser\u009b");
+    expect(showJson!.json.messages[0]).toMatchObject({ content: NASTY, timestamp: NASTY, meta: { [NASTY]: NASTY } });
+    expect(exported!.json.messages[0]).toMatchObject({ content: NASTY, timestamp: NASTY, meta: { [NASTY]: NASTY } });
+    expect(exported!.json.unreadableElements).toEqual([`not json ${NASTY}`]);
+    expect(exportedJson!.json).toEqual({ ...exported!.json, exportedAt: expect.any(String), expiresAt: exported!.json.expiresAt });
+  });
+
+  it("tail writes no control or bidi character, in text or --json", async () => {
+    const text = startCli(["tail", "foreign_bob"], env);
+    const json = startCli(["tail", "foreign_bob", "--json"], env);
+    await text.stderr.waitFor(/tailing/);
+    await json.stderr.waitFor(/tailing/);
+    expect((await post("foreign_bob", NASTY, 0)).status).toBe(201);
+    await text.stdout.waitFor(/pwned/);
+    await json.stdout.waitFor(/pwned/);
+    text.stop();
+    json.stop();
+    expect(await text.code).toBe(0);
+    expect(await json.code).toBe(0);
+    expect(text.stdout.text).not.toMatch(OBEYED);
+    expect(json.stdout.text).not.toMatch(OBEYED);
+    expect(text.stdout.text).toContain("a\\x1b[2J\\x1b]0;pwned\\x07b\\x0dc");
+    expect(json.stdout.jsonLines()[0].message.content).toBe(NASTY);
+  });
+
+  it("clear's and errors' text lines write no control character either", async () => {
+    const cleared = await cli(["clear", "foreign_alice"], env);
+    expect(cleared.code).toBe(0);
+    expect(cleared.stdout).toMatch(/cleared "foreign_alice": 2 elements removed/);
+    const failed = await cli(["show", "bad\u001b[2Jid"], env);
+    expect(failed.code).toBe(2);
+    expect(failed.stderr).not.toMatch(OBEYED);
+    expect(failed.stderr).toContain("bad\\x1b[2Jid");
+  });
+});
+
 describe("stats", () => {
   it("counts users and messages in Redis, the replicas on the fan-out, and each replica's connections", async () => {
     await socketOf("stats_alice", 0);
