@@ -11,6 +11,9 @@ import { connect, nextEvent, request, type TestSocket } from "../support/clients
 import { freePort } from "../support/free-port.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
+import { userIdsOfEveryLength } from "../support/user-ids.js";
+import { prepareRoomBroadcast, userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
+import { userRoom } from "../../server/src/realtime/rooms.js";
 import { Capture, cli, startCli } from "./cli-harness.js";
 
 const TOKEN = "ops-service-token";
@@ -202,6 +205,41 @@ describe("export", () => {
     const result = await cli(["export", "export_nobody", "--json"], env);
     expect(result.code).toBe(0);
     expect(result.json).toMatchObject({ userId: "export_nobody", messages: [], unreadableElements: [], expiresAt: null });
+  });
+});
+
+describe("user ids of every length", () => {
+  const ids = userIdsOfEveryLength("lengths");
+
+  it("each user's room has a channel of its own on the adapter, the one tail listens on", () => {
+    for (const userId of ids) {
+      for (const replica of replicas) {
+        const prepared = prepareRoomBroadcast(replica.app.io.of("/").adapter, userRoom(userId), undefined, "message:new", {});
+        expect({ userId, channel: prepared?.channel }).toEqual({ userId, channel: userRoomChannel(userId) });
+      }
+    }
+  });
+
+  it("fan-out across two replicas, tail and clear work for each", async () => {
+    for (const userId of ids) {
+      const run = startCli(["tail", userId, "--json"], env);
+      await run.stderr.waitFor(/tailing/);
+      const tabs = [await socketOf(userId, 0), await socketOf(userId, 1)];
+      const arrival = nextEvent(tabs[1]!, "message:new");
+      const sent = await add(tabs[0]!, `for ${userId}`);
+      expect({ userId, arrived: await arrival }).toEqual({ userId, arrived: sent });
+      await run.stdout.waitFor(/message:new/);
+
+      const cleared = tabs.map((tab) => nextEvent(tab, "history:cleared"));
+      const result = await cli(["clear", userId, "--json"], env);
+      expect(result.json).toEqual({ userId, removed: 1, notified: true });
+      await Promise.all(cleared);
+      await run.stdout.waitFor(/history:cleared/);
+      run.stop();
+      expect(await run.code).toBe(0);
+      expect({ userId, lines: run.stdout.jsonLines() }).toEqual({ userId, lines: [{ event: "message:new", message: sent }, { event: "history:cleared" }] });
+      for (const tab of tabs) tab.close();
+    }
   });
 });
 
