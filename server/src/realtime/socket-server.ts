@@ -32,6 +32,14 @@ const MAX_TIMER_MS = 2_147_483_647;
  */
 export const FLOOD_PENALTY_MS = 10_000;
 
+/**
+ * Refused namespace CONNECTs one Engine.IO connection may send: the one that
+ * reaches this count is answered, then the connection is closed. Without a
+ * bound a client could retry credentials on one connection for as long as it
+ * likes, each try costing a token check.
+ */
+export const MAX_REFUSED_CONNECTS = 3;
+
 /** Frames over this close the connection (PROTOCOL.md §4). */
 export const MAX_HTTP_BUFFER_SIZE = 1e6;
 
@@ -72,6 +80,17 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
 
   if (corsOrigins) io.engine.use(refuseForeignOrigins(corsOrigins));
 
+  /** Refused CONNECTs so far, per Engine.IO connection (see MAX_REFUSED_CONNECTS). */
+  const refusedConnects = new WeakMap<object, number>();
+  /** Answers a CONNECT with `connect_error` { code, message }, counting it against the connection. */
+  const refuseConnect = (socket: ScrollbackSocket, next: (error?: Error) => void, error: AppError) => {
+    const refused = (refusedConnects.get(socket.conn) ?? 0) + 1;
+    refusedConnects.set(socket.conn, refused);
+    next(Object.assign(new Error(error.code), { data: error.toBody() }));
+    // Socket.IO sends the connect_error on the next tick; close once it is written.
+    if (refused >= MAX_REFUSED_CONNECTS) setImmediate(() => socket.conn.close());
+  };
+
   io.use((socket, next) => {
     options.authenticate(socket.handshake.auth).then(
       (identity) => {
@@ -80,7 +99,7 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
       },
       (error: unknown) => {
         const message = error instanceof AppError ? error.message : "unauthorized";
-        next(Object.assign(new Error(ERROR_CODES.UNAUTHORIZED), { data: { code: ERROR_CODES.UNAUTHORIZED, message } }));
+        refuseConnect(socket, next, new AppError(ERROR_CODES.UNAUTHORIZED, message));
       },
     );
   });
