@@ -116,6 +116,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
     logger: logger.child({ component: "realtime" }),
     corsOrigins: config.corsOrigins,
     rateLimit: config.rateLimit,
+    maxConnectionsPerUser: config.maxConnectionsPerUser,
     redis,
   });
   broadcast = createRoomBroadcaster(sockets.io);

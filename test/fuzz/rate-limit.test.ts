@@ -52,3 +52,80 @@ describe("a connection flooding past its rate limit", () => {
     polite.close();
   });
 });
+
+/**
+ * Connections per user (MAX_CONNECTIONS_PER_USER, default 32 per replica)
+ * and one event budget per user: more connections buy no more events.
+ */
+describe("a user's connections on one replica", () => {
+  let shared: TestServer;
+  beforeAll(async () => {
+    // Refill slow enough (1/s) that the burst is what a test can spend.
+    shared = await startServer({ STORE: "memory", RATE_LIMIT_PER_SECOND: "1", RATE_LIMIT_BURST: "10" });
+  });
+  afterAll(() => shared?.close());
+
+  const refusalOf = (userId: string) =>
+    connect(shared.url, { userId }).then(
+      (socket) => {
+        socket.close();
+        throw new Error("the connection was accepted");
+      },
+      (error: Error & { data?: { code?: string } }) => error,
+    );
+
+  it("are at most 32: the 33rd is refused TOO_MANY_CONNECTIONS, other users are not, and a closed one frees a slot", async () => {
+    const open: TestSocket[] = [];
+    for (let i = 0; i < 32; i++) open.push(await connect(shared.url, { userId: "many_tabs" }));
+    for (const socket of open) expect(socket.connected).toBe(true);
+
+    const refused = await refusalOf("many_tabs");
+    expect(refused.message).toBe("TOO_MANY_CONNECTIONS");
+    expect(refused.data).toMatchObject({ code: "TOO_MANY_CONNECTIONS", message: expect.stringContaining("32") });
+    // Refusing did not take a slot either.
+    expect((await refusalOf("many_tabs")).data?.code).toBe("TOO_MANY_CONNECTIONS");
+
+    const other = await connect(shared.url, { userId: "someone_else" });
+    other.close();
+
+    const gone = nextEvent(open[0]!, "disconnect");
+    open[0]!.close();
+    await gone;
+    // The server learns of the close a moment later.
+    let again: TestSocket | undefined;
+    for (let attempt = 0; attempt < 50 && !again; attempt++) {
+      again = await connect(shared.url, { userId: "many_tabs" }).catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return undefined;
+      });
+    }
+    expect(again?.connected).toBe(true);
+    expect((await refusalOf("many_tabs")).data?.code).toBe("TOO_MANY_CONNECTIONS");
+    for (const socket of [...open.slice(1), again!]) socket.close();
+  });
+
+  it("share one token bucket: two connections together get the burst, not twice it", async () => {
+    const tabs = [await connect(shared.url, { userId: "two_tabs" }), await connect(shared.url, { userId: "two_tabs" })];
+    const answers = await Promise.all(
+      tabs.flatMap((tab) => Array.from({ length: 10 }, () => request(tab, "history:load", {}))),
+    );
+    // 10 of burst, plus at most one refilled while they were answered.
+    expect(answers.filter((answer) => answer.ok).length).toBeLessThanOrEqual(11);
+    expect(answers.filter((answer) => answer.error?.code === "RATE_LIMITED").length).toBeGreaterThanOrEqual(9);
+    for (const tab of tabs) tab.close();
+  });
+
+  it("drop the bucket with the last connection: the next one starts with a full burst", async () => {
+    const first = await connect(shared.url, { userId: "comes_back" });
+    const spent = await Promise.all(Array.from({ length: 12 }, () => request(first, "history:load", {})));
+    expect(spent.filter((answer) => !answer.ok).length).toBeGreaterThan(0);
+    const gone = nextEvent(first, "disconnect");
+    first.close();
+    await gone;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const next = await connect(shared.url, { userId: "comes_back" });
+    const answers = await Promise.all(Array.from({ length: 10 }, () => request(next, "history:load", {})));
+    expect(answers.every((answer) => answer.ok)).toBe(true);
+    next.close();
+  });
+});

@@ -7,7 +7,7 @@ export const ERROR_CODES = {
   INVALID_PAYLOAD: "INVALID_PAYLOAD",
   /** `content` is over `MAX_MESSAGE_BYTES` UTF-8 bytes. */
   TOO_LARGE: "TOO_LARGE",
-  /** The connection's token bucket is empty; `retryAfterMs` says when to retry. */
+  /** The user's token bucket on that server (shared by their connections) is empty; `retryAfterMs` says when to retry. */
   RATE_LIMITED: "RATE_LIMITED",
   /** The store did not answer within 2 s; retrying with the same id is safe. */
   UNAVAILABLE: "UNAVAILABLE",
@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   UNKNOWN_EVENT: "UNKNOWN_EVENT",
   /** A refused connection (bad, expired or missing credentials). */
   UNAUTHORIZED: "UNAUTHORIZED",
+  /** A refused connection: the user already has `MAX_CONNECTIONS_PER_USER` open on that server. */
+  TOO_MANY_CONNECTIONS: "TOO_MANY_CONNECTIONS",
   /** Anything unexpected; details stay in the server's log. */
   INTERNAL: "INTERNAL",
 } as const;
