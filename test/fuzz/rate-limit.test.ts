@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { openRaw } from "../support/raw-socket.js";
 import { startServer, type TestServer } from "../support/servers.js";
 
 let server: TestServer;
@@ -102,6 +103,33 @@ describe("a user's connections on one replica", () => {
     expect(again?.connected).toBe(true);
     expect((await refusalOf("many_tabs")).data?.code).toBe("TOO_MANY_CONNECTIONS");
     for (const socket of [...open.slice(1), again!]) socket.close();
+  });
+
+  it("give a slot back on DISCONNECT, so CONNECT/DISCONNECT cycles on one Engine.IO connection leak none", async () => {
+    const raw = await openRaw(shared.url, null);
+    for (let cycle = 0; cycle < 40; cycle++) {
+      raw.send(`40${JSON.stringify({ userId: "cycler" })}`);
+      await raw.next("40{");
+      raw.send("41");
+      // Socket.IO handles a DISCONNECT on its next tick; a CONNECT arriving before that would close the connection.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    raw.send(`40${JSON.stringify({ userId: "cycler" })}`);
+    await raw.next("40{");
+    const others: TestSocket[] = [];
+    for (let i = 0; i < 31; i++) others.push(await connect(shared.url, { userId: "cycler" }));
+    expect((await refusalOf("cycler")).data?.code).toBe("TOO_MANY_CONNECTIONS");
+    raw.close();
+    await raw.closed;
+    let again: TestSocket | undefined;
+    for (let attempt = 0; attempt < 50 && !again; attempt++) {
+      again = await connect(shared.url, { userId: "cycler" }).catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return undefined;
+      });
+    }
+    expect(again?.connected).toBe(true);
+    for (const socket of [...others, again!]) socket.close();
   });
 
   it("share one token bucket: two connections together get the burst, not twice it", async () => {
