@@ -78,6 +78,9 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
 
   const web = express();
   web.disable("x-powered-by");
+  // Exact paths only, as in exact-router.ts: what a proxy rule names is all that matches.
+  web.set("case sensitive routing", true);
+  web.set("strict routing", true);
   const httpServer = createServer(web);
 
   const service = assembleHistory({ store, metrics, maxMessageBytes: config.maxMessageBytes, io: () => io, tracer: options.tracer });
@@ -89,6 +92,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
     logger: logger.child({ component: "realtime" }),
     corsOrigins: config.corsOrigins,
     rateLimit: config.rateLimit,
+    maxConnectionsPerUser: config.maxConnectionsPerUser,
     redis,
   });
   io = sockets.io;

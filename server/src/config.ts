@@ -95,9 +95,11 @@ const envSchema = z.object({
     }
     return origins;
   }),
-  /** Client events per connection (token bucket); 0 turns the limit off. */
+  /** Client events per user per replica (one token bucket shared by the user's connections); 0 turns the limit off. */
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(100),
+  /** Connections one user may have open on one replica; the next is refused with TOO_MANY_CONNECTIONS. */
+  MAX_CONNECTIONS_PER_USER: z.coerce.number().int().min(1).default(32),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** OpenTelemetry traces: `off`, `otlp` (OTLP over HTTP) or `console`; `1`/`true` mean `otlp`, `0`/`false` `off`. */
   OTEL_TRACING: z.enum(["off", "otlp", "console", "0", "1", "false", "true"]).default("off"),
@@ -141,6 +143,7 @@ export interface Config {
   serviceToken?: string;
   corsOrigins?: string[];
   rateLimit: { perSecond: number; burst: number };
+  maxConnectionsPerUser: number;
   logLevel: string;
   production: boolean;
   /** OpenTelemetry tracing; undefined while it is off (the default). */
@@ -188,6 +191,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     serviceToken: e.SERVICE_TOKEN,
     corsOrigins: e.CORS_ORIGINS,
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+    maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
     logLevel: e.LOG_LEVEL,
     production: e.NODE_ENV === "production",
     tracing: resolveTracing(e),

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { openRaw } from "../support/raw-socket.js";
 import { startServer, type TestServer } from "../support/servers.js";
 
 let server: TestServer;
@@ -50,5 +51,109 @@ describe("a connection flooding past its rate limit", () => {
     expect(answer.messages.map((message: { id: string }) => message.id)).toEqual(Array.from({ length: 15 }, (_, i) => `polite-${45 + i}`));
     expect(await disconnects()).toBe(1);
     polite.close();
+  });
+});
+
+/**
+ * Connections per user (MAX_CONNECTIONS_PER_USER, default 32 per replica)
+ * and one event budget per user: more connections buy no more events.
+ */
+describe("a user's connections on one replica", () => {
+  let shared: TestServer;
+  beforeAll(async () => {
+    // Refill slow enough (1/s) that the burst is what a test can spend.
+    shared = await startServer({ STORE: "memory", RATE_LIMIT_PER_SECOND: "1", RATE_LIMIT_BURST: "10" });
+  });
+  afterAll(() => shared?.close());
+
+  const refusalOf = (userId: string) =>
+    connect(shared.url, { userId }).then(
+      (socket) => {
+        socket.close();
+        throw new Error("the connection was accepted");
+      },
+      (error: Error & { data?: { code?: string } }) => error,
+    );
+
+  it("are at most 32: the 33rd is refused TOO_MANY_CONNECTIONS, other users are not, and a closed one frees a slot", async () => {
+    const open: TestSocket[] = [];
+    for (let i = 0; i < 32; i++) open.push(await connect(shared.url, { userId: "many_tabs" }));
+    for (const socket of open) expect(socket.connected).toBe(true);
+
+    const refused = await refusalOf("many_tabs");
+    expect(refused.message).toBe("TOO_MANY_CONNECTIONS");
+    expect(refused.data).toMatchObject({ code: "TOO_MANY_CONNECTIONS", message: expect.stringContaining("32") });
+    // Refusing did not take a slot either.
+    expect((await refusalOf("many_tabs")).data?.code).toBe("TOO_MANY_CONNECTIONS");
+
+    const other = await connect(shared.url, { userId: "someone_else" });
+    other.close();
+
+    const gone = nextEvent(open[0]!, "disconnect");
+    open[0]!.close();
+    await gone;
+    // The server learns of the close a moment later.
+    let again: TestSocket | undefined;
+    for (let attempt = 0; attempt < 50 && !again; attempt++) {
+      again = await connect(shared.url, { userId: "many_tabs" }).catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return undefined;
+      });
+    }
+    expect(again?.connected).toBe(true);
+    expect((await refusalOf("many_tabs")).data?.code).toBe("TOO_MANY_CONNECTIONS");
+    for (const socket of [...open.slice(1), again!]) socket.close();
+  });
+
+  it("give a slot back on DISCONNECT, so CONNECT/DISCONNECT cycles on one Engine.IO connection leak none", async () => {
+    const raw = await openRaw(shared.url, null);
+    for (let cycle = 0; cycle < 40; cycle++) {
+      raw.send(`40${JSON.stringify({ userId: "cycler" })}`);
+      await raw.next("40{");
+      raw.send("41");
+      // Socket.IO handles a DISCONNECT on its next tick; a CONNECT arriving before that would close the connection.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    raw.send(`40${JSON.stringify({ userId: "cycler" })}`);
+    await raw.next("40{");
+    const others: TestSocket[] = [];
+    for (let i = 0; i < 31; i++) others.push(await connect(shared.url, { userId: "cycler" }));
+    expect((await refusalOf("cycler")).data?.code).toBe("TOO_MANY_CONNECTIONS");
+    raw.close();
+    await raw.closed;
+    let again: TestSocket | undefined;
+    for (let attempt = 0; attempt < 50 && !again; attempt++) {
+      again = await connect(shared.url, { userId: "cycler" }).catch(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return undefined;
+      });
+    }
+    expect(again?.connected).toBe(true);
+    for (const socket of [...others, again!]) socket.close();
+  });
+
+  it("share one token bucket: two connections together get the burst, not twice it", async () => {
+    const tabs = [await connect(shared.url, { userId: "two_tabs" }), await connect(shared.url, { userId: "two_tabs" })];
+    const answers = await Promise.all(
+      tabs.flatMap((tab) => Array.from({ length: 10 }, () => request(tab, "history:load", {}))),
+    );
+    // 10 of burst, plus at most one refilled while they were answered.
+    expect(answers.filter((answer) => answer.ok).length).toBeLessThanOrEqual(11);
+    expect(answers.filter((answer) => answer.error?.code === "RATE_LIMITED").length).toBeGreaterThanOrEqual(9);
+    for (const tab of tabs) tab.close();
+  });
+
+  it("drop the bucket with the last connection: the next one starts with a full burst", async () => {
+    const first = await connect(shared.url, { userId: "comes_back" });
+    const spent = await Promise.all(Array.from({ length: 12 }, () => request(first, "history:load", {})));
+    expect(spent.filter((answer) => !answer.ok).length).toBeGreaterThan(0);
+    const gone = nextEvent(first, "disconnect");
+    first.close();
+    await gone;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const next = await connect(shared.url, { userId: "comes_back" });
+    const answers = await Promise.all(Array.from({ length: 10 }, () => request(next, "history:load", {})));
+    expect(answers.every((answer) => answer.ok)).toBe(true);
+    next.close();
   });
 });

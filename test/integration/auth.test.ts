@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, nextEvent, request, signToken, TEST_SECRET, type TestSocket } from "../support/clients.js";
+import { openRaw } from "../support/raw-socket.js";
 import { startServer, type TestServer } from "../support/servers.js";
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -31,6 +32,28 @@ describe("JWT mode (HS256)", () => {
     const { message } = await request(socket, "message:add", { content: "hi" });
     expect(message.userId).toBe("alice");
     socket.close();
+  });
+
+  it("closes an Engine.IO connection after its third refused CONNECT, instead of letting it retry without bound", async () => {
+    const raw = await openRaw(server.url, null);
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      raw.send(`40${JSON.stringify({ token: `not-a-token-${attempt}` })}`);
+      expect(JSON.parse((await raw.next("44")).slice(2))).toMatchObject({ data: { code: "UNAUTHORIZED" } });
+    }
+    const outcome = await Promise.race([raw.closed.then(() => "closed"), new Promise((resolve) => setTimeout(() => resolve("still open"), 2_000))]);
+    raw.close();
+    expect(outcome).toBe("closed");
+  });
+
+  it("lets a connection whose first CONNECTs were refused still connect with a valid token", async () => {
+    const raw = await openRaw(server.url, null);
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      raw.send(`40${JSON.stringify({ token: "not-a-token" })}`);
+      await raw.next("44");
+    }
+    raw.send(`40${JSON.stringify({ token: await signToken("alice") })}`);
+    expect(await raw.next("40{")).toMatch(/"sid"/);
+    raw.close();
   });
 
   it("accepts a token expired less than 30 s ago (leeway)", async () => {

@@ -181,3 +181,17 @@ describe("GET /metrics", () => {
     expect(text).toMatch(/^scrollback_http_requests_total\{route="add",status="201"\} [1-9]/m);
   });
 });
+
+describe("exact routes", () => {
+  it("answers only the exact, case-sensitive path: other spellings are 404, as a proxy rule for the exact path expects", async () => {
+    const base = replicas[0]!.url;
+    for (const path of ["/healthz", "/readyz", "/metrics"]) expect((await fetch(`${base}${path}`)).status).toBe(200);
+    for (const path of ["/metrics/", "/METRICS", "/Metrics", "/%6detrics", "/HEALTHZ", "/healthz/", "/Readyz", "/readyz/", "/widget/app.css/", "/WIDGET/app.css"]) {
+      expect({ path, status: (await fetch(`${base}${path}`)).status }).toEqual({ path, status: 404 });
+    }
+    expect((await api("/api/v1/users/exact_alice/messages")).status).toBe(200);
+    for (const path of ["/API/v1/users/exact_alice/messages", "/api/V1/users/exact_alice/messages", "/api/v1/users/exact_alice/messages/", "/api/v1/USERS/exact_alice/messages"]) {
+      expect({ path, status: (await api(path)).status }).toEqual({ path, status: 404 });
+    }
+  });
+});

@@ -71,8 +71,8 @@ it("sends exactly one command per add on the data connection, with the publish i
   expect(counts.lua?.spublish).toBe(adds);
 });
 
-it("keeps the adapter's routing for a room whose name looks like a socket id", async () => {
-  // "user:" plus 15 characters is 20 long, which the adapter sends on its main channel.
+it("fans out for a user id whose plain room name would look like a socket id", async () => {
+  // "user:" plus 15 characters is 20 long, which the adapter would send on its main channel (rooms.ts avoids it).
   const userId = "fifteen_chars_x";
   expect(`user:${userId}`).toHaveLength(20);
   const sender = await open(userId, 0);

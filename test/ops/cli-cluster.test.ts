@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
+import { userIdsOfEveryLength } from "../support/user-ids.js";
 import { cli, startCli } from "./cli-harness.js";
 
 let cluster: RedisCluster;
@@ -75,5 +76,24 @@ describe("scrollback CLI on Redis Cluster", () => {
     run.stop();
     expect(await run.code).toBe(0);
     expect(run.stdout.jsonLines()).toEqual([{ event: "message:new", message: ack.message }, { event: "history:cleared" }]);
+  });
+
+  it("tails, fans out and clears for user ids of every length, on whichever master owns each channel", async () => {
+    for (const userId of userIdsOfEveryLength("cluster")) {
+      const run = startCli(["tail", userId, "--json"], env);
+      await run.stderr.waitFor(/tailing/);
+      const tabs = [await socketOf(userId, 0), await socketOf(userId, 1)];
+      const arrival = nextEvent(tabs[1]!, "message:new");
+      const ack = await request(tabs[0]!, "message:add", { content: `for ${userId}` });
+      expect({ userId, arrived: await arrival }).toEqual({ userId, arrived: ack.message });
+      await run.stdout.waitFor(/message:new/);
+      const cleared = tabs.map((tab) => nextEvent(tab, "history:cleared"));
+      expect((await cli(["clear", userId, "--json"], env)).json).toEqual({ userId, removed: 1, notified: true });
+      await Promise.all(cleared);
+      await run.stdout.waitFor(/history:cleared/);
+      run.stop();
+      expect(await run.code).toBe(0);
+      for (const tab of tabs) tab.close();
+    }
   });
 });

@@ -11,6 +11,9 @@ import { connect, nextEvent, request, type TestSocket } from "../support/clients
 import { freePort } from "../support/free-port.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
+import { userIdsOfEveryLength } from "../support/user-ids.js";
+import { prepareRoomBroadcast, userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
+import { userRoom } from "../../server/src/realtime/rooms.js";
 import { Capture, cli, startCli } from "./cli-harness.js";
 
 const TOKEN = "ops-service-token";
@@ -202,6 +205,111 @@ describe("export", () => {
     const result = await cli(["export", "export_nobody", "--json"], env);
     expect(result.code).toBe(0);
     expect(result.json).toMatchObject({ userId: "export_nobody", messages: [], unreadableElements: [], expiresAt: null });
+  });
+});
+
+describe("user ids of every length", () => {
+  const ids = userIdsOfEveryLength("lengths");
+
+  it("each user's room has a channel of its own on the adapter, the one tail listens on", () => {
+    for (const userId of ids) {
+      for (const replica of replicas) {
+        const prepared = prepareRoomBroadcast(replica.app.io.of("/").adapter, userRoom(userId), undefined, "message:new", {});
+        expect({ userId, channel: prepared?.channel }).toEqual({ userId, channel: userRoomChannel(userId) });
+      }
+    }
+  });
+
+  it("fan-out across two replicas, tail and clear work for each", async () => {
+    for (const userId of ids) {
+      const run = startCli(["tail", userId, "--json"], env);
+      await run.stderr.waitFor(/tailing/);
+      const tabs = [await socketOf(userId, 0), await socketOf(userId, 1)];
+      const arrival = nextEvent(tabs[1]!, "message:new");
+      const sent = await add(tabs[0]!, `for ${userId}`);
+      expect({ userId, arrived: await arrival }).toEqual({ userId, arrived: sent });
+      await run.stdout.waitFor(/message:new/);
+
+      const cleared = tabs.map((tab) => nextEvent(tab, "history:cleared"));
+      const result = await cli(["clear", userId, "--json"], env);
+      expect(result.json).toEqual({ userId, removed: 1, notified: true });
+      await Promise.all(cleared);
+      await run.stdout.waitFor(/history:cleared/);
+      run.stop();
+      expect(await run.code).toBe(0);
+      expect({ userId, lines: run.stdout.jsonLines() }).toEqual({ userId, lines: [{ event: "message:new", message: sent }, { event: "history:cleared" }] });
+      for (const tab of tabs) tab.close();
+    }
+  });
+});
+
+describe("foreign data is shown, never obeyed by the terminal", () => {
+  // ESC sequences (clear screen, OSC title, CSI colour), BEL, CR, backspace, DEL, C1 (CSI, NEL) and bidi overrides/isolates.
+  const NASTY = "a\u001b[2J\u001b]0;pwned\u0007b\rc\bd\u007fe\u009b31mf\u0085g\u202eh\u2066i\u2069j";
+  // What must never reach a terminal raw (a newline only ends lines).
+  const OBEYED = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+  const foreignKey = `temp_memory:evil\u001b[31m\u202euser\u009b:messages`;
+  const element = JSON.stringify({ id: "ok_id", role: NASTY, content: NASTY, timestamp: NASTY, meta: { [NASTY]: NASTY } });
+
+  beforeAll(async () => {
+    await raw.rpush(foreignKey, element);
+    await raw.rpush("temp_memory:foreign_alice:messages", element, `not json ${NASTY}`);
+  });
+
+  it("users, show, export and stats write no control or bidi character, in text or --json", async () => {
+    const runs = [
+      await cli(["users"], env),
+      await cli(["users", "--json"], env),
+      await cli(["show", "foreign_alice"], env),
+      await cli(["show", "foreign_alice", "--json"], env),
+      await cli(["export", "foreign_alice"], env),
+      await cli(["export", "foreign_alice", "--json"], env),
+      await cli(["stats"], env),
+      await cli(["stats", "--json"], env),
+    ];
+    for (const run of runs) {
+      expect(run.code).toBe(0);
+      expect(run.stdout).not.toMatch(OBEYED);
+      expect(run.stderr).not.toMatch(OBEYED);
+    }
+    const [users, usersJson, show, showJson, exported, exportedJson] = runs;
+    // Shown as escapes, so the operator sees what is there.
+    expect(users!.stdout).toContain("evil\\x1b[31m\\u202euser\\x9b\n");
+    expect(show!.stdout).toContain("a\\x1b[2J\\x1b]0;pwned\\x07b\\x0dc\\x08d\\x7fe\\x9b31mf\\x85g\\u202eh\\u2066i\\u2069j");
+    // The JSON forms stay the same values: escaping is in the JSON text only.
+    expect(usersJson!.json.users).toContain("evil\u001b[31m\u202euser\u009b");
+    expect(showJson!.json.messages[0]).toMatchObject({ content: NASTY, timestamp: NASTY, meta: { [NASTY]: NASTY } });
+    expect(exported!.json.messages[0]).toMatchObject({ content: NASTY, timestamp: NASTY, meta: { [NASTY]: NASTY } });
+    expect(exported!.json.unreadableElements).toEqual([`not json ${NASTY}`]);
+    expect(exportedJson!.json).toEqual({ ...exported!.json, exportedAt: expect.any(String), expiresAt: exported!.json.expiresAt });
+  });
+
+  it("tail writes no control or bidi character, in text or --json", async () => {
+    const text = startCli(["tail", "foreign_bob"], env);
+    const json = startCli(["tail", "foreign_bob", "--json"], env);
+    await text.stderr.waitFor(/tailing/);
+    await json.stderr.waitFor(/tailing/);
+    expect((await post("foreign_bob", NASTY, 0)).status).toBe(201);
+    await text.stdout.waitFor(/pwned/);
+    await json.stdout.waitFor(/pwned/);
+    text.stop();
+    json.stop();
+    expect(await text.code).toBe(0);
+    expect(await json.code).toBe(0);
+    expect(text.stdout.text).not.toMatch(OBEYED);
+    expect(json.stdout.text).not.toMatch(OBEYED);
+    expect(text.stdout.text).toContain("a\\x1b[2J\\x1b]0;pwned\\x07b\\x0dc");
+    expect(json.stdout.jsonLines()[0].message.content).toBe(NASTY);
+  });
+
+  it("clear's and errors' text lines write no control character either", async () => {
+    const cleared = await cli(["clear", "foreign_alice"], env);
+    expect(cleared.code).toBe(0);
+    expect(cleared.stdout).toMatch(/cleared "foreign_alice": 2 elements removed/);
+    const failed = await cli(["show", "bad\u001b[2Jid"], env);
+    expect(failed.code).toBe(2);
+    expect(failed.stderr).not.toMatch(OBEYED);
+    expect(failed.stderr).toContain("bad\\x1b[2Jid");
   });
 });
 

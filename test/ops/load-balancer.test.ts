@@ -115,6 +115,25 @@ describe.skipIf(!hasHaproxy)(`HAProxy (deploy/haproxy/haproxy.cfg) in front of t
     expect((await fetch(`${lbUrl}/metrics`)).status).toBe(404);
   });
 
+  it("keeps every spelling of /metrics from the outside, and the replicas serve only the exact path", async () => {
+    // fetch sends these as written (WHATWG URLs keep case and percent-escapes of a path).
+    const variants = ["/metrics/", "/METRICS", "/Metrics", "/%6detrics", "/%6Detrics", "/%4D%45TRICS", "/metrics/x", "/metrics?x=1"];
+    for (const path of ["/metrics", ...variants]) {
+      const response = await fetch(`${lbUrl}${path}`);
+      // HAProxy's own error page: the request was refused there, never reaching a replica.
+      const refusedBy = /<h1>404 Not Found<\/h1>/.test(await response.text()) ? "haproxy" : "replica";
+      expect({ path, status: response.status, refusedBy }).toEqual({ path, status: 404, refusedBy: "haproxy" });
+    }
+    const replica = `http://127.0.0.2:${port}`; // each replica listens on its own address
+    expect((await fetch(`${replica}/metrics`)).status).toBe(200);
+    for (const path of variants.filter((variant) => !variant.includes("?"))) {
+      expect({ path, status: (await fetch(`${replica}${path}`)).status }).toEqual({ path, status: 404 });
+    }
+    for (const path of ["/HEALTHZ", "/healthz/", "/Readyz", "/readyz/"]) {
+      expect({ path, status: (await fetch(`${replica}${path}`)).status }).toEqual({ path, status: 404 });
+    }
+  });
+
   it("picks up a replica added to the service name (a scale-up) without a reload", async () => {
     const added = await startReplica("127.0.0.4");
     dns.setAddresses(["127.0.0.2", "127.0.0.3", "127.0.0.4"]);

@@ -15,6 +15,7 @@ describe("loadConfig", () => {
       maxMessageBytes: 16_384,
       auth: { mode: "dev" },
       rateLimit: { perSecond: 50, burst: 100 },
+      maxConnectionsPerUser: 32,
       logLevel: "info",
       production: false,
     });
@@ -64,6 +65,8 @@ describe("loadConfig", () => {
     [{ AUTH_MODE: "jwt" }, "AUTH_MODE"],
     [{ AUTH_JWKS_URL: "not a url" }, "AUTH_JWKS_URL"],
     [{ RATE_LIMIT_PER_SECOND: "-1" }, "RATE_LIMIT_PER_SECOND"],
+    [{ MAX_CONNECTIONS_PER_USER: "0" }, "MAX_CONNECTIONS_PER_USER"],
+    [{ MAX_CONNECTIONS_PER_USER: "2.5" }, "MAX_CONNECTIONS_PER_USER"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
     [{ NODE_ENV: "production" }, "AUTH_JWT_SECRET"],
     [{ AUTH_ISSUER: "https://auth.example" }, "AUTH_ISSUER"],

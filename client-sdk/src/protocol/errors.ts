@@ -1,15 +1,15 @@
 /**
  * Every error code a scrollback server answers with (PROTOCOL.md §4, §5).
  * One registry: the server, the SDK and the docs test all read it from here.
- * Most codes travel on both transports; `RATE_LIMITED` and `UNKNOWN_EVENT`
- * only in Socket.IO answers, `NOT_FOUND` only in HTTP answers.
+ * Most codes travel on both transports; `RATE_LIMITED`, `UNKNOWN_EVENT` and
+ * `TOO_MANY_CONNECTIONS` only in Socket.IO answers, `NOT_FOUND` only in HTTP answers.
  */
 export const ERROR_CODES = {
   /** A payload that does not match its schema; the message names the field. */
   INVALID_PAYLOAD: "INVALID_PAYLOAD",
   /** `content` is over `MAX_MESSAGE_BYTES` UTF-8 bytes (over HTTP: or the body over its limit). */
   TOO_LARGE: "TOO_LARGE",
-  /** Socket.IO only. The connection's token bucket is empty; `retryAfterMs` says when to retry. */
+  /** Socket.IO only. The user's token bucket on that server (shared by their connections) is empty; `retryAfterMs` says when to retry. */
   RATE_LIMITED: "RATE_LIMITED",
   /** The store did not answer within 2 s; the write may or may not be stored, and retrying with the same id is safe. */
   UNAVAILABLE: "UNAVAILABLE",
@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   UNAUTHORIZED: "UNAUTHORIZED",
   /** HTTP only. No such `/api/v1` route, or the HTTP API is off (`SERVICE_TOKEN` unset). */
   NOT_FOUND: "NOT_FOUND",
+  /** Socket.IO only (`connect_error`). The user already has `MAX_CONNECTIONS_PER_USER` open on that server. */
+  TOO_MANY_CONNECTIONS: "TOO_MANY_CONNECTIONS",
   /** Anything unexpected; details stay in the server's log. */
   INTERNAL: "INTERNAL",
 } as const;
@@ -30,7 +32,10 @@ export type AnyErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 export type ErrorCode = Exclude<AnyErrorCode, typeof ERROR_CODES.NOT_FOUND>;
 
 /** A code of an HTTP API error body (PROTOCOL.md §5): every code but the Socket.IO-only ones. */
-export type HttpErrorCode = Exclude<AnyErrorCode, typeof ERROR_CODES.RATE_LIMITED | typeof ERROR_CODES.UNKNOWN_EVENT>;
+export type HttpErrorCode = Exclude<
+  AnyErrorCode,
+  typeof ERROR_CODES.RATE_LIMITED | typeof ERROR_CODES.UNKNOWN_EVENT | typeof ERROR_CODES.TOO_MANY_CONNECTIONS
+>;
 
 /** The `error` of a refused ack and of `connect_error.data`; over HTTP, with an {@link HttpErrorCode}. */
 export interface ErrorBody<Code extends AnyErrorCode = ErrorCode> {

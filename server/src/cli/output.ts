@@ -1,7 +1,9 @@
 /**
- * What the CLI writes: human lines or, with `--json`, JSON. Text that came
- * from users (message content) is made printable first, so a message cannot
- * move the operator's cursor or recolour their terminal.
+ * What the CLI writes: human lines or, with `--json`, JSON. Everything goes
+ * out through this class, and it makes every line printable itself: ids,
+ * content, timestamps and meta come from Redis, where other programs write
+ * too, so none of them may move the operator's cursor, recolour or retitle
+ * their terminal, or reorder the line with bidi overrides.
  */
 import type { CliError } from "./cli-error.js";
 
@@ -18,42 +20,61 @@ export class Output {
     readonly json: boolean,
   ) {}
 
-  /** A line of the result. */
+  /** A line of the result, made printable (a newline inside it shows as ↵). */
   line(text = ""): void {
-    this.streams.stdout.write(`${text}\n`);
+    this.streams.stdout.write(`${printable(text)}\n`);
   }
 
-  /** A value as one line of JSON (the `--json` form of every result). */
-  value(value: unknown): void {
-    this.streams.stdout.write(`${JSON.stringify(value)}\n`);
+  /**
+   * A value as JSON: one line (the `--json` form of every result), or
+   * indented over several lines for people.
+   */
+  value(value: unknown, indent?: number): void {
+    this.streams.stdout.write(`${safeJson(value, indent)}\n`);
   }
 
   /** Progress and hints for a person; never part of the result. */
   note(text: string): void {
-    this.streams.stderr.write(`scrollback: ${text}\n`);
+    this.streams.stderr.write(`scrollback: ${printable(text)}\n`);
   }
 
   error(error: CliError): void {
-    if (this.json) this.streams.stderr.write(`${JSON.stringify({ error: { code: error.code, message: error.message } })}\n`);
-    else this.streams.stderr.write(`scrollback: ${error.message}\n`);
+    if (this.json) this.streams.stderr.write(`${safeJson({ error: { code: error.code, message: error.message } })}\n`);
+    else this.streams.stderr.write(`scrollback: ${printable(error.message)}\n`);
   }
 }
 
-// C0 and C1 control characters, DEL included: an ESC in a message would otherwise reach the terminal.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+// What a terminal obeys rather than shows: C0 and C1 controls, DEL, and the
+// bidi embeddings, overrides and isolates (U+202A–202E, U+2066–2069).
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
-/** `text` on one line with control characters shown as escapes (newline as ↵). */
+/** `text` on one line, with what a terminal would obey shown as escapes (newline as ↵). */
 export function printable(text: string): string {
-  return text.replace(CONTROL, (char) =>
-    char === "\n" ? "↵" : `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+  return text.replace(UNPRINTABLE, (char) => {
+    if (char === "\n") return "↵";
+    const code = char.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+  });
 }
 
-/** Rows of cells as aligned columns, each padded to its widest cell. */
+// JSON.stringify escapes C0 but passes DEL, C1 and bidi controls through raw.
+const UNESCAPED_BY_JSON = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * `JSON.stringify`, with the characters it leaves raw written as `\\uXXXX`
+ * escapes: the same JSON value, safe on a terminal. They can only occur
+ * inside strings, where the escape means the same character.
+ */
+export function safeJson(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(UNESCAPED_BY_JSON, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** Rows of cells as aligned columns, each made printable and padded to its widest cell. */
 export function columns(rows: string[][]): string[] {
+  const shown = rows.map((row) => row.map(printable));
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "));
+  for (const row of shown) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return shown.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "));
 }
 
 /** 1536 → "1.5 KiB". */

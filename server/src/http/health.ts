@@ -1,6 +1,7 @@
 /** Liveness and readiness (PROTOCOL.md §5). */
 import { ERROR_CODES } from "@scrollback/client/protocol";
-import { Router } from "express";
+import type { Router } from "express";
+import { exactRouter } from "./exact-router.js";
 import type { Metrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
 import { withTimeout } from "../with-timeout.js";
@@ -9,7 +10,7 @@ import { withTimeout } from "../with-timeout.js";
 const READINESS_TIMEOUT_MS = 1_000;
 
 export function createHealthRouter(store: Store, metrics: Metrics): Router {
-  const router = Router();
+  const router = exactRouter();
   router.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });

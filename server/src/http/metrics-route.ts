@@ -1,9 +1,10 @@
 /** GET /metrics: Prometheus text. */
-import { Router } from "express";
+import type { Router } from "express";
+import { exactRouter } from "./exact-router.js";
 import type { Metrics } from "../metrics.js";
 
 export function createMetricsRouter(metrics: Metrics): Router {
-  const router = Router();
+  const router = exactRouter();
   router.get("/metrics", async (_req, res) => {
     res.set("Content-Type", metrics.registry.contentType);
     res.send(await metrics.registry.metrics());

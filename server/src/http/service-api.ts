@@ -2,15 +2,16 @@
  * The HTTP API for backends (PROTOCOL.md §5): the same operations as the
  * Socket.IO events, behind `Authorization: Bearer <SERVICE_TOKEN>`.
  */
-import { timingSafeEqual } from "node:crypto";
 import { ERROR_CODES } from "@scrollback/client/protocol";
 import { userIdSchema } from "@scrollback/client/protocol/schemas";
-import express, { Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
+import express, { type Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { internal, invalidPayload, notFound, toAppError, toHttpAnswer, tooLarge, unauthorized, type AppError } from "../errors.js";
 import type { HistoryOperations } from "../history-operations.js";
 import { parsePayload } from "../parse-payload.js";
 import type { Metrics } from "../metrics.js";
+import { exactRouter } from "./exact-router.js";
+import { bearerToken, secretMatches } from "./token-match.js";
 
 export interface ServiceApiOptions {
   service: HistoryOperations;
@@ -28,21 +29,14 @@ function sendError(res: Response, error: AppError): void {
   res.status(status).json(body);
 }
 
-function tokenMatches(expected: string, header: string | undefined): boolean {
-  // The scheme name is case-insensitive (RFC 7235).
-  const given = Buffer.from(header && /^bearer /i.test(header) ? header.slice(7) : "");
-  const wanted = Buffer.from(expected);
-  return given.length === wanted.length && timingSafeEqual(given, wanted);
-}
-
 export function createServiceApiRouter(options: ServiceApiOptions): Router {
   const { service, metrics, serviceToken } = options;
-  const router = Router();
+  const router = exactRouter();
 
   router.use("/api/v1", (req, res, next) => {
     // Without a token the API does not exist (404), rather than being open.
     if (!serviceToken) return sendError(res, notFound("the HTTP API is disabled"));
-    if (!tokenMatches(serviceToken, req.headers.authorization)) {
+    if (!secretMatches(serviceToken, bearerToken(req.headers.authorization))) {
       res.set("WWW-Authenticate", "Bearer");
       return sendError(res, unauthorized("a valid service token is required"));
     }

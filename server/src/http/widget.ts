@@ -10,8 +10,9 @@
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { build, type BuildOptions } from "esbuild";
-import { Router } from "express";
+import type { Router } from "express";
 import type { Logger } from "pino";
+import { exactRouter } from "./exact-router.js";
 
 export interface WidgetOptions {
   /** Dev mode makes the page ask for a userId; otherwise it needs a token. */
@@ -56,7 +57,7 @@ const CONTENT_SECURITY_POLICY = [
 ].join("; ");
 
 export function createWidgetRouter(options: WidgetOptions): Router {
-  const router = Router();
+  const router = exactRouter();
   const cache = new Map<string, Promise<string>>();
   const load = (path: string): Promise<string> => {
     let pending = cache.get(path);

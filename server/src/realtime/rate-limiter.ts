@@ -1,5 +1,5 @@
 /**
- * A token bucket per connection: `perSecond` tokens a second, at most `burst`
+ * A token bucket (one per user per replica, see user-slots.ts): `perSecond` tokens a second, at most `burst`
  * saved up. Each client event takes one token.
  */
 export class TokenBucket {

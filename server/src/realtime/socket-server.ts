@@ -1,8 +1,9 @@
 /**
  * The Socket.IO server: CORS and Origin checks at the handshake, token
- * authentication, one room per user, per-connection rate limiting (and
- * disconnection of connections that keep sending far past it), unknown
- * events refused, and disconnection when the token expires.
+ * authentication, one room per user, at most MAX_CONNECTIONS_PER_USER
+ * connections per user sharing one rate limit (and disconnection of
+ * connections that keep sending far past it), unknown events refused, and
+ * disconnection when the token expires.
  */
 import { ServerResponse, type Server as HttpServer, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
@@ -18,6 +19,7 @@ import { registerEventHandlers, splitArgs } from "./event-handlers.js";
 import { createFanoutAdapter } from "./fanout-adapter.js";
 import { TokenBucket } from "./rate-limiter.js";
 import { userRoom } from "./rooms.js";
+import { UserSlots, type Slot } from "./user-slots.js";
 import type { ScrollbackServer, ScrollbackSocket } from "./types.js";
 
 const KNOWN_EVENTS: ReadonlySet<string> = new Set(CLIENT_EVENTS);
@@ -32,6 +34,14 @@ const MAX_TIMER_MS = 2_147_483_647;
  */
 export const FLOOD_PENALTY_MS = 10_000;
 
+/**
+ * Refused namespace CONNECTs one Engine.IO connection may send: the one that
+ * reaches this count is answered, then the connection is closed. Without a
+ * bound a client could retry credentials on one connection for as long as it
+ * likes, each try costing a token check.
+ */
+export const MAX_REFUSED_CONNECTS = 3;
+
 /** Frames over this close the connection (PROTOCOL.md §4). */
 export const MAX_HTTP_BUFFER_SIZE = 1e6;
 
@@ -42,7 +52,10 @@ export interface SocketServerOptions {
   metrics: Metrics;
   logger: Logger;
   corsOrigins?: string[];
+  /** One event budget per user on this replica, shared by all their connections. */
   rateLimit: { perSecond: number; burst: number };
+  /** Connections one user may have open on this replica; the next is refused TOO_MANY_CONNECTIONS. */
+  maxConnectionsPerUser: number;
   /** Redis fan-out across replicas; without it the server is a single process. */
   redis?: RedisConnections;
 }
@@ -72,41 +85,72 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
 
   if (corsOrigins) io.engine.use(refuseForeignOrigins(corsOrigins));
 
+  /** Refused CONNECTs so far, per Engine.IO connection (see MAX_REFUSED_CONNECTS). */
+  const refusedConnects = new WeakMap<object, number>();
+  /** Answers a CONNECT with `connect_error` { code, message }, counting it against the connection. */
+  const refuseConnect = (socket: ScrollbackSocket, next: (error?: Error) => void, error: AppError) => {
+    const refused = (refusedConnects.get(socket.conn) ?? 0) + 1;
+    refusedConnects.set(socket.conn, refused);
+    next(Object.assign(new Error(error.code), { data: error.toBody() }));
+    // Socket.IO sends the connect_error on the next tick; close once it is written.
+    if (refused >= MAX_REFUSED_CONNECTS) setImmediate(() => socket.conn.close());
+  };
+
+  /** Users recently thrown out for flooding, and until when (see FLOOD_PENALTY_MS). */
+  const flooders = new Map<string, number>();
+  const slots = new UserSlots({
+    maxPerUser: options.maxConnectionsPerUser,
+    rateLimit: options.rateLimit,
+    initialTokens: (userId) => ((flooders.get(userId) ?? 0) > Date.now() ? 0 : options.rateLimit.burst),
+  });
+  /** The slot each accepted handshake holds, until its socket connects (then its disconnect releases it). */
+  const pendingSlots = new WeakMap<ScrollbackSocket, { slot: Slot; onClose: () => void }>();
+
   io.use((socket, next) => {
     options.authenticate(socket.handshake.auth).then(
       (identity) => {
+        // The Engine.IO connection went away during the token check: nothing to hold a slot for.
+        if (socket.conn.readyState !== "open") return next(new Error("closed"));
+        const slot = slots.acquire(identity.userId);
+        if (!slot) {
+          const message = `at most ${options.maxConnectionsPerUser} connections per user on one server`;
+          return refuseConnect(socket, next, new AppError(ERROR_CODES.TOO_MANY_CONNECTIONS, message));
+        }
+        // Should the connection close before the socket connects, no disconnect comes: release on close then.
+        const onClose = () => slot.release();
+        socket.conn.once("close", onClose);
+        pendingSlots.set(socket, { slot, onClose });
         socket.data = identity;
         next();
       },
       (error: unknown) => {
         const message = error instanceof AppError ? error.message : "unauthorized";
-        next(Object.assign(new Error(ERROR_CODES.UNAUTHORIZED), { data: { code: ERROR_CODES.UNAUTHORIZED, message } }));
+        refuseConnect(socket, next, new AppError(ERROR_CODES.UNAUTHORIZED, message));
       },
     );
   });
 
   const inFlight = { count: 0 };
   io.on("connection", (socket) => {
+    const { slot, onClose } = pendingSlots.get(socket)!;
+    pendingSlots.delete(socket);
+    socket.conn.off("close", onClose);
     metrics.connections.inc();
     socket.join(userRoom(socket.data.userId));
     const expiryTimer = scheduleExpiry(socket);
-    guardEvents(socket);
+    guardEvents(socket, slot.bucket);
     registerEventHandlers(socket, { service: options.service, metrics, logger, inFlight });
     socket.on("disconnect", () => {
+      slot.release();
       metrics.connections.dec();
       clearTimeout(expiryTimer.current);
     });
   });
 
-  /** Users recently thrown out for flooding, and until when (see FLOOD_PENALTY_MS). */
-  const flooders = new Map<string, number>();
-
-  /** Rate limit every event, refuse unknown ones and everything once draining. */
-  function guardEvents(socket: ScrollbackSocket): void {
+  /** Rate limit every event against the user's shared `bucket`, refuse unknown ones and everything once draining. */
+  function guardEvents(socket: ScrollbackSocket, bucket: TokenBucket): void {
     const { perSecond, burst } = options.rateLimit;
     const { userId } = socket.data;
-    const penalized = (flooders.get(userId) ?? 0) > Date.now();
-    const bucket = new TokenBucket(perSecond, burst, Date.now, penalized ? 0 : burst);
     // Each RATE_LIMITED refusal takes a token from a second bucket of the same
     // size: a client that honours retryAfterMs never empties it, a flood does
     // after about `burst` refusals and is disconnected.

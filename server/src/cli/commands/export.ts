@@ -27,8 +27,7 @@ export const exportCommand: Command = {
       unreadableElements: history.unreadable,
     };
     // The document is the result either way: indented for people, one line with --json.
-    if (out.json) out.value(document);
-    else out.line(JSON.stringify(document, null, 2));
+    out.value(document, out.json ? undefined : 2);
     if (!history.exists) out.note(`no history is kept for "${history.userId}"`);
     return 0;
   },

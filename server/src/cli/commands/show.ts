@@ -2,7 +2,7 @@
 import { CliError } from "../cli-error.js";
 import type { Command } from "../command.js";
 import { readHistory } from "../history-snapshot.js";
-import { columns, formatBytes, formatDuration, printable } from "../output.js";
+import { columns, formatBytes, formatDuration } from "../output.js";
 
 export const showCommand: Command = {
   name: "show",
@@ -37,7 +37,7 @@ export const showCommand: Command = {
       out.line(line);
     }
     out.line();
-    for (const line of columns(history.messages.map((message) => [message.timestamp ?? "-", message.role, printable(message.content)]))) {
+    for (const line of columns(history.messages.map((message) => [message.timestamp ?? "-", message.role, message.content]))) {
       out.line(line);
     }
     return 0;

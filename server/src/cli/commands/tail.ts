@@ -5,7 +5,6 @@
  */
 import { once } from "node:events";
 import type { Command } from "../command.js";
-import { printable } from "../output.js";
 import { describeTarget } from "../redis-client.js";
 import { subscribeToRoom, type RoomEvent } from "../room-broadcasts.js";
 
@@ -20,7 +19,7 @@ export const tailCommand: Command = {
       if (out.json) out.value(event.event === "message:new" ? { event: event.event, message: event.payload } : { event: event.event });
       else if (event.event === "message:new") {
         const message = event.payload;
-        out.line(`${message.timestamp ?? "-"}  ${message.role.padEnd(9)}  ${printable(message.content)}`);
+        out.line(`${message.timestamp ?? "-"}  ${message.role.padEnd(9)}  ${message.content}`);
       } else out.line("-- history cleared --");
     };
     const stopListening = await subscribeToRoom(sub, userId, print);
