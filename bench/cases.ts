@@ -5,7 +5,7 @@
  */
 import { join } from "node:path";
 import type { Redis } from "ioredis";
-import type { RedisServer } from "../test/support/redis-server.js";
+import type { RedisServer } from "../dev/redis-server.js";
 import { encodeElement } from "../server/src/store/message-codec.js";
 import { messagesKey } from "../server/src/store/redis-keys.js";
 import { benchUserId, historyWindow } from "./fixtures.js";

@@ -8,7 +8,7 @@
  *   node --conditions=source --import tsx bench/compare.ts --candidate /tmp/copy --rounds 5 --cases add,fanout [bench options]
  */
 import { resolve } from "node:path";
-import { startRedis } from "../test/support/redis-server.js";
+import { startRedis } from "../dev/redis-server.js";
 import { runThroughputCase, startGenerators, type BenchContext } from "./cases.js";
 import { parseBenchOptions } from "./options.js";
 

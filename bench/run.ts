@@ -8,7 +8,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
-import { startRedis } from "../test/support/redis-server.js";
+import { startRedis } from "../dev/redis-server.js";
 import { runIdle, runThroughputCase, startGenerators, type BenchContext } from "./cases.js";
 import { parseBenchOptions } from "./options.js";
 import { checkTargets, formatTable, type CaseResults } from "./report.js";

@@ -9,7 +9,7 @@ import { rmSync } from "node:fs";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { signToken, TEST_SECRET } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { spawnServer, startReplicas, startServer, type TestServer } from "../support/servers.js";
 import { launchChromium } from "./chromium.js";
 

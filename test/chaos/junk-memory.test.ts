@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, request, type TestSocket } from "../support/clients.js";
 import { openRaw } from "../support/raw-socket.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { spawnServer, type ServerProcess } from "../support/servers.js";
 import { until } from "../support/wait.js";
 import { anything, invalidAdd, invalidLoad, invalidSearch } from "../fuzz/arbitraries.js";

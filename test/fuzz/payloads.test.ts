@@ -10,7 +10,7 @@ import fc from "fast-check";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { anything, invalidAdd, invalidClear, invalidLoad, invalidSearch, POLLUTION_KEYS, type Invalid } from "./arbitraries.js";
 

@@ -1,7 +1,7 @@
 /** PROTOCOL.md §5: every route and status, against two replicas sharing one real Redis. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, connect, nextEvent, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, startServer, type TestServer } from "../support/servers.js";
 
 const TOKEN = "service-token-for-tests";

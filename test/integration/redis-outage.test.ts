@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
 import { until } from "../support/wait.js";
 import { messageArrival } from "../support/workload.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 
 let redis: RedisServer;

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { countCommandsByRole } from "../../bench/redis-stats.js";
 import { collect, connect, nextEvent, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 
 let redis: RedisServer;

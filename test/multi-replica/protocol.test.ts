@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, connect, nextEvent, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, startServer, type TestServer } from "../support/servers.js";
 
 let redis: RedisServer;

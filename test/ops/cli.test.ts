@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
-import { freePort } from "../support/free-port.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { freePort } from "../../dev/free-port.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { Capture, cli, startCli } from "./cli-harness.js";
 

@@ -16,7 +16,7 @@ import { createApp, type ScrollbackApp } from "../../server/src/app.js";
 import { ConfigError, loadConfig } from "../../server/src/config.js";
 import { startTracing, type Tracing } from "../../server/src/tracing.js";
 import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { spawnServer, startServer, type TestServer } from "../support/servers.js";
 
 const TOKEN = "trace-token";

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
 import { SENTINEL_MASTER_NAME, startRedisSentinel, type RedisSentinel } from "../support/redis-sentinel.js";
-import type { RedisServer } from "../support/redis-server.js";
+import type { RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { until, waitReady } from "../support/wait.js";
 import { checkRecovery, idsOf, startWorkload } from "../support/workload.js";
