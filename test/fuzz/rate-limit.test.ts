@@ -5,7 +5,7 @@
  * disconnected and gets everything stored.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { collect, connect, nextEvent, requestRaw, type TestSocket } from "../support/clients.js";
 import { startServer, type TestServer } from "../support/servers.js";
 
 let server: TestServer;
@@ -17,7 +17,7 @@ afterAll(() => server?.close());
 /** Sends until accepted, waiting `retryAfterMs` after each RATE_LIMITED; returns the answer and the refusals. */
 async function politely(socket: TestSocket, event: string, payload: unknown): Promise<{ answer: any; refusals: number }> {
   for (let refusals = 0; ; refusals++) {
-    const answer = await request(socket, event, payload);
+    const answer = await requestRaw(socket, event, payload);
     if (answer.ok) return { answer, refusals };
     expect(answer.error.code).toBe("RATE_LIMITED");
     await new Promise((resolve) => setTimeout(resolve, answer.error.retryAfterMs));

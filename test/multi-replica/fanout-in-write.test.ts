@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { countCommandsByRole } from "../../bench/redis-stats.js";
-import { collect, connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { collect, connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
 import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 
@@ -78,6 +78,6 @@ it("keeps the adapter's routing for a room whose name looks like a socket id", a
   const sender = await open(userId, 0);
   const listener = await open(userId, 1);
   const arrival = nextEvent(listener, "message:new");
-  const { message } = await request(sender, "message:add", { content: "routed" });
+  const { message } = await requestOk(sender, "message:add", { content: "routed" });
   expect(await arrival).toEqual(message);
 });

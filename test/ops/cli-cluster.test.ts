@@ -5,7 +5,7 @@
  */
 import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { connect, nextEvent, requestOk, type TestSocket } from "../support/clients.js";
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { cli, startCli } from "./cli-harness.js";
@@ -63,7 +63,7 @@ describe("scrollback CLI on Redis Cluster", () => {
     await run.stderr.waitFor(/tailing "cluster_tail"/);
     const tab = await socketOf("cluster_tail", 0);
     const otherTab = await socketOf("cluster_tail", 1);
-    const ack = await request(tab, "message:add", { content: "on the cluster" });
+    const ack = await requestOk(tab, "message:add", { content: "on the cluster" });
     expect(ack.ok).toBe(true);
     await run.stdout.waitFor(/on the cluster/);
 
