@@ -8,8 +8,9 @@
  *   node --conditions=source --import tsx bench/compare.ts --candidate /tmp/copy --rounds 5 --cases add,fanout [bench options]
  */
 import { resolve } from "node:path";
-import { startRedis } from "../test/support/redis-server.js";
-import { runThroughputCase, startGenerators, type BenchContext } from "./cases.js";
+import { startRedis } from "../dev/redis-server.js";
+import { runThroughputCase, THROUGHPUT_CASES } from "./cases/index.js";
+import { startGenerators, type BenchContext } from "./fleet.js";
 import { parseBenchOptions } from "./options.js";
 
 /** Takes `--name value` out of the arguments; the rest are bench options. */
@@ -36,7 +37,7 @@ try {
   context.generators = await startGenerators(Math.max(2, options.generators));
   for (const caseName of options.cases) {
     if (caseName === "idle") continue;
-    const results = await runThroughputCase(context, caseName, ["ceiling", "scrollback", "candidate"]);
+    const results = await runThroughputCase(context, THROUGHPUT_CASES[caseName], ["ceiling", "scrollback", "candidate"]);
     const ceiling = results.ceiling!;
     for (const variant of ["scrollback", "candidate"] as const) {
       const result = results[variant]!;

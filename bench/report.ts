@@ -2,7 +2,7 @@
  * The bench's table: one row per figure, scrollback beside both baselines,
  * its ratio to each, and the issue's target where there is one.
  */
-import type { IdleResult, ThroughputResult } from "./cases.js";
+import type { IdleResult, ThroughputResult } from "./results.js";
 import type { CaseName } from "./options.js";
 import type { Variant } from "./server-process.js";
 

@@ -8,8 +8,9 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
-import { startRedis } from "../test/support/redis-server.js";
-import { runIdle, runThroughputCase, startGenerators, type BenchContext } from "./cases.js";
+import { startRedis } from "../dev/redis-server.js";
+import { runIdle, runThroughputCase, THROUGHPUT_CASES } from "./cases/index.js";
+import { startGenerators, type BenchContext } from "./fleet.js";
 import { parseBenchOptions } from "./options.js";
 import { checkTargets, formatTable, type CaseResults } from "./report.js";
 import type { Variant } from "./server-process.js";
@@ -51,7 +52,7 @@ async function main(): Promise<void> {
           log(`idle ${variant}: ${result.connections} connections in ${result.connectSeconds.toFixed(1)} s, ${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB each`);
         }
       } else {
-        results[caseName] = await runThroughputCase(context, caseName, variants);
+        results[caseName] = await runThroughputCase(context, THROUGHPUT_CASES[caseName], variants);
       }
       log(`${caseName} done in ${((performance.now() - began) / 1000).toFixed(0)} s`);
     }

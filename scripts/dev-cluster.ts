@@ -9,7 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startRedis, type RedisServer } from "../test/support/redis-server.js";
+import { startRedis, type RedisServer } from "../dev/redis-server.js";
 
 const MAIN = fileURLToPath(new URL("../server/src/main.ts", import.meta.url));
 // By URL, so the replicas find tsx whatever the working directory.

@@ -31,7 +31,8 @@ const hostList = optionalString.pipe(
     }),
 );
 
-const envSchema = z.object({
+/** Each variable on its own. */
+const envFields = z.object({
   /** Where HTTP and Socket.IO listen. */
   PORT: port(3000),
   HOST: z.string().min(1).default("0.0.0.0"),
@@ -110,7 +111,7 @@ const envSchema = z.object({
   NODE_ENV: optionalString,
 });
 
-type Env = z.output<typeof envSchema>;
+type Env = z.output<typeof envFields>;
 
 /** Where the store lives; `auto-probe` means "try 127.0.0.1:6379 once, else memory". */
 export type RedisTarget =
@@ -145,7 +146,6 @@ export interface Config {
   rateLimit: { perSecond: number; burst: number };
   maxConnectionsPerUser: number;
   logLevel: string;
-  production: boolean;
   /** OpenTelemetry tracing; undefined while it is off (the default). */
   tracing?: TracingConfig;
 }
@@ -159,67 +159,96 @@ export interface TracingConfig {
   endpoint?: string;
 }
 
-/** Thrown by {@link loadConfig}; its message is one line naming every bad variable. */
+const REDIS_MODES = ["REDIS_CLUSTER_NODES", "REDIS_SENTINELS", "REDIS_URL"] as const;
+
+/** `AUTH_MODE`, or its default: `jwt` as soon as any JWT setting says tokens are expected. */
+function authMode(e: Env): AuthConfig["mode"] {
+  // AUTH_ISSUER or AUTH_AUDIENCE alone also say "tokens are expected": never
+  // default to dev mode (anyone may claim any userId) behind them.
+  const jwtExpected = Boolean(e.AUTH_JWT_SECRET || e.AUTH_JWKS_URL || e.AUTH_ISSUER || e.AUTH_AUDIENCE);
+  return e.AUTH_MODE ?? (jwtExpected ? "jwt" : "dev");
+}
+
+/**
+ * The rules between variables. They run even when single variables failed
+ * (`when` below), so one start reports every problem; a variable that failed
+ * its own check still counts as set, so it draws no second complaint.
+ */
+function checkCombinations(e: Env, ctx: z.RefinementCtx<Env>): void {
+  const failed = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+  const isSet = (name: keyof Env) => failed.has(name) || e[name] !== undefined;
+  const problem = (variable: string, message: string) => ctx.addIssue({ code: "custom", path: [variable], message });
+
+  const redisModes = REDIS_MODES.filter(isSet);
+  if (redisModes.length > 1) problem(redisModes[0]!, `set at most one of ${REDIS_MODES.join(", ")} (${redisModes.join(" and ")} are set)`);
+  if (isSet("REDIS_SENTINEL_NAME") && !isSet("REDIS_SENTINELS")) problem("REDIS_SENTINELS", "required with REDIS_SENTINEL_NAME");
+  if (isSet("REDIS_SENTINELS") && !isSet("REDIS_SENTINEL_NAME")) problem("REDIS_SENTINEL_NAME", "required with REDIS_SENTINELS");
+
+  const jwtConfigured = isSet("AUTH_JWT_SECRET") || isSet("AUTH_JWKS_URL");
+  if (jwtConfigured) return;
+  if (e.NODE_ENV === "production") {
+    problem("AUTH_JWT_SECRET", "NODE_ENV=production needs AUTH_JWT_SECRET or AUTH_JWKS_URL");
+  } else if (!failed.has("AUTH_MODE") && authMode(e) === "jwt") {
+    if (e.AUTH_MODE) problem("AUTH_MODE", "jwt needs AUTH_JWT_SECRET or AUTH_JWKS_URL");
+    else problem(e.AUTH_ISSUER ? "AUTH_ISSUER" : "AUTH_AUDIENCE", "set, so tokens are expected: needs AUTH_JWT_SECRET or AUTH_JWKS_URL");
+  }
+}
+
+/** The validated variables as the server's configuration; `given`: the names of the variables set. */
+function toConfig(e: Env, given: string[]): Config {
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    store: storeMode(e, given),
+    redis: redisTarget(e),
+    redisWait: { replicas: e.REDIS_WAIT_REPLICAS, timeoutMs: e.REDIS_WAIT_TIMEOUT_MS },
+    historyMax: e.HISTORY_MAX,
+    historyTtlSeconds: e.HISTORY_TTL_SECONDS,
+    keyPrefix: e.KEY_PREFIX,
+    maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    auth: { mode: authMode(e), jwtSecret: e.AUTH_JWT_SECRET, jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE },
+    serviceToken: e.SERVICE_TOKEN,
+    corsOrigins: e.CORS_ORIGINS,
+    rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
+    maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+    logLevel: e.LOG_LEVEL,
+    tracing: tracing(e),
+  };
+}
+
+const envSchema = envFields.superRefine(checkCombinations, { when: () => true });
+
+/** Thrown by {@link loadConfig}; its message has one line per problem, each naming its variable. */
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
 /**
  * Validates the environment and returns the frozen configuration.
- * @throws {ConfigError} naming each invalid variable.
+ * @throws {ConfigError} naming every invalid variable and broken combination at once.
  */
 export function loadConfig(env: Record<string, string | undefined>): Readonly<Config> {
   // An empty variable means "not set", as in most tools that read .env files.
   const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ""));
   const result = envSchema.safeParse(given);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join(".") || "environment"}: ${issue.message}`);
-    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+    const problems = result.error.issues.map((issue) => `invalid configuration: ${issue.path.join(".") || "environment"}: ${issue.message}`);
+    throw new ConfigError(problems.join("\n"));
   }
-  const e = result.data;
-  const config: Config = {
-    port: e.PORT,
-    host: e.HOST,
-    store: resolveStoreMode(e, given),
-    redis: resolveRedisTarget(e),
-    redisWait: { replicas: e.REDIS_WAIT_REPLICAS, timeoutMs: e.REDIS_WAIT_TIMEOUT_MS },
-    historyMax: e.HISTORY_MAX,
-    historyTtlSeconds: e.HISTORY_TTL_SECONDS,
-    keyPrefix: e.KEY_PREFIX,
-    maxMessageBytes: e.MAX_MESSAGE_BYTES,
-    auth: resolveAuth(e),
-    serviceToken: e.SERVICE_TOKEN,
-    corsOrigins: e.CORS_ORIGINS,
-    rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
-    maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
-    logLevel: e.LOG_LEVEL,
-    production: e.NODE_ENV === "production",
-    tracing: resolveTracing(e),
-  };
-  return Object.freeze(config);
+  return Object.freeze(toConfig(result.data, Object.keys(given)));
 }
 
-function resolveStoreMode(e: Env, env: Record<string, string | undefined>): Config["store"] {
+function storeMode(e: Env, given: string[]): Config["store"] {
   if (e.STORE !== "auto") return e.STORE;
-  // Any REDIS_* setting means the operator wants Redis: never fall back silently.
-  const redisConfigured = Object.keys(env).some((name) => name.startsWith("REDIS_"));
+  // Any REDIS_* setting, documented or not, means the operator wants Redis: never fall back silently.
+  const redisConfigured = given.some((name) => name.startsWith("REDIS_"));
   return redisConfigured ? "redis" : "auto-probe";
 }
 
-function resolveRedisTarget(e: Env): RedisTarget {
-  const chosen = [e.REDIS_CLUSTER_NODES && "REDIS_CLUSTER_NODES", e.REDIS_SENTINELS && "REDIS_SENTINELS", e.REDIS_URL && "REDIS_URL"].filter(Boolean);
-  if (chosen.length > 1) {
-    throw new ConfigError(`invalid configuration: ${chosen.join(", ")}: set at most one of REDIS_CLUSTER_NODES, REDIS_SENTINELS, REDIS_URL`);
-  }
-  if (e.REDIS_SENTINEL_NAME && !e.REDIS_SENTINELS) {
-    throw new ConfigError("invalid configuration: REDIS_SENTINELS: required with REDIS_SENTINEL_NAME");
-  }
+function redisTarget(e: Env): RedisTarget {
   const credentials = { username: e.REDIS_USERNAME, password: e.REDIS_PASSWORD };
   if (e.REDIS_CLUSTER_NODES) return { kind: "cluster", nodes: e.REDIS_CLUSTER_NODES, ...credentials };
-  if (e.REDIS_SENTINELS) {
-    if (!e.REDIS_SENTINEL_NAME) {
-      throw new ConfigError("invalid configuration: REDIS_SENTINEL_NAME: required with REDIS_SENTINELS");
-    }
+  if (e.REDIS_SENTINELS && e.REDIS_SENTINEL_NAME) {
     return { kind: "sentinel", sentinels: e.REDIS_SENTINELS, name: e.REDIS_SENTINEL_NAME, db: e.REDIS_DB ?? 0, ...credentials };
   }
   return {
@@ -232,26 +261,7 @@ function resolveRedisTarget(e: Env): RedisTarget {
   };
 }
 
-function resolveAuth(e: Env): AuthConfig {
-  const jwtConfigured = Boolean(e.AUTH_JWT_SECRET || e.AUTH_JWKS_URL);
-  const production = e.NODE_ENV === "production";
-  if (production && !jwtConfigured) {
-    throw new ConfigError(
-      "invalid configuration: AUTH_JWT_SECRET: NODE_ENV=production needs AUTH_JWT_SECRET or AUTH_JWKS_URL",
-    );
-  }
-  // AUTH_ISSUER or AUTH_AUDIENCE alone also say "tokens are expected": never
-  // default to dev mode (anyone may claim any userId) behind them.
-  const jwtExpected = jwtConfigured || Boolean(e.AUTH_ISSUER || e.AUTH_AUDIENCE);
-  const mode = e.AUTH_MODE ?? (jwtExpected ? "jwt" : "dev");
-  if (mode === "jwt" && !jwtConfigured) {
-    const because = e.AUTH_MODE ? "AUTH_MODE: jwt" : e.AUTH_ISSUER ? "AUTH_ISSUER" : "AUTH_AUDIENCE";
-    throw new ConfigError(`invalid configuration: ${because} needs AUTH_JWT_SECRET or AUTH_JWKS_URL`);
-  }
-  return { mode, jwtSecret: e.AUTH_JWT_SECRET, jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE };
-}
-
-function resolveTracing(e: Env): TracingConfig | undefined {
+function tracing(e: Env): TracingConfig | undefined {
   const aliases: Record<string, "off" | "otlp"> = { "0": "off", false: "off", "1": "otlp", true: "otlp" };
   const mode = aliases[e.OTEL_TRACING] ?? (e.OTEL_TRACING as "off" | "otlp" | "console");
   if (mode === "off") return undefined;

@@ -21,7 +21,8 @@ async function main(): Promise<void> {
     config = loadConfig(readEnvironment(process.env));
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`scrollback: ${error.message}\n`);
+      // One line per problem, each naming its variable.
+      for (const line of error.message.split("\n")) process.stderr.write(`scrollback: ${line}\n`);
       process.exit(1);
     }
     throw error;

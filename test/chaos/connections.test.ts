@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openRaw, type RawSocket } from "../support/raw-socket.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { spawnServer, type ServerProcess } from "../support/servers.js";
 import { metric } from "./probes.js";
 

@@ -7,9 +7,9 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, request, type TestSocket } from "../support/clients.js";
+import { connect, request, requestRaw, type TestSocket } from "../support/clients.js";
 import { openRaw } from "../support/raw-socket.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { spawnServer, type ServerProcess } from "../support/servers.js";
 import { until } from "../support/wait.js";
 import { anything, invalidAdd, invalidLoad, invalidSearch } from "../fuzz/arbitraries.js";
@@ -46,7 +46,7 @@ describe("a server with a 96 MB heap under junk", () => {
     await Promise.all(
       sockets.map(async (socket, s) => {
         for (let batch = 0; batch < 100; batch++) {
-          await Promise.all(Array.from({ length: 50 }, (_, i) => request(socket, events[(batch + i + s) % 4]!, junk[(batch * 50 + i) % junk.length])));
+          await Promise.all(Array.from({ length: 50 }, (_, i) => requestRaw(socket, events[(batch + i + s) % 4]!, junk[(batch * 50 + i) % junk.length])));
         }
       }),
     );
@@ -64,7 +64,7 @@ describe("a server with a 96 MB heap under junk", () => {
     }
 
     // 100 frames just under the 1 MB transport limit.
-    for (let i = 0; i < 100; i++) expect((await request(sockets[i % 4]!, "message:add", { content: "x".repeat(900_000) })).error.code).toBe("TOO_LARGE");
+    for (let i = 0; i < 100; i++) expect(await request(sockets[i % 4]!, "message:add", { content: "x".repeat(900_000) })).toMatchObject({ error: { code: "TOO_LARGE" } });
 
     expect(server.process.exitCode).toBeNull();
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);

@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { connect, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { spawnServer, type ServerProcess } from "../support/servers.js";
 import { httpStatus, until } from "../support/wait.js";
 import { idsOf, messageArrival, startWorkload, verifyStored, type Writer } from "../support/workload.js";

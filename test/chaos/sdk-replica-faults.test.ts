@@ -9,7 +9,7 @@
 import { connect, type ScrollbackClient } from "@scrollback/client";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitForStatus } from "../sdk/sdk-helpers.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { spawnServer, type ServerProcess } from "../support/servers.js";
 import { idsOf } from "../support/workload.js";
 import { metric } from "./probes.js";

@@ -2,7 +2,7 @@ import { afterAll, beforeAll } from "vitest";
 import { MemoryStore } from "../../server/src/store/memory-store.js";
 import { RedisStore } from "../../server/src/store/redis-store.js";
 import { messagesKey } from "../../server/src/store/redis-keys.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { describeStoreContract } from "./store-contract.js";
 
 describeStoreContract("MemoryStore", async (settings) => {

@@ -7,7 +7,7 @@
  * another client; the offending connection is answered or closed.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { connect, request, type TestSocket } from "../support/clients.js";
+import { connect, request, requestOk, type TestSocket } from "../support/clients.js";
 import { spawnServer, type ServerProcess } from "../support/servers.js";
 import { openRaw, type RawSocket } from "../support/raw-socket.js";
 
@@ -31,7 +31,7 @@ afterEach(async () => {
   // The process is alive, still serves HTTP, and the other user's connection still works.
   expect(server.process.exitCode).toBeNull();
   expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
-  const answer = await request(bystander, "history:load");
+  const answer = await requestOk(bystander, "history:load");
   expect(answer.messages.map((message: { id: string }) => message.id)).toEqual(["before"]);
 });
 

@@ -13,7 +13,7 @@ import { decodeRoomBroadcast, encodeRoomBroadcast } from "../../server/src/realt
 import { createFanoutAdapter, prepareRoomBroadcast, userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
 import { userRoom } from "../../server/src/realtime/rooms.js";
 import { connect, nextEvent, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { until } from "../support/wait.js";
 
 const USER = "wire_format";

@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, nextEvent, request, signToken, TEST_SECRET, type TestSocket } from "../support/clients.js";
+import { connect, nextEvent, request, requestOk, signToken, TEST_SECRET, type TestSocket } from "../support/clients.js";
 import { openRaw } from "../support/raw-socket.js";
 import { startServer, type TestServer } from "../support/servers.js";
 
@@ -29,7 +29,7 @@ describe("JWT mode (HS256)", () => {
 
   it("accepts a valid token and joins the user named by sub", async () => {
     const socket = await connect(server.url, { token: await signToken("alice") });
-    const { message } = await request(socket, "message:add", { content: "hi" });
+    const { message } = await requestOk(socket, "message:add", { content: "hi" });
     expect(message.userId).toBe("alice");
     socket.close();
   });
@@ -165,7 +165,7 @@ describe("dev mode", () => {
 
   it("accepts auth.userId without a token", async () => {
     const socket = await connect(server.url, { userId: "team_lead_001" });
-    expect((await request(socket, "message:add", { content: "x" })).message.userId).toBe("team_lead_001");
+    expect((await requestOk(socket, "message:add", { content: "x" })).message.userId).toBe("team_lead_001");
     socket.close();
   });
 

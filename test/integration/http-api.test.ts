@@ -1,7 +1,7 @@
 /** PROTOCOL.md §5: every route and status, against two replicas sharing one real Redis. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, connect, nextEvent, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { collect, connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, startServer, type TestServer } from "../support/servers.js";
 
 const TOKEN = "service-token-for-tests";
@@ -66,7 +66,7 @@ describe("POST /api/v1/users/:userId/messages", () => {
     const retry = await post("api_alice", { id: "llm-reply-1", role: "assistant", content: "Hello from the model" });
     expect(retry.status).toBe(200);
     expect(await retry.json()).toEqual({ duplicate: true, message: body.message });
-    expect((await request(tabs[0]!, "history:load")).messages).toHaveLength(1);
+    expect((await requestOk(tabs[0]!, "history:load")).messages).toHaveLength(1);
     expect(inbox).toEqual([]);
   });
 

@@ -4,10 +4,10 @@
  * retries with the same id are stored once, and everything heals.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
 import { until } from "../support/wait.js";
 import { messageArrival } from "../support/workload.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 
 let redis: RedisServer;
@@ -42,7 +42,7 @@ describe("Redis killed with SIGKILL, then restarted on the same port and AOF dir
   it("keeps every acked message, refuses writes fast during the outage, stores a retried id once, and heals", async () => {
     const [socket, twin] = sockets as [TestSocket, TestSocket];
     const acked: string[] = [];
-    for (let i = 0; i < 20; i++) acked.push((await request(socket, "message:add", { id: `before-${i}`, content: `before ${i}` })).message.id);
+    for (let i = 0; i < 20; i++) acked.push((await requestOk(socket, "message:add", { id: `before-${i}`, content: `before ${i}` })).message.id);
 
     await redis.kill();
 
@@ -63,7 +63,7 @@ describe("Redis killed with SIGKILL, then restarted on the same port and AOF dir
     await until("reads answer again", async () => (await request(twin, "history:load")).ok === true);
 
     // The refused write was not queued and replayed behind the client's back.
-    const afterRestart = await request(twin, "history:load");
+    const afterRestart = await requestOk(twin, "history:load");
     expect(afterRestart.messages.map((m: { id: string }) => m.id)).toEqual(acked.slice(-15));
 
     // Retrying the refused id stores it exactly once, and fan-out works across replicas again.
@@ -72,7 +72,7 @@ describe("Redis killed with SIGKILL, then restarted on the same port and AOF dir
     expect(retry).toMatchObject({ ok: true, duplicate: false });
     expect((await delivered).id).toBe("during-1");
     expect(await request(socket, "message:add", { id: "during-1", content: "during the outage" })).toMatchObject({ ok: true, duplicate: true });
-    const final = await request(twin, "history:search", { query: "during" });
+    const final = await requestOk(twin, "history:search", { query: "during" });
     expect(final.messages).toHaveLength(1);
   });
 });
@@ -96,7 +96,7 @@ describe("Redis frozen with SIGSTOP", () => {
     }
     // The timed-out write may or may not have landed; the retry makes it exactly one.
     await until("the retried add is stored", async () => (await request(socket, "message:add", { id: "frozen-1", content: "sent while frozen" })).ok === true);
-    const found = await request(twin, "history:search", { query: "frozen" });
+    const found = await requestOk(twin, "history:search", { query: "frozen" });
     expect(found.messages.map((m: { id: string }) => m.id)).toEqual(["frozen-1"]);
   });
 });

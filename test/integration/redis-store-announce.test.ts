@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { RedisStore, type AppendAnnouncer } from "../../server/src/store/redis-store.js";
 import type { NewMessage } from "../../server/src/store/store.js";
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 
 let redis: RedisServer;
 let cluster: RedisCluster;

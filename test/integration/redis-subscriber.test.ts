@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Redis } from "ioredis";
 import { createRedisClient } from "../../server/src/redis-connections.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { until } from "../support/wait.js";
 
 let redis: RedisServer;

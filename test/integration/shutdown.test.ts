@@ -1,7 +1,7 @@
 /** Graceful shutdown: SIGTERM stops accepting, lets in-flight acks finish, closes Redis, exits 0 within 10 s. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { spawnServer } from "../support/servers.js";
 
 let redis: RedisServer;

@@ -4,9 +4,9 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createApp, type ScrollbackApp } from "../../server/src/app.js";
 import { loadConfig, type Config } from "../../server/src/config.js";
 import { connect, request } from "../support/clients.js";
-import { freePort } from "../support/free-port.js";
+import { freePort } from "../../dev/free-port.js";
 import { until } from "../support/wait.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
 
 const cleanups: (() => Promise<void>)[] = [];

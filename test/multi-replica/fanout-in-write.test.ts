@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { countCommandsByRole } from "../../bench/redis-stats.js";
-import { collect, connect, nextEvent, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { collect, connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 
 let redis: RedisServer;
@@ -78,6 +78,6 @@ it("fans out for a user id whose plain room name would look like a socket id", a
   const sender = await open(userId, 0);
   const listener = await open(userId, 1);
   const arrival = nextEvent(listener, "message:new");
-  const { message } = await request(sender, "message:add", { content: "routed" });
+  const { message } = await requestOk(sender, "message:add", { content: "routed" });
   expect(await arrival).toEqual(message);
 });

@@ -3,8 +3,8 @@
  * replicas sharing one real Redis.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, connect, nextEvent, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { collect, connect, nextEvent, request, requestOk, requestRaw, type TestSocket } from "../support/clients.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, startServer, type TestServer } from "../support/servers.js";
 
 let redis: RedisServer;
@@ -43,11 +43,11 @@ describe("message:add", () => {
     const senderInbox = collect(sender, "message:new");
     const arrivals = Promise.all([nextEvent(onTwo, "message:new"), nextEvent(onThree, "message:new")]);
 
-    const ack = await request(sender, "message:add", { content: "hello", meta: { lang: "en" } });
+    const ack = await requestOk(sender, "message:add", { content: "hello", meta: { lang: "en" } });
 
     expect(ack).toMatchObject({ ok: true, duplicate: false, message: { userId: user, role: "user", content: "hello", meta: { lang: "en" } } });
     expect(ack.message.id).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
-    expect(new Date(ack.message.timestamp).toISOString()).toBe(ack.message.timestamp);
+    expect(new Date(ack.message.timestamp!).toISOString()).toBe(ack.message.timestamp);
     expect(await arrivals).toEqual([ack.message, ack.message]);
     // The sender got its ack, not an echo.
     await request(sender, "history:load");
@@ -57,7 +57,7 @@ describe("message:add", () => {
   it("writes the key and JSON operators read with redis-cli, with the TTL set", async () => {
     const user = freshUser();
     const socket = await open(user);
-    const { message } = await request(socket, "message:add", { id: "op-visible", role: "assistant", content: "for the operator" });
+    const { message } = await requestOk(socket, "message:add", { id: "op-visible", role: "assistant", content: "for the operator" });
     const client = redis.client();
     const elements = await client.lrange(`temp_memory:${user}:messages`, 0, -1);
     expect(elements.map((element) => JSON.parse(element))).toEqual([
@@ -72,7 +72,7 @@ describe("message:add", () => {
     const sender = await open(user, 0);
     const other = await open(user, 1);
     const inbox = collect(other, "message:new");
-    const first = await request(sender, "message:add", { id: "retry-1", content: "once" });
+    const first = await requestOk(sender, "message:add", { id: "retry-1", content: "once" });
     await nextEvent(other, "message:new").catch(() => undefined);
     const again = await request(sender, "message:add", { id: "retry-1", content: "once" });
     expect(again).toEqual({ ok: true, duplicate: true, message: first.message });
@@ -81,7 +81,7 @@ describe("message:add", () => {
     await request(sender, "message:add", { content: "after" });
     expect((await next).content).toBe("after");
     expect(inbox.map((m) => m.content)).toEqual(["once", "after"]);
-    expect((await request(sender, "history:load")).messages).toHaveLength(2);
+    expect((await requestOk(sender, "history:load")).messages).toHaveLength(2);
   });
 
   it.each([
@@ -99,11 +99,11 @@ describe("message:add", () => {
   ])("refuses %j with INVALID_PAYLOAD naming %s and stores nothing", async (payload, field) => {
     const user = freshUser();
     const socket = await open(user);
-    const ack = await request(socket, "message:add", payload);
+    const ack = await requestRaw(socket, "message:add", payload);
     expect(ack.ok).toBe(false);
     expect(ack.error.code).toBe("INVALID_PAYLOAD");
     expect(ack.error.message).toContain(field);
-    expect((await request(socket, "history:load")).messages).toEqual([]);
+    expect((await requestOk(socket, "history:load")).messages).toEqual([]);
   });
 
   it("refuses content over MAX_MESSAGE_BYTES counted in UTF-8 bytes with TOO_LARGE", async () => {
@@ -112,7 +112,7 @@ describe("message:add", () => {
     // 22 three-byte characters: 22 characters but 66 bytes.
     const ack = await request(socket, "message:add", { content: "€".repeat(22) });
     expect(ack).toMatchObject({ ok: false, error: { code: "TOO_LARGE" } });
-    expect((await request(socket, "history:load")).messages).toHaveLength(1);
+    expect((await requestOk(socket, "history:load")).messages).toHaveLength(1);
   });
 });
 
@@ -121,17 +121,17 @@ describe("history:load", () => {
     const user = freshUser();
     const socket = await open(user, 0);
     const ids: string[] = [];
-    for (let i = 0; i < 17; i++) ids.push((await request(socket, "message:add", { content: `m${i}` })).message.id);
+    for (let i = 0; i < 17; i++) ids.push((await requestOk(socket, "message:add", { content: `m${i}` })).message.id);
 
     const other = await open(user, 2);
-    const whole = await request(other, "history:load");
+    const whole = await requestOk(other, "history:load");
     expect(whole.ok).toBe(true);
     expect(whole.gap).toBe(false);
     expect(whole.messages.map((m: { content: string }) => m.content)).toEqual(Array.from({ length: 15 }, (_, i) => `m${i + 2}`));
     expect(await request(other, "history:load", {})).toEqual(whole);
 
     expect(await request(other, "history:load", { afterId: ids[14] })).toMatchObject({ ok: true, gap: false, messages: [{ content: "m15" }, { content: "m16" }] });
-    const gone = await request(other, "history:load", { afterId: ids[0] });
+    const gone = await requestOk(other, "history:load", { afterId: ids[0] });
     expect(gone.gap).toBe(true);
     expect(gone.messages).toHaveLength(15);
     const limited = await request(other, "history:load", { afterId: ids[10], limit: 2 });
@@ -142,7 +142,7 @@ describe("history:load", () => {
     "refuses %j with INVALID_PAYLOAD",
     async (payload) => {
       const socket = await open(freshUser());
-      expect(await request(socket, "history:load", payload)).toMatchObject({ ok: false, error: { code: "INVALID_PAYLOAD" } });
+      expect(await requestRaw(socket, "history:load", payload)).toMatchObject({ ok: false, error: { code: "INVALID_PAYLOAD" } });
     },
   );
 });
@@ -154,15 +154,15 @@ describe("history:search", () => {
     await request(socket, "message:add", { content: "Paris is lovely" });
     await request(socket, "message:add", { role: "assistant", content: "PARIS has museums" });
     await request(socket, "message:add", { content: "Berlin" });
-    const all = await request(socket, "history:search", { query: "paris" });
+    const all = await requestOk(socket, "history:search", { query: "paris" });
     expect(all.messages.map((m: { content: string }) => m.content)).toEqual(["Paris is lovely", "PARIS has museums"]);
-    expect((await request(socket, "history:search", { query: "paris", role: "assistant" })).messages).toHaveLength(1);
-    expect((await request(socket, "history:search", { query: "paris", limit: 1 })).messages[0].content).toBe("PARIS has museums");
+    expect((await requestOk(socket, "history:search", { query: "paris", role: "assistant" })).messages).toHaveLength(1);
+    expect((await requestOk(socket, "history:search", { query: "paris", limit: 1 })).messages[0]!.content).toBe("PARIS has museums");
   });
 
   it.each([[{}], [{ query: "" }], [{ query: "q".repeat(257) }], [{ query: "a", role: "robot" }]])("refuses %j", async (payload) => {
     const socket = await open(freshUser());
-    expect(await request(socket, "history:search", payload)).toMatchObject({ ok: false, error: { code: "INVALID_PAYLOAD" } });
+    expect(await requestRaw(socket, "history:search", payload)).toMatchObject({ ok: false, error: { code: "INVALID_PAYLOAD" } });
   });
 });
 
@@ -179,7 +179,7 @@ describe("history:clear", () => {
     const cleared = nextEvent(other, "history:cleared");
     expect(await request(socket, "history:clear", {})).toEqual({ ok: true, removed: 2 });
     expect(await cleared).toEqual({});
-    expect((await request(other, "history:load")).messages).toEqual([]);
+    expect((await requestOk(other, "history:load")).messages).toEqual([]);
     expect(await request(socket, "history:clear")).toEqual({ ok: true, removed: 0 });
     expect(strangerInbox).toEqual([]);
     expect(ownInbox).toEqual([]);
@@ -199,7 +199,7 @@ describe("isolation", () => {
     await delivered;
     // Bob sending the same id stores his own message: ids are per user.
     expect(await request(bobSockets[0]!, "message:add", { id: "shared-id", content: "bob's" })).toMatchObject({ duplicate: false });
-    expect((await request(bobSockets[1]!, "history:search", { query: "secret" })).messages).toEqual([]);
+    expect((await requestOk(bobSockets[1]!, "history:search", { query: "secret" })).messages).toEqual([]);
     expect(bobInboxes.flat().map((m) => m.content)).not.toContain("alice's secret");
   });
 });
@@ -207,7 +207,7 @@ describe("isolation", () => {
 describe("unknown events, rate limit and frame size", () => {
   it("answers an unknown event that has an ack with UNKNOWN_EVENT", async () => {
     const socket = await open(freshUser());
-    expect(await request(socket, "history:destroy", {})).toMatchObject({ ok: false, error: { code: "UNKNOWN_EVENT" } });
+    expect(await requestRaw(socket, "history:destroy", {})).toMatchObject({ ok: false, error: { code: "UNKNOWN_EVENT" } });
     expect(await request(socket, "history:load")).toMatchObject({ ok: true });
   });
 
@@ -228,7 +228,7 @@ describe("unknown events, rate limit and frame size", () => {
       }
       expect((await request(calm, "history:load")).ok).toBe(true);
       await new Promise((resolve) => setTimeout(resolve, refused[0]!.error.retryAfterMs));
-      expect((await request(socket, "history:load")).messages).toHaveLength(3);
+      expect((await requestOk(socket, "history:load")).messages).toHaveLength(3);
     } finally {
       await limited.close();
     }

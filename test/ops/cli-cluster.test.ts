@@ -5,7 +5,7 @@
  */
 import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { connect, nextEvent, requestOk, type TestSocket } from "../support/clients.js";
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { userIdsOfEveryLength } from "../support/user-ids.js";
@@ -64,7 +64,7 @@ describe("scrollback CLI on Redis Cluster", () => {
     await run.stderr.waitFor(/tailing "cluster_tail"/);
     const tab = await socketOf("cluster_tail", 0);
     const otherTab = await socketOf("cluster_tail", 1);
-    const ack = await request(tab, "message:add", { content: "on the cluster" });
+    const ack = await requestOk(tab, "message:add", { content: "on the cluster" });
     expect(ack.ok).toBe(true);
     await run.stdout.waitFor(/on the cluster/);
 
@@ -84,7 +84,7 @@ describe("scrollback CLI on Redis Cluster", () => {
       await run.stderr.waitFor(/tailing/);
       const tabs = [await socketOf(userId, 0), await socketOf(userId, 1)];
       const arrival = nextEvent(tabs[1]!, "message:new");
-      const ack = await request(tabs[0]!, "message:add", { content: `for ${userId}` });
+      const ack = await requestOk(tabs[0]!, "message:add", { content: `for ${userId}` });
       expect({ userId, arrived: await arrival }).toEqual({ userId, arrived: ack.message });
       await run.stdout.waitFor(/message:new/);
       const cleared = tabs.map((tab) => nextEvent(tab, "history:cleared"));

@@ -7,9 +7,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
-import { freePort } from "../support/free-port.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
+import { freePort } from "../../dev/free-port.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { userIdsOfEveryLength } from "../support/user-ids.js";
 import { prepareRoomBroadcast, userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
@@ -45,7 +45,7 @@ async function socketOf(userId: string, replica: number): Promise<TestSocket> {
 }
 
 async function add(socket: TestSocket, content: string): Promise<any> {
-  const ack = await request(socket, "message:add", { content });
+  const ack = await requestOk(socket, "message:add", { content });
   expect(ack.ok).toBe(true);
   return ack.message;
 }
@@ -93,7 +93,7 @@ describe("show", () => {
     await add(tab, "first");
     await add(tab, "second\n\u001b[31mred");
     await raw.rpush("temp_memory:show_alice:messages", "not json", '{"content":"from python","timestamp":"2024-01-01T00:00:00"}');
-    const served = await request(tab, "history:load", {});
+    const served = await requestOk(tab, "history:load", {});
 
     const json = await cli(["show", "show_alice", "--json"], env);
     expect(json.code).toBe(0);
@@ -187,7 +187,7 @@ describe("export", () => {
     const tab = await socketOf("export_alice", 1);
     await add(tab, "mine");
     await raw.rpush("temp_memory:export_alice:messages", "[1,2,3]");
-    const served = await request(tab, "history:load", {});
+    const served = await requestOk(tab, "history:load", {});
 
     const result = await cli(["export", "export_alice"], env);
     expect(result.code).toBe(0);

@@ -11,8 +11,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../support/free-port.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { freePort } from "../../dev/free-port.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { Capture } from "./cli-harness.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));

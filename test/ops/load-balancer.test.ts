@@ -10,9 +10,9 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { io, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { nextEvent, request } from "../support/clients.js";
-import { freePort } from "../support/free-port.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { nextEvent, request, requestOk } from "../support/clients.js";
+import { freePort } from "../../dev/free-port.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { Capture } from "./cli-harness.js";
 import { startDnsResponder, type DnsResponder } from "./dns-responder.js";
@@ -85,7 +85,7 @@ describe.skipIf(!hasHaproxy)(`HAProxy (deploy/haproxy/haproxy.cfg) in front of t
     expect(await connectionsOn(replicas[0]!)).toBeGreaterThanOrEqual(1);
     expect(await connectionsOn(replicas[1]!)).toBeGreaterThanOrEqual(1);
     const arrivals = tabs.slice(1).map((tab) => nextEvent(tab as never, "message:new"));
-    const ack = await request(tabs[0] as never, "message:add", { content: "through the load balancer" });
+    const ack = await requestOk(tabs[0] as never, "message:add", { content: "through the load balancer" });
     expect(ack.ok).toBe(true);
     for (const message of await Promise.all(arrivals)) expect(message.id).toBe(ack.message.id);
   });
@@ -103,7 +103,7 @@ describe.skipIf(!hasHaproxy)(`HAProxy (deploy/haproxy/haproxy.cfg) in front of t
     // Several request/response round trips per session: any one landing on the wrong replica would fail.
     for (let round = 0; round < 3; round++) {
       const arrivals = tabs.slice(1).map((tab) => nextEvent(tab as never, "message:new"));
-      const ack = await request(tabs[0] as never, "message:add", { content: `polling round ${round}` });
+      const ack = await requestOk(tabs[0] as never, "message:add", { content: `polling round ${round}` });
       expect(ack.ok).toBe(true);
       for (const message of await Promise.all(arrivals)) expect(message.id).toBe(ack.message.id);
       for (const tab of tabs) expect((await request(tab as never, "history:load", {})).ok).toBe(true);

@@ -15,8 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp, type ScrollbackApp } from "../../server/src/app.js";
 import { ConfigError, loadConfig } from "../../server/src/config.js";
 import { startTracing, type Tracing } from "../../server/src/tracing.js";
-import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { spawnServer, startServer, type TestServer } from "../support/servers.js";
 
 const TOKEN = "trace-token";
@@ -62,7 +62,7 @@ describe("a traced replica", () => {
     const tab = await socketOn(tracedUrl, "trace_alice");
     const otherTab = await socketOn(plain.url, "trace_alice");
     const delivered = nextEvent(otherTab, "message:new");
-    const ack = await request(tab, "message:add", { content: "traced" });
+    const ack = await requestOk(tab, "message:add", { content: "traced" });
     expect(ack.ok).toBe(true);
     expect((await delivered).id).toBe(ack.message.id);
 
@@ -95,7 +95,7 @@ describe("a traced replica", () => {
     exporter.reset();
     const tab = await socketOn(tracedUrl, "trace_bob");
     expect((await request(tab, "message:add", { id: "same-id", content: "once" })).ok).toBe(true);
-    expect((await request(tab, "message:add", { id: "same-id", content: "once" })).duplicate).toBe(true);
+    expect((await requestOk(tab, "message:add", { id: "same-id", content: "once" })).duplicate).toBe(true);
     expect((await request(tab, "message:add", { content: "" })).ok).toBe(false);
     expect((await request(tab, "history:load", {})).ok).toBe(true);
 
@@ -175,7 +175,7 @@ describe("OTEL_* settings", () => {
     try {
       expect(server.output()).toContain('"tracing":"otlp"');
       const tab = await connect(server.url, { userId: "trace_otlp" });
-      const ack = await request(tab, "message:add", { content: "exported" });
+      const ack = await requestOk(tab, "message:add", { content: "exported" });
       tab.close();
       // A graceful stop flushes what the batch processor still holds.
       server.process.kill("SIGTERM");

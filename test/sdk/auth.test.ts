@@ -6,7 +6,7 @@
 import { connect, type ScrollbackClient, type ScrollbackError } from "@scrollback/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { signToken, TEST_SECRET } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { ids, nextClientEvent, waitForStatus } from "./sdk-helpers.js";
 

@@ -5,7 +5,7 @@
  */
 import { connect, type ScrollbackClient } from "@scrollback/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { spawnServer, startServer, type ServerProcess, type TestServer } from "../support/servers.js";
 import { until } from "../support/wait.js";
 import { ids, waitForStatus } from "./sdk-helpers.js";

@@ -6,7 +6,7 @@
  */
 import { connect, ScrollbackError, type ConnectionOptions, type ScrollbackClient } from "@scrollback/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startRedis, type RedisServer } from "../support/redis-server.js";
+import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { until } from "../support/wait.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { eventCount, ids, memoryStorage, nextClientEvent, waitForStatus } from "./sdk-helpers.js";

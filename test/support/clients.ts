@@ -1,5 +1,5 @@
 /** socket.io-client helpers that wait on events, never on sleeps. */
-import type { ClientToServerEvents, ServerToClientEvents } from "@scrollback/client/protocol";
+import type { AckError, ClientToServerEvents, ServerToClientEvents } from "@scrollback/client/protocol";
 import { SignJWT } from "jose";
 import { io, type Socket } from "socket.io-client";
 
@@ -23,8 +23,33 @@ export function connect(url: string, auth: Record<string, unknown>, options: { o
   });
 }
 
-/** Emits an event with an ack and resolves with the ack's answer. */
-export function request<T = any>(socket: TestSocket, event: string, ...args: unknown[]): Promise<T> {
+type ClientEvent = keyof ClientToServerEvents;
+/** What `event` carries, as the protocol's event map says. */
+export type PayloadOf<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[0];
+/** What the server acks `event` with: success or an {@link AckError}. */
+export type AckOf<E extends ClientEvent> = Parameters<Parameters<ClientToServerEvents[E]>[1]>[0];
+/** The success branch of {@link AckOf}. */
+export type OkAckOf<E extends ClientEvent> = Exclude<AckOf<E>, AckError>;
+/** The payload argument; optional where every field is (the server then reads no payload as `{}`). */
+type PayloadArgs<E extends ClientEvent> = {} extends PayloadOf<E> ? [payload?: PayloadOf<E>] : [payload: PayloadOf<E>];
+
+/**
+ * Emits a protocol event with an ack and resolves with the answer: the event
+ * name decides the payload and ack types, so a wrong payload does not compile.
+ */
+export function request<E extends ClientEvent>(socket: TestSocket, event: E, ...payload: PayloadArgs<E>): Promise<AckOf<E>> {
+  return requestRaw<AckOf<E>>(socket, event, ...payload);
+}
+
+/** {@link request} for a call that must succeed: rejects with the error code if it was refused. */
+export async function requestOk<E extends ClientEvent>(socket: TestSocket, event: E, ...payload: PayloadArgs<E>): Promise<OkAckOf<E>> {
+  const ack = await request(socket, event, ...payload);
+  if (!ack.ok) throw new Error(`${event} refused: ${ack.error.code} ${ack.error.message}`);
+  return ack as OkAckOf<E>;
+}
+
+/** Emits anything (any event, any arguments) with an ack: for tests that send what the protocol forbids. */
+export function requestRaw<T = any>(socket: TestSocket, event: string, ...args: unknown[]): Promise<T> {
   return (socket as unknown as Socket).timeout(10_000).emitWithAck(event, ...args) as Promise<T>;
 }
 

@@ -8,9 +8,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { freePort } from "./free-port.js";
+import { freePort } from "../../dev/free-port.js";
 import { until } from "./wait.js";
-import { startRedis, type RedisServer, type RedisServerOptions } from "./redis-server.js";
+import { startRedis, type RedisServer, type RedisServerOptions } from "../../dev/redis-server.js";
 
 /** The name Sentinels know the master by (`REDIS_SENTINEL_NAME`). */
 export const SENTINEL_MASTER_NAME = "scrollback";

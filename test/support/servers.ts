@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { createApp, type ScrollbackApp } from "../../server/src/app.js";
 import { loadConfig } from "../../server/src/config.js";
-import { freePort } from "./free-port.js";
+import { freePort } from "../../dev/free-port.js";
 
 export interface TestServer {
   app: ScrollbackApp;

@@ -7,7 +7,7 @@
  */
 import type { Socket } from "socket.io-client";
 import { expect } from "vitest";
-import { request, type TestSocket } from "./clients.js";
+import { requestOk, type TestSocket } from "./clients.js";
 import { until } from "./wait.js";
 
 export interface Writer {
@@ -212,7 +212,7 @@ export async function checkRecovery(run: RecoveryCheck): Promise<{ check: Stored
   // The subscriptions followed the data too (they may trail it by a few seconds).
   const [a, b] = [await run.open(0, users[0]!), await run.open(1, users[0]!)];
   const arrival = messageArrival(b, `${label}-after`, 10_000);
-  const ack = await request(a, "message:add", { id: `${label}-after`, content: "after the failover" });
+  const ack = await requestOk(a, "message:add", { id: `${label}-after`, content: "after the failover" });
   expect(await arrival).toEqual(ack.message);
 
   const report = await workload.stop();

@@ -6,7 +6,7 @@
  */
 import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { until, waitReady } from "../support/wait.js";
@@ -80,7 +80,7 @@ describe("on a 3-master Redis Cluster", () => {
     await Promise.all(
       pairs.map(async ([sender, receiver], i) => {
         const arrival = nextEvent(receiver, "message:new");
-        const ack = await request(sender, "message:add", { content: `to the other replica ${i}` });
+        const ack = await requestOk(sender, "message:add", { content: `to the other replica ${i}` });
         expect(await arrival).toEqual(ack.message);
       }),
     );

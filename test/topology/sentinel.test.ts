@@ -5,9 +5,9 @@
  * load.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
+import { connect, nextEvent, requestOk, type TestSocket } from "../support/clients.js";
 import { SENTINEL_MASTER_NAME, startRedisSentinel, type RedisSentinel } from "../support/redis-sentinel.js";
-import type { RedisServer } from "../support/redis-server.js";
+import type { RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { until, waitReady } from "../support/wait.js";
 import { checkRecovery, idsOf, startWorkload } from "../support/workload.js";
@@ -54,7 +54,7 @@ describe("through Sentinel", () => {
     const sender = await open(one!, "sentinel_fan");
     const receiver = await open(two!, "sentinel_fan");
     const arrival = nextEvent(receiver, "message:new");
-    const ack = await request(sender, "message:add", { id: "via-sentinel", content: "hello" });
+    const ack = await requestOk(sender, "message:add", { id: "via-sentinel", content: "hello" });
     expect(await arrival).toEqual(ack.message);
     const master = (await deployment.master()).client();
     expect(idsOf(await master.lrange(key("sentinel_fan"), 0, -1))).toEqual(["via-sentinel"]);

@@ -17,7 +17,6 @@ describe("loadConfig", () => {
       rateLimit: { perSecond: 50, burst: 100 },
       maxConnectionsPerUser: 32,
       logLevel: "info",
-      production: false,
     });
     expect(config.serviceToken).toBeUndefined();
     expect(config.corsOrigins).toBeUndefined();
@@ -83,6 +82,27 @@ describe("loadConfig", () => {
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toContain(variable);
     expect((error as Error).message).not.toContain("\n");
+  });
+
+  it("reports every problem at once, one line each naming its variable: unrelated bad values and a broken combination", () => {
+    let error: unknown;
+    try {
+      loadConfig({ PORT: "http", HISTORY_MAX: "0", REDIS_URL: "redis://a:1", REDIS_CLUSTER_NODES: "a:1,b:2", NODE_ENV: "production" });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const lines = (error as Error).message.split("\n");
+    expect(lines).toHaveLength(4);
+    for (const variable of ["PORT", "HISTORY_MAX", "REDIS_CLUSTER_NODES", "AUTH_JWT_SECRET"]) {
+      expect(lines.filter((line) => line.startsWith(`invalid configuration: ${variable}: `)), variable).toHaveLength(1);
+    }
+    expect(lines.find((line) => line.includes("REDIS_CLUSTER_NODES"))).toContain("REDIS_URL");
+  });
+
+  it("counts a variable that failed its own check as set: no second complaint about it", () => {
+    expect(() => loadConfig({ REDIS_SENTINELS: "nohostport", REDIS_SENTINEL_NAME: "m" })).toThrow(/^invalid configuration: REDIS_SENTINELS: must be host:port,host:port$/);
+    expect(() => loadConfig({ NODE_ENV: "production", AUTH_JWKS_URL: "not a url" })).toThrow(/^invalid configuration: AUTH_JWKS_URL: [^\n]*$/);
   });
 
   it("uses JWT when a JWT setting is given, and dev only outside production", () => {

@@ -1,7 +1,8 @@
 /**
  * Starts a real redis-server on a free port in a temp dir (never the
- * machine's 6379), for one test file. It can be killed, frozen and restarted
- * on the same port and AOF dir, to test outages.
+ * machine's 6379), for a test file, a bench run or `npm run dev:cluster`.
+ * It can be killed, frozen and restarted on the same port and AOF dir, to
+ * test outages.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
