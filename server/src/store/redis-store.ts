@@ -64,6 +64,12 @@ export interface RedisStoreOptions extends StoreSettings {
   waitReplicas?: number;
   /** How long an add waits for those replicas (`REDIS_WAIT_TIMEOUT_MS`). */
   waitTimeoutMs?: number;
+  /**
+   * Connections of their own for an add and its `WAIT` (see
+   * redis-connections.ts), so that a `WAIT` blocks no other call. Without
+   * them, adds wait on `client`, holding up every call behind them.
+   */
+  waitClients?: readonly (Redis | Cluster)[];
   /** Told when Redis stops answering on an open connection (true) and answers again (false). */
   onStall?: (stalled: boolean) => void;
   /**
@@ -85,15 +91,35 @@ export interface Announcement {
   payload: string;
 }
 
+/** How long an add's `WAIT` waits when `waitTimeoutMs` is not given. */
+const DEFAULT_WAIT_TIMEOUT_MS = 1_000;
+
+/**
+ * Beyond its `WAIT` timeout, how long an add may stay unanswered before the
+ * stall guard checks whether Redis still answers.
+ */
+const WAIT_GRACE_MS = 250;
+
+/** A connection for adds that WAIT, and how many of them it carries right now. */
+interface WaitLane {
+  client: Redis | Cluster;
+  inFlight: number;
+}
+
 export class RedisStore implements Store {
   readonly kind = "redis";
   private readonly client: Redis | Cluster;
   private readonly stallGuard?: StallGuard;
+  private readonly waitLanes: WaitLane[];
   /** Never set on a Cluster: the channel lives in another slot than the key, which a script may not touch. */
   private readonly announce?: AppendAnnouncer;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
+    this.waitLanes = (options.waitClients ?? []).map((client) => {
+      defineScrollbackCommands(client);
+      return { client, inFlight: 0 };
+    });
     if (!this.client.isCluster) this.announce = options.announce;
     defineScrollbackCommands(this.client);
     // One connection, one guard. A Cluster spreads users over several
@@ -108,11 +134,10 @@ export class RedisStore implements Store {
     const element = encodeElement(message);
     const dedupeId = options.freshId ? "" : message.id;
     const announcement = this.announce?.({ ...message, userId }, options.origin);
-    const kept = await this.run(() =>
-      this.options.waitReplicas
-        ? this.appendAndWait(key, element, dedupeId, this.options.waitReplicas, announcement)
-        : this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement)),
-    );
+    const replicas = this.options.waitReplicas;
+    const kept = replicas
+      ? await this.runWaiting((client) => this.appendAndWait(client, key, element, dedupeId, replicas, announcement))
+      : await this.run(() => this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement)));
     if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined };
     const existing = decodeElement(kept, userId);
     if (!existing) throw internal();
@@ -158,6 +183,7 @@ export class RedisStore implements Store {
    * A duplicate waits too, so its ack also means "on the replicas".
    */
   private async appendAndWait(
+    client: Redis | Cluster,
     key: string,
     element: string,
     dedupeId: string,
@@ -165,18 +191,18 @@ export class RedisStore implements Store {
     announce: Announcement | undefined,
     redirected = false,
   ): Promise<0 | string> {
-    const results = await this.client
+    const results = await client
       .pipeline()
       .appendMessage(...this.appendArgs(key, element, dedupeId, announce))
-      .wait(replicas, this.options.waitTimeoutMs ?? 1_000)
+      .wait(replicas, this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS)
       .exec();
     const [[appendError, kept], [waitError, reached]] = results as [[Error | null, 0 | string], [Error | null, number]];
     // ioredis follows MOVED for a pipeline only when every command in it was
     // redirected, and WAIT never is: after a failover, learn the new slot
     // owners and send it once more (the script did not run on that node).
-    if (appendError && !redirected && this.client.isCluster && appendError.message.startsWith("MOVED ")) {
-      await new Promise<void>((resolve) => (this.client as Cluster).refreshSlotsCache(() => resolve()));
-      return this.appendAndWait(key, element, dedupeId, replicas, announce, true);
+    if (appendError && !redirected && client.isCluster && appendError.message.startsWith("MOVED ")) {
+      await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));
+      return this.appendAndWait(client, key, element, dedupeId, replicas, announce, true);
     }
     if (appendError) throw appendError;
     if (waitError) throw waitError;
@@ -192,6 +218,28 @@ export class RedisStore implements Store {
     const { messages, skipped } = decodeElements(raws, userId);
     if (skipped > 0) this.options.onSkippedElements?.(skipped);
     return messages;
+  }
+
+  /**
+   * Runs an add that WAITs on the wait connection carrying the fewest adds
+   * (an idle one while there is one), or on the data connection when there
+   * are none. A `WAIT` legitimately blocks its connection for its timeout
+   * (once per add queued on it), so only a wait beyond that makes the stall
+   * guard check Redis, on the data connection.
+   */
+  private async runWaiting<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
+    if (this.waitLanes.length === 0) return this.run(() => command(this.client));
+    const lane = this.waitLanes.reduce((best, next) => (next.inFlight < best.inFlight ? next : best));
+    lane.inFlight++;
+    holdWritesForThisTurn(lane.client);
+    const mayBlockMs = lane.inFlight * (this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS) + WAIT_GRACE_MS;
+    try {
+      return await (this.stallGuard ? this.stallGuard.runBlocking(() => command(lane.client), mayBlockMs) : command(lane.client));
+    } catch (error) {
+      throw toStoreError(error);
+    } finally {
+      lane.inFlight--;
+    }
   }
 
   private async run<T>(command: () => Promise<T>): Promise<T> {
