@@ -135,13 +135,14 @@ export class RedisStore implements Store {
     const dedupeId = options.freshId ? "" : message.id;
     const announcement = this.announce?.({ ...message, userId }, options.origin);
     const replicas = this.options.waitReplicas;
-    const kept = replicas
+    const { kept, reached } = replicas
       ? await this.runWaiting((client) => this.appendAndWait(client, key, element, dedupeId, replicas, announcement))
-      : await this.run(() => this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement)));
-    if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined };
+      : { kept: await this.run(() => this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement))), reached: 0 };
+    const unconfirmed = replicas && reached < replicas ? { unconfirmed: { replicas: reached, wanted: replicas } } : {};
+    if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined, ...unconfirmed };
     const existing = decodeElement(kept, userId);
     if (!existing) throw internal();
-    return { message: existing, duplicate: true };
+    return { message: existing, duplicate: true, ...unconfirmed };
   }
 
   async load(userId: string, options?: LoadOptions): Promise<LoadResult> {
@@ -181,6 +182,7 @@ export class RedisStore implements Store {
    * The add and a `WAIT` in one pipeline: one round trip, and in a Cluster
    * both go to the master of the key's slot (WAIT has no key to route by).
    * A duplicate waits too, so its ack also means "on the replicas".
+   * Resolves with the script's reply and how many replicas confirmed.
    */
   private async appendAndWait(
     client: Redis | Cluster,
@@ -190,7 +192,7 @@ export class RedisStore implements Store {
     replicas: number,
     announce: Announcement | undefined,
     redirected = false,
-  ): Promise<0 | string> {
+  ): Promise<{ kept: 0 | string; reached: number }> {
     const results = await client
       .pipeline()
       .appendMessage(...this.appendArgs(key, element, dedupeId, announce))
@@ -206,10 +208,7 @@ export class RedisStore implements Store {
     }
     if (appendError) throw appendError;
     if (waitError) throw waitError;
-    if (reached < replicas) {
-      throw unavailable(`stored on the master but on ${reached} of ${replicas} replicas in time`);
-    }
-    return kept;
+    return { kept, reached };
   }
 
   private async readWindow(userId: string): Promise<Message[]> {
