@@ -10,7 +10,9 @@ import { AppError, internal, unavailable } from "../errors.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { messagesKey } from "./redis-keys.js";
-import { StallGuard } from "./stall-guard.js";
+import { MasterStallGuards } from "./master-stall-guards.js";
+import type { StallGuard } from "./stall-guard.js";
+import { withTimeout } from "../with-timeout.js";
 import { STORE_DEADLINE_MS, type AppendOptions, type AppendResult, type LoadOptions, type LoadResult, type NewMessage, type SearchOptions, type Store, type StoreSettings } from "./store.js";
 
 declare module "ioredis" {
@@ -100,6 +102,9 @@ const DEFAULT_WAIT_TIMEOUT_MS = 1_000;
  */
 const WAIT_GRACE_MS = 250;
 
+/** How long each Cluster master has to answer a readiness PING: under /readyz's 1 s, so that its 503 names the master. */
+const MASTER_PING_TIMEOUT_MS = 800;
+
 /** A connection for adds that WAIT, and how many of them it carries right now. */
 interface WaitLane {
   client: Redis | Cluster;
@@ -109,7 +114,7 @@ interface WaitLane {
 export class RedisStore implements Store {
   readonly kind = "redis";
   private readonly client: Redis | Cluster;
-  private readonly stallGuard?: StallGuard;
+  private readonly stallGuards: MasterStallGuards;
   private readonly waitLanes: WaitLane[];
   /** Never set on a Cluster: the channel lives in another slot than the key, which a script may not touch. */
   private readonly announce?: AppendAnnouncer;
@@ -122,11 +127,9 @@ export class RedisStore implements Store {
     });
     if (!this.client.isCluster) this.announce = options.announce;
     defineScrollbackCommands(this.client);
-    // One connection, one guard. A Cluster spreads users over several
-    // connections, and one hanging node must not refuse every user's writes.
-    if (!this.client.isCluster) {
-      this.stallGuard = new StallGuard({ probe: () => this.client.ping(), onChange: options.onStall, stallAfterMs: STORE_DEADLINE_MS });
-    }
+    // One guard per master: a Cluster spreads users over several masters,
+    // and one hanging master must not refuse the others' users.
+    this.stallGuards = new MasterStallGuards(this.client, { onChange: options.onStall, stallAfterMs: STORE_DEADLINE_MS });
   }
 
   async append(userId: string, message: NewMessage, options: AppendOptions = {}): Promise<AppendResult> {
@@ -136,8 +139,8 @@ export class RedisStore implements Store {
     const announcement = this.announce?.({ ...message, userId }, options.origin);
     const replicas = this.options.waitReplicas;
     const { kept, reached } = replicas
-      ? await this.runWaiting((client) => this.appendAndWait(client, key, element, dedupeId, replicas, announcement))
-      : { kept: await this.run(() => this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement))), reached: 0 };
+      ? await this.runWaiting(key, (client) => this.appendAndWait(client, key, element, dedupeId, replicas, announcement))
+      : { kept: await this.run(key, () => this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement))), reached: 0 };
     const unconfirmed = replicas && reached < replicas ? { unconfirmed: { replicas: reached, wanted: replicas } } : {};
     if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined, ...unconfirmed };
     const existing = decodeElement(kept, userId);
@@ -154,22 +157,45 @@ export class RedisStore implements Store {
   }
 
   async clear(userId: string): Promise<number> {
-    return this.run(() => this.client.clearHistory(messagesKey(this.options.keyPrefix, userId)));
+    const key = messagesKey(this.options.keyPrefix, userId);
+    return this.run(key, () => this.client.clearHistory(key));
   }
 
   /** Seconds until the user's history expires, or null when there is none (for tests and tools; not part of `Store`). */
   async ttlSeconds(userId: string): Promise<number | null> {
-    const ttl = await this.run(() => this.client.ttl(messagesKey(this.options.keyPrefix, userId)));
+    const key = messagesKey(this.options.keyPrefix, userId);
+    const ttl = await this.run(key, () => this.client.ttl(key));
     return ttl < 0 ? null : ttl;
   }
 
+  /**
+   * PINGs every master: the one Redis, or each master of a Cluster, each
+   * through its stall guard. On a Cluster the rejection names the first
+   * master that did not answer within MASTER_PING_TIMEOUT_MS.
+   */
   async ping(): Promise<void> {
-    await this.run(() => this.client.ping());
+    const masters = this.stallGuards.masters();
+    if (!this.client.isCluster) {
+      const [only] = masters;
+      await this.guarded(only?.guard, () => this.client.ping());
+      return;
+    }
+    if (masters.length === 0) throw unavailable("no Redis Cluster master is known yet");
+    await Promise.all(
+      masters.map(async ({ address, guard, ping }) => {
+        const refused = () => unavailable(`Redis Cluster master ${address} does not answer`);
+        try {
+          await withTimeout(guard.run(ping), { ms: MASTER_PING_TIMEOUT_MS, onTimeout: () => { throw refused(); } });
+        } catch {
+          throw refused();
+        }
+      }),
+    );
   }
 
   async close(): Promise<void> {
     // The client belongs to whoever created it (see redis-connections.ts).
-    this.stallGuard?.close();
+    this.stallGuards.close();
   }
 
   /** The arguments of appendMessage.lua, in its KEYS/ARGV order. */
@@ -213,7 +239,8 @@ export class RedisStore implements Store {
 
   private async readWindow(userId: string): Promise<Message[]> {
     // Buffers, so that ids derived from foreign elements hash the exact bytes Lua hashes.
-    const raws = await this.run(() => this.client.lrangeBuffer(messagesKey(this.options.keyPrefix, userId), 0, -1));
+    const key = messagesKey(this.options.keyPrefix, userId);
+    const raws = await this.run(key, () => this.client.lrangeBuffer(key, 0, -1));
     const { messages, skipped } = decodeElements(raws, userId);
     if (skipped > 0) this.options.onSkippedElements?.(skipped);
     return messages;
@@ -226,14 +253,15 @@ export class RedisStore implements Store {
    * (once per add queued on it), so only a wait beyond that makes the stall
    * guard check Redis, on the data connection.
    */
-  private async runWaiting<T>(command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
-    if (this.waitLanes.length === 0) return this.run(() => command(this.client));
+  private async runWaiting<T>(key: string, command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
+    if (this.waitLanes.length === 0) return this.run(key, () => command(this.client));
+    const guard = this.stallGuards.forKey(key);
     const lane = this.waitLanes.reduce((best, next) => (next.inFlight < best.inFlight ? next : best));
     lane.inFlight++;
     holdWritesForThisTurn(lane.client);
     const mayBlockMs = lane.inFlight * (this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS) + WAIT_GRACE_MS;
     try {
-      return await (this.stallGuard ? this.stallGuard.runBlocking(() => command(lane.client), mayBlockMs) : command(lane.client));
+      return await (guard ? guard.runBlocking(() => command(lane.client), mayBlockMs) : command(lane.client));
     } catch (error) {
       throw toStoreError(error);
     } finally {
@@ -241,10 +269,15 @@ export class RedisStore implements Store {
     }
   }
 
-  private async run<T>(command: () => Promise<T>): Promise<T> {
+  /** Runs a command on `key` through the stall guard of the master serving it. */
+  private async run<T>(key: string, command: () => Promise<T>): Promise<T> {
+    return this.guarded(this.stallGuards.forKey(key), command);
+  }
+
+  private async guarded<T>(guard: StallGuard | undefined, command: () => Promise<T>): Promise<T> {
     holdWritesForThisTurn(this.client);
     try {
-      return await (this.stallGuard ? this.stallGuard.run(command) : command());
+      return await (guard ? guard.run(command) : command());
     } catch (error) {
       throw toStoreError(error);
     }
