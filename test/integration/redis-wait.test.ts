@@ -88,4 +88,35 @@ describe("with REDIS_WAIT_REPLICAS=1 and the only replica gone", () => {
     expect(answer).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
     for (const message of await Promise.all(arrivals)) expect(message).toMatchObject({ id: "short-of-replicas", content: "on the master only" });
   });
+
+  // Last: it leaves the master frozen until its end.
+  it("still trips the stall guard when the master itself freezes: adds are then refused at once and never run later", async () => {
+    const writer = await open(servers[0]!, "wait_frozen");
+    master.signal("SIGSTOP");
+    try {
+      const first = await request(writer, "message:add", { id: "sent-while-frozen", content: "x" });
+      expect(first).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
+      let refusedIds: string[] = [];
+      await until("adds are refused at once", async () => {
+        const id = `refused-${refusedIds.length}`;
+        refusedIds.push(id);
+        const started = Date.now();
+        const answer = await request(writer, "message:add", { id, content: "never sent" });
+        return answer.ok === false && Date.now() - started < 100;
+      }, 10_000, 50);
+      // Only the last one is known to have been refused without being sent.
+      refusedIds = refusedIds.slice(-1);
+      master.signal("SIGCONT");
+      // Stored again (still answered UNAVAILABLE: no replica to confirm it).
+      const inspector = master.client();
+      const storedIds = async () => (await inspector.lrange("temp_memory:wait_frozen:messages", 0, -1)).map((element) => (JSON.parse(element) as { id: string }).id);
+      await until("adds are stored again", async () => {
+        await request(writer, "message:add", { id: "after", content: "after" });
+        return (await storedIds()).includes("after");
+      }, 10_000);
+      expect(await storedIds()).not.toContain(refusedIds[0]);
+    } finally {
+      master.signal("SIGCONT");
+    }
+  });
 });
