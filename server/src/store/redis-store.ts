@@ -180,6 +180,7 @@ export class RedisStore implements Store {
       await this.guarded(only?.guard, () => this.client.ping());
       return;
     }
+    // A Cluster answers only when every master does: a frozen one's users are refused.
     if (masters.length === 0) throw unavailable("no Redis Cluster master is known yet");
     await Promise.all(
       masters.map(async ({ address, guard, ping }) => {
