@@ -19,7 +19,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { startPubsubCanary } from "./realtime/pubsub-canary.js";
 import { createSocketServer, MAX_HTTP_BUFFER_SIZE } from "./realtime/socket-server.js";
 import type { ScrollbackServer } from "./realtime/types.js";
-import { createRedisConnections, probeRedis, type RedisConnections } from "./redis-connections.js";
+import { createRedisConnections, probeRedis, WAIT_CONNECTIONS, type RedisConnections } from "./redis-connections.js";
 import { MemoryStore } from "./store/memory-store.js";
 import type { Store } from "./store/store.js";
 
@@ -48,12 +48,15 @@ async function openStore(config: Readonly<Config>, metrics: Metrics, logger: Log
     metrics.redisUp.set(1);
     return { store: new MemoryStore(storeSettings(config, metrics)) };
   }
-  const redis = createRedisConnections(config.redis, logger.child({ component: "redis" }));
+  const redis = createRedisConnections(config.redis, logger.child({ component: "redis" }), {
+    waitConnections: config.redisWait.replicas > 0 ? WAIT_CONNECTIONS : 0,
+  });
   redis.data.on("ready", () => metrics.redisUp.set(1));
   redis.data.on("close", () => metrics.redisUp.set(0));
   const store = createRedisStore(config, redis.data, {
     metrics,
     io,
+    waitClients: redis.waits,
     onStall: (stalled) => {
       metrics.redisUp.set(stalled ? 0 : 1);
       if (stalled) logger.warn("redis stopped answering on an open connection: refusing store calls until a PING answers");

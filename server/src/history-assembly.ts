@@ -36,16 +36,18 @@ export function storeSettings(config: StoreConfig, metrics: Metrics): StoreSetti
 /**
  * The Redis store over `client`, announcing each new message to the other
  * replicas within its write (one round trip per add; not on a Cluster, see
- * RedisStore's `announce`).
+ * RedisStore's `announce`). With `REDIS_WAIT_REPLICAS`, adds and their `WAIT`
+ * go over `waitClients` (redis-connections.ts).
  */
 export function createRedisStore(
   config: StoreConfig & Pick<Config, "keyPrefix" | "redisWait">,
   client: RedisClient,
-  options: { metrics: Metrics; io: IoRef; onStall?: (stalled: boolean) => void },
+  options: { metrics: Metrics; io: IoRef; onStall?: (stalled: boolean) => void; waitClients?: readonly RedisClient[] },
 ): RedisStore {
   return new RedisStore({
     ...storeSettings(config, options.metrics),
     client,
+    waitClients: options.waitClients,
     keyPrefix: config.keyPrefix,
     waitReplicas: config.redisWait.replicas,
     waitTimeoutMs: config.redisWait.timeoutMs,

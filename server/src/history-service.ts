@@ -68,6 +68,11 @@ export class HistoryService implements HistoryOperations {
     const options = { freshId: input.id === undefined, origin: originSocketId };
     const result = await this.timed("append", () => store.append(userId, message, options), fanOut);
     fanOut(result);
+    // Stored but short of replicas: told like any stored message, answered UNAVAILABLE.
+    if (result.unconfirmed) {
+      const { replicas, wanted } = result.unconfirmed;
+      throw unavailable(`stored on the master but on ${replicas} of ${wanted} replicas in time`);
+    }
     return result;
   }
 

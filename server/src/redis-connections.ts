@@ -1,10 +1,15 @@
 /**
- * The three Redis connections a replica holds, built from the configured
- * target (standalone, Sentinel or Cluster):
+ * The Redis connections a replica holds, built from the configured target
+ * (standalone, Sentinel or Cluster):
  *
  * - `data`: the store's commands. No offline queue: while Redis is away a
  *   command fails at once instead of being queued and run behind the client's
  *   back later (PROTOCOL.md §4, UNAVAILABLE).
+ * - `waits`: with `REDIS_WAIT_REPLICAS`, a few more like `data` for the adds
+ *   and their `WAIT`. A `WAIT` blocks its connection until the replicas
+ *   answer or its timeout passes, and it counts only the writes of its own
+ *   connection, so an add and its `WAIT` share one of these, and everyone
+ *   else's calls stay on `data`, never queued behind them.
  * - `pub` / `sub`: the Socket.IO adapter's fan-out. `sub` keeps its queue and
  *   retries forever so subscriptions are restored after an outage.
  */
@@ -21,17 +26,26 @@ import { withTimeout } from "./with-timeout.js";
  */
 export const COMMAND_TIMEOUT_MS = 5_000;
 
+/**
+ * How many connections carry the adds that `WAIT` (when it is on). Each
+ * blocks for up to `REDIS_WAIT_TIMEOUT_MS` while replicas lag; this many adds
+ * wait side by side before one has to queue behind another.
+ */
+export const WAIT_CONNECTIONS = 4;
+
 export type RedisClient = Redis | Cluster;
 
 export interface RedisConnections {
   data: RedisClient;
+  /** Connections for an add and its `WAIT` (empty unless asked for). */
+  waits: RedisClient[];
   pub: RedisClient;
   sub: RedisClient;
-  /** Closes all three, politely if Redis answers. */
+  /** Closes them all, politely if Redis answers. */
   close(): Promise<void>;
 }
 
-type Role = "data" | "pub" | "sub";
+type Role = "data" | "wait" | "pub" | "sub";
 
 /**
  * How long to wait before reconnect attempt `attempt` (1, 2, …): quickly, so
@@ -97,14 +111,19 @@ export function createRedisClient(target: RedisTarget, role: Role): RedisClient 
   }
 }
 
-/** Creates the data, pub and sub clients, logging their state changes once each. */
-export function createRedisConnections(target: RedisTarget, logger: Logger): RedisConnections {
+/**
+ * Creates the data, pub and sub clients, and `waitConnections` wait clients,
+ * logging their state changes once each.
+ */
+export function createRedisConnections(target: RedisTarget, logger: Logger, options: { waitConnections?: number } = {}): RedisConnections {
   const clients = {
     data: createRedisClient(target, "data"),
     pub: createRedisClient(target, "pub"),
     sub: createRedisClient(target, "sub"),
   };
-  for (const [role, client] of Object.entries(clients)) {
+  const waits = Array.from({ length: options.waitConnections ?? 0 }, () => createRedisClient(target, "wait"));
+  const all: [string, RedisClient][] = [...Object.entries(clients), ...waits.map((client) => ["wait", client] as [string, RedisClient])];
+  for (const [role, client] of all) {
     let lastError = "";
     // Without an error listener ioredis would print every failed reconnect.
     client.on("error", (error: Error) => {
@@ -119,8 +138,9 @@ export function createRedisConnections(target: RedisTarget, logger: Logger): Red
   logSubscriptionFailures(clients.sub, logger);
   return {
     ...clients,
+    waits,
     async close() {
-      await Promise.all(Object.values(clients).map(closeRedisClient));
+      await Promise.all(all.map(([, client]) => closeRedisClient(client)));
     },
   };
 }

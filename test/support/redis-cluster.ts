@@ -19,6 +19,8 @@ export const CLUSTER_NODE_TIMEOUT_MS = 1_000;
 export interface RedisClusterOptions {
   masters?: number;
   replicasPerMaster?: number;
+  /** `cluster-node-timeout`; longer keeps a frozen master from being counted as failing. Default CLUSTER_NODE_TIMEOUT_MS. */
+  nodeTimeoutMs?: number;
 }
 
 /** One line of `CLUSTER NODES`, as far as the tests need it. */
@@ -88,7 +90,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   const args = [
     "--cluster-enabled", "yes",
     "--cluster-config-file", "nodes.conf",
-    "--cluster-node-timeout", String(CLUSTER_NODE_TIMEOUT_MS),
+    "--cluster-node-timeout", String(options.nodeTimeoutMs ?? CLUSTER_NODE_TIMEOUT_MS),
     // Let any replica take over, however long it was cut off.
     "--cluster-replica-validity-factor", "0",
   ];

@@ -1,6 +1,7 @@
 /** Liveness and readiness (PROTOCOL.md §5). */
 import { ERROR_CODES } from "@scrollback/client/protocol";
 import type { Router } from "express";
+import { AppError, unavailable } from "../errors.js";
 import { exactRouter } from "./exact-router.js";
 import type { Metrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
@@ -15,25 +16,30 @@ export function createHealthRouter(store: Store, metrics: Metrics): Router {
     res.json({ status: "ok" });
   });
   router.get("/readyz", async (_req, res) => {
-    const ready = await checkStore(store);
-    metrics.redisUp.set(ready ? 1 : 0);
-    if (ready) res.json({ store: store.kind });
-    else res.status(503).json({ store: store.kind, error: { code: ERROR_CODES.UNAVAILABLE, message: "the store does not answer" } });
+    const failure = await checkStore(store);
+    metrics.redisUp.set(failure ? 0 : 1);
+    if (!failure) res.json({ store: store.kind });
+    else res.status(503).json({ store: store.kind, error: failure.toBody() });
   });
   return router;
 }
 
-/** Whether the store answers a ping within the readiness timeout. */
-export async function checkStore(store: Store): Promise<boolean> {
+/**
+ * Undefined when the store answers a ping within the readiness timeout, else
+ * the UNAVAILABLE to answer: the store's own when it says what does not
+ * answer (a Cluster master), a generic one otherwise.
+ */
+export async function checkStore(store: Store): Promise<AppError | undefined> {
+  const silent = () => unavailable("the store does not answer");
   try {
     await withTimeout(store.ping(), {
       ms: READINESS_TIMEOUT_MS,
       onTimeout: () => {
-        throw new Error("timeout");
+        throw silent();
       },
     });
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (error) {
+    return error instanceof AppError && error.code === ERROR_CODES.UNAVAILABLE ? error : silent();
   }
 }

@@ -10,7 +10,9 @@ import { AppError, internal, unavailable } from "../errors.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { messagesKey } from "./redis-keys.js";
-import { StallGuard } from "./stall-guard.js";
+import { MasterStallGuards } from "./master-stall-guards.js";
+import type { StallGuard } from "./stall-guard.js";
+import { withTimeout } from "../with-timeout.js";
 import { STORE_DEADLINE_MS, type AppendOptions, type AppendResult, type LoadOptions, type LoadResult, type NewMessage, type SearchOptions, type Store, type StoreSettings } from "./store.js";
 
 declare module "ioredis" {
@@ -64,6 +66,12 @@ export interface RedisStoreOptions extends StoreSettings {
   waitReplicas?: number;
   /** How long an add waits for those replicas (`REDIS_WAIT_TIMEOUT_MS`). */
   waitTimeoutMs?: number;
+  /**
+   * Connections of their own for an add and its `WAIT` (see
+   * redis-connections.ts), so that a `WAIT` blocks no other call. Without
+   * them, adds wait on `client`, holding up every call behind them.
+   */
+  waitClients?: readonly (Redis | Cluster)[];
   /** Told when Redis stops answering on an open connection (true) and answers again (false). */
   onStall?: (stalled: boolean) => void;
   /**
@@ -85,22 +93,43 @@ export interface Announcement {
   payload: string;
 }
 
+/** How long an add's `WAIT` waits when `waitTimeoutMs` is not given. */
+const DEFAULT_WAIT_TIMEOUT_MS = 1_000;
+
+/**
+ * Beyond its `WAIT` timeout, how long an add may stay unanswered before the
+ * stall guard checks whether Redis still answers.
+ */
+const WAIT_GRACE_MS = 250;
+
+/** How long each Cluster master has to answer a readiness PING: under /readyz's 1 s, so that its 503 names the master. */
+const MASTER_PING_TIMEOUT_MS = 800;
+
+/** A connection for adds that WAIT, and how many of them it carries right now. */
+interface WaitLane {
+  client: Redis | Cluster;
+  inFlight: number;
+}
+
 export class RedisStore implements Store {
   readonly kind = "redis";
   private readonly client: Redis | Cluster;
-  private readonly stallGuard?: StallGuard;
+  private readonly stallGuards: MasterStallGuards;
+  private readonly waitLanes: WaitLane[];
   /** Never set on a Cluster: the channel lives in another slot than the key, which a script may not touch. */
   private readonly announce?: AppendAnnouncer;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
+    this.waitLanes = (options.waitClients ?? []).map((client) => {
+      defineScrollbackCommands(client);
+      return { client, inFlight: 0 };
+    });
     if (!this.client.isCluster) this.announce = options.announce;
     defineScrollbackCommands(this.client);
-    // One connection, one guard. A Cluster spreads users over several
-    // connections, and one hanging node must not refuse every user's writes.
-    if (!this.client.isCluster) {
-      this.stallGuard = new StallGuard({ probe: () => this.client.ping(), onChange: options.onStall, stallAfterMs: STORE_DEADLINE_MS });
-    }
+    // One guard per master: a Cluster spreads users over several masters,
+    // and one hanging master must not refuse the others' users.
+    this.stallGuards = new MasterStallGuards(this.client, { onChange: options.onStall, stallAfterMs: STORE_DEADLINE_MS });
   }
 
   async append(userId: string, message: NewMessage, options: AppendOptions = {}): Promise<AppendResult> {
@@ -108,15 +137,15 @@ export class RedisStore implements Store {
     const element = encodeElement(message);
     const dedupeId = options.freshId ? "" : message.id;
     const announcement = this.announce?.({ ...message, userId }, options.origin);
-    const kept = await this.run(() =>
-      this.options.waitReplicas
-        ? this.appendAndWait(key, element, dedupeId, this.options.waitReplicas, announcement)
-        : this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement)),
-    );
-    if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined };
+    const replicas = this.options.waitReplicas;
+    const { kept, reached } = replicas
+      ? await this.runWaiting(key, (client) => this.appendAndWait(client, key, element, dedupeId, replicas, announcement))
+      : { kept: await this.run(key, () => this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement))), reached: 0 };
+    const unconfirmed = replicas && reached < replicas ? { unconfirmed: { replicas: reached, wanted: replicas } } : {};
+    if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined, ...unconfirmed };
     const existing = decodeElement(kept, userId);
     if (!existing) throw internal();
-    return { message: existing, duplicate: true };
+    return { message: existing, duplicate: true, ...unconfirmed };
   }
 
   async load(userId: string, options?: LoadOptions): Promise<LoadResult> {
@@ -128,22 +157,46 @@ export class RedisStore implements Store {
   }
 
   async clear(userId: string): Promise<number> {
-    return this.run(() => this.client.clearHistory(messagesKey(this.options.keyPrefix, userId)));
+    const key = messagesKey(this.options.keyPrefix, userId);
+    return this.run(key, () => this.client.clearHistory(key));
   }
 
   /** Seconds until the user's history expires, or null when there is none (for tests and tools; not part of `Store`). */
   async ttlSeconds(userId: string): Promise<number | null> {
-    const ttl = await this.run(() => this.client.ttl(messagesKey(this.options.keyPrefix, userId)));
+    const key = messagesKey(this.options.keyPrefix, userId);
+    const ttl = await this.run(key, () => this.client.ttl(key));
     return ttl < 0 ? null : ttl;
   }
 
+  /**
+   * PINGs every master: the one Redis, or each master of a Cluster, each
+   * through its stall guard. On a Cluster the rejection names the first
+   * master that did not answer within MASTER_PING_TIMEOUT_MS.
+   */
   async ping(): Promise<void> {
-    await this.run(() => this.client.ping());
+    const masters = this.stallGuards.masters();
+    if (!this.client.isCluster) {
+      const [only] = masters;
+      await this.guarded(only?.guard, () => this.client.ping());
+      return;
+    }
+    // A Cluster answers only when every master does: a frozen one's users are refused.
+    if (masters.length === 0) throw unavailable("no Redis Cluster master is known yet");
+    await Promise.all(
+      masters.map(async ({ address, guard, ping }) => {
+        const refused = () => unavailable(`Redis Cluster master ${address} does not answer`);
+        try {
+          await withTimeout(guard.run(ping), { ms: MASTER_PING_TIMEOUT_MS, onTimeout: () => { throw refused(); } });
+        } catch {
+          throw refused();
+        }
+      }),
+    );
   }
 
   async close(): Promise<void> {
     // The client belongs to whoever created it (see redis-connections.ts).
-    this.stallGuard?.close();
+    this.stallGuards.close();
   }
 
   /** The arguments of appendMessage.lua, in its KEYS/ARGV order. */
@@ -156,48 +209,76 @@ export class RedisStore implements Store {
    * The add and a `WAIT` in one pipeline: one round trip, and in a Cluster
    * both go to the master of the key's slot (WAIT has no key to route by).
    * A duplicate waits too, so its ack also means "on the replicas".
+   * Resolves with the script's reply and how many replicas confirmed.
    */
   private async appendAndWait(
+    client: Redis | Cluster,
     key: string,
     element: string,
     dedupeId: string,
     replicas: number,
     announce: Announcement | undefined,
     redirected = false,
-  ): Promise<0 | string> {
-    const results = await this.client
+  ): Promise<{ kept: 0 | string; reached: number }> {
+    const results = await client
       .pipeline()
       .appendMessage(...this.appendArgs(key, element, dedupeId, announce))
-      .wait(replicas, this.options.waitTimeoutMs ?? 1_000)
+      .wait(replicas, this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS)
       .exec();
     const [[appendError, kept], [waitError, reached]] = results as [[Error | null, 0 | string], [Error | null, number]];
     // ioredis follows MOVED for a pipeline only when every command in it was
     // redirected, and WAIT never is: after a failover, learn the new slot
     // owners and send it once more (the script did not run on that node).
-    if (appendError && !redirected && this.client.isCluster && appendError.message.startsWith("MOVED ")) {
-      await new Promise<void>((resolve) => (this.client as Cluster).refreshSlotsCache(() => resolve()));
-      return this.appendAndWait(key, element, dedupeId, replicas, announce, true);
+    if (appendError && !redirected && client.isCluster && appendError.message.startsWith("MOVED ")) {
+      await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));
+      return this.appendAndWait(client, key, element, dedupeId, replicas, announce, true);
     }
     if (appendError) throw appendError;
     if (waitError) throw waitError;
-    if (reached < replicas) {
-      throw unavailable(`stored on the master but on ${reached} of ${replicas} replicas in time`);
-    }
-    return kept;
+    return { kept, reached };
   }
 
   private async readWindow(userId: string): Promise<Message[]> {
     // Buffers, so that ids derived from foreign elements hash the exact bytes Lua hashes.
-    const raws = await this.run(() => this.client.lrangeBuffer(messagesKey(this.options.keyPrefix, userId), 0, -1));
+    const key = messagesKey(this.options.keyPrefix, userId);
+    const raws = await this.run(key, () => this.client.lrangeBuffer(key, 0, -1));
     const { messages, skipped } = decodeElements(raws, userId);
     if (skipped > 0) this.options.onSkippedElements?.(skipped);
     return messages;
   }
 
-  private async run<T>(command: () => Promise<T>): Promise<T> {
+  /**
+   * Runs an add that WAITs on the wait connection carrying the fewest adds
+   * (an idle one while there is one), or on the data connection when there
+   * are none. A `WAIT` legitimately blocks its connection for its timeout
+   * (once per add queued on it), so only a wait beyond that makes the stall
+   * guard check Redis, on the data connection.
+   */
+  private async runWaiting<T>(key: string, command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
+    if (this.waitLanes.length === 0) return this.run(key, () => command(this.client));
+    const guard = this.stallGuards.forKey(key);
+    const lane = this.waitLanes.reduce((best, next) => (next.inFlight < best.inFlight ? next : best));
+    lane.inFlight++;
+    holdWritesForThisTurn(lane.client);
+    const mayBlockMs = lane.inFlight * (this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS) + WAIT_GRACE_MS;
+    try {
+      return await (guard ? guard.runBlocking(() => command(lane.client), mayBlockMs) : command(lane.client));
+    } catch (error) {
+      throw toStoreError(error);
+    } finally {
+      lane.inFlight--;
+    }
+  }
+
+  /** Runs a command on `key` through the stall guard of the master serving it. */
+  private async run<T>(key: string, command: () => Promise<T>): Promise<T> {
+    return this.guarded(this.stallGuards.forKey(key), command);
+  }
+
+  private async guarded<T>(guard: StallGuard | undefined, command: () => Promise<T>): Promise<T> {
     holdWritesForThisTurn(this.client);
     try {
-      return await (this.stallGuard ? this.stallGuard.run(command) : command());
+      return await (guard ? guard.run(command) : command());
     } catch (error) {
       throw toStoreError(error);
     }

@@ -6,6 +6,10 @@
  * refuses further commands at once, without sending them (PROTOCOL.md §4:
  * while Redis is known to be unreachable nothing is queued for later), and
  * probes with PING until Redis answers again.
+ *
+ * A command that may block by design (an add's `WAIT`) is run with
+ * `runBlocking`: its own slowness proves nothing, so instead of tripping the
+ * guard it makes the guard send its probe, whose silence does.
  */
 import { unavailable } from "../errors.js";
 
@@ -27,6 +31,7 @@ export interface StallGuardOptions {
 export class StallGuard {
   private stalled = false;
   private closed = false;
+  private checking = false;
 
   constructor(private readonly options: StallGuardOptions) {}
 
@@ -52,9 +57,37 @@ export class StallGuard {
     }
   }
 
+  /**
+   * Runs `command`, which may legitimately stay unanswered for `mayBlockMs`
+   * (a `WAIT` on a connection of its own), unless Redis is known to hang.
+   * Still unanswered after that, it does not trip the guard itself: the
+   * guard sends its probe, and trips if that goes unanswered.
+   */
+  async runBlocking<T>(command: () => Promise<T>, mayBlockMs: number): Promise<T> {
+    if (this.stalled) throw unavailable("the store is not answering; nothing was sent");
+    const watchdog = setTimeout(() => this.check(), mayBlockMs);
+    try {
+      return await command();
+    } catch (error) {
+      if (error instanceof Error && error.message === TIMEOUT_MESSAGE) this.check();
+      throw error;
+    } finally {
+      clearTimeout(watchdog);
+    }
+  }
+
   /** Stops probing. */
   close(): void {
     this.closed = true;
+  }
+
+  /** Probes once, as a guarded command: unanswered, it trips the guard. One check at a time. */
+  private check(): void {
+    if (this.stalled || this.closed || this.checking) return;
+    this.checking = true;
+    this.run(this.options.probe)
+      .catch(() => undefined)
+      .finally(() => (this.checking = false));
   }
 
   private trip(): void {

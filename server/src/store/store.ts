@@ -30,6 +30,13 @@ export interface AppendResult {
    * the write (a `RedisStore` built with `announce`); never for a duplicate.
    */
   announced?: boolean;
+  /**
+   * Stored, but fewer replicas than asked for (`REDIS_WAIT_REPLICAS`)
+   * confirmed it in time. The add must answer UNAVAILABLE, yet the message
+   * is stored (and announced, if `announced`), so the user's connections are
+   * told of it like of any other.
+   */
+  unconfirmed?: { replicas: number; wanted: number };
 }
 
 export interface AppendOptions {
