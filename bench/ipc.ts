@@ -88,8 +88,14 @@ export async function startWorker(
   };
 }
 
+/**
+ * A method a child serves. `never` lets each method declare its own argument type;
+ * the argument is whatever the parent passed to `call`, and both ends are this bench.
+ */
+type Method = (arg: never) => unknown;
+
 /** In a child: answers the parent's calls with `methods`, then says it is ready. */
-export function serveMethods(methods: Record<string, (arg: any) => unknown>, onExit?: () => Promise<void>): void {
+export function serveMethods(methods: Record<string, Method>, onExit?: () => Promise<void>): void {
   process.on("message", (message) => {
     const { id, method, arg } = message as Call;
     if (method === "exit") {
@@ -102,7 +108,7 @@ export function serveMethods(methods: Record<string, (arg: any) => unknown>, onE
     Promise.resolve()
       .then(() => {
         if (!handler) throw new Error(`unknown method ${method}`);
-        return handler(arg);
+        return (handler as (arg: unknown) => unknown)(arg);
       })
       .then(
         (result) => process.send?.({ id, result } satisfies Reply),

@@ -68,7 +68,8 @@ export async function countCommandsByRole(redisUrl: string, admin: Redis, during
     const command = (args[0] ?? "").toLowerCase();
     if (command === "echo" && args[1] === marker) return sawMarker();
     const role = source === "lua" ? "lua" : (roles.get(source) ?? "other");
-    const byName = (counts[role] ??= {});
+    const byName = counts[role] ?? {};
+    counts[role] = byName;
     byName[command] = (byName[command] ?? 0) + 1;
   });
   try {

@@ -48,7 +48,8 @@ async function main(): Promise<void> {
       if (caseName === "idle") {
         for (const variant of variants) {
           const result = await runIdle(context, variant);
-          (results.idle ??= {})[variant] = result;
+          results.idle ??= {};
+          results.idle[variant] = result;
           log(`idle ${variant}: ${result.connections} connections in ${result.connectSeconds.toFixed(1)} s, ${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB each`);
         }
       } else {

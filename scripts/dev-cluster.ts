@@ -31,15 +31,15 @@ function fail(message: string): never {
 }
 
 function readPorts(): number[] {
-  let values;
+  let portList: string;
   try {
-    ({ values } = parseArgs({ options: { ports: { type: "string", default: "3000,3001" } }, strict: true }));
+    portList = parseArgs({ options: { ports: { type: "string", default: "3000,3001" } }, strict: true }).values.ports;
   } catch (error) {
     fail(`${(error as Error).message}; usage: npm run dev:cluster -- [--ports 3000,3001]`);
   }
-  const ports = values.ports.split(",").map((port) => Number(port.trim()));
+  const ports = portList.split(",").map((port) => Number(port.trim()));
   if (ports.length === 0 || ports.some((port) => !Number.isInteger(port) || port < 1 || port > 65_535)) {
-    fail(`--ports must be a comma-separated list of ports, got "${values.ports}"`);
+    fail(`--ports must be a comma-separated list of ports, got "${portList}"`);
   }
   return ports;
 }

@@ -9,7 +9,7 @@ import { ERROR_CODES } from "@scrollback/client/protocol";
 import fc from "fast-check";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, request, requestRaw, type TestSocket } from "../support/clients.js";
+import { type AckOf, connect, type OkAckOf, request, requestRaw, type TestSocket } from "../support/clients.js";
 import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { anything, invalidAdd, invalidClear, invalidLoad, invalidSearch, POLLUTION_KEYS, type Invalid } from "./arbitraries.js";
@@ -74,7 +74,7 @@ describe("anything at all, for every event", () => {
     const codes = new Set<string>(Object.values(ERROR_CODES));
     await fc.assert(
       fc.asyncProperty(events, anything, async (event, payload) => {
-        const answer = await requestRaw(socket, event, payload);
+        const answer = await requestRaw<AckOf<typeof event>>(socket, event, payload);
         if (answer.ok) return;
         expect(codes.has(answer.error.code), JSON.stringify(answer)).toBe(true);
         expect(answer.error.code).not.toBe("INTERNAL");
@@ -90,7 +90,7 @@ describe("anything at all, for every event", () => {
       await fc.assert(
         fc.asyncProperty(fc.constantFrom(...POLLUTION_KEYS), fc.jsonValue({ maxDepth: 2 }), async (key, value) => {
           const payload = JSON.parse(`{"content":"hi","${key}":${JSON.stringify(value)}}`);
-          const answer = await requestRaw(user, "message:add", payload);
+          const answer = await requestRaw<OkAckOf<"message:add">>(user, "message:add", payload);
           expect(answer.ok).toBe(true);
           expect(Object.keys(answer.message).sort()).toEqual(["content", "id", "role", "timestamp", "userId"]);
         }),

@@ -5,7 +5,18 @@
  * disconnected and gets everything stored.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { collect, connect, nextEvent, request, requestRaw, type TestSocket } from "../support/clients.js";
+import {
+  type AckOf,
+  type ClientEvent,
+  collect,
+  connect,
+  nextEvent,
+  type OkAckOf,
+  type PayloadOf,
+  request,
+  requestRaw,
+  type TestSocket,
+} from "../support/clients.js";
 import { openRaw } from "../support/raw-socket.js";
 import { startServer, type TestServer } from "../support/servers.js";
 
@@ -16,10 +27,10 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 /** Sends until accepted, waiting `retryAfterMs` after each RATE_LIMITED; returns the answer and the refusals. */
-async function politely(socket: TestSocket, event: string, payload: unknown): Promise<{ answer: any; refusals: number }> {
+async function politely<E extends ClientEvent>(socket: TestSocket, event: E, payload: PayloadOf<E>): Promise<{ answer: OkAckOf<E>; refusals: number }> {
   for (let refusals = 0; ; refusals++) {
-    const answer = await requestRaw(socket, event, payload);
-    if (answer.ok) return { answer, refusals };
+    const answer = await requestRaw<AckOf<ClientEvent>>(socket, event, payload);
+    if (answer.ok) return { answer: answer as OkAckOf<E>, refusals };
     expect(answer.error.code).toBe("RATE_LIMITED");
     await new Promise((resolve) => setTimeout(resolve, answer.error.retryAfterMs));
   }

@@ -6,7 +6,6 @@
  */
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Redis } from "ioredis";
 import { Server } from "socket.io";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { decodeRoomBroadcast, encodeRoomBroadcast } from "../../server/src/realtime/adapter-wire-format.js";

@@ -110,7 +110,7 @@ describe("a write that lands after its UNAVAILABLE answer", () => {
     const arrivals = Promise.all([messageArrival(sameReplica, "late-1", 10_000), messageArrival(otherReplica, "late-1", 10_000)]);
 
     redis.signal("SIGSTOP");
-    let answer;
+    let answer: unknown;
     try {
       // The command is already in Redis's socket when the deadline answers.
       answer = await request(socket, "message:add", { id: "late-1", content: "stored late" });

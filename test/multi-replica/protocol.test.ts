@@ -2,6 +2,7 @@
  * PROTOCOL.md §2 and §4 over real socket.io-client connections to three
  * replicas sharing one real Redis.
  */
+import type { AckError } from "@scrollback/client/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { collect, connect, nextEvent, request, requestOk, requestRaw, type TestSocket } from "../support/clients.js";
 import { startRedis, type RedisServer } from "../../dev/redis-server.js";
@@ -99,7 +100,7 @@ describe("message:add", () => {
   ])("refuses %j with INVALID_PAYLOAD naming %s and stores nothing", async (payload, field) => {
     const user = freshUser();
     const socket = await open(user);
-    const ack = await requestRaw(socket, "message:add", payload);
+    const ack = await requestRaw<AckError>(socket, "message:add", payload);
     expect(ack.ok).toBe(false);
     expect(ack.error.code).toBe("INVALID_PAYLOAD");
     expect(ack.error.message).toContain(field);

@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { Message } from "@scrollback/client/protocol";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
@@ -44,7 +45,7 @@ async function socketOf(userId: string, replica: number): Promise<TestSocket> {
   return socket;
 }
 
-async function add(socket: TestSocket, content: string): Promise<any> {
+async function add(socket: TestSocket, content: string): Promise<Message> {
   const ack = await requestOk(socket, "message:add", { content });
   expect(ack.ok).toBe(true);
   return ack.message;
@@ -195,7 +196,7 @@ describe("export", () => {
     expect(result.json).toMatchObject({ format: "scrollback-export/1", userId: "export_alice", key: "temp_memory:export_alice:messages" });
     expect(result.json.messages).toEqual(served.messages);
     expect(result.json.unreadableElements).toEqual(["[1,2,3]"]);
-    expect(Date.parse(result.json.expiresAt)).toBeGreaterThan(Date.now());
+    expect(Date.parse(result.json.expiresAt!)).toBeGreaterThan(Date.now());
 
     const compact = await cli(["export", "export_alice", "--json"], env);
     expect(compact.stdout.trim().split("\n")).toHaveLength(1);
@@ -247,6 +248,7 @@ describe("foreign data is shown, never obeyed by the terminal", () => {
   // ESC sequences (clear screen, OSC title, CSI colour), BEL, CR, backspace, DEL, C1 (CSI, NEL) and bidi overrides/isolates.
   const NASTY = "a\u001b[2J\u001b]0;pwned\u0007b\rc\bd\u007fe\u009b31mf\u0085g\u202eh\u2066i\u2069j";
   // What must never reach a terminal raw (a newline only ends lines).
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is what this test is about
   const OBEYED = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
   const foreignKey = `temp_memory:evil\u001b[31m\u202euser\u009b:messages`;
   const element = JSON.stringify({ id: "ok_id", role: NASTY, content: NASTY, timestamp: NASTY, meta: { [NASTY]: NASTY } });
@@ -266,7 +268,7 @@ describe("foreign data is shown, never obeyed by the terminal", () => {
       await cli(["export", "foreign_alice", "--json"], env),
       await cli(["stats"], env),
       await cli(["stats", "--json"], env),
-    ];
+    ] as const;
     for (const run of runs) {
       expect(run.code).toBe(0);
       expect(run.stdout).not.toMatch(OBEYED);
@@ -274,14 +276,14 @@ describe("foreign data is shown, never obeyed by the terminal", () => {
     }
     const [users, usersJson, show, showJson, exported, exportedJson] = runs;
     // Shown as escapes, so the operator sees what is there.
-    expect(users!.stdout).toContain("evil\\x1b[31m\\u202euser\\x9b\n");
-    expect(show!.stdout).toContain("a\\x1b[2J\\x1b]0;pwned\\x07b\\x0dc\\x08d\\x7fe\\x9b31mf\\x85g\\u202eh\\u2066i\\u2069j");
+    expect(users.stdout).toContain("evil\\x1b[31m\\u202euser\\x9b\n");
+    expect(show.stdout).toContain("a\\x1b[2J\\x1b]0;pwned\\x07b\\x0dc\\x08d\\x7fe\\x9b31mf\\x85g\\u202eh\\u2066i\\u2069j");
     // The JSON forms stay the same values: escaping is in the JSON text only.
-    expect(usersJson!.json.users).toContain("evil\u001b[31m\u202euser\u009b");
-    expect(showJson!.json.messages[0]).toMatchObject({ content: NASTY, timestamp: NASTY, meta: { [NASTY]: NASTY } });
-    expect(exported!.json.messages[0]).toMatchObject({ content: NASTY, timestamp: NASTY, meta: { [NASTY]: NASTY } });
-    expect(exported!.json.unreadableElements).toEqual([`not json ${NASTY}`]);
-    expect(exportedJson!.json).toEqual({ ...exported!.json, exportedAt: expect.any(String), expiresAt: exported!.json.expiresAt });
+    expect(usersJson.json.users).toContain("evil\u001b[31m\u202euser\u009b");
+    expect(showJson.json.messages[0]).toMatchObject({ content: NASTY, timestamp: NASTY, meta: { [NASTY]: NASTY } });
+    expect(exported.json.messages[0]).toMatchObject({ content: NASTY, timestamp: NASTY, meta: { [NASTY]: NASTY } });
+    expect(exported.json.unreadableElements).toEqual([`not json ${NASTY}`]);
+    expect(exportedJson.json).toEqual({ ...exported.json, exportedAt: expect.any(String), expiresAt: exported.json.expiresAt });
   });
 
   it("tail writes no control or bidi character, in text or --json", async () => {
@@ -299,7 +301,7 @@ describe("foreign data is shown, never obeyed by the terminal", () => {
     expect(text.stdout.text).not.toMatch(OBEYED);
     expect(json.stdout.text).not.toMatch(OBEYED);
     expect(text.stdout.text).toContain("a\\x1b[2J\\x1b]0;pwned\\x07b\\x0dc");
-    expect(json.stdout.jsonLines()[0].message.content).toBe(NASTY);
+    expect(json.stdout.jsonLines<{ message: Message }>()[0]!.message.content).toBe(NASTY);
   });
 
   it("clear's and errors' text lines write no control character either", async () => {
@@ -332,9 +334,9 @@ describe("stats", () => {
     expect(first).toMatchObject({ url: replicas[0]!.url, ok: true, redisUp: true });
     expect(second).toMatchObject({ url: replicas[1]!.url, ok: true, redisUp: true });
     const open = (replica: number) => sockets.filter((socket) => socket.connected && socketReplica.get(socket) === replica).length;
-    expect(first.connections).toBe(open(0));
-    expect(second.connections).toBe(open(1));
-    expect(second.messagesAdded).toBeGreaterThanOrEqual(1);
+    expect(first!.connections).toBe(open(0));
+    expect(second!.connections).toBe(open(1));
+    expect(second!.messagesAdded).toBeGreaterThanOrEqual(1);
   });
 
   it("reports a replica that does not answer, with exit code 4, and reads SCROLLBACK_REPLICAS", async () => {

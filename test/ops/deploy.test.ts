@@ -22,6 +22,20 @@ const hasCompose = installed("docker-compose", ["version"]);
 const hasHaproxy = installed("haproxy", ["-v"]);
 const skipNote = (binary: string, pkg: string) => ` — SKIPPED: ${binary} is not installed (apt-get install ${pkg}; .ci/run installs it)`;
 
+/** The parts of a service in `docker-compose config` output that these tests read. */
+interface ComposeService {
+  image?: string;
+  build?: { context: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  healthcheck?: { test: string[] };
+  volumes?: string[];
+  ports?: unknown[];
+  profiles?: string[];
+  deploy?: { replicas: number };
+  depends_on?: Record<string, { condition: string }>;
+}
+
 /** `docker-compose …` in the repository, with only PATH from this environment (no stray settings). */
 function compose(args: string[], env: Record<string, string> = {}) {
   const result = spawnSync("docker-compose", args, { cwd: root, encoding: "utf8", env: { PATH: process.env.PATH!, HOME: scratch, ...env } });
@@ -47,28 +61,28 @@ describe(`docker-compose.yml${hasCompose ? "" : skipNote("docker-compose", "dock
     const resolved = () => {
       const result = compose(["--env-file", ".env.example", "-f", "docker-compose.yml", "config"]);
       expect(result.status, result.stderr).toBe(0);
-      return parseYaml(result.stdout) as { services: Record<string, any> };
+      return parseYaml(result.stdout) as { services: Record<"redis" | "scrollback" | "lb" | "prometheus" | "grafana", ComposeService> };
     };
 
     it("runs Redis 7 with AOF on and a maxmemory with a policy for expiring keys", () => {
       const { redis } = resolved().services;
       expect(redis.image).toMatch(/^redis:7/);
-      const args: string[] = redis.command;
-      const after = (flag: string) => args[args.indexOf(flag) + 1];
-      expect(after("--appendonly")).toBe("yes");
-      expect(after("--maxmemory")).toMatch(/^\d+(mb|gb)$/);
-      expect(["volatile-ttl", "volatile-lru"]).toContain(after("--maxmemory-policy"));
-      expect(redis.healthcheck.test).toEqual(["CMD", "redis-cli", "ping"]);
-      expect(redis.volumes.join()).toMatch(/:\/data/);
+      const args: string[] = redis.command!;
+      const valueAfter = (flag: string) => args[args.indexOf(flag) + 1];
+      expect(valueAfter("--appendonly")).toBe("yes");
+      expect(valueAfter("--maxmemory")).toMatch(/^\d+(mb|gb)$/);
+      expect(["volatile-ttl", "volatile-lru"]).toContain(valueAfter("--maxmemory-policy"));
+      expect(redis.healthcheck!.test).toEqual(["CMD", "redis-cli", "ping"]);
+      expect(redis.volumes!.join()).toMatch(/:\/data/);
     });
 
     it("runs two scrollback replicas from this repository's image, with settings the server accepts in production", () => {
       const { scrollback, redis } = resolved().services;
-      expect(scrollback.build.context).toBe(root.replace(/\/$/, ""));
-      expect(scrollback.deploy.replicas).toBe(2);
-      expect(scrollback.depends_on.redis.condition).toBe("service_healthy");
+      expect(scrollback.build!.context).toBe(root.replace(/\/$/, ""));
+      expect(scrollback.deploy!.replicas).toBe(2);
+      expect(scrollback.depends_on!.redis!.condition).toBe("service_healthy");
       expect(scrollback.ports).toBeUndefined(); // only the load balancer is published
-      const env: Record<string, string> = scrollback.environment;
+      const env: Record<string, string> = scrollback.environment!;
       expect(env.NODE_ENV).toBe("production");
       const config = loadConfig(env); // throws, naming the variable, on anything the server would refuse
       expect(config).toMatchObject({ store: "redis", port: 3000, auth: { mode: "jwt" } });
@@ -80,7 +94,7 @@ describe(`docker-compose.yml${hasCompose ? "" : skipNote("docker-compose", "dock
       const { lb } = resolved().services;
       expect(lb.image).toMatch(/^haproxy:/);
       expect(lb.volumes).toContain(`${join(root, "deploy/haproxy/haproxy.cfg")}:/usr/local/etc/haproxy/haproxy.cfg:ro`);
-      expect(lb.environment.SCROLLBACK_SERVICE).toBe("scrollback:3000");
+      expect(lb.environment!.SCROLLBACK_SERVICE).toBe("scrollback:3000");
       expect(lb.ports).toEqual([{ published: 8080, target: 8080 }]);
     });
 
@@ -88,13 +102,13 @@ describe(`docker-compose.yml${hasCompose ? "" : skipNote("docker-compose", "dock
       const { prometheus, grafana } = resolved().services;
       for (const service of [prometheus, grafana]) {
         expect(service.profiles).toEqual(["observability"]);
-        for (const port of service.ports) expect(String(port)).toMatch(/^127\.0\.0\.1:/);
+        for (const port of service.ports!) expect(String(port)).toMatch(/^127\.0\.0\.1:/);
       }
     });
 
     it("mounts only files that exist in the repository", () => {
       for (const service of Object.values(resolved().services)) {
-        for (const volume of (service.volumes ?? []) as string[]) {
+        for (const volume of service.volumes ?? []) {
           const source = volume.split(":")[0]!;
           if (!source.startsWith("/")) continue; // a named volume
           expect(existsSync(source), `${relative(root, source)} is mounted but missing`).toBe(true);

@@ -58,7 +58,7 @@ export async function startDnsResponder(name: string, initial: string[]): Promis
       record.writeUInt16BE(CLASS_IN, 4);
       record.writeUInt32BE(5, 6); // TTL, seconds
       record.writeUInt16BE(4, 10);
-      address.split(".").forEach((octet, i) => record.writeUInt8(Number(octet), 12 + i));
+      for (const [i, octet] of address.split(".").entries()) record.writeUInt8(Number(octet), 12 + i);
       return record;
     });
     return Buffer.concat([header, question, ...answers]);

@@ -140,6 +140,22 @@ describe("an untraced replica (the default)", () => {
   });
 });
 
+/** The parts of an OTLP/HTTP JSON trace export (ExportTraceServiceRequest) the collector below reads. */
+interface OtlpTraceExport {
+  resourceSpans: { resource: { attributes: OtlpAttribute[] }; scopeSpans: { spans: OtlpSpan[] }[] }[];
+}
+interface OtlpAttribute {
+  key: string;
+  value: { stringValue?: string };
+}
+interface OtlpSpan {
+  name: string;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  attributes: OtlpAttribute[];
+}
+
 describe("OTEL_* settings", () => {
   it("are off by default and accept otlp, console and 1/0", () => {
     expect(loadConfig({}).tracing).toBeUndefined();
@@ -156,7 +172,7 @@ describe("OTEL_* settings", () => {
   });
 
   it("OTEL_TRACING=otlp sends the spans of a message:add as OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT", async () => {
-    const received: { path: string; body: any }[] = [];
+    const received: { path: string; body: OtlpTraceExport }[] = [];
     const collector = createServer((req: IncomingMessage, res) => {
       let body = "";
       req.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
@@ -184,13 +200,13 @@ describe("OTEL_* settings", () => {
 
       expect(received[0]!.path).toBe("/v1/traces");
       const resourceSpans = received.flatMap((request) => request.body.resourceSpans);
-      const serviceNames = resourceSpans.flatMap((entry: any) => entry.resource.attributes.filter((a: any) => a.key === "service.name").map((a: any) => a.value.stringValue));
+      const serviceNames = resourceSpans.flatMap((entry) => entry.resource.attributes.filter((a) => a.key === "service.name").map((a) => a.value.stringValue));
       expect(serviceNames).toContain("scrollback-otlp");
-      const spans = resourceSpans.flatMap((entry: any) => entry.scopeSpans.flatMap((scope: any) => scope.spans));
-      const root = spans.find((span: any) => span.name === "message:add");
-      const children = spans.filter((span: any) => span.parentSpanId === root.spanId).map((span: any) => span.name).sort();
+      const spans = resourceSpans.flatMap((entry) => entry.scopeSpans.flatMap((scope) => scope.spans));
+      const root = spans.find((span) => span.name === "message:add")!;
+      const children = spans.filter((span) => span.parentSpanId === root.spanId).map((span) => span.name).sort();
       expect(children).toEqual(["scrollback.fanout", "scrollback.store.append"]);
-      const store = spans.find((span: any) => span.name === "scrollback.store.append");
+      const store = spans.find((span) => span.name === "scrollback.store.append")!;
       expect(store.traceId).toBe(root.traceId);
       expect(store.attributes).toContainEqual({ key: "scrollback.message_id", value: { stringValue: ack.message.id } });
     } finally {

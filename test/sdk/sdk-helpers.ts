@@ -51,12 +51,12 @@ export function watchTimeline(client: ScrollbackClient): { shown: Message[]; emi
         const check = () => {
           if (state.shown.length < count) return false;
           clearTimeout(timer);
-          offs.forEach((off) => off());
+          for (const off of offs) off();
           resolve();
           return true;
         };
         const timer = setTimeout(() => {
-          offs.forEach((off) => off());
+          for (const off of offs) off();
           reject(new Error(`${state.shown.length} of ${count} messages shown within ${timeoutMs} ms`));
         }, timeoutMs);
         const offs = [client.on("message", () => void check()), client.on("reset", () => void check())];

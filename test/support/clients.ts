@@ -1,7 +1,7 @@
 /** socket.io-client helpers that wait on events, never on sleeps. */
 import type { AckError, ClientToServerEvents, ServerToClientEvents } from "@scrollback/client/protocol";
 import { SignJWT } from "jose";
-import { io, type Socket } from "socket.io-client";
+import { io, type Socket, type SocketReservedEvents } from "socket.io-client";
 
 export type TestSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -23,7 +23,7 @@ export function connect(url: string, auth: Record<string, unknown>, options: { o
   });
 }
 
-type ClientEvent = keyof ClientToServerEvents;
+export type ClientEvent = keyof ClientToServerEvents;
 /** What `event` carries, as the protocol's event map says. */
 export type PayloadOf<E extends ClientEvent> = Parameters<ClientToServerEvents[E]>[0];
 /** What the server acks `event` with: success or an {@link AckError}. */
@@ -31,7 +31,7 @@ export type AckOf<E extends ClientEvent> = Parameters<Parameters<ClientToServerE
 /** The success branch of {@link AckOf}. */
 export type OkAckOf<E extends ClientEvent> = Exclude<AckOf<E>, AckError>;
 /** The payload argument; optional where every field is (the server then reads no payload as `{}`). */
-type PayloadArgs<E extends ClientEvent> = {} extends PayloadOf<E> ? [payload?: PayloadOf<E>] : [payload: PayloadOf<E>];
+type PayloadArgs<E extends ClientEvent> = Record<string, never> extends PayloadOf<E> ? [payload?: PayloadOf<E>] : [payload: PayloadOf<E>];
 
 /**
  * Emits a protocol event with an ack and resolves with the answer: the event
@@ -48,16 +48,25 @@ export async function requestOk<E extends ClientEvent>(socket: TestSocket, event
   return ack as OkAckOf<E>;
 }
 
-/** Emits anything (any event, any arguments) with an ack: for tests that send what the protocol forbids. */
-export function requestRaw<T = any>(socket: TestSocket, event: string, ...args: unknown[]): Promise<T> {
+/**
+ * Emits anything (any event, any arguments) with an ack: for tests that send what the protocol forbids.
+ * `T` is the answer the test expects; nothing checks it.
+ */
+export function requestRaw<T = unknown>(socket: TestSocket, event: string, ...args: unknown[]): Promise<T> {
   return (socket as unknown as Socket).timeout(10_000).emitWithAck(event, ...args) as Promise<T>;
 }
 
+/** What a test can listen for: the protocol's events and socket.io's own (`disconnect`, ...). */
+type ReceivedEvents = ServerToClientEvents & SocketReservedEvents;
+type ReceivedEvent = keyof ReceivedEvents;
+/** The first argument a listener of `event` gets: a protocol payload, or e.g. the disconnect reason. */
+export type ReceivedOf<E extends ReceivedEvent> = Parameters<ReceivedEvents[E]>[0];
+
 /** Resolves with the next `event` the socket receives. */
-export function nextEvent<T = any>(socket: TestSocket, event: string, timeoutMs = 5_000): Promise<T> {
+export function nextEvent<E extends ReceivedEvent>(socket: TestSocket, event: E, timeoutMs = 5_000): Promise<ReceivedOf<E>> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ${event} within ${timeoutMs} ms`)), timeoutMs);
-    (socket as unknown as Socket).once(event, (payload: T) => {
+    (socket as unknown as Socket).once(event as string, (payload: ReceivedOf<E>) => {
       clearTimeout(timer);
       resolve(payload);
     });
@@ -65,9 +74,9 @@ export function nextEvent<T = any>(socket: TestSocket, event: string, timeoutMs 
 }
 
 /** Collects every `event` the socket receives, for asserting that nothing else arrived. */
-export function collect<T = any>(socket: TestSocket, event: string): T[] {
-  const seen: T[] = [];
-  (socket as unknown as Socket).on(event, (payload: T) => seen.push(payload));
+export function collect<E extends ReceivedEvent>(socket: TestSocket, event: E): ReceivedOf<E>[] {
+  const seen: ReceivedOf<E>[] = [];
+  (socket as unknown as Socket).on(event as string, (payload: ReceivedOf<E>) => seen.push(payload));
   return seen;
 }
 

@@ -176,7 +176,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     },
     async killAndFailover(node, timeoutMs = 30_000) {
       const before = (await cluster.topology()).find((info) => info.port === node.port);
-      if (!before || before.role !== "master") throw new Error(`node ${node.port} is not a master`);
+      if (before?.role !== "master") throw new Error(`node ${node.port} is not a master`);
       await node.kill();
       await until(
         `a replica took over the slots of ${node.port}`,

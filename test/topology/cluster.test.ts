@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
-import { until, waitReady } from "../support/wait.js";
+import { waitReady } from "../support/wait.js";
 import { checkRecovery, idsOf, startWorkload } from "../support/workload.js";
 
 const KEY_PREFIX = "temp_memory";

@@ -93,7 +93,10 @@ async function failoverUnderLoad(label: string, env: Record<string, string>, opt
     open: (replica, userId) => open(replicas[replica]!, userId),
     killedAt,
     failedOverMs,
-    readIds: async (userId) => idsOf(await (await (master ??= deployment.master().then((node) => node.client()))).lrange(key(userId), 0, -1)),
+    readIds: async (userId) => {
+      master ??= deployment.master().then((node) => node.client());
+      return idsOf(await (await master).lrange(key(userId), 0, -1));
+    },
   });
   for (const ids of report.acked.values()) expect(ids.length).toBeLessThan(1000);
   return { check, oldMaster };
