@@ -347,6 +347,25 @@ describe("what the widget looks like", () => {
   });
 });
 
+describe("a message whose timestamp does not parse (written by another program)", () => {
+  it("is shown without a time, and later messages still render", async () => {
+    const writer = redis.client();
+    await writer.rpush(
+      "temp_memory:foreign_time_user:messages",
+      JSON.stringify({ role: "assistant", content: "written yesterday, says the other program", timestamp: "yesterday" }),
+      JSON.stringify({ role: "assistant", content: "written on the 45th of Undecember", timestamp: "2024-13-45" }),
+    );
+    const page = await openWidget(await newContext(), a.url, "foreign_time_user");
+    await expect.poll(() => shown(page)).toEqual(["written yesterday, says the other program", "written on the 45th of Undecember"]);
+    expect(await page.locator("[data-testid=message] time").allTextContents()).toEqual(["", ""]);
+
+    await send(page, "a live message after them");
+    await message(page, "a live message after them").and(page.locator('[data-state="stored"]')).waitFor();
+    expect(await message(page, "a live message after them").locator("time").textContent()).toMatch(/\d/);
+    expect(await shown(page)).toEqual(["written yesterday, says the other program", "written on the 45th of Undecember", "a live message after them"]);
+  });
+});
+
 describe("a second user", () => {
   it("saw none of it, and no page had a script error", async () => {
     expect(await stranger.evaluate(() => (window as unknown as { seenMessages: number }).seenMessages)).toBe(0);
