@@ -66,7 +66,11 @@ export interface CallOptions {
 export interface ClientEvents {
   /** A message this client had not seen, once, in the history's order: live, caught up after a reconnect, or its own once stored. */
   message: (message: Message) => void;
-  /** The whole kept window replaces what was shown: on first connect, and after a reconnect that missed too much (`gap`). */
+  /**
+   * The whole kept window replaces what was shown: on first connect, after a
+   * reconnect that missed too much (`gap`), and when a missed message belongs
+   * before one already shown (another tab's, stored just before this client's own add).
+   */
   reset: (messages: Message[]) => void;
   /** The user's history was cleared (here or on another connection). */
   cleared: () => void;
