@@ -62,6 +62,15 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** What `close` takes. */
+export interface CloseOptions {
+  /**
+   * Delete the user's persisted outbox (`persist`) too: messages not yet
+   * stored are then never sent, by this page or a later one. Default false.
+   */
+  discardOutbox?: boolean;
+}
+
 /** The client's events. */
 export interface ClientEvents {
   /** A message this client had not seen, once, in the history's order: live, caught up after a reconnect, or its own once stored. */

@@ -10,6 +10,7 @@ import { USER_ID_PATTERN } from "@scrollback/client/protocol";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { signToken, TEST_SECRET } from "../support/clients.js";
+import { freePort } from "../support/free-port.js";
 import { startRedis, type RedisServer } from "../support/redis-server.js";
 import { spawnServer, startReplicas, startServer, type TestServer } from "../support/servers.js";
 import { launchChromium } from "./chromium.js";
@@ -344,6 +345,33 @@ describe("what the widget looks like", () => {
     await desktop.locator("[data-testid=composer]").fill("Also, who is on call this week?");
     await screenshot(desktop, "desktop");
     await screenshot(mobile, "mobile");
+  });
+});
+
+describe("switching user", () => {
+  it("removes the user's persisted outbox, so their unsent message is not sent later", async () => {
+    // A listed replica that is not running: the page stays offline, the message pending.
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    const site = await startServer({ ...env, WIDGET_SERVERS: nowhere });
+    onTestFinished(() => site.close());
+    const page = await (await newContext()).newPage();
+    page.on("pageerror", (error) => pageErrors.push(`switch user: ${error.message}`));
+    await page.goto(`${site.url}/?user=switching_user&server=${encodeURIComponent(nowhere)}`);
+    await send(page, "typed by the previous user");
+    await message(page, "typed by the previous user").and(page.locator('[data-state="pending"]')).waitFor();
+    expect(await page.evaluate(() => localStorage.getItem("scrollback:outbox:switching_user"))).toContain("typed by the previous user");
+
+    await page.locator("[data-testid=user]").click();
+    await page.locator("[data-testid=user-id]").waitFor();
+    expect(await page.evaluate(() => localStorage.getItem("scrollback:outbox:switching_user"))).toBeNull();
+
+    // Back as the same user, on a replica that answers: nothing comes back from the outbox.
+    await page.goto(`${site.url}/?user=switching_user`);
+    await waitOnline(page);
+    await send(page, "typed after switching back");
+    await message(page, "typed after switching back").and(page.locator('[data-state="stored"]')).waitFor();
+    expect(await shown(page)).toEqual(["typed after switching back"]);
+    expect(await kept("switching_user")).toEqual(["typed after switching back"]);
   });
 });
 

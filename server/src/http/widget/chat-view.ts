@@ -126,7 +126,8 @@ export class ChatView {
       return;
     }
     chip.addEventListener("click", () => {
-      this.#client.close();
+      // What this user left unsent must not go out later, on this browser, in their name.
+      this.#client.close({ discardOutbox: true });
       signOut();
     });
   }
