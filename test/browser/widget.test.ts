@@ -300,6 +300,17 @@ describe("a server that verifies tokens (JWT mode)", () => {
     expect(await kept("fragment_user")).toEqual(["signed in by the fragment"]);
   });
 
+  it("takes the token out of the address bar once read (no history entry, bookmark or Referer keeps it)", async () => {
+    const page = await (await newContext()).newPage();
+    const token = await signToken("fragment_reader");
+    await page.goto(`${jwtServer.url}/#token=${token}`);
+    await waitOnline(page);
+    expect(page.url()).toBe(`${jwtServer.url}/`);
+    expect(await page.evaluate(() => location.hash)).toBe("");
+    // Replaced, not pushed: the entry before this page is the blank tab, not the address with the token.
+    await page.goBack();
+    expect(page.url()).toBe("about:blank");
+  });
   it("asks the token endpoint again when the token expires, and stays signed in", async () => {
     const context = await newContext();
     const page = await context.newPage();

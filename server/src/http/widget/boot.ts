@@ -7,7 +7,7 @@
  * Page parameters:
  *   ?server=URL        a replica to talk to; repeat (or comma-separate) for several (default: this site)
  *   ?user=ID           dev mode: who to be (otherwise asked, then remembered)
- *   #token=JWT         the user's token
+ *   #token=JWT         the user's token (taken out of the address bar once read)
  *   ?tokenUrl=/path    an endpoint on this site answering `{ "token": "…" }` (or the bare token), asked on every (re)connect
  */
 import type * as Sdk from "@scrollback/client";
@@ -30,11 +30,25 @@ interface WidgetConfig {
 const USER_KEY = "scrollback:userId";
 const config = JSON.parse($("#scrollback-config").textContent ?? "{}") as WidgetConfig;
 const params = new URLSearchParams(location.search);
+const fragmentToken = takeFragmentToken();
+
+/**
+ * The `#token=` of the page's address, taken out of the address bar as soon
+ * as it is read, so it does not stay in the history, bookmarks or screenshots.
+ */
+function takeFragmentToken(): string | undefined {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (!fragment.has("token")) return undefined;
+  const token = fragment.get("token");
+  fragment.delete("token");
+  const rest = fragment.toString();
+  history.replaceState(history.state, "", `${location.pathname}${location.search}${rest ? `#${rest}` : ""}`);
+  return token || undefined;
+}
 
 /** Who to be, from the page's parameters; undefined when the visitor must sign in first. */
 function readCredentials(): Credentials | undefined {
-  const token = new URLSearchParams(location.hash.slice(1)).get("token");
-  if (token) return { token };
+  if (fragmentToken) return { token: fragmentToken };
   const tokenUrl = params.get("tokenUrl") ?? config.tokenUrl;
   if (tokenUrl) {
     const url = new URL(tokenUrl, location.href);
