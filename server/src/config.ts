@@ -32,6 +32,21 @@ const hostList = optionalString.pipe(
     }),
 );
 
+/** `scheme://host[:port],…` of http(s) origins → each in the form browsers send (a trailing slash or an upper-case host would never match). */
+const httpOriginList = optionalString.transform((value, ctx) => {
+  if (value === undefined) return undefined;
+  const origins: string[] = [];
+  for (const entry of value.split(",").map((origin) => origin.trim()).filter(Boolean)) {
+    const url = URL.canParse(entry) ? new URL(entry) : undefined;
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      ctx.addIssue({ code: "custom", message: `not an origin: ${entry} (expected http(s)://host[:port])` });
+      return z.NEVER;
+    }
+    origins.push(url.origin);
+  }
+  return origins;
+});
+
 const envSchema = z.object({
   /** Where HTTP and Socket.IO listen. */
   PORT: port(3000),
@@ -96,6 +111,8 @@ const envSchema = z.object({
     }
     return origins;
   }),
+  /** Comma-separated origins of other scrollback servers the demo widget may use (`?server=`); its own is always allowed. */
+  WIDGET_SERVERS: httpOriginList,
   /** Client events per connection (token bucket); 0 turns the limit off. */
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(100),
@@ -141,6 +158,8 @@ export interface Config {
   auth: AuthConfig;
   serviceToken?: string;
   corsOrigins?: string[];
+  /** Other servers the demo widget may hand the visitor's credentials to; empty: only its own. */
+  widgetServers: string[];
   rateLimit: { perSecond: number; burst: number };
   logLevel: string;
   production: boolean;
@@ -179,6 +198,7 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
     auth: resolveAuth(e),
     serviceToken: e.SERVICE_TOKEN,
     corsOrigins: e.CORS_ORIGINS,
+    widgetServers: e.WIDGET_SERVERS ?? [],
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     logLevel: e.LOG_LEVEL,
     production: e.NODE_ENV === "production",
