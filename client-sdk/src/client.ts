@@ -20,7 +20,7 @@ import { createMessageId, MESSAGE_ID_PATTERN, MESSAGE_ID_RULE } from "./protocol
 import { closedError, ScrollbackError } from "./scrollback-error.js";
 import { Timeline } from "./timeline.js";
 import { anySignal, type BackoffOptions } from "./timing.js";
-import type { AddInput, CallOptions, ClientEvents, ConnectionStatus, ConnectOptions } from "./types.js";
+import type { AddInput, CallOptions, ClientEvents, CloseOptions, ConnectionStatus, ConnectOptions } from "./types.js";
 
 const DEFAULT_ACK_TIMEOUT_MS = 8_000;
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 10_000 };
@@ -183,14 +183,28 @@ export class ScrollbackClient {
 
   /**
    * Disconnects for good. Waiting `add`s reject with `CLOSED`; a persisted
-   * outbox keeps them for the next page.
+   * outbox keeps them for the next page of this user, unless `discardOutbox`
+   * says to delete it (a user signing out of a shared browser: what they
+   * left unsent must not go out when they, or a page of theirs, come back).
+   * @example
+   * client.close({ discardOutbox: true });
    */
-  close(): void {
+  close(options: CloseOptions = {}): void {
     if (this.#closed.signal.aborted) return;
     this.#closed.abort();
     this.#outbox.abandon(closedError());
+    if (options.discardOutbox) this.#discardPersistedOutbox();
     this.#connection.close();
     this.#events.clear();
+  }
+
+  #discardPersistedOutbox(): void {
+    const persisted = this.#connection.persistedOutbox();
+    try {
+      persisted?.storage.removeItem(persisted.key);
+    } catch {
+      // Storage that refuses (private mode) holds nothing to discard.
+    }
   }
 }
 

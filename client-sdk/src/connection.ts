@@ -8,7 +8,7 @@
 import { io, type Socket } from "socket.io-client";
 import type { Emitter } from "./emitter.js";
 import { identityOf } from "./identity.js";
-import type { Outbox } from "./outbox.js";
+import type { KeyValueStorage, Outbox } from "./outbox.js";
 import type { ErrorBody } from "./protocol/errors.js";
 import type { ClientSocket } from "./client-socket.js";
 import type { Ack } from "./protocol/events.js";
@@ -180,17 +180,26 @@ export class Connection {
     return { token: value };
   }
 
+  /**
+   * Where the user's outbox is persisted, when `persist` is on and the user
+   * is known (from the credentials so far, or a fixed credential itself).
+   */
+  persistedOutbox(): { storage: KeyValueStorage; key: string } | undefined {
+    const { persist, userId, token } = this.#options;
+    const identity = this.#identity || identityOf(typeof token === "string" ? { token } : { userId });
+    const storage = typeof persist === "object" && persist.storage ? persist.storage : globalThis.localStorage;
+    if (!persist || !identity || !storage) return undefined;
+    const prefix = (typeof persist === "object" && persist.keyPrefix) || "scrollback:outbox";
+    return { storage, key: `${prefix}:${identity}` };
+  }
+
   /** Binds the persisted outbox to the user on first sight; refuses to carry one user's messages over to another. */
   #adoptIdentity(auth: Auth): boolean {
     const identity = identityOf(auth);
     if (this.#identity === undefined) {
       this.#identity = identity ?? "";
-      const persist = this.#options.persist;
-      const storage = typeof persist === "object" && persist.storage ? persist.storage : globalThis.localStorage;
-      if (persist && identity && storage) {
-        const prefix = (typeof persist === "object" && persist.keyPrefix) || "scrollback:outbox";
-        if (this.#parts.outbox.persist(storage, `${prefix}:${identity}`) > 0) this.#parts.onRestored();
-      }
+      const persisted = this.persistedOutbox();
+      if (persisted && this.#parts.outbox.persist(persisted.storage, persisted.key) > 0) this.#parts.onRestored();
       return true;
     }
     if (identity === undefined || identity === this.#identity) return true;

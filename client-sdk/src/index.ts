@@ -10,6 +10,7 @@ export type {
   AddInput,
   CallOptions,
   ClientEvents,
+  CloseOptions,
   ConnectionOptions,
   ConnectOptions,
   Credentials,

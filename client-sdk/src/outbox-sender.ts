@@ -54,7 +54,7 @@ export class OutboxSender {
         }
         if (answer.ok) {
           failures = 0;
-          timeline.receive(answer.message);
+          timeline.receiveAcked(answer.message);
           outbox.remove(entry.message.id)?.waiter?.resolve(answer.message);
           continue;
         }

@@ -4,6 +4,12 @@
  * missed, holding live messages back meanwhile so nothing overtakes the
  * catch-up; it remembers a bounded set of seen ids to drop duplicates (a
  * message arriving live and in a catch-up, or as its own `add`'s answer).
+ *
+ * The catch-up starts after a cursor: the newest message up to which the
+ * client received everything in the server's order, by a load or live. Its
+ * own acked adds do not move it: another tab's message stored just before
+ * one of them may still be on its way when the connection drops, and a
+ * cursor past it would skip it for good.
  */
 import type { Emitter } from "./emitter.js";
 import type { Message } from "./protocol/events.js";
@@ -28,7 +34,10 @@ export interface TimelineOptions {
 export class Timeline {
   readonly #options: TimelineOptions;
   readonly #seen = new Set<string>();
-  #lastSeenId?: string;
+  /** Everything up to this id, in the server's order, was received; undefined when nothing (or after a clear). */
+  #cursor?: string;
+  /** A catch-up has shown the kept window once: later ones add to it rather than replace it. */
+  #shownWindow = false;
   /** Live messages held back while a catch-up runs, so everything is emitted in order. */
   #heldBack?: Message[];
 
@@ -36,24 +45,29 @@ export class Timeline {
     this.#options = options;
   }
 
-  /** A message pushed live (`message:new`): shown now, or after the running catch-up. */
+  /**
+   * A message pushed live (`message:new`): shown now, or after the running
+   * catch-up. A session receives them in the server's order, so each moves
+   * the cursor.
+   */
   receiveLive(message: Message): void {
     if (this.#heldBack) this.#heldBack.push(message);
-    else this.receive(message);
+    else this.#receiveInOrder(message);
   }
 
-  /** Emits `message` unless this message was already shown. */
-  receive(message: Message): void {
-    if (this.#seen.has(message.id)) return;
-    this.#remember(message.id);
-    this.#lastSeenId = message.id;
-    this.#options.events.emit("message", message);
+  /**
+   * The client's own add, as the server stored it: shown now, unless already
+   * shown. The cursor stays: messages stored just before it may not have
+   * arrived yet.
+   */
+  receiveAcked(message: Message): void {
+    this.#show(message);
   }
 
   /** The user's history was cleared: forget what was shown and emit `cleared`. */
   clear(): void {
     this.#seen.clear();
-    this.#lastSeenId = undefined;
+    this.#cursor = undefined;
     this.#options.events.emit("cleared");
   }
 
@@ -63,17 +77,20 @@ export class Timeline {
   }
 
   /**
-   * Loads what was missed since the last message seen (or the whole window on
-   * first connect, or after a gap), then releases the live messages held back
-   * meanwhile. Resolves false when the connection should be dropped.
+   * Loads what was missed after the cursor (or the whole window on first
+   * connect), then releases the live messages held back meanwhile. The whole
+   * window replaces what was shown (`reset`) on first connect, after a gap,
+   * and when a missed message belongs before one already shown. Resolves
+   * false when the connection should be dropped.
    */
   async catchUp(socket: ClientSocket): Promise<boolean> {
     const { catchUp, closed, ackTimeoutMs, backoff, events } = this.#options;
     if (!catchUp) return true;
     this.#heldBack = [];
     let failures = 0;
+    let replaceAll = !this.#shownWindow;
     while (socket.connected && !closed.aborted) {
-      const afterId = this.#lastSeenId;
+      const afterId = replaceAll ? undefined : this.#cursor;
       let answer;
       try {
         answer = await socket.timeout(ackTimeoutMs).emitWithAck("history:load", afterId === undefined ? {} : { afterId });
@@ -81,8 +98,14 @@ export class Timeline {
         return false;
       }
       if (answer.ok) {
-        if (afterId === undefined || answer.gap) this.#reset(answer.messages);
-        else for (const message of answer.messages) this.receive(message);
+        if (!replaceAll && !answer.gap && this.#wouldReorder(answer.messages)) {
+          // Shown out of the server's order already (an own add acked before another
+          // tab's earlier message arrived): only the whole window can put it right.
+          replaceAll = true;
+          continue;
+        }
+        if (replaceAll || answer.gap) this.#reset(answer.messages);
+        else for (const message of answer.messages) this.#receiveInOrder(message);
         this.#releaseHeldBack();
         return true;
       }
@@ -98,17 +121,37 @@ export class Timeline {
     return false;
   }
 
+  /** Emits `message` unless this message was already shown. */
+  #show(message: Message): void {
+    if (this.#seen.has(message.id)) return;
+    this.#remember(message.id);
+    this.#options.events.emit("message", message);
+  }
+
+  /** A message that arrived in the server's order after everything before it: shown, and the cursor moves to it. */
+  #receiveInOrder(message: Message): void {
+    this.#show(message);
+    this.#cursor = message.id;
+  }
+
+  /** Whether `missed` (in the server's order) has a message not shown yet before one already shown. */
+  #wouldReorder(missed: readonly Message[]): boolean {
+    const firstUnseen = missed.findIndex((message) => !this.#seen.has(message.id));
+    return firstUnseen >= 0 && missed.slice(firstUnseen + 1).some((message) => this.#seen.has(message.id));
+  }
+
   #reset(messages: Message[]): void {
     this.#seen.clear();
     for (const message of messages) this.#remember(message.id);
-    this.#lastSeenId = messages.at(-1)?.id;
+    this.#cursor = messages.at(-1)?.id;
+    this.#shownWindow = true;
     this.#options.events.emit("reset", messages);
   }
 
   #releaseHeldBack(): void {
     const held = this.#heldBack ?? [];
     this.#heldBack = undefined;
-    for (const message of held) this.receive(message);
+    for (const message of held) this.#receiveInOrder(message);
   }
 
   #remember(id: string): void {

@@ -62,11 +62,24 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** What `close` takes. */
+export interface CloseOptions {
+  /**
+   * Delete the user's persisted outbox (`persist`) too: messages not yet
+   * stored are then never sent, by this page or a later one. Default false.
+   */
+  discardOutbox?: boolean;
+}
+
 /** The client's events. */
 export interface ClientEvents {
   /** A message this client had not seen, once, in the history's order: live, caught up after a reconnect, or its own once stored. */
   message: (message: Message) => void;
-  /** The whole kept window replaces what was shown: on first connect, and after a reconnect that missed too much (`gap`). */
+  /**
+   * The whole kept window replaces what was shown: on first connect, after a
+   * reconnect that missed too much (`gap`), and when a missed message belongs
+   * before one already shown (another tab's, stored just before this client's own add).
+   */
   reset: (messages: Message[]) => void;
   /** The user's history was cleared (here or on another connection). */
   cleared: () => void;

@@ -112,7 +112,14 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
       bodyLimitBytes: MAX_HTTP_BUFFER_SIZE,
     }),
   );
-  web.use(createWidgetRouter({ authMode: config.auth.mode, logger: logger.child({ component: "widget" }) }));
+  web.use(
+    createWidgetRouter({
+      authMode: config.auth.mode,
+      servers: config.widgetServers,
+      embedders: config.corsOrigins ?? [],
+      logger: logger.child({ component: "widget" }),
+    }),
+  );
 
   let closing: Promise<void> | undefined;
   return {

@@ -31,6 +31,22 @@ const hostList = optionalString.pipe(
     }),
 );
 
+/** `scheme://host[:port],…` of http(s) origins → each in the form browsers send (a trailing slash or an upper-case host would never match). */
+const httpOriginList = optionalString.transform((value, ctx) => {
+  if (value === undefined) return undefined;
+  const origins: string[] = [];
+  for (const entry of value.split(",").map((origin) => origin.trim()).filter(Boolean)) {
+    const url = URL.canParse(entry) ? new URL(entry) : undefined;
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
+      ctx.addIssue({ code: "custom", message: `not an origin: ${entry} (expected http(s)://host[:port])` });
+      return z.NEVER;
+    }
+    origins.push(url.origin);
+  }
+  return origins;
+});
+
+
 /** Each variable on its own. */
 const envFields = z.object({
   /** Where HTTP and Socket.IO listen. */
@@ -96,6 +112,8 @@ const envFields = z.object({
     }
     return origins;
   }),
+  /** Comma-separated origins of other scrollback servers the demo widget may use (`?server=`); its own is always allowed. */
+  WIDGET_SERVERS: httpOriginList,
   /** Client events per user per replica (one token bucket shared by the user's connections); 0 turns the limit off. */
   RATE_LIMIT_PER_SECOND: z.coerce.number().min(0).default(50),
   RATE_LIMIT_BURST: z.coerce.number().int().min(1).default(100),
@@ -143,6 +161,8 @@ export interface Config {
   auth: AuthConfig;
   serviceToken?: string;
   corsOrigins?: string[];
+  /** Other servers the demo widget may hand the visitor's credentials to; empty: only its own. */
+  widgetServers: string[];
   rateLimit: { perSecond: number; burst: number };
   maxConnectionsPerUser: number;
   logLevel: string;
@@ -209,6 +229,7 @@ function toConfig(e: Env, given: string[]): Config {
     auth: { mode: authMode(e), jwtSecret: e.AUTH_JWT_SECRET, jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE },
     serviceToken: e.SERVICE_TOKEN,
     corsOrigins: e.CORS_ORIGINS,
+    widgetServers: e.WIDGET_SERVERS ?? [],
     rateLimit: { perSecond: e.RATE_LIMIT_PER_SECOND, burst: e.RATE_LIMIT_BURST },
     maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
     logLevel: e.LOG_LEVEL,

@@ -6,11 +6,14 @@
  * sees none of it. Replicas are real servers sharing a real Redis.
  */
 import { rmSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { USER_ID_PATTERN } from "@scrollback/client/protocol";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { signToken, TEST_SECRET } from "../support/clients.js";
 import { startRedis, type RedisServer } from "../../dev/redis-server.js";
+import { freePort } from "../../dev/free-port.js";
 import { spawnServer, startReplicas, startServer, type TestServer } from "../support/servers.js";
 import { launchChromium } from "./chromium.js";
 
@@ -239,10 +242,13 @@ describe("a page closed while offline", () => {
 describe("a replica that froze (SIGSTOP) and then died (SIGKILL)", () => {
   it("has the widget resend the swallowed message to another replica, stored exactly once", async () => {
     const frozen = await spawnServer(env);
+    // The page's site lets it use the doomed replica and replica B (WIDGET_SERVERS).
+    const site = await startServer({ ...env, WIDGET_SERVERS: `${frozen.url},${b.url}` });
+    onTestFinished(() => site.close());
     try {
       const context = await newContext();
       // The page lists the doomed replica first, so it connects there.
-      const page = await openWidget(context, b.url, "frozen_user", [frozen.url, b.url]);
+      const page = await openWidget(context, site.url, "frozen_user", [frozen.url, b.url]);
       const twin = await openWidget(context, a.url, "frozen_user");
       expect(await (await fetch(`${frozen.url}/metrics`)).text()).toMatch(/^scrollback_connections 1$/m);
 
@@ -299,6 +305,17 @@ describe("a server that verifies tokens (JWT mode)", () => {
     expect(await kept("fragment_user")).toEqual(["signed in by the fragment"]);
   });
 
+  it("takes the token out of the address bar once read (no history entry, bookmark or Referer keeps it)", async () => {
+    const page = await (await newContext()).newPage();
+    const token = await signToken("fragment_reader");
+    await page.goto(`${jwtServer.url}/#token=${token}`);
+    await waitOnline(page);
+    expect(page.url()).toBe(`${jwtServer.url}/`);
+    expect(await page.evaluate(() => location.hash)).toBe("");
+    // Replaced, not pushed: the entry before this page is the blank tab, not the address with the token.
+    await page.goBack();
+    expect(page.url()).toBe("about:blank");
+  });
   it("asks the token endpoint again when the token expires, and stays signed in", async () => {
     const context = await newContext();
     const page = await context.newPage();
@@ -344,6 +361,134 @@ describe("what the widget looks like", () => {
     await desktop.locator("[data-testid=composer]").fill("Also, who is on call this week?");
     await screenshot(desktop, "desktop");
     await screenshot(mobile, "mobile");
+  });
+});
+
+describe("whom the page trusts with credentials (issue 10)", () => {
+  /** A server outside the page's list that records every request it gets, WebSocket upgrades included. */
+  async function startRecorder(): Promise<{ url: string; requests: string[] }> {
+    const requests: string[] = [];
+    const server = createHttpServer((request, response) => {
+      requests.push(`${request.method} ${request.url}`);
+      response.writeHead(404).end();
+    });
+    server.on("upgrade", (request, socket) => {
+      requests.push(`UPGRADE ${request.url}`);
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
+  }
+
+  let jwtServer: TestServer;
+  beforeAll(async () => {
+    jwtServer = await startServer({ ...env, AUTH_JWT_SECRET: TEST_SECRET });
+  });
+  afterAll(() => jwtServer.close());
+
+  it("refuses a ?server= outside WIDGET_SERVERS: an error line, no connection, no token sent, and the token leaves the address bar", async () => {
+    const elsewhere = await startRecorder();
+    const page = await (await newContext()).newPage();
+    page.on("pageerror", (error) => pageErrors.push(`refused server: ${error.message}`));
+    const token = await signToken("lured_user");
+    await page.goto(`${jwtServer.url}/?server=${encodeURIComponent(elsewhere.url)}#token=${token}`);
+    const error = page.locator("[data-testid=error]");
+    await error.waitFor();
+    expect(await error.textContent()).toContain(elsewhere.url);
+    expect(page.url()).not.toContain(token);
+    // Long enough for a connection attempt and its first retries.
+    await page.waitForTimeout(1_500);
+    expect(elsewhere.requests).toEqual([]);
+    expect(await page.locator("[data-testid=status]").getAttribute("data-status")).not.toBe("online");
+  });
+
+  it("refuses it before asking ?tokenUrl= for a token", async () => {
+    const elsewhere = await startRecorder();
+    const page = await (await newContext()).newPage();
+    let tokenRequests = 0;
+    await page.route((url) => url.pathname === "/chat-token", async (route) => {
+      tokenRequests++;
+      await route.fulfill({ contentType: "application/json", body: JSON.stringify({ token: await signToken("lured_user") }) });
+    });
+    await page.goto(`${jwtServer.url}/?tokenUrl=/chat-token&server=${encodeURIComponent(elsewhere.url)}`);
+    await page.locator("[data-testid=error]").waitFor();
+    await page.waitForTimeout(1_500);
+    expect(tokenRequests).toBe(0);
+    expect(elsewhere.requests).toEqual([]);
+  });
+
+  it("sends a CSP whose connect-src is 'self' plus WIDGET_SERVERS, and whose frame-ancestors follows CORS_ORIGINS", async () => {
+    const listed = await startServer({ ...env, WIDGET_SERVERS: "https://chat.example, http://127.0.0.1:4000/" });
+    onTestFinished(() => listed.close());
+    const embeddable = await startServer({ ...env, CORS_ORIGINS: "https://app.example,http://127.0.0.1:1" });
+    onTestFinished(() => embeddable.close());
+    const directives = async (url: string) => {
+      const policy = (await fetch(`${url}/`)).headers.get("content-security-policy") ?? "";
+      return Object.fromEntries(policy.split(";").map((part) => part.trim().split(/\s+/)).map(([name, ...values]) => [name, values]));
+    };
+    const own = await directives(a.url);
+    expect(own["connect-src"]).toEqual(["'self'"]);
+    expect(own["frame-ancestors"]).toEqual(["'self'"]);
+    const withServers = await directives(listed.url);
+    expect(withServers["connect-src"]).toEqual(["'self'", "https://chat.example", "wss://chat.example", "http://127.0.0.1:4000", "ws://127.0.0.1:4000"]);
+    const withOrigins = await directives(embeddable.url);
+    expect(withOrigins["frame-ancestors"]).toEqual(["'self'", "https://app.example", "http://127.0.0.1:1"]);
+  });
+
+  it("uses a ?server= that WIDGET_SERVERS lists", async () => {
+    const site = await startServer({ ...env, WIDGET_SERVERS: b.url });
+    onTestFinished(() => site.close());
+    const page = await openWidget(await newContext(), site.url, "listed_user", [b.url]);
+    await send(page, "through the listed replica");
+    await message(page, "through the listed replica").and(page.locator('[data-state="stored"]')).waitFor();
+    expect(await (await fetch(`${b.url}/metrics`)).text()).toMatch(/^scrollback_connections [1-9]/m);
+  });
+});
+
+describe("switching user", () => {
+  it("removes the user's persisted outbox, so their unsent message is not sent later", async () => {
+    // A listed replica that is not running: the page stays offline, the message pending.
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    const site = await startServer({ ...env, WIDGET_SERVERS: nowhere });
+    onTestFinished(() => site.close());
+    const page = await (await newContext()).newPage();
+    page.on("pageerror", (error) => pageErrors.push(`switch user: ${error.message}`));
+    await page.goto(`${site.url}/?user=switching_user&server=${encodeURIComponent(nowhere)}`);
+    await send(page, "typed by the previous user");
+    await message(page, "typed by the previous user").and(page.locator('[data-state="pending"]')).waitFor();
+    expect(await page.evaluate(() => localStorage.getItem("scrollback:outbox:switching_user"))).toContain("typed by the previous user");
+
+    await page.locator("[data-testid=user]").click();
+    await page.locator("[data-testid=user-id]").waitFor();
+    expect(await page.evaluate(() => localStorage.getItem("scrollback:outbox:switching_user"))).toBeNull();
+
+    // Back as the same user, on a replica that answers: nothing comes back from the outbox.
+    await page.goto(`${site.url}/?user=switching_user`);
+    await waitOnline(page);
+    await send(page, "typed after switching back");
+    await message(page, "typed after switching back").and(page.locator('[data-state="stored"]')).waitFor();
+    expect(await shown(page)).toEqual(["typed after switching back"]);
+    expect(await kept("switching_user")).toEqual(["typed after switching back"]);
+  });
+});
+
+describe("a message whose timestamp does not parse (written by another program)", () => {
+  it("is shown without a time, and later messages still render", async () => {
+    const writer = redis.client();
+    await writer.rpush(
+      "temp_memory:foreign_time_user:messages",
+      JSON.stringify({ role: "assistant", content: "written yesterday, says the other program", timestamp: "yesterday" }),
+      JSON.stringify({ role: "assistant", content: "written on the 45th of Undecember", timestamp: "2024-13-45" }),
+    );
+    const page = await openWidget(await newContext(), a.url, "foreign_time_user");
+    await expect.poll(() => shown(page)).toEqual(["written yesterday, says the other program", "written on the 45th of Undecember"]);
+    expect(await page.locator("[data-testid=message] time").allTextContents()).toEqual(["", ""]);
+
+    await send(page, "a live message after them");
+    await message(page, "a live message after them").and(page.locator('[data-state="stored"]')).waitFor();
+    expect(await message(page, "a live message after them").locator("time").textContent()).toMatch(/\d/);
+    expect(await shown(page)).toEqual(["written yesterday, says the other program", "written on the 45th of Undecember", "a live message after them"]);
   });
 });
 

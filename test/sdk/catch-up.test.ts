@@ -4,8 +4,9 @@
  * becomes a `reset`; the same message never shows twice, whichever way it came.
  */
 import { connect, type ScrollbackClient } from "@scrollback/client";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { startRedis, type RedisServer } from "../../dev/redis-server.js";
+import { startTcpProxy } from "../chaos/tcp-proxy.js";
 import { startReplicas, startServer, type TestServer } from "../support/servers.js";
 import { ids, nextClientEvent, waitForStatus, watchTimeline } from "./sdk-helpers.js";
 
@@ -86,6 +87,39 @@ describe("catch-up after a disconnect", () => {
 
     expect(ids((await reset)[0])).toEqual(["g3", "g4", "g5", "g6", "g7"]);
     expect(ids(timeline.emitted)).toEqual(["g0"]);
+  });
+});
+
+describe("a message in transit when the connection dropped (issue 10)", () => {
+  it("is delivered by the catch-up, once and in the server's order, though the client's own later add was acked", async () => {
+    const [a, b] = servers as [TestServer, TestServer];
+    // Tab B's replica reaches Redis through a proxy that can stop the fan-out reaching it.
+    const proxy = await startTcpProxy({ port: redis.port });
+    const deafening = await startServer({ ...env, REDIS_URL: proxy.url });
+    onTestFinished(async () => {
+      await deafening.close();
+      await proxy.close();
+    });
+    const tabA = open(a.url, "transit_user");
+    const tabB = connect([deafening.url, b.url], { userId: "transit_user", backoff: { initialMs: 100, maxMs: 500 } });
+    clients.push(tabB);
+    const timeline = watchTimeline(tabB);
+    await Promise.all([waitForStatus(tabA, "online"), waitForStatus(tabB, "online")]);
+    await tabA.add({ id: "t0", content: "seen live by both tabs" });
+    await timeline.untilShown(1);
+
+    expect(proxy.deafenSubscribers()).toBeGreaterThan(0);
+    await tabA.add({ id: "t1", content: "tab A's, stored first, its message:new never reaches tab B" });
+    await tabB.add({ id: "t2", content: "tab B's own, stored second and acked" });
+    expect(ids(timeline.shown)).toEqual(["t0", "t2"]);
+
+    // Tab B's connection drops; it reconnects to replica B and catches up.
+    const offline = waitForStatus(tabB, "offline");
+    await deafening.close();
+    await offline;
+    await waitForStatus(tabB, "online");
+    expect(ids(timeline.shown)).toEqual(["t0", "t1", "t2"]);
+    expect(ids(timeline.emitted).filter((id) => id === "t1").length).toBeLessThanOrEqual(1);
   });
 });
 

@@ -162,3 +162,31 @@ describe("a persisted outbox", () => {
     expect(await stored("someone_else")).toEqual([]);
   });
 });
+
+describe("discarding a persisted outbox (issue 10)", () => {
+  it("close({ discardOutbox: true }) deletes it, so the next page of that user sends nothing; a plain close keeps another user's", async () => {
+    await start();
+    const storage = memoryStorage();
+    const leaving = open("leaving_user", { persist: { storage } });
+    const staying = open("staying_user", { persist: { storage } });
+    await Promise.all([waitForStatus(leaving, "online"), waitForStatus(staying, "online")]);
+    await redis.kill();
+    const lost = leaving.add({ id: "left-unsent", content: "typed before switching user" });
+    const kept = staying.add({ id: "still-wanted", content: "typed by the user who stays" });
+    await until("both outboxes were saved", () => storage.map.size === 2);
+
+    leaving.close({ discardOutbox: true });
+    staying.close();
+    await expect(lost).rejects.toMatchObject({ code: "CLOSED" });
+    await expect(kept).rejects.toMatchObject({ code: "CLOSED" });
+    expect(storage.getItem("scrollback:outbox:leaving_user")).toBeNull();
+    expect(storage.getItem("scrollback:outbox:staying_user")).not.toBeNull();
+
+    await redis.restart();
+    const back = open("leaving_user", { persist: { storage } });
+    expect(back.pending).toEqual([]);
+    await waitForStatus(back, "online");
+    await back.add({ id: "after-coming-back", content: "typed after coming back" });
+    expect(ids(await stored("leaving_user"))).toEqual(["after-coming-back"]);
+  });
+});

@@ -72,6 +72,8 @@ describe("loadConfig", () => {
     [{ AUTH_AUDIENCE: "scrollback" }, "AUTH_AUDIENCE"],
     [{ REDIS_SENTINEL_NAME: "mymaster" }, "REDIS_SENTINELS"],
     [{ CORS_ORIGINS: "https://a.example,*" }, "CORS_ORIGINS"],
+    [{ WIDGET_SERVERS: "https://a.example,*" }, "WIDGET_SERVERS"],
+    [{ WIDGET_SERVERS: "wss://a.example" }, "WIDGET_SERVERS"],
   ])("refuses %o with one line naming %s", (env, variable) => {
     let error: unknown;
     try {
@@ -117,6 +119,11 @@ describe("loadConfig", () => {
       "https://b.example",
       "http://localhost:3000",
     ]);
+  });
+
+  it("splits WIDGET_SERVERS into normalised http(s) origins, none by default", () => {
+    expect(loadConfig({ WIDGET_SERVERS: "https://Chat.example/, http://10.0.0.2:3000" }).widgetServers).toEqual(["https://chat.example", "http://10.0.0.2:3000"]);
+    expect(loadConfig({}).widgetServers).toEqual([]);
   });
 
   it("requires Redis when any REDIS_* variable is set, not only the documented ones", () => {

@@ -19,6 +19,10 @@ export interface WidgetOptions {
   authMode: "dev" | "jwt";
   /** A same-site endpoint the page asks for tokens (`{ token }` or the bare JWT). */
   tokenUrl?: string;
+  /** Origins of other scrollback servers the page may connect to (`?server=`); its own is always allowed (WIDGET_SERVERS). */
+  servers?: readonly string[];
+  /** Origins that may frame the page besides its own (CORS_ORIGINS). */
+  embedders?: readonly string[];
   logger?: Logger;
 }
 
@@ -45,16 +49,25 @@ async function bundle(options: BuildOptions): Promise<string> {
   return result.outputFiles![0]!.text;
 }
 
-// The page runs only its own scripts; it may talk to any scrollback replica (?server=).
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "connect-src 'self' http: https: ws: wss:",
-  "base-uri 'none'",
-  "form-action 'none'",
-].join("; ");
+/**
+ * The page runs only its own scripts and talks only to its own site and the
+ * listed servers (each in its http(s) and ws(s) form): it holds the
+ * visitor's token and outbox, which no other server may receive. It may be
+ * framed by its own site and the origins CORS_ORIGINS lets in.
+ */
+function contentSecurityPolicy(servers: readonly string[], embedders: readonly string[]): string {
+  const webSocketForm = (origin: string) => origin.replace(/^http/, "ws");
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    ["connect-src 'self'", ...servers.flatMap((origin) => [origin, webSocketForm(origin)])].join(" "),
+    ["frame-ancestors 'self'", ...embedders].join(" "),
+    "base-uri 'none'",
+    "form-action 'none'",
+  ].join("; ");
+}
 
 export function createWidgetRouter(options: WidgetOptions): Router {
   const router = exactRouter();
@@ -69,11 +82,13 @@ export function createWidgetRouter(options: WidgetOptions): Router {
     }
     return pending;
   };
-  const pageConfig = JSON.stringify({ authMode: options.authMode, ...(options.tokenUrl ? { tokenUrl: options.tokenUrl } : {}) }).replace(/</g, "\\u003c");
+  const servers = options.servers ?? [];
+  const pageConfig = JSON.stringify({ authMode: options.authMode, servers, ...(options.tokenUrl ? { tokenUrl: options.tokenUrl } : {}) }).replace(/</g, "\\u003c");
+  const policy = contentSecurityPolicy(servers, options.embedders ?? []);
 
   router.get("/", (_req, res, next) => {
     load(PAGE).then((html) => {
-      res.set({ "Content-Security-Policy": CONTENT_SECURITY_POLICY, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff" });
+      res.set({ "Content-Security-Policy": policy, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff" });
       res.type("html").send(html.replace("__CONFIG__", pageConfig));
     }, next);
   });

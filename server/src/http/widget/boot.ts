@@ -5,9 +5,10 @@
  * and starts the chat view (chat-view.ts).
  *
  * Page parameters:
- *   ?server=URL        a replica to talk to; repeat (or comma-separate) for several (default: this site)
+ *   ?server=URL        a replica to talk to; repeat (or comma-separate) for several (default: this site);
+ *                      only this site and the servers of its WIDGET_SERVERS: the page hands them the visitor's token and outbox
  *   ?user=ID           dev mode: who to be (otherwise asked, then remembered)
- *   #token=JWT         the user's token
+ *   #token=JWT         the user's token (taken out of the address bar once read)
  *   ?tokenUrl=/path    an endpoint on this site answering `{ "token": "…" }` (or the bare token), asked on every (re)connect
  */
 import type * as Sdk from "@scrollback/client";
@@ -25,16 +26,32 @@ declare global {
 interface WidgetConfig {
   authMode: "dev" | "jwt";
   tokenUrl?: string;
+  /** Origins of the other servers this page may use (WIDGET_SERVERS). */
+  servers?: string[];
 }
 
 const USER_KEY = "scrollback:userId";
 const config = JSON.parse($("#scrollback-config").textContent ?? "{}") as WidgetConfig;
 const params = new URLSearchParams(location.search);
+const fragmentToken = takeFragmentToken();
+
+/**
+ * The `#token=` of the page's address, taken out of the address bar as soon
+ * as it is read, so it does not stay in the history, bookmarks or screenshots.
+ */
+function takeFragmentToken(): string | undefined {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (!fragment.has("token")) return undefined;
+  const token = fragment.get("token");
+  fragment.delete("token");
+  const rest = fragment.toString();
+  history.replaceState(history.state, "", `${location.pathname}${location.search}${rest ? `#${rest}` : ""}`);
+  return token || undefined;
+}
 
 /** Who to be, from the page's parameters; undefined when the visitor must sign in first. */
 function readCredentials(): Credentials | undefined {
-  const token = new URLSearchParams(location.hash.slice(1)).get("token");
-  if (token) return { token };
+  if (fragmentToken) return { token: fragmentToken };
   const tokenUrl = params.get("tokenUrl") ?? config.tokenUrl;
   if (tokenUrl) {
     const url = new URL(tokenUrl, location.href);
@@ -59,13 +76,37 @@ async function fetchToken(url: URL): Promise<string> {
   return token;
 }
 
-function servers(): string[] {
+/**
+ * The servers to connect to: `?server=` values, or this site. A link must not
+ * be able to send the visitor's token or outbox elsewhere, so every value
+ * must be this site or one of its WIDGET_SERVERS; otherwise this throws and
+ * nothing connects.
+ */
+function readServers(): string[] {
   const given = params.getAll("server").flatMap((value) => value.split(",")).map((value) => value.trim()).filter(Boolean);
-  return given.length > 0 ? given : [location.origin];
+  if (given.length === 0) return [location.origin];
+  const allowed = new Set([location.origin, ...(config.servers ?? [])]);
+  const refused = given.filter((value) => !allowed.has(originOf(value)));
+  if (refused.length > 0) {
+    throw new Error(`Not connecting: ${refused.join(", ")} is not one of this site's servers (WIDGET_SERVERS).`);
+  }
+  return given;
+}
+
+/** The http(s) origin a server address names (a ws(s) address counts as its http(s) twin); "null" when it is no URL. */
+function originOf(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value, location.href);
+  } catch {
+    return "null";
+  }
+  const scheme = url.protocol === "ws:" ? "http:" : url.protocol === "wss:" ? "https:" : url.protocol;
+  return `${scheme}//${url.host}`;
 }
 
 /** The dev-mode sign-in: remembers the id and starts the chat. */
-function askForUser(): void {
+function askForUser(servers: string[]): void {
   const gate = $<HTMLElement>(".gate");
   const form = $<HTMLFormElement>('[data-gate="dev"]');
   const input = $<HTMLInputElement>("#user-id");
@@ -79,12 +120,12 @@ function askForUser(): void {
     if (!USER_ID_PATTERN.test(userId)) return void input.reportValidity();
     localStorage.setItem(USER_KEY, userId);
     gate.hidden = true;
-    startChat({ userId });
+    startChat(servers, { userId });
   });
 }
 
-function startChat(credentials: Credentials): void {
-  const client = window.Scrollback.connect(servers(), { ...credentials, persist: true });
+function startChat(servers: string[], credentials: Credentials): void {
+  const client = window.Scrollback.connect(servers, { ...credentials, persist: true });
   new ChatView(client, credentials.userId ? signOut : undefined);
 }
 
@@ -97,14 +138,19 @@ function signOut(): void {
 }
 
 try {
+  // The servers first: a refused one must stop the page before it asks anyone for a token.
+  const servers = readServers();
   const credentials = readCredentials();
-  if (credentials) startChat(credentials);
-  else if (config.authMode === "dev") askForUser();
+  if (credentials) startChat(servers, credentials);
+  else if (config.authMode === "dev") askForUser(servers);
   else {
     $<HTMLElement>(".gate").hidden = false;
     $<HTMLElement>('[data-gate="token"]').hidden = false;
   }
 } catch (error) {
+  const status = $<HTMLElement>('[data-testid="status"]');
+  status.dataset.status = "offline";
+  status.lastElementChild!.textContent = "Not connected";
   const line = $<HTMLElement>('[data-testid="error"]');
   line.hidden = false;
   line.textContent = error instanceof Error ? error.message : String(error);

@@ -126,7 +126,8 @@ export class ChatView {
       return;
     }
     chip.addEventListener("click", () => {
-      this.#client.close();
+      // What this user left unsent must not go out later, on this browser, in their name.
+      this.#client.close({ discardOutbox: true });
       signOut();
     });
   }
@@ -156,7 +157,8 @@ export class ChatView {
     const wanted: HTMLElement[] = [];
     let lastDay = "";
     for (const message of this.#stored) {
-      const day = message.timestamp ? this.#day.format(new Date(message.timestamp)) : lastDay;
+      const time = readTimestamp(message.timestamp);
+      const day = time ? this.#day.format(time) : lastDay;
       if (day && day !== lastDay) wanted.push(this.#node(`day:${day}`, () => element("li", "day", dayLabel(day, this.#day))));
       lastDay = day;
       wanted.push(this.#messageNode(message, "stored"));
@@ -195,10 +197,11 @@ export class ChatView {
         meta.replaceChildren(icon("clock"), document.createTextNode(this.#client.status === "online" ? "Sending…" : "Waiting for connection — kept until sent"));
       } else {
         const time = document.createElement("time");
-        if (message.timestamp) {
-          time.dateTime = message.timestamp;
-          time.title = new Date(message.timestamp).toLocaleString();
-          time.textContent = this.#time.format(new Date(message.timestamp));
+        const written = readTimestamp(message.timestamp);
+        if (written) {
+          time.dateTime = message.timestamp!;
+          time.title = written.toLocaleString();
+          time.textContent = this.#time.format(written);
         }
         meta.replaceChildren(time, ...(message.role === "user" ? [icon("check")] : []));
       }
@@ -215,6 +218,19 @@ export class ChatView {
   #scrollToEnd(instant = false): void {
     requestAnimationFrame(() => this.#log.scrollTo({ top: this.#log.scrollHeight, behavior: instant ? "instant" : "smooth" }));
   }
+}
+
+/**
+ * The moment a timestamp names; undefined when there is none or it does not
+ * parse. Other programs write the history too (PROTOCOL.md §2) and their
+ * timestamps are passed through as written ("yesterday", "2024-13-45"), and
+ * formatting an invalid Date throws a RangeError that would stop every later
+ * render: such a message is shown without a time.
+ */
+function readTimestamp(timestamp: string | null): Date | undefined {
+  if (!timestamp) return undefined;
+  const date = new Date(timestamp);
+  return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
 function initials(userId: string): string {
