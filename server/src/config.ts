@@ -72,6 +72,8 @@ const envFields = z.object({
   KEY_PREFIX: z.string().min(1).regex(/^[^\s]+$/, "must not contain spaces").default("temp_memory"),
   /** Largest `content` in UTF-8 bytes. */
   MAX_MESSAGE_BYTES: z.coerce.number().int().min(1).max(900_000).default(16_384),
+  /** Largest `meta`, in UTF-8 bytes of its JSON (`{}` is 2). */
+  MAX_META_BYTES: z.coerce.number().int().min(2).max(65_536).default(2_048),
   /** `jwt` or `dev`; defaults per PROTOCOL.md §3. */
   AUTH_MODE: optionalString.pipe(z.enum(["jwt", "dev"]).optional()),
   AUTH_JWT_SECRET: optionalString,
@@ -140,6 +142,7 @@ export interface Config {
   historyTtlSeconds: number;
   keyPrefix: string;
   maxMessageBytes: number;
+  maxMetaBytes: number;
   auth: AuthConfig;
   serviceToken?: string;
   corsOrigins?: string[];
@@ -206,6 +209,7 @@ function toConfig(e: Env, given: string[]): Config {
     historyTtlSeconds: e.HISTORY_TTL_SECONDS,
     keyPrefix: e.KEY_PREFIX,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    maxMetaBytes: e.MAX_META_BYTES,
     auth: { mode: authMode(e), jwtSecret: e.AUTH_JWT_SECRET, jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE },
     serviceToken: e.SERVICE_TOKEN,
     corsOrigins: e.CORS_ORIGINS,
