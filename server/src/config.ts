@@ -88,6 +88,8 @@ const envFields = z.object({
   KEY_PREFIX: z.string().min(1).regex(/^[^\s]+$/, "must not contain spaces").default("temp_memory"),
   /** Largest `content` in UTF-8 bytes. */
   MAX_MESSAGE_BYTES: z.coerce.number().int().min(1).max(900_000).default(16_384),
+  /** Largest `meta`, in UTF-8 bytes of its JSON (`{}` is 2). */
+  MAX_META_BYTES: z.coerce.number().int().min(2).max(65_536).default(2_048),
   /** `jwt` or `dev`; defaults per PROTOCOL.md §3. */
   AUTH_MODE: optionalString.pipe(z.enum(["jwt", "dev"]).optional()),
   AUTH_JWT_SECRET: optionalString,
@@ -158,6 +160,7 @@ export interface Config {
   historyTtlSeconds: number;
   keyPrefix: string;
   maxMessageBytes: number;
+  maxMetaBytes: number;
   auth: AuthConfig;
   serviceToken?: string;
   corsOrigins?: string[];
@@ -181,6 +184,11 @@ export interface TracingConfig {
 
 const REDIS_MODES = ["REDIS_CLUSTER_NODES", "REDIS_SENTINELS", "REDIS_URL"] as const;
 
+/** Shortest AUTH_JWT_SECRET and SERVICE_TOKEN production accepts, in UTF-8 bytes (HS256's key size). */
+const MIN_SECRET_BYTES = 32;
+/** Placeholders .env.example has shipped: a copy left unedited must not become production's secret. */
+const PLACEHOLDER_SECRETS: ReadonlySet<string> = new Set(["replace-with-a-long-random-secret-from-openssl-rand", "replace-with-another-random-string"]);
+
 /** `AUTH_MODE`, or its default: `jwt` as soon as any JWT setting says tokens are expected. */
 function authMode(e: Env): AuthConfig["mode"] {
   // AUTH_ISSUER or AUTH_AUDIENCE alone also say "tokens are expected": never
@@ -194,7 +202,7 @@ function authMode(e: Env): AuthConfig["mode"] {
  * (`when` below), so one start reports every problem; a variable that failed
  * its own check still counts as set, so it draws no second complaint.
  */
-function checkCombinations(e: Env, ctx: z.RefinementCtx<Env>): void {
+function checkCombinations(e: Env, ctx: z.RefinementCtx<Env>, given: readonly string[]): void {
   const failed = new Set(ctx.issues.map((issue) => issue.path?.[0]));
   const isSet = (name: keyof Env) => failed.has(name) || e[name] !== undefined;
   const problem = (variable: string, message: string) => ctx.addIssue({ code: "custom", path: [variable], message });
@@ -204,6 +212,8 @@ function checkCombinations(e: Env, ctx: z.RefinementCtx<Env>): void {
   if (isSet("REDIS_SENTINEL_NAME") && !isSet("REDIS_SENTINELS")) problem("REDIS_SENTINELS", "required with REDIS_SENTINEL_NAME");
   if (isSet("REDIS_SENTINELS") && !isSet("REDIS_SENTINEL_NAME")) problem("REDIS_SENTINEL_NAME", "required with REDIS_SENTINELS");
 
+  if (e.NODE_ENV === "production") checkProduction(e, given, problem);
+
   const jwtConfigured = isSet("AUTH_JWT_SECRET") || isSet("AUTH_JWKS_URL");
   if (jwtConfigured) return;
   if (e.NODE_ENV === "production") {
@@ -211,6 +221,27 @@ function checkCombinations(e: Env, ctx: z.RefinementCtx<Env>): void {
   } else if (!failed.has("AUTH_MODE") && authMode(e) === "jwt") {
     if (e.AUTH_MODE) problem("AUTH_MODE", "jwt needs AUTH_JWT_SECRET or AUTH_JWKS_URL");
     else problem(e.AUTH_ISSUER ? "AUTH_ISSUER" : "AUTH_AUDIENCE", "set, so tokens are expected: needs AUTH_JWT_SECRET or AUTH_JWKS_URL");
+  }
+}
+
+/**
+ * What production refuses on top (PROTOCOL.md §1): settings with which a
+ * mistake would open it — dev mode, a weak or placeholder secret, or a
+ * memory store per replica that nobody asked for. Secrets are never printed.
+ */
+function checkProduction(e: Env, given: readonly string[], problem: (variable: string, message: string) => void): void {
+  if (e.AUTH_MODE === "dev") problem("AUTH_MODE", "dev is refused under NODE_ENV=production (anyone could claim any userId)");
+  for (const variable of ["AUTH_JWT_SECRET", "SERVICE_TOKEN"] as const) {
+    const secret = e[variable];
+    if (secret === undefined) continue;
+    if (PLACEHOLDER_SECRETS.has(secret)) {
+      problem(variable, "is the placeholder of .env.example: set a random one (openssl rand -base64 48)");
+    } else if (Buffer.byteLength(secret, "utf8") < MIN_SECRET_BYTES) {
+      problem(variable, `under NODE_ENV=production needs at least ${MIN_SECRET_BYTES} bytes (openssl rand -base64 48)`);
+    }
+  }
+  if (e.STORE === "auto" && !redisConfigured(given)) {
+    problem("STORE", "auto without any REDIS_* setting under NODE_ENV=production would give each replica its own memory store: set REDIS_URL (or another REDIS_* setting), or STORE=memory if that is meant");
   }
 }
 
@@ -226,6 +257,7 @@ function toConfig(e: Env, given: string[]): Config {
     historyTtlSeconds: e.HISTORY_TTL_SECONDS,
     keyPrefix: e.KEY_PREFIX,
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
+    maxMetaBytes: e.MAX_META_BYTES,
     auth: { mode: authMode(e), jwtSecret: e.AUTH_JWT_SECRET, jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE },
     serviceToken: e.SERVICE_TOKEN,
     corsOrigins: e.CORS_ORIGINS,
@@ -237,7 +269,9 @@ function toConfig(e: Env, given: string[]): Config {
   };
 }
 
-const envSchema = envFields.superRefine(checkCombinations, { when: () => true });
+/** The schema of the environment whose variables are named `given` (the store's rule looks at every REDIS_* name, documented or not). */
+const envSchema = (given: readonly string[]) =>
+  envFields.superRefine((e, ctx) => checkCombinations(e, ctx, given), { when: () => true });
 
 /** Thrown by {@link loadConfig}; its message has one line per problem, each naming its variable. */
 export class ConfigError extends Error {
@@ -251,7 +285,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined>): Readonly<Config> {
   // An empty variable means "not set", as in most tools that read .env files.
   const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ""));
-  const result = envSchema.safeParse(given);
+  const result = envSchema(Object.keys(given)).safeParse(given);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `invalid configuration: ${issue.path.join(".") || "environment"}: ${issue.message}`);
     throw new ConfigError(problems.join("\n"));
@@ -261,9 +295,12 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
 
 function storeMode(e: Env, given: string[]): Config["store"] {
   if (e.STORE !== "auto") return e.STORE;
-  // Any REDIS_* setting, documented or not, means the operator wants Redis: never fall back silently.
-  const redisConfigured = given.some((name) => name.startsWith("REDIS_"));
-  return redisConfigured ? "redis" : "auto-probe";
+  return redisConfigured(given) ? "redis" : "auto-probe";
+}
+
+/** Any REDIS_* setting, documented or not, means the operator wants Redis: never fall back silently. */
+function redisConfigured(given: readonly string[]): boolean {
+  return given.some((name) => name.startsWith("REDIS_"));
 }
 
 function redisTarget(e: Env): RedisTarget {

@@ -63,6 +63,7 @@ export interface HistoryAssemblyOptions {
   store: Store;
   metrics: Metrics;
   maxMessageBytes: number;
+  maxMetaBytes: number;
   io: IoRef;
   /** Traces the operations, their store calls and fan-out; none while tracing is off (nothing is added to the hot path). */
   tracer?: Tracer;
@@ -85,6 +86,7 @@ export function assembleHistory(options: HistoryAssemblyOptions): HistoryOperati
     store: tracer ? traceStore(options.store, tracer) : options.store,
     metrics: options.metrics,
     maxMessageBytes: options.maxMessageBytes,
+    maxMetaBytes: options.maxMetaBytes,
     broadcaster: tracer ? traceBroadcaster(broadcaster, tracer) : broadcaster,
   });
   return tracer ? traceHistory(service, tracer) : service;

@@ -8,7 +8,9 @@ import {
   addMessageSchema,
   clearHistorySchema,
   loadHistorySchema,
+  META_MAX_KEY_LENGTH,
   searchHistorySchema,
+  type AddMessageInput,
 } from "@scrollback/client/protocol/schemas";
 import { invalidPayload, tooLarge, unavailable } from "./errors.js";
 import type { HistoryOperations } from "./history-operations.js";
@@ -35,6 +37,8 @@ export interface HistoryServiceOptions {
   metrics: Metrics;
   broadcaster: Broadcaster;
   maxMessageBytes: number;
+  /** Largest `meta`, in UTF-8 bytes of its JSON. */
+  maxMetaBytes: number;
   now?: () => number;
 }
 
@@ -48,9 +52,7 @@ export class HistoryService implements HistoryOperations {
   /** `message:add`; `originSocketId` is left out of the fan-out. */
   async add(userId: string, payload: unknown, originSocketId?: string): Promise<AppendResult> {
     const input = parsePayload(addMessageSchema, payload);
-    if (Buffer.byteLength(input.content, "utf8") > this.options.maxMessageBytes) {
-      throw tooLarge(`content: over ${this.options.maxMessageBytes} UTF-8 bytes`);
-    }
+    this.checkSize(input);
     const now = this.now();
     const message = {
       id: input.id ?? createMessageId(now),
@@ -95,6 +97,25 @@ export class HistoryService implements HistoryOperations {
     const removed = await this.timed("clear", () => this.options.store.clear(userId), fanOut);
     fanOut();
     return removed;
+  }
+
+  /**
+   * The bounds of a stored element (PROTOCOL.md §7), checked here so that
+   * every transport refuses alike. `meta` is measured as the JSON the store
+   * writes, so escaping counts against it.
+   */
+  private checkSize(input: AddMessageInput): void {
+    const { maxMessageBytes, maxMetaBytes } = this.options;
+    if (Buffer.byteLength(input.content, "utf8") > maxMessageBytes) {
+      throw tooLarge(`content: over ${maxMessageBytes} UTF-8 bytes`);
+    }
+    if (input.meta === undefined) return;
+    if (Object.keys(input.meta).some((key) => key.length > META_MAX_KEY_LENGTH)) {
+      throw tooLarge(`meta: a key over ${META_MAX_KEY_LENGTH} characters`);
+    }
+    if (Buffer.byteLength(JSON.stringify(input.meta), "utf8") > maxMetaBytes) {
+      throw tooLarge(`meta: over ${maxMetaBytes} UTF-8 bytes of JSON`);
+    }
   }
 
   /**

@@ -95,8 +95,11 @@ export interface Invalid {
 
 const invalid = (field: string, code: Invalid["code"] = "INVALID_PAYLOAD") => (payload: unknown): Invalid => ({ payload, code, field });
 
-/** `message:add` payloads that break one rule each; `maxMessageBytes` is the server's MAX_MESSAGE_BYTES. */
-export function invalidAdd(maxMessageBytes: number): fc.Arbitrary<Invalid> {
+/**
+ * `message:add` payloads that break one rule each; `maxMessageBytes` is the
+ * server's MAX_MESSAGE_BYTES, `maxMetaBytes` its MAX_META_BYTES.
+ */
+export function invalidAdd(maxMessageBytes: number, maxMetaBytes = 2_048): fc.Arbitrary<Invalid> {
   const valid = { id: "ok-id", role: "user", content: "fine", meta: { lang: "en" } };
   return fc.oneof(
     notObject.map(invalid("payload")),
@@ -109,6 +112,10 @@ export function invalidAdd(maxMessageBytes: number): fc.Arbitrary<Invalid> {
     badId.map((id) => invalid("id")({ ...valid, id })),
     badRole.map((role) => invalid("role")({ ...valid, role })),
     badMeta.map((meta) => invalid("meta")({ ...valid, meta })),
+    // Measured as the JSON stored: `{"k":"…"}` is 8 bytes around the value, and a control character escapes to 6.
+    fc.integer({ min: maxMetaBytes - 7, max: maxMetaBytes * 4 }).map((length) => invalid("meta", "TOO_LARGE")({ ...valid, meta: { k: "v".repeat(length) } })),
+    fc.constant(invalid("meta", "TOO_LARGE")({ ...valid, meta: { k: "\u0001".repeat(Math.ceil((maxMetaBytes - 7) / 6)) } })),
+    fc.string({ minLength: 65, maxLength: 200 }).map((key) => invalid("meta", "TOO_LARGE")({ ...valid, meta: { [key]: 1 } })),
   );
 }
 

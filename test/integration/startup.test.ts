@@ -60,6 +60,20 @@ describe("starting the server", () => {
     expect(lines[0]).toContain(variable);
   });
 
+  it("refuses production that a mistake would open: one line per problem, each naming its variable, all at once", () => {
+    const result = runMain({
+      NODE_ENV: "production",
+      STORE: "auto",
+      AUTH_MODE: "dev",
+      AUTH_JWT_SECRET: "too-short-for-hs256",
+      SERVICE_TOKEN: "replace-with-a-long-random-secret-from-openssl-rand",
+    });
+    expect(result.status).toBe(1);
+    const lines = result.stderr.trim().split("\n");
+    expect(lines.map((line) => /^scrollback: invalid configuration: (\w+): /.exec(line)?.[1]).sort()).toEqual(["AUTH_JWT_SECRET", "AUTH_MODE", "SERVICE_TOKEN", "STORE"]);
+    expect(result.stderr).not.toContain("too-short-for-hs256");
+  });
+
   it("refuses a bad value given in .env too", () => {
     const dir = tempDir();
     writeFileSync(join(dir, ".env"), "RATE_LIMIT_BURST=zero\n");

@@ -5,6 +5,7 @@
  * There is no Docker engine here, so nothing is run in containers.
  */
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -57,9 +58,17 @@ describe(`docker-compose.yml${hasCompose ? "" : skipNote("docker-compose", "dock
     expect(result.stderr).toMatch(/set AUTH_JWT_SECRET in \.env/);
   });
 
-  describe.skipIf(!hasCompose)("resolved with .env.example", () => {
+  it.skipIf(!hasCompose)("refuses .env.example as shipped: the operator must set AUTH_JWT_SECRET", () => {
+    const result = compose(["--env-file", ".env.example", "-f", "docker-compose.yml", "config"]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toMatch(/set AUTH_JWT_SECRET in \.env/);
+  });
+
+  describe.skipIf(!hasCompose)("resolved with .env.example and the secret an operator sets", () => {
     const resolved = () => {
-      const result = compose(["--env-file", ".env.example", "-f", "docker-compose.yml", "config"]);
+      // What `openssl rand -base64 48` gives, as .env.example says.
+      const secret = randomBytes(48).toString("base64");
+      const result = compose(["--env-file", ".env.example", "-f", "docker-compose.yml", "config"], { AUTH_JWT_SECRET: secret });
       expect(result.status, result.stderr).toBe(0);
       return parseYaml(result.stdout) as { services: Record<"redis" | "scrollback" | "lb" | "prometheus" | "grafana", ComposeService> };
     };

@@ -104,7 +104,7 @@ describe("the image, replayed from the Dockerfile", () => {
 
   it("serves (demo page and its bundles included) with its CMD, passes its HEALTHCHECK, and runs the scrollback CLI from its PATH", async () => {
     const port = String(await freePort());
-    const env = { HOST: "127.0.0.1", PORT: port, AUTH_JWT_SECRET: "image-test-secret", REDIS_URL: redis.url };
+    const env = { HOST: "127.0.0.1", PORT: port, AUTH_JWT_SECRET: "image-test-secret-of-32-bytes-or-more", REDIS_URL: redis.url };
     const server = run(cmd, env);
     try {
       await server.output.waitFor(/scrollback listening/, 30_000);

@@ -1,5 +1,18 @@
+import { readFileSync } from "node:fs";
+import { parseEnv } from "node:util";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../server/src/config.js";
+
+/** The ConfigError `loadConfig(env)` throws, as its lines. */
+function refusal(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message.split("\n");
+  }
+  throw new Error(`accepted: ${JSON.stringify(env)}`);
+}
 
 describe("loadConfig", () => {
   it("gives every setting its documented default", () => {
@@ -13,6 +26,7 @@ describe("loadConfig", () => {
       historyTtlSeconds: 86_400,
       keyPrefix: "temp_memory",
       maxMessageBytes: 16_384,
+      maxMetaBytes: 2_048,
       auth: { mode: "dev" },
       rateLimit: { perSecond: 50, burst: 100 },
       maxConnectionsPerUser: 32,
@@ -60,6 +74,8 @@ describe("loadConfig", () => {
     [{ REDIS_SENTINELS: "a:1" }, "REDIS_SENTINEL_NAME"],
     [{ REDIS_URL: "redis://a:1", REDIS_CLUSTER_NODES: "a:1" }, "REDIS_CLUSTER_NODES"],
     [{ MAX_MESSAGE_BYTES: "lots" }, "MAX_MESSAGE_BYTES"],
+    [{ MAX_META_BYTES: "1" }, "MAX_META_BYTES"],
+    [{ MAX_META_BYTES: "65537" }, "MAX_META_BYTES"],
     [{ AUTH_MODE: "magic" }, "AUTH_MODE"],
     [{ AUTH_MODE: "jwt" }, "AUTH_MODE"],
     [{ AUTH_JWKS_URL: "not a url" }, "AUTH_JWKS_URL"],
@@ -67,7 +83,7 @@ describe("loadConfig", () => {
     [{ MAX_CONNECTIONS_PER_USER: "0" }, "MAX_CONNECTIONS_PER_USER"],
     [{ MAX_CONNECTIONS_PER_USER: "2.5" }, "MAX_CONNECTIONS_PER_USER"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL"],
-    [{ NODE_ENV: "production" }, "AUTH_JWT_SECRET"],
+    [{ NODE_ENV: "production", STORE: "memory" }, "AUTH_JWT_SECRET"],
     [{ AUTH_ISSUER: "https://auth.example" }, "AUTH_ISSUER"],
     [{ AUTH_AUDIENCE: "scrollback" }, "AUTH_AUDIENCE"],
     [{ REDIS_SENTINEL_NAME: "mymaster" }, "REDIS_SENTINELS"],
@@ -104,12 +120,12 @@ describe("loadConfig", () => {
 
   it("counts a variable that failed its own check as set: no second complaint about it", () => {
     expect(() => loadConfig({ REDIS_SENTINELS: "nohostport", REDIS_SENTINEL_NAME: "m" })).toThrow(/^invalid configuration: REDIS_SENTINELS: must be host:port,host:port$/);
-    expect(() => loadConfig({ NODE_ENV: "production", AUTH_JWKS_URL: "not a url" })).toThrow(/^invalid configuration: AUTH_JWKS_URL: [^\n]*$/);
+    expect(() => loadConfig({ NODE_ENV: "production", STORE: "memory", AUTH_JWKS_URL: "not a url" })).toThrow(/^invalid configuration: AUTH_JWKS_URL: [^\n]*$/);
   });
 
   it("uses JWT when a JWT setting is given, and dev only outside production", () => {
     expect(loadConfig({ AUTH_JWT_SECRET: "s" }).auth.mode).toBe("jwt");
-    expect(loadConfig({ NODE_ENV: "production", AUTH_JWKS_URL: "https://issuer.example/jwks" }).auth.mode).toBe("jwt");
+    expect(loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://redis:6379", AUTH_JWKS_URL: "https://issuer.example/jwks" }).auth.mode).toBe("jwt");
     expect(loadConfig({ AUTH_JWT_SECRET: "s", AUTH_MODE: "dev" }).auth.mode).toBe("dev");
   });
 
@@ -128,5 +144,54 @@ describe("loadConfig", () => {
 
   it("requires Redis when any REDIS_* variable is set, not only the documented ones", () => {
     expect(loadConfig({ REDIS_TLS: "1" }).store).toBe("redis");
+  });
+
+  describe("under NODE_ENV=production (nothing a mistake would open)", () => {
+    const SECRET = "s".repeat(32);
+    const production = { NODE_ENV: "production", AUTH_JWT_SECRET: SECRET, REDIS_URL: "redis://redis:6379/0" };
+    const FORMER_PLACEHOLDER = "replace-with-a-long-random-secret-from-openssl-rand";
+
+    it("starts with a secret or token of 32 bytes or more and Redis, or with STORE=memory asked for", () => {
+      expect(loadConfig(production)).toMatchObject({ store: "redis", auth: { mode: "jwt" } });
+      expect(loadConfig({ ...production, SERVICE_TOKEN: "t".repeat(32) }).serviceToken).toBe("t".repeat(32));
+      // Counted in UTF-8 bytes: 16 characters of 2 bytes each.
+      expect(loadConfig({ ...production, AUTH_JWT_SECRET: "é".repeat(16) }).auth.jwtSecret).toBe("é".repeat(16));
+      expect(loadConfig({ ...production, REDIS_URL: undefined, STORE: "memory" }).store).toBe("memory");
+      expect(loadConfig({ ...production, REDIS_URL: undefined, REDIS_HOST: "redis" }).store).toBe("redis");
+      expect(loadConfig({ ...production, AUTH_JWT_SECRET: undefined, AUTH_JWKS_URL: "https://issuer.example/jwks" }).auth.mode).toBe("jwt");
+    });
+
+    it.each([
+      [{ AUTH_MODE: "dev" }, "AUTH_MODE"],
+      [{ AUTH_JWT_SECRET: undefined }, "AUTH_JWT_SECRET"],
+      [{ AUTH_JWT_SECRET: "s".repeat(31) }, "AUTH_JWT_SECRET"],
+      [{ AUTH_JWT_SECRET: FORMER_PLACEHOLDER }, "AUTH_JWT_SECRET"],
+      [{ SERVICE_TOKEN: "t".repeat(31) }, "SERVICE_TOKEN"],
+      [{ SERVICE_TOKEN: FORMER_PLACEHOLDER }, "SERVICE_TOKEN"],
+      [{ REDIS_URL: undefined }, "STORE"],
+      [{ REDIS_URL: undefined, STORE: "auto" }, "STORE"],
+    ])("refuses %o with one line naming %s", (change, variable) => {
+      const lines = refusal({ ...production, ...change });
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(new RegExp(`^invalid configuration: ${variable}: `));
+    });
+
+    it("reports every problem at once, one line each, without printing a secret", () => {
+      const lines = refusal({ NODE_ENV: "production", AUTH_MODE: "dev", AUTH_JWT_SECRET: "short-secret", SERVICE_TOKEN: FORMER_PLACEHOLDER });
+      expect(lines.map((line) => line.split(":")[1]!.trim()).sort()).toEqual(["AUTH_JWT_SECRET", "AUTH_MODE", "SERVICE_TOKEN", "STORE"]);
+      expect(lines.join("\n")).not.toMatch(/short-secret|replace-with/);
+    });
+
+    it("refuses the secret and token .env.example ships, if it ships any", () => {
+      const example = parseEnv(readFileSync(new URL("../../.env.example", import.meta.url), "utf8"));
+      for (const variable of ["AUTH_JWT_SECRET", "SERVICE_TOKEN"]) {
+        const value = example[variable]?.trim();
+        if (value) expect(refusal({ ...production, [variable]: value }), variable).toEqual([expect.stringContaining(`${variable}: `)]);
+      }
+    });
+
+    it("leaves the same settings alone outside production", () => {
+      expect(loadConfig({ AUTH_MODE: "dev", AUTH_JWT_SECRET: "short", SERVICE_TOKEN: FORMER_PLACEHOLDER }).store).toBe("auto-probe");
+    });
   });
 });

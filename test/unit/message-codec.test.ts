@@ -139,3 +139,27 @@ describe("garbage", () => {
     expect(messages.map((m) => m.content)).toEqual(["one", "two"]);
   });
 });
+
+describe("the largest element (PROTOCOL.md §7)", () => {
+  // The figure PROTOCOL.md and the README state: ids, role, timestamp and the JSON around them.
+  const FIELD_BYTES = 152;
+
+  it("is 6 × MAX_MESSAGE_BYTES + MAX_META_BYTES + 152 bytes: control characters escape to six bytes each", () => {
+    const [maxMessageBytes, maxMetaBytes] = [16_384, 2_048];
+    const element = encodeElement({
+      id: "i".repeat(64),
+      role: "assistant",
+      content: "\u0001".repeat(maxMessageBytes),
+      timestamp: new Date().toISOString(),
+      meta: { k: "v".repeat(maxMetaBytes - 8) },
+    });
+    expect(Buffer.byteLength(element)).toBe(6 * maxMessageBytes + maxMetaBytes + FIELD_BYTES);
+  });
+
+  it("grows content at most sixfold in JSON, whatever its characters", () => {
+    // JSON escapes per character: every UTF-16 unit (lone surrogates included) and a pair stand for all.
+    const characters = Array.from({ length: 0x10000 }, (_, unit) => String.fromCharCode(unit)).concat("😀");
+    const growth = (text: string) => (Buffer.byteLength(JSON.stringify(text)) - 2) / Buffer.byteLength(text);
+    expect(Math.max(...characters.map(growth))).toBe(6);
+  });
+});

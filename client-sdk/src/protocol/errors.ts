@@ -7,7 +7,7 @@
 export const ERROR_CODES = {
   /** A payload that does not match its schema; the message names the field. */
   INVALID_PAYLOAD: "INVALID_PAYLOAD",
-  /** `content` is over `MAX_MESSAGE_BYTES` UTF-8 bytes (over HTTP: or the body over its limit). */
+  /** `content` over `MAX_MESSAGE_BYTES` UTF-8 bytes, or `meta` over `MAX_META_BYTES` of JSON or with a key over 64 characters (over HTTP: or the body over its limit). */
   TOO_LARGE: "TOO_LARGE",
   /** Socket.IO only. The user's token bucket on that server (shared by their connections) is empty; `retryAfterMs` says when to retry. */
   RATE_LIMITED: "RATE_LIMITED",

@@ -18,6 +18,8 @@ export const roleSchema = z.enum(["user", "assistant", "system"]);
 export const limitSchema = z.number().int().min(1).max(1000);
 
 export const META_MAX_KEYS = 32;
+/** Longest `meta` key, in characters; beyond it the server answers TOO_LARGE (it measures meta, not the schema). */
+export const META_MAX_KEY_LENGTH = 64;
 
 // Keys that would reach Object.prototype when a consumer copies meta with
 // plain assignment; refusing them keeps every downstream program safe.
