@@ -44,17 +44,8 @@ export class StallGuard {
    * Runs `command` unless Redis is known to hang. A command still unanswered
    * after `stallAfterMs` trips the guard (it keeps waiting for its own reply).
    */
-  async run<T>(command: () => Promise<T>): Promise<T> {
-    if (this.stalled) throw unavailable("the store is not answering; nothing was sent");
-    const watchdog = setTimeout(() => this.trip(), this.options.stallAfterMs);
-    try {
-      return await command();
-    } catch (error) {
-      if (error instanceof Error && error.message === TIMEOUT_MESSAGE) this.trip();
-      throw error;
-    } finally {
-      clearTimeout(watchdog);
-    }
+  run<T>(command: () => Promise<T>): Promise<T> {
+    return this.guard(command, this.options.stallAfterMs, () => this.trip());
   }
 
   /**
@@ -63,13 +54,18 @@ export class StallGuard {
    * Still unanswered after that, it does not trip the guard itself: the
    * guard sends its probe, and trips if that goes unanswered.
    */
-  async runBlocking<T>(command: () => Promise<T>, mayBlockMs: number): Promise<T> {
+  runBlocking<T>(command: () => Promise<T>, mayBlockMs: number): Promise<T> {
+    return this.guard(command, mayBlockMs, () => this.check());
+  }
+
+  /** Runs `command`, calling `overdue` once it has gone `afterMs` unanswered or timed out. */
+  private async guard<T>(command: () => Promise<T>, afterMs: number, overdue: () => void): Promise<T> {
     if (this.stalled) throw unavailable("the store is not answering; nothing was sent");
-    const watchdog = setTimeout(() => this.check(), mayBlockMs);
+    const watchdog = setTimeout(overdue, afterMs);
     try {
       return await command();
     } catch (error) {
-      if (error instanceof Error && error.message === TIMEOUT_MESSAGE) this.check();
+      if (error instanceof Error && error.message === TIMEOUT_MESSAGE) overdue();
       throw error;
     } finally {
       clearTimeout(watchdog);
