@@ -128,7 +128,12 @@ const envFields = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
   /** `service.name` of the spans. */
   OTEL_SERVICE_NAME: z.string().min(1).default("scrollback"),
-  NODE_ENV: optionalString,
+  /**
+   * `production` turns on the refusals of {@link checkProduction}. Only the
+   * usual three values are accepted, so a typo (`Production`, `prod`) stops
+   * the start instead of quietly leaving them off.
+   */
+  NODE_ENV: optionalString.pipe(z.enum(["production", "development", "test"]).optional()),
 });
 
 type Env = z.output<typeof envFields>;

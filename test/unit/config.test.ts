@@ -146,6 +146,10 @@ describe("loadConfig", () => {
     expect(loadConfig({ REDIS_TLS: "1" }).store).toBe("redis");
   });
 
+  it.each(["Production", "prod", "PRODUCTION", "staging"])("refuses NODE_ENV=%s, so a typo never leaves production's refusals off", (value) => {
+    expect(() => loadConfig({ NODE_ENV: value, AUTH_MODE: "dev" })).toThrow(/NODE_ENV/);
+  });
+
   describe("under NODE_ENV=production (nothing a mistake would open)", () => {
     const SECRET = "s".repeat(32);
     const production = { NODE_ENV: "production", AUTH_JWT_SECRET: SECRET, REDIS_URL: "redis://redis:6379/0" };
