@@ -46,7 +46,8 @@ const types = join(out, "types");
 execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json"), "--outDir", types], { stdio: "inherit" });
 // The package is "type": "module", so TypeScript reads every .d.ts as ESM; a
 // `require` caller needs CommonJS declarations (.d.cts) whose relative imports
-// name the .cjs files, or node16 resolution reports the package as ESM-only.
+// name the .cjs files; otherwise TypeScript types a `require` of the CJS build
+// as an ES module (attw: "Masquerading as ESM").
 for (const file of readdirSync(types, { recursive: true, encoding: "utf8" }).filter((name) => name.endsWith(".d.ts"))) {
   const declarations = readFileSync(join(types, file), "utf8");
   writeFileSync(join(types, file.replace(/\.d\.ts$/, ".d.cts")), declarations.replace(/((?:from|import\()\s*["'](?:\.\.?\/)[^"']*)\.js(["'])/g, "$1.cjs$2"));
