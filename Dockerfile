@@ -43,4 +43,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # main.ts drains on SIGTERM and exits within 10 s.
 STOPSIGNAL SIGTERM
-CMD ["node", "--conditions=source", "--import", "tsx", "server/src/main.ts"]
+CMD ["node", "--conditions=@scrollback/source", "--import", "tsx", "server/src/main.ts"]

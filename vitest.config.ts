@@ -4,10 +4,10 @@ import { configDefaults, defineConfig } from "vitest/config";
 export const CHAOS_TESTS = "test/chaos/**/*.test.ts";
 
 export default defineConfig({
-  // The workspace packages export their TypeScript sources under the "source"
+  // The workspace packages export their TypeScript sources under the "@scrollback/source"
   // condition, so tests run against src/ without a build step.
-  resolve: { conditions: ["source"] },
-  ssr: { resolve: { conditions: ["source"] } },
+  resolve: { conditions: ["@scrollback/source"] },
+  ssr: { resolve: { conditions: ["@scrollback/source"] } },
   test: {
     include: ["test/**/*.test.ts"],
     exclude: [...configDefaults.exclude, CHAOS_TESTS],

@@ -5,7 +5,7 @@
  * prints the median of each figure. Ratios measured in the same round cancel
  * most of the noise of a shared machine; the medians of several rounds the rest.
  *
- *   node --conditions=source --import tsx bench/compare.ts --candidate /tmp/copy --rounds 5 --cases add,fanout [bench options]
+ *   node --conditions=@scrollback/source --import tsx bench/compare.ts --candidate /tmp/copy --rounds 5 --cases add,fanout [bench options]
  */
 import { resolve } from "node:path";
 import { startRedis } from "../dev/redis-server.js";

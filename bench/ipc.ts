@@ -29,7 +29,7 @@ export interface Worker {
 }
 
 /** Node flags every child needs to run the TypeScript sources directly. */
-const SOURCE_FLAGS = ["--conditions=source", "--import", "tsx"];
+const SOURCE_FLAGS = ["--conditions=@scrollback/source", "--import", "tsx"];
 
 /**
  * Forks `script` (absolute, or relative to this folder) and resolves once it says it is ready.

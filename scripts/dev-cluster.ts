@@ -62,7 +62,7 @@ async function waitUntilReady(replica: Replica): Promise<void> {
 
 function startReplica(index: number, port: number, redis: RedisServer, serviceToken: string): Replica {
   const name = `replica ${index + 1}`;
-  const child = spawn(process.execPath, ["--conditions=source", "--import", TSX, MAIN], {
+  const child = spawn(process.execPath, ["--conditions=@scrollback/source", "--import", TSX, MAIN], {
     env: {
       ...process.env,
       HOST: "127.0.0.1",

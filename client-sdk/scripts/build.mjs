@@ -2,7 +2,8 @@
 /**
  * Builds @scrollback/client into dist/ (or --out DIR):
  *   index.js / index.cjs (+ protocol/index, protocol/schemas)  ESM and CJS, dependencies external
- *   types/**.d.ts                                              declarations, by tsc
+ *   types/**.d.ts, types/**.d.cts                              declarations, by tsc (.d.cts for `require`)
+ *   types/browser/iife.d.ts                                    the IIFE bundle's global `Scrollback`
  *   browser/scrollback.iife.js                                 <script> tag: global `Scrollback`, socket.io-client inside
  *   browser/scrollback.esm.js                                  <script type="module">, socket.io-client inside
  * and prints the browser bundle's gzipped sizes, with and without
@@ -11,7 +12,7 @@
  *   node scripts/build.mjs [--out DIR] [--json]
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -41,7 +42,26 @@ await build({ ...library, format: "cjs", outExtension: { ".js": ".cjs" } });
 
 // Declarations from the same sources, with the compiler this repo type-checks with.
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
-execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json"), "--outDir", join(out, "types")], { stdio: "inherit" });
+const types = join(out, "types");
+execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json"), "--outDir", types], { stdio: "inherit" });
+// The package is "type": "module", so TypeScript reads every .d.ts as ESM; a
+// `require` caller needs CommonJS declarations (.d.cts) whose relative imports
+// name the .cjs files; otherwise TypeScript types a `require` of the CJS build
+// as an ES module (attw: "Masquerading as ESM").
+for (const file of readdirSync(types, { recursive: true, encoding: "utf8" }).filter((name) => name.endsWith(".d.ts"))) {
+  const declarations = readFileSync(join(types, file), "utf8");
+  writeFileSync(join(types, file.replace(/\.d\.ts$/, ".d.cts")), declarations.replace(/((?:from|import\()\s*["'](?:\.\.?\/)[^"']*)\.js(["'])/g, "$1.cjs$2"));
+}
+// A <script src=".../scrollback.iife.js"> defines the global `Scrollback`;
+// TypeScript code on such a page gets its type from
+// `/// <reference types="@scrollback/client/browser/iife" />`.
+mkdirSync(join(types, "browser"), { recursive: true });
+writeFileSync(
+  join(types, "browser", "iife.d.ts"),
+  'import type * as ScrollbackSdk from "../index.js";\n\ndeclare global {\n  var Scrollback: typeof ScrollbackSdk;\n}\n\nexport {};\n',
+);
+// npm packs the LICENSE beside package.json; the repository's is the one.
+copyFileSync(join(root, "..", "LICENSE"), join(root, "LICENSE"));
 
 const bundles = {
   "scrollback.iife.js": await build({ ...browser, format: "iife", globalName: "Scrollback" }),

@@ -61,7 +61,7 @@ const FLOODER = fileURLToPath(new URL("./flooder.ts", import.meta.url));
 
 /** Runs flooder.ts in its own process for `durationMs`; resolves with its counts. */
 async function flood(durationMs: number): Promise<{ sent: number; ok: number; rateLimited: number; disconnects: number; connects: number }> {
-  const { stdout } = await run(process.execPath, ["--conditions=source", "--import", import.meta.resolve("tsx"), FLOODER, server.url, "flooder", String(durationMs)], {
+  const { stdout } = await run(process.execPath, ["--conditions=@scrollback/source", "--import", import.meta.resolve("tsx"), FLOODER, server.url, "flooder", String(durationMs)], {
     timeout: durationMs + 30_000,
   });
   return JSON.parse(stdout.trim().split("\n").at(-1)!);

@@ -22,7 +22,7 @@ function tempDir(): string {
 /** Runs the entry point to completion (it should refuse to start). */
 function runMain(env: Record<string, string>, cwd = tempDir()) {
   const { PORT: _port, ...parentEnv } = process.env;
-  return spawnSync(process.execPath, ["--conditions=source", "--import", import.meta.resolve("tsx"), MAIN], {
+  return spawnSync(process.execPath, ["--conditions=@scrollback/source", "--import", import.meta.resolve("tsx"), MAIN], {
     cwd,
     env: { ...parentEnv, STORE: "memory", LOG_LEVEL: "silent", ...env },
     encoding: "utf8",

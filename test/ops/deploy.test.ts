@@ -155,7 +155,7 @@ describe("Dockerfile", () => {
     expect(lines.filter((line) => /^FROM /.test(line)).length).toBeGreaterThanOrEqual(2);
     expect(finalStage).toMatch(/^USER (?!root\b|0\b)\S+/m);
     expect(finalStage).toMatch(/NODE_ENV=production/);
-    expect(finalStage).toMatch(/^CMD \["node", "--conditions=source", "--import", "tsx", "server\/src\/main\.ts"\]/m);
+    expect(finalStage).toMatch(/^CMD \["node", "--conditions=@scrollback\/source", "--import", "tsx", "server\/src\/main\.ts"\]/m);
     // Dev dependencies (TypeScript, vitest, browsers) stay out of the image.
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
   });

@@ -95,7 +95,7 @@ describe("npm run dev:cluster", () => {
 
   it("stops everything when only the script gets SIGTERM, with exit code 0", async () => {
     const ports = [await freePort(), await freePort()];
-    const job = startJob(process.execPath, ["--conditions=source", "--import", "tsx", "scripts/dev-cluster.ts", "--ports", ports.join(",")]);
+    const job = startJob(process.execPath, ["--conditions=@scrollback/source", "--import", "tsx", "scripts/dev-cluster.ts", "--ports", ports.join(",")]);
     const { redisDir } = await expectUp(job, ports);
 
     job.child.kill("SIGTERM");
@@ -109,7 +109,7 @@ describe("npm run dev:cluster", () => {
     const busy = (taken.address() as { port: number }).port;
     const free = await freePort();
     try {
-      const job = startJob(process.execPath, ["--conditions=source", "--import", "tsx", "scripts/dev-cluster.ts", "--ports", `${free},${busy}`]);
+      const job = startJob(process.execPath, ["--conditions=@scrollback/source", "--import", "tsx", "scripts/dev-cluster.ts", "--ports", `${free},${busy}`]);
       expect(await job.exited).toBe(1);
       expect(job.output.text).toMatch(/replica 2 exited/);
       await expectAllGone(job, [free]);
@@ -119,7 +119,7 @@ describe("npm run dev:cluster", () => {
   });
 
   it("refuses bad --ports with a usage line and exit code 2", async () => {
-    const job = startJob(process.execPath, ["--conditions=source", "--import", "tsx", "scripts/dev-cluster.ts", "--ports", "80a"]);
+    const job = startJob(process.execPath, ["--conditions=@scrollback/source", "--import", "tsx", "scripts/dev-cluster.ts", "--ports", "80a"]);
     expect(await job.exited).toBe(2);
     expect(job.output.text).toMatch(/--ports must be/);
   });

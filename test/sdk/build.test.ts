@@ -1,5 +1,5 @@
 /**
- * The SDK's builds (issue 3): ESM and CJS that plain Node (no `source`
+ * The SDK's builds (issue 3): ESM and CJS that plain Node (no `@scrollback/source`
  * condition, no tsx) can use against a real server, declarations, and browser
  * bundles for a <script> tag that carry socket.io-client but not zod, within
  * a size budget.

@@ -53,7 +53,7 @@ export async function spawnServer(env: Record<string, string> = {}, options: { c
   // A given PORT (a restart on the same port) is the one to wait on.
   const port = env.PORT && env.PORT !== "0" ? Number(env.PORT) : await freePort();
   let output = "";
-  const child = spawn(process.execPath, ["--conditions=source", "--import", TSX_LOADER, MAIN], {
+  const child = spawn(process.execPath, ["--conditions=@scrollback/source", "--import", TSX_LOADER, MAIN], {
     env: { ...process.env, ...BASE_ENV, LOG_LEVEL: "info", ...env, PORT: env.PORT ?? String(port) },
     stdio: ["ignore", "pipe", "pipe"],
     cwd: options.cwd,

@@ -5,7 +5,7 @@
  * modules that cannot be understood (or moved) one without the other.
  *
  * Specifiers are resolved the way tsconfig does it: `./x.js` is `./x.ts`,
- * and `@scrollback/client/...` is the SDK source its "source" export names.
+ * and `@scrollback/client/...` is the SDK source its "@scrollback/source" export names.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -18,12 +18,13 @@ const SDK_PACKAGE = "@scrollback/client";
 
 function sdkExports(): Map<string, string> {
   const manifest = JSON.parse(readFileSync(join(ROOT, "client-sdk/package.json"), "utf8")) as {
-    exports: Record<string, string | { source?: string }>;
+    exports: Record<string, string | { "@scrollback/source"?: string }>;
   };
   const map = new Map<string, string>();
   for (const [subpath, target] of Object.entries(manifest.exports)) {
-    if (typeof target === "object" && target.source) {
-      map.set(subpath === "." ? SDK_PACKAGE : `${SDK_PACKAGE}${subpath.slice(1)}`, join(ROOT, "client-sdk", target.source));
+    const source = typeof target === "object" ? target["@scrollback/source"] : undefined;
+    if (source) {
+      map.set(subpath === "." ? SDK_PACKAGE : `${SDK_PACKAGE}${subpath.slice(1)}`, join(ROOT, "client-sdk", source));
     }
   }
   return map;

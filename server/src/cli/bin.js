@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `scrollback`: runs the operator CLI from its TypeScript sources exactly as
-// `npm start` runs the server (--conditions=source, tsx): no build step.
+// `npm start` runs the server (--conditions=@scrollback/source, tsx): no build step.
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 const main = fileURLToPath(new URL("./main.ts", import.meta.url));
 const child = spawn(
   process.execPath,
-  ["--conditions=source", "--import", import.meta.resolve("tsx"), main, ...process.argv.slice(2)],
+  ["--conditions=@scrollback/source", "--import", import.meta.resolve("tsx"), main, ...process.argv.slice(2)],
   { stdio: "inherit" },
 );
 

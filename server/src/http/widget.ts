@@ -30,7 +30,7 @@ const HERE = fileURLToPath(new URL(".", import.meta.url));
 const WIDGET_DIR = fileURLToPath(new URL("./widget/", import.meta.url));
 
 // One target for both scripts: every browser with class private fields and `??=`.
-const BROWSER: BuildOptions = { bundle: true, write: false, minify: true, platform: "browser", target: "es2022", format: "iife", conditions: ["source"], logLevel: "silent" };
+const BROWSER: BuildOptions = { bundle: true, write: false, minify: true, platform: "browser", target: "es2022", format: "iife", conditions: ["@scrollback/source"], logLevel: "silent" };
 
 const ASSETS: Record<string, { type: string; load: () => Promise<string> }> = {
   "/widget/scrollback.js": {
