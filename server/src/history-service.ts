@@ -14,18 +14,13 @@ import { invalidPayload, tooLarge, unavailable } from "./errors.js";
 import type { HistoryOperations } from "./history-operations.js";
 import type { Metrics } from "./metrics.js";
 import { parsePayload } from "./parse-payload.js";
-import { STORE_DEADLINE_MS, type AppendResult, type LoadResult, type Store } from "./store/store.js";
+import { STORE_DEADLINE_MS, type AppendResult, type ClearResult, type LoadResult, type Store } from "./store/store.js";
 import { withTimeout } from "./with-timeout.js";
 
 /** Pushes changes to a user's connections on every replica. */
 export interface Broadcaster {
-  /**
-   * `message:new` to the user's connections, except `exceptSocketId`.
-   * `otherReplicasReached`: the store already told the other replicas as part
-   * of its write (`AppendResult.announced`), so only this replica's
-   * connections are left to reach.
-   */
-  messageAdded(message: Message, exceptSocketId?: string, otherReplicasReached?: boolean): void;
+  /** `message:new` to the user's connections, except `exceptSocketId`. */
+  messageAdded(message: Message, exceptSocketId?: string): void;
   /** `history:cleared` to the user's connections, except `exceptSocketId`. */
   historyCleared(userId: string, exceptSocketId?: string): void;
 }
@@ -60,10 +55,10 @@ export class HistoryService implements HistoryOperations {
       ...(input.meta === undefined ? {} : { meta: input.meta }),
     };
     const { store, broadcaster } = this.options;
-    // A store built to announce appends (RedisStore, app.ts) has already told
-    // the other replicas within its write; the broadcaster is told so.
+    // A store built to announce (RedisStore, app.ts) has already told every
+    // replica, this one included, within its write: in Redis's order.
     const fanOut = (result: AppendResult) => {
-      if (!result.duplicate) broadcaster.messageAdded(result.message, originSocketId, result.announced === true);
+      if (!result.duplicate && !result.announced) broadcaster.messageAdded(result.message, originSocketId);
     };
     const options = { freshId: input.id === undefined, origin: originSocketId };
     const result = await this.timed("append", () => store.append(userId, message, options), fanOut);
@@ -86,10 +81,12 @@ export class HistoryService implements HistoryOperations {
   /** `history:clear`; `originSocketId` is left out of the fan-out. */
   async clear(userId: string, payload: unknown, originSocketId?: string): Promise<number> {
     parsePayload(clearHistorySchema, payload);
-    const fanOut = () => this.options.broadcaster.historyCleared(userId, originSocketId);
-    const removed = await this.timed("clear", () => this.options.store.clear(userId), fanOut);
-    fanOut();
-    return removed;
+    const fanOut = (result: ClearResult) => {
+      if (!result.announced) this.options.broadcaster.historyCleared(userId, originSocketId);
+    };
+    const result = await this.timed("clear", () => this.options.store.clear(userId, { origin: originSocketId }), fanOut);
+    fanOut(result);
+    return result.removed;
   }
 
   /**

@@ -174,9 +174,9 @@ export function describeStoreContract(name: string, open: (settings: HarnessSett
         const user = freshUser();
         await store.append(user, newMessage("a"));
         await store.append(user, newMessage("b"));
-        expect(await store.clear(user)).toBe(2);
+        expect((await store.clear(user)).removed).toBe(2);
         expect((await store.load(user)).messages).toEqual([]);
-        expect(await store.clear(user)).toBe(0);
+        expect((await store.clear(user)).removed).toBe(0);
       }));
 
     it("keeps users apart", () =>
