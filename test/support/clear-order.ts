@@ -3,7 +3,7 @@
  * from several replicas at once, must reach every other tab in the order
  * Redis applied them, so each tab ends up showing what Redis holds.
  */
-import { requestOk, type TestSocket } from "./clients.js";
+import { nextEvent, requestOk, type TestSocket } from "./clients.js";
 import { messageArrival } from "./workload.js";
 
 /** A tab's view of its history, kept as the SDK keeps it: `message:new` appends, `history:cleared` empties. */
@@ -17,36 +17,48 @@ export function trackShownIds(socket: TestSocket): string[] {
 }
 
 export interface InterleaveOptions {
-  /** One writing tab per replica; the first one clears. */
+  /** One writing tab per replica; the first one also clears. */
   writers: TestSocket[];
-  /** Tabs that only listen, at least one on each writer's replica and one elsewhere is best. */
+  /** Tabs that only listen: one on each writer's replica is best. */
   listeners: TestSocket[];
   rounds: number;
-  /** Ids are `<tag>-<round>-<writer>`, so runs on one Redis stay apart. */
+  /** Adds each writer sends per round (default 1): more make the interleavings Redis can pick more varied. */
+  addsPerRound?: number;
+  /** Ids are `<tag>-<round>-<writer>-<n>`, so runs on one Redis stay apart. */
   tag: string;
+  /** The ids Redis holds for the user, oldest first. */
+  readIds: () => Promise<string[]>;
+}
+
+export interface RoundMismatch {
+  round: number;
+  stored: string[];
+  shown: string[][];
 }
 
 /**
  * `rounds` times: the first writer sends a clear and, without waiting for its
- * ack, an add (Redis applies them in that order: one connection, one data
- * connection on the server), while every other writer adds at the same time.
- * Then each writer adds a last message, and once every listener has seen all
- * of those, returns what each listener shows.
+ * ack, its adds, while every other writer adds at the same time. Once every
+ * listener has received every event of the round, each must show what Redis
+ * holds; returns the rounds where one did not (none, when order holds).
+ * Each round starts with a clear, which would hide an earlier round's
+ * mistake: hence a check per round.
  */
-export async function interleaveClearsAndAdds(options: InterleaveOptions): Promise<string[][]> {
-  const { writers, listeners, rounds, tag } = options;
+export async function interleaveClearsAndAdds(options: InterleaveOptions): Promise<RoundMismatch[]> {
+  const { writers, listeners, rounds, tag, addsPerRound = 1, readIds } = options;
   const shown = listeners.map(trackShownIds);
+  const mismatches: RoundMismatch[] = [];
   const [clearer] = writers;
   for (let round = 0; round < rounds; round++) {
+    const ids = writers.flatMap((_, i) => Array.from({ length: addsPerRound }, (_, n) => `${tag}-${round}-${i}-${n}`));
+    const arrivals = listeners.flatMap((listener) => [nextEvent(listener, "history:cleared"), ...ids.map((id) => messageArrival(listener, id))]);
     await Promise.all([
       requestOk(clearer!, "history:clear", {}),
-      ...writers.map((writer, i) => requestOk(writer, "message:add", { id: `${tag}-${round}-${i}`, content: `round ${round} from writer ${i}` })),
+      ...ids.map((id) => requestOk(writers[Number(id.split("-").at(-2))]!, "message:add", { id, content: `${id} says hi` })),
     ]);
+    await Promise.all(arrivals);
+    const stored = await readIds();
+    if (shown.some((ids) => ids.join() !== stored.join())) mismatches.push({ round, stored, shown: shown.map((ids) => [...ids]) });
   }
-  // Sequential, so that these last ids are the last writes: all listeners must have them.
-  const lastIds = writers.map((_, i) => `${tag}-last-${i}`);
-  const arrivals = listeners.flatMap((listener) => lastIds.map((id) => messageArrival(listener, id)));
-  for (const [i, writer] of writers.entries()) await requestOk(writer, "message:add", { id: lastIds[i]!, content: "last" });
-  await Promise.all(arrivals);
-  return shown;
+  return mismatches;
 }
