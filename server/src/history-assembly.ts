@@ -82,8 +82,8 @@ export function assembleHistory(options: HistoryAssemblyOptions): HistoryOperati
     return rooms?.broadcaster;
   };
   const broadcaster: Broadcaster = {
-    messageAdded: (message, except) => current()?.messageAdded(message, except),
-    historyCleared: (userId, except) => current()?.historyCleared(userId, except),
+    messageAdded: (message, except, announced) => current()?.messageAdded(message, except, announced),
+    historyCleared: (userId, except, announced) => current()?.historyCleared(userId, except, announced),
   };
   const service = new HistoryService({
     store: tracer ? traceStore(options.store, tracer) : options.store,

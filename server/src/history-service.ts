@@ -19,10 +19,15 @@ import { withTimeout } from "./with-timeout.js";
 
 /** Pushes changes to a user's connections on every replica. */
 export interface Broadcaster {
-  /** `message:new` to the user's connections, except `exceptSocketId`. */
-  messageAdded(message: Message, exceptSocketId?: string): void;
-  /** `history:cleared` to the user's connections, except `exceptSocketId`. */
-  historyCleared(userId: string, exceptSocketId?: string): void;
+  /**
+   * `message:new` to the user's connections, except `exceptSocketId`.
+   * `announced`: the store already published it within its write
+   * (`AppendResult.announced`) to every replica, this one included, so
+   * nothing is left to send; the call still marks the fan-out in traces.
+   */
+  messageAdded(message: Message, exceptSocketId?: string, announced?: boolean): void;
+  /** `history:cleared` to the user's connections, except `exceptSocketId`; `announced` as above (`ClearResult.announced`). */
+  historyCleared(userId: string, exceptSocketId?: string, announced?: boolean): void;
 }
 
 export interface HistoryServiceOptions {
@@ -55,10 +60,10 @@ export class HistoryService implements HistoryOperations {
       ...(input.meta === undefined ? {} : { meta: input.meta }),
     };
     const { store, broadcaster } = this.options;
-    // A store built to announce (RedisStore, app.ts) has already told every
-    // replica, this one included, within its write: in Redis's order.
+    // A store built to announce appends (RedisStore, app.ts) has already told
+    // every replica, this one included, within its write; the broadcaster is told so.
     const fanOut = (result: AppendResult) => {
-      if (!result.duplicate && !result.announced) broadcaster.messageAdded(result.message, originSocketId);
+      if (!result.duplicate) broadcaster.messageAdded(result.message, originSocketId, result.announced === true);
     };
     const options = { freshId: input.id === undefined, origin: originSocketId };
     const result = await this.timed("append", () => store.append(userId, message, options), fanOut);
@@ -81,9 +86,7 @@ export class HistoryService implements HistoryOperations {
   /** `history:clear`; `originSocketId` is left out of the fan-out. */
   async clear(userId: string, payload: unknown, originSocketId?: string): Promise<number> {
     parsePayload(clearHistorySchema, payload);
-    const fanOut = (result: ClearResult) => {
-      if (!result.announced) this.options.broadcaster.historyCleared(userId, originSocketId);
-    };
+    const fanOut = (result: ClearResult) => this.options.broadcaster.historyCleared(userId, originSocketId, result.announced === true);
     const result = await this.timed("clear", () => this.options.store.clear(userId, { origin: originSocketId }), fanOut);
     fanOut(result);
     return result.removed;

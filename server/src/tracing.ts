@@ -144,8 +144,9 @@ export function traceBroadcaster(broadcaster: Broadcaster, tracer: Tracer): Broa
       }
     });
   return {
-    // Not called when the store announced the change: then the publish happened inside the store's span.
-    messageAdded: (message, except) => span("message:new", { "scrollback.message_id": message.id }, () => broadcaster.messageAdded(message, except)),
-    historyCleared: (userId, except) => span("history:cleared", {}, () => broadcaster.historyCleared(userId, except)),
+    // When `announced`, the publish happened inside the store's span.
+    messageAdded: (message, except, announced) =>
+      span("message:new", { "scrollback.message_id": message.id }, () => broadcaster.messageAdded(message, except, announced)),
+    historyCleared: (userId, except, announced) => span("history:cleared", {}, () => broadcaster.historyCleared(userId, except, announced)),
   };
 }

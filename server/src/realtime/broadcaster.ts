@@ -5,14 +5,19 @@ import { prepareRoomBroadcast } from "./fanout-adapter.js";
 import { userRoom } from "./rooms.js";
 import type { ScrollbackServer } from "./types.js";
 
-/** Emits to the user's room through `io` (used when the store did not announce the change itself). */
+/**
+ * Emits to the user's room through `io`, unless the store announced the
+ * change itself: then every replica, this one included, gets it from Redis,
+ * in the order Redis applied it, and a local emit could overtake an earlier
+ * change from another replica.
+ */
 export function createRoomBroadcaster(io: ScrollbackServer, keyPrefix: string): Broadcaster {
   return {
-    messageAdded(message: Message, exceptSocketId?: string) {
-      without(io.to(userRoom(keyPrefix, message.userId)), exceptSocketId).emit("message:new", message);
+    messageAdded(message: Message, exceptSocketId?: string, announced = false) {
+      if (!announced) without(io.to(userRoom(keyPrefix, message.userId)), exceptSocketId).emit("message:new", message);
     },
-    historyCleared(userId, exceptSocketId) {
-      without(io.to(userRoom(keyPrefix, userId)), exceptSocketId).emit("history:cleared", {});
+    historyCleared(userId, exceptSocketId, announced = false) {
+      if (!announced) without(io.to(userRoom(keyPrefix, userId)), exceptSocketId).emit("history:cleared", {});
     },
   };
 }
