@@ -10,7 +10,8 @@
            (server-assigned ids are fresh and cannot collide)
   ARGV[3]  HISTORY_MAX: elements kept
   ARGV[4]  HISTORY_TTL_SECONDS
-  ARGV[5]  optional: the channel to SPUBLISH to once stored ("" or absent: none)
+  ARGV[5]  optional: the channel to SPUBLISH to once stored ("" or absent: none);
+           on a Cluster it must hash to KEYS[1]'s slot (realtime/rooms.ts)
   ARGV[6]  optional: what to publish there
 
   Returns  0 when stored;

@@ -5,7 +5,8 @@
   user's adds and clears in the order Redis applied them.
 
   KEYS[1]  the user's list, <prefix>:<userId>:messages
-  ARGV[1]  optional: the channel to SPUBLISH to once deleted ("" or absent: none)
+  ARGV[1]  optional: the channel to SPUBLISH to once deleted ("" or absent: none);
+           on a Cluster it must hash to KEYS[1]'s slot (realtime/rooms.ts)
   ARGV[2]  optional: what to publish there
 
   Returns  the number of elements deleted (0 when there was no history).
