@@ -84,6 +84,11 @@ const badMeta = fc.oneof(
   fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), metaValueNotAllowed).map(([key, value]) => ({ [key]: value })),
 );
 
+/** A string with one lone UTF-16 surrogate in it (a cut-off emoji), which no client string may hold. */
+const withLoneSurrogate = fc
+  .tuple(fc.string({ maxLength: 8 }), fc.integer({ min: 0xd800, max: 0xdfff }), fc.string({ maxLength: 8 }))
+  .map(([before, unit, after]) => before + String.fromCharCode(unit) + after);
+
 /** An invalid payload and what the server must say about it. */
 export interface Invalid {
   payload: unknown;
@@ -108,6 +113,9 @@ export function invalidAdd(maxMessageBytes: number): fc.Arbitrary<Invalid> {
     badId.map((id) => invalid("id")({ ...valid, id })),
     badRole.map((role) => invalid("role")({ ...valid, role })),
     badMeta.map((meta) => invalid("meta")({ ...valid, meta })),
+    withLoneSurrogate.map((content) => invalid("content")({ ...valid, content })),
+    withLoneSurrogate.map((text) => invalid("meta")({ ...valid, meta: { [text]: "v" } })),
+    withLoneSurrogate.map((text) => invalid("meta")({ ...valid, meta: { k: text } })),
   );
 }
 
@@ -123,6 +131,7 @@ export const invalidSearch: fc.Arbitrary<Invalid> = fc.oneof(
   notObject.map(invalid("payload")),
   fc.oneof(notString, fc.constant(""), fc.string({ minLength: 257, maxLength: 400 }), hugeString).map((query) => invalid("query")({ query })),
   fc.constant(invalid("query")({ role: "user" })),
+  withLoneSurrogate.map((query) => invalid("query")({ query })),
   badRole.map((role) => invalid("role")({ query: "x", role })),
   badLimit.map((limit) => invalid("limit")({ query: "x", limit })),
 );
