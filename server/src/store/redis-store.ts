@@ -98,6 +98,7 @@ export class RedisStore implements Store {
   readonly kind = "redis";
   private readonly client: Redis | Cluster;
   private readonly stallGuard?: StallGuard;
+
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
     defineScrollbackCommands(this.client);
