@@ -86,7 +86,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
   web.set("strict routing", true);
   const httpServer = createServer(web);
 
-  const service = assembleHistory({ store, metrics, maxMessageBytes: config.maxMessageBytes, maxMetaBytes: config.maxMetaBytes, io: () => io, tracer: options.tracer });
+  const service = assembleHistory({ store, metrics, maxMessageBytes: config.maxMessageBytes, maxMetaBytes: config.maxMetaBytes, keyPrefix: config.keyPrefix, io: () => io, tracer: options.tracer });
   const sockets = createSocketServer({
     httpServer,
     authenticate: createAuthenticator(config.auth),
@@ -96,6 +96,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
     corsOrigins: config.corsOrigins,
     rateLimit: config.rateLimit,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
+    keyPrefix: config.keyPrefix,
     redis,
   });
   io = sockets.io;

@@ -85,7 +85,13 @@ const envFields = z.object({
   /** A user's history expires this long after their last write. */
   HISTORY_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
   /** First part of every Redis key. */
-  KEY_PREFIX: z.string().min(1).regex(/^[^\s]+$/, "must not contain spaces").default("temp_memory"),
+  KEY_PREFIX: z
+    .string()
+    .min(1)
+    .regex(/^[^\s]+$/, "must not contain spaces")
+    // Rooms carry the key as a Cluster hash tag (realtime/rooms.ts): a brace would cut it short.
+    .regex(/^[^{}]*$/, "must not contain { or }")
+    .default("temp_memory"),
   /** Largest `content` in UTF-8 bytes. */
   MAX_MESSAGE_BYTES: z.coerce.number().int().min(1).max(900_000).default(16_384),
   /** Largest `meta`, in UTF-8 bytes of its JSON (`{}` is 2). */

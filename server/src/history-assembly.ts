@@ -8,7 +8,7 @@ import type { Config } from "./config.js";
 import type { HistoryOperations } from "./history-operations.js";
 import { HistoryService, type Broadcaster } from "./history-service.js";
 import type { Metrics } from "./metrics.js";
-import { announceMessageAdded, createRoomBroadcaster } from "./realtime/broadcaster.js";
+import { announceHistoryCleared, announceMessageAdded, createRoomBroadcaster } from "./realtime/broadcaster.js";
 import type { ScrollbackServer } from "./realtime/types.js";
 import type { RedisClient } from "./redis-connections.js";
 import { RedisStore } from "./store/redis-store.js";
@@ -34,10 +34,11 @@ export function storeSettings(config: StoreConfig, metrics: Metrics): StoreSetti
 }
 
 /**
- * The Redis store over `client`, announcing each new message to the other
- * replicas within its write (one round trip per add; not on a Cluster, see
- * RedisStore's `announce`). With `REDIS_WAIT_REPLICAS`, adds and their `WAIT`
- * go over `waitClients` (redis-connections.ts).
+ * The Redis store over `client`, announcing each new message and each clear
+ * to every replica within its write (one round trip per add, on a Cluster
+ * too, and every tab gets them in Redis's order; see rooms.ts).
+ * With `REDIS_WAIT_REPLICAS`, adds and their `WAIT` go over `waitClients`
+ * (redis-connections.ts).
  */
 export function createRedisStore(
   config: StoreConfig & Pick<Config, "keyPrefix" | "redisWait">,
@@ -54,7 +55,11 @@ export function createRedisStore(
     onStall: options.onStall,
     announce: (message, origin) => {
       const io = options.io();
-      return io && announceMessageAdded(io, message, origin);
+      return io && announceMessageAdded(io, config.keyPrefix, message, origin);
+    },
+    announceClear: (userId, origin) => {
+      const io = options.io();
+      return io && announceHistoryCleared(io, config.keyPrefix, userId, origin);
     },
   });
 }
@@ -64,6 +69,8 @@ export interface HistoryAssemblyOptions {
   metrics: Metrics;
   maxMessageBytes: number;
   maxMetaBytes: number;
+  /** KEY_PREFIX: names the users' rooms (rooms.ts). */
+  keyPrefix: string;
   io: IoRef;
   /** Traces the operations, their store calls and fan-out; none while tracing is off (nothing is added to the hot path). */
   tracer?: Tracer;
@@ -75,12 +82,12 @@ export function assembleHistory(options: HistoryAssemblyOptions): HistoryOperati
   let rooms: { io: ScrollbackServer; broadcaster: Broadcaster } | undefined;
   const current = (): Broadcaster | undefined => {
     const io = options.io();
-    if (io && rooms?.io !== io) rooms = { io, broadcaster: createRoomBroadcaster(io) };
+    if (io && rooms?.io !== io) rooms = { io, broadcaster: createRoomBroadcaster(io, options.keyPrefix) };
     return rooms?.broadcaster;
   };
   const broadcaster: Broadcaster = {
-    messageAdded: (message, except, otherReplicasReached) => current()?.messageAdded(message, except, otherReplicasReached),
-    historyCleared: (userId, except) => current()?.historyCleared(userId, except),
+    messageAdded: (message, except, announced) => current()?.messageAdded(message, except, announced),
+    historyCleared: (userId, except, announced) => current()?.historyCleared(userId, except, announced),
   };
   const service = new HistoryService({
     store: tracer ? traceStore(options.store, tracer) : options.store,

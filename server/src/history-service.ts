@@ -16,20 +16,20 @@ import { invalidPayload, tooLarge, unavailable } from "./errors.js";
 import type { HistoryOperations } from "./history-operations.js";
 import type { Metrics } from "./metrics.js";
 import { parsePayload } from "./parse-payload.js";
-import { STORE_DEADLINE_MS, type AppendResult, type LoadResult, type Store } from "./store/store.js";
+import { STORE_DEADLINE_MS, type AppendResult, type ClearResult, type LoadResult, type Store } from "./store/store.js";
 import { withTimeout } from "./with-timeout.js";
 
 /** Pushes changes to a user's connections on every replica. */
 export interface Broadcaster {
   /**
    * `message:new` to the user's connections, except `exceptSocketId`.
-   * `otherReplicasReached`: the store already told the other replicas as part
-   * of its write (`AppendResult.announced`), so only this replica's
-   * connections are left to reach.
+   * `announced`: the store already published it within its write
+   * (`AppendResult.announced`) to every replica, this one included, so
+   * nothing is left to send; the call still marks the fan-out in traces.
    */
-  messageAdded(message: Message, exceptSocketId?: string, otherReplicasReached?: boolean): void;
-  /** `history:cleared` to the user's connections, except `exceptSocketId`. */
-  historyCleared(userId: string, exceptSocketId?: string): void;
+  messageAdded(message: Message, exceptSocketId?: string, announced?: boolean): void;
+  /** `history:cleared` to the user's connections, except `exceptSocketId`; `announced` as above (`ClearResult.announced`). */
+  historyCleared(userId: string, exceptSocketId?: string, announced?: boolean): void;
 }
 
 export interface HistoryServiceOptions {
@@ -63,7 +63,7 @@ export class HistoryService implements HistoryOperations {
     };
     const { store, broadcaster } = this.options;
     // A store built to announce appends (RedisStore, app.ts) has already told
-    // the other replicas within its write; the broadcaster is told so.
+    // every replica, this one included, within its write; the broadcaster is told so.
     const fanOut = (result: AppendResult) => {
       if (!result.duplicate) broadcaster.messageAdded(result.message, originSocketId, result.announced === true);
     };
@@ -93,10 +93,10 @@ export class HistoryService implements HistoryOperations {
   /** `history:clear`; `originSocketId` is left out of the fan-out. */
   async clear(userId: string, payload: unknown, originSocketId?: string): Promise<number> {
     parsePayload(clearHistorySchema, payload);
-    const fanOut = () => this.options.broadcaster.historyCleared(userId, originSocketId);
-    const removed = await this.timed("clear", () => this.options.store.clear(userId), fanOut);
-    fanOut();
-    return removed;
+    const fanOut = (result: ClearResult) => this.options.broadcaster.historyCleared(userId, originSocketId, result.announced === true);
+    const result = await this.timed("clear", () => this.options.store.clear(userId, { origin: originSocketId }), fanOut);
+    fanOut(result);
+    return result.removed;
   }
 
   /**

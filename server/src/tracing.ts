@@ -127,7 +127,7 @@ export function traceStore(store: Store, tracer: Tracer): Store {
       })),
     load: (userId, options) => span("load", "LRANGE", () => store.load(userId, options), (result) => ({ "scrollback.messages": result.messages.length })),
     search: (userId, options) => span("search", "LRANGE", () => store.search(userId, options), (result) => ({ "scrollback.messages": result.length })),
-    clear: (userId) => span("clear", "EVALSHA clearHistory", () => store.clear(userId), (removed) => ({ "scrollback.removed": removed })),
+    clear: (userId, options) => span("clear", "EVALSHA clearHistory", () => store.clear(userId, options), (result) => ({ "scrollback.removed": result.removed })),
     ping: () => store.ping(),
     close: () => store.close(),
   };
@@ -144,9 +144,9 @@ export function traceBroadcaster(broadcaster: Broadcaster, tracer: Tracer): Broa
       }
     });
   return {
-    // With `otherReplicasReached` the publish to the other replicas happened inside the store's span.
-    messageAdded: (message, except, otherReplicasReached) =>
-      span("message:new", { "scrollback.message_id": message.id }, () => broadcaster.messageAdded(message, except, otherReplicasReached)),
-    historyCleared: (userId, except) => span("history:cleared", {}, () => broadcaster.historyCleared(userId, except)),
+    // When `announced`, the publish happened inside the store's span.
+    messageAdded: (message, except, announced) =>
+      span("message:new", { "scrollback.message_id": message.id }, () => broadcaster.messageAdded(message, except, announced)),
+    historyCleared: (userId, except, announced) => span("history:cleared", {}, () => broadcaster.historyCleared(userId, except, announced)),
   };
 }

@@ -85,6 +85,11 @@ const badMeta = fc.oneof(
   fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), metaValueNotAllowed).map(([key, value]) => ({ [key]: value })),
 );
 
+/** A string with one lone UTF-16 surrogate in it (a cut-off emoji), which no client string may hold. */
+const withLoneSurrogate = fc
+  .tuple(fc.string({ maxLength: 8 }), fc.integer({ min: 0xd800, max: 0xdfff }), fc.string({ maxLength: 8 }))
+  .map(([before, unit, after]) => before + String.fromCharCode(unit) + after);
+
 /** An invalid payload and what the server must say about it. */
 export interface Invalid {
   payload: unknown;
@@ -116,6 +121,9 @@ export function invalidAdd(maxMessageBytes: number, maxMetaBytes = 2_048): fc.Ar
     fc.integer({ min: maxMetaBytes - 7, max: maxMetaBytes * 4 }).map((length) => invalid("meta", "TOO_LARGE")({ ...valid, meta: { k: "v".repeat(length) } })),
     fc.constant(invalid("meta", "TOO_LARGE")({ ...valid, meta: { k: "\u0001".repeat(Math.ceil((maxMetaBytes - 7) / 6)) } })),
     fc.string({ minLength: 65, maxLength: 200 }).map((key) => invalid("meta", "TOO_LARGE")({ ...valid, meta: { [key]: 1 } })),
+    withLoneSurrogate.map((content) => invalid("content")({ ...valid, content })),
+    withLoneSurrogate.map((text) => invalid("meta")({ ...valid, meta: { [text]: "v" } })),
+    withLoneSurrogate.map((text) => invalid("meta")({ ...valid, meta: { k: text } })),
   );
 }
 
@@ -131,6 +139,7 @@ export const invalidSearch: fc.Arbitrary<Invalid> = fc.oneof(
   notObject.map(invalid("payload")),
   fc.oneof(notString, fc.constant(""), fc.string({ minLength: 257, maxLength: 400 }), hugeString).map((query) => invalid("query")({ query })),
   fc.constant(invalid("query")({ role: "user" })),
+  withLoneSurrogate.map((query) => invalid("query")({ query })),
   badRole.map((role) => invalid("role")({ query: "x", role })),
   badLimit.map((limit) => invalid("limit")({ query: "x", limit })),
 );

@@ -16,7 +16,8 @@ import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { until } from "../support/wait.js";
 
 const USER = "wire_format";
-const ROOM = userRoom(USER);
+const KEY_PREFIX = "temp_memory";
+const ROOM = userRoom(KEY_PREFIX, USER);
 
 interface Replica {
   io: Server;
@@ -58,12 +59,12 @@ it("a broadcast we encode, published on the channel the adapter computes, reache
   const [sender, receiver] = [await startReplica(), await startReplica()];
   const member = await connect(receiver.url, {});
   sockets.push(member);
-  await until("the receiving adapter subscribed to the room's channel", async () => (await subscribers(userRoomChannel(USER))) > 0, 5_000, 20);
+  await until("the receiving adapter subscribed to the room's channel", async () => (await subscribers(userRoomChannel(KEY_PREFIX, USER))) > 0, 5_000, 20);
 
   const message = { id: "wire-1", userId: USER, role: "user", content: "from our encoder", timestamp: new Date().toISOString() };
   const prepared = prepareRoomBroadcast(sender.io.of("/").adapter, ROOM, undefined, "message:new", message);
   expect(prepared, "fanout-adapter.ts no longer finds the adapter internals it needs").toBeDefined();
-  expect(prepared!.channel).toBe(userRoomChannel(USER));
+  expect(prepared!.channel).toBe(userRoomChannel(KEY_PREFIX, USER));
   const arrival = nextEvent(member, "message:new");
   await redis.client().spublish(prepared!.channel, prepared!.payload);
   expect(await arrival).toEqual(message);
@@ -73,7 +74,7 @@ it("a broadcast the adapter publishes is decoded by our module, and is what we w
   const [sender] = replicas as [Replica];
   const listener = redis.client();
   const received = new Promise<Buffer>((resolve) => listener.on("smessageBuffer", (_channel: Buffer, raw: Buffer) => resolve(raw)));
-  await listener.ssubscribe(userRoomChannel(USER));
+  await listener.ssubscribe(userRoomChannel(KEY_PREFIX, USER));
 
   const message = { id: "wire-2", userId: USER, role: "assistant", content: "from the adapter", timestamp: new Date().toISOString(), meta: { n: 1 } };
   sender.io.to(ROOM).except("some-socket-id").emit("message:new", message);
@@ -81,6 +82,6 @@ it("a broadcast the adapter publishes is decoded by our module, and is what we w
   const decoded = decodeRoomBroadcast(raw);
   const uid = (sender.io.of("/").adapter as unknown as { uid: string }).uid;
   expect(decoded).toEqual({ uid, room: ROOM, except: ["some-socket-id"], event: "message:new", payload: message });
-  // The same message; only the key order differs (ours puts uid first, so a replica can spot its own by prefix).
+  // The same message; only the key order differs.
   expect(JSON.parse(encodeRoomBroadcast(decoded!))).toEqual(JSON.parse(raw.toString("utf8")));
 });

@@ -221,6 +221,6 @@ describe("socket rooms", () => {
 
   it("joins each connection to its user's room and no other", async () => {
     const [remote] = await server.app.io.fetchSockets();
-    expect([...remote!.rooms].sort()).toEqual([remote!.id, "user:frank"].sort());
+    expect([...remote!.rooms].sort()).toEqual([remote!.id, "user:{temp_memory:frank:messages}"].sort());
   });
 });

@@ -1,12 +1,15 @@
 /**
- * RedisStore's `announce` hook: the new message published within the write
- * (one round trip), never for a duplicate, and never on a Cluster, where the
- * channel hashes to another slot than the user's key and the script may touch
- * only its key's slot.
+ * RedisStore's `announce` and `announceClear` hooks: the new message, or the
+ * clear, published within the write (one round trip), never for a duplicate;
+ * on a Cluster too, on the user's room channel, which lives in the slot of
+ * the user's key (rooms.ts), the only slot a script may touch.
  */
 import { createMessageId } from "@scrollback/client/protocol";
+import calculateSlot from "cluster-key-slot";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { RedisStore, type AppendAnnouncer } from "../../server/src/store/redis-store.js";
+import { userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
+import { messagesKey } from "../../server/src/store/redis-keys.js";
+import { RedisStore, type AppendAnnouncer, type ClearAnnouncer } from "../../server/src/store/redis-store.js";
 import type { NewMessage } from "../../server/src/store/store.js";
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import { startRedis, type RedisServer } from "../../dev/redis-server.js";
@@ -58,11 +61,47 @@ it("publishes a new message within the write, and nothing for a duplicate", asyn
   await store.close();
 });
 
-it("never announces on a Cluster: the hook is not even asked, and the write succeeds", async () => {
-  const { announce, asked } = recordingAnnouncer();
+it("announces a clear within the delete, on one Redis, with the origin it was given", async () => {
+  const asked: (string | undefined)[] = [];
+  const announceClear: ClearAnnouncer = (userId, origin) => {
+    asked.push(origin);
+    return { channel: `announced:${userId}`, payload: "cleared" };
+  };
+  const store = new RedisStore({ ...settings, client: redis.client(), announceClear });
+  const listener = redis.client();
+  const heard: string[] = [];
+  listener.on("smessage", (_channel: string, payload: string) => heard.push(payload));
+  await listener.ssubscribe("announced:carol");
+  await store.append("carol", newMessage("to be cleared"));
+  expect(await store.clear("carol", { origin: "socket-3" })).toEqual({ removed: 1, announced: true });
+  await listener.ping();
+  expect(asked).toEqual(["socket-3"]);
+  expect(heard).toEqual(["cleared"]);
+  await store.close();
+});
+
+it("announces adds and clears on a Cluster, on the user's room channel (in the slot of the user's key)", async () => {
+  const channel = userRoomChannel(settings.keyPrefix, "bob");
+  const announce: AppendAnnouncer = (message) => ({ channel, payload: message.content });
+  const announceClear: ClearAnnouncer = () => ({ channel, payload: "cleared" });
+  const store = new RedisStore({ ...settings, client: cluster.client(), announce, announceClear });
+  // Subscribed on the master of the key's slot: where the script runs and publishes.
+  const listener = (await cluster.masterOf(calculateSlot(messagesKey(settings.keyPrefix, "bob")))).client();
+  const heard: string[] = [];
+  listener.on("smessage", (_channel: string, payload: string) => heard.push(payload));
+  await listener.ssubscribe(channel);
+  expect(await store.append("bob", newMessage("on the cluster"), { origin: "socket-2" })).toMatchObject({ duplicate: false, announced: true });
+  expect(await store.clear("bob")).toEqual({ removed: 1, announced: true });
+  await listener.ping(); // the publishes, if any, reached the listener before this reply
+  expect(heard).toEqual(["on the cluster", "cleared"]);
+  listener.disconnect();
+  await store.close();
+});
+
+it("refuses a write whose announcement channel hashes to another slot on a Cluster (why rooms carry the key as a hash tag)", async () => {
+  const announce: AppendAnnouncer = (message) => ({ channel: `announced:${message.userId}`, payload: message.content });
   const store = new RedisStore({ ...settings, client: cluster.client(), announce });
-  const result = await store.append("bob", newMessage("on the cluster"), { origin: "socket-2" });
-  expect(result).toMatchObject({ duplicate: false, announced: false });
-  expect(asked).toEqual([]);
+  // "announced:dave" and "announce_test:dave:messages" hash to different slots.
+  await expect(store.append("dave", newMessage("cross-slot"))).rejects.toMatchObject({ code: "INTERNAL" });
   await store.close();
 });

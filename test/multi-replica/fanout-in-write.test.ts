@@ -72,7 +72,8 @@ it("sends exactly one command per add on the data connection, with the publish i
 });
 
 it("fans out for a user id whose plain room name would look like a socket id", async () => {
-  // "user:" plus 15 characters is 20 long, which the adapter would send on its main channel (rooms.ts avoids it).
+  // "user:" plus 15 characters is 20 long, which the adapter would send on its main channel: the
+  // room carries the key now (rooms.ts), which avoids that length; a regression test all the same.
   const userId = "fifteen_chars_x";
   expect(`user:${userId}`).toHaveLength(20);
   const sender = await open(userId, 0);

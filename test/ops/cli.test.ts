@@ -215,8 +215,8 @@ describe("user ids of every length", () => {
   it("each user's room has a channel of its own on the adapter, the one tail listens on", () => {
     for (const userId of ids) {
       for (const replica of replicas) {
-        const prepared = prepareRoomBroadcast(replica.app.io.of("/").adapter, userRoom(userId), undefined, "message:new", {});
-        expect({ userId, channel: prepared?.channel }).toEqual({ userId, channel: userRoomChannel(userId) });
+        const prepared = prepareRoomBroadcast(replica.app.io.of("/").adapter, userRoom("temp_memory", userId), undefined, "message:new", {});
+        expect({ userId, channel: prepared?.channel }).toEqual({ userId, channel: userRoomChannel("temp_memory", userId) });
       }
     }
   });

@@ -7,6 +7,8 @@
 import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
+import { userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
+import { interleaveClearsAndAdds } from "../support/clear-order.js";
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { waitReady } from "../support/wait.js";
@@ -89,11 +91,19 @@ describe("on a 3-master Redis Cluster", () => {
     const classicChannels = new Set<string>();
     for (const node of cluster.nodes) {
       const client = node.client();
-      for (const channel of (await client.call("PUBSUB", "SHARDCHANNELS", "socket.io#/#user:fan_*")) as string[]) shardChannels.add(channel);
+      for (const channel of (await client.call("PUBSUB", "SHARDCHANNELS", `socket.io#/#user:{${KEY_PREFIX}:fan_*`)) as string[]) shardChannels.add(channel);
       for (const channel of (await client.call("PUBSUB", "CHANNELS", "socket.io*")) as string[]) classicChannels.add(channel);
     }
-    for (const userId of users) expect(shardChannels).toContain(`socket.io#/#user:${userId}#`);
+    for (const userId of users) expect(shardChannels).toContain(userRoomChannel(KEY_PREFIX, userId));
     expect(classicChannels.size).toBe(0);
+  });
+
+  it("gives every listening tab, on either replica, what Redis holds after clears and adds from both replicas at once (published in-slot by the scripts)", async () => {
+    const userId = "order_on_cluster";
+    const writers = [await open(replicas[0]!, userId), await open(replicas[1]!, userId)];
+    const listeners = [await open(replicas[0]!, userId), await open(replicas[1]!, userId)];
+    const readIds = async () => idsOf(await reader.lrange(key(userId), 0, -1));
+    expect(await interleaveClearsAndAdds({ writers, listeners, rounds: 60, addsPerRound: 3, tag: "cluster", readIds })).toEqual([]);
   });
 });
 

@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ADAPTER_FORMAT_VERSION, decodeRoomBroadcast, encodeRoomBroadcast, senderPrefix, type RoomBroadcast } from "../../server/src/realtime/adapter-wire-format.js";
+import { ADAPTER_FORMAT_VERSION, decodeRoomBroadcast, encodeRoomBroadcast, type RoomBroadcast } from "../../server/src/realtime/adapter-wire-format.js";
 
 const SERVER_DIR = join(import.meta.dirname, "../../server");
 
@@ -19,13 +19,6 @@ describe("adapter wire format", () => {
     expect(decodeRoomBroadcast(Buffer.from(encodeRoomBroadcast(broadcast)))).toEqual(broadcast);
     const cleared = { uid: "x", room: "user:bob", except: [], event: "history:cleared", payload: {} };
     expect(decodeRoomBroadcast(Buffer.from(encodeRoomBroadcast(cleared)))).toEqual(cleared);
-  });
-
-  it("starts every message with its sender's id, which is how a replica drops its own", () => {
-    const encoded = Buffer.from(encodeRoomBroadcast(broadcast));
-    const prefix = senderPrefix(broadcast.uid);
-    expect(encoded.subarray(0, prefix.length).equals(prefix)).toBe(true);
-    expect(encoded.subarray(0, prefix.length).equals(senderPrefix("a1b2c"))).toBe(false);
   });
 
   it("reads anything else as null: other message types, MessagePack, garbage", () => {

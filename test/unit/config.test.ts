@@ -123,6 +123,11 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ NODE_ENV: "production", STORE: "memory", AUTH_JWKS_URL: "not a url" })).toThrow(/^invalid configuration: AUTH_JWKS_URL: [^\n]*$/);
   });
 
+  it("refuses braces in KEY_PREFIX (a room's hash tag is the key: realtime/rooms.ts)", () => {
+    for (const prefix of ["{app}", "a}b", "x{"]) expect(() => loadConfig({ KEY_PREFIX: prefix })).toThrow(/^invalid configuration: KEY_PREFIX: must not contain \{ or \}$/);
+    expect(loadConfig({ KEY_PREFIX: "app:v2" }).keyPrefix).toBe("app:v2");
+  });
+
   it("uses JWT when a JWT setting is given, and dev only outside production", () => {
     expect(loadConfig({ AUTH_JWT_SECRET: "s" }).auth.mode).toBe("jwt");
     expect(loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://redis:6379", AUTH_JWKS_URL: "https://issuer.example/jwks" }).auth.mode).toBe("jwt");

@@ -21,11 +21,29 @@ export const META_MAX_KEYS = 32;
 /** Longest `meta` key, in characters; beyond it the server answers TOO_LARGE (it measures meta, not the schema). */
 export const META_MAX_KEY_LENGTH = 64;
 
+// With the `u` flag a surrogate pair is one code point outside this range, so
+// only a lone surrogate matches (String#isWellFormed needs Node 20 / 2023
+// browsers; this works everywhere).
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+const WELL_FORMED_RULE = "must be well-formed UTF-16 (no lone surrogate, e.g. a cut-off emoji)";
+
+/** True when `text` has no lone UTF-16 surrogate (so every encoder, JSON or UTF-8, reads it the same way). */
+export function isWellFormedText(text: string): boolean {
+  return !LONE_SURROGATE.test(text);
+}
+
+/**
+ * A client string: well-formed UTF-16. A lone surrogate becomes U+FFFD in
+ * UTF-8 and a `\uD83D` escape in JSON, which Redis's Lua JSON cannot read, so
+ * one string would be stored and compared in different forms.
+ */
+export const textSchema = z.string().refine(isWellFormedText, WELL_FORMED_RULE);
+
 // Keys that would reach Object.prototype when a consumer copies meta with
 // plain assignment; refusing them keeps every downstream program safe.
 const FORBIDDEN_META_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
-const metaValueSchema = z.union([z.string(), z.number().finite(), z.boolean(), z.null()]);
+const metaValueSchema = z.union([textSchema, z.number().finite(), z.boolean(), z.null()]);
 
 // Counted and checked on the raw object, before zod copies it: a copy made by
 // assignment would silently drop a "__proto__" key instead of refusing it.
@@ -36,12 +54,13 @@ export const metaSchema = z
   )
   .refine((meta) => Object.keys(meta).length <= META_MAX_KEYS, `at most ${META_MAX_KEYS} keys`)
   .refine((meta) => !Object.keys(meta).some((key) => FORBIDDEN_META_KEYS.has(key)), "reserved key")
+  .refine((meta) => Object.keys(meta).every(isWellFormedText), `keys ${WELL_FORMED_RULE}`)
   .pipe(z.record(z.string(), metaValueSchema));
 
 export const addMessageSchema = z.object({
   id: messageIdSchema.optional(),
   role: roleSchema.default("user"),
-  content: z.string().min(1),
+  content: textSchema.min(1),
   meta: metaSchema.optional(),
 });
 
@@ -53,7 +72,7 @@ export const loadHistorySchema = z
   .default({});
 
 export const searchHistorySchema = z.object({
-  query: z.string().min(1).max(256),
+  query: textSchema.min(1).max(256),
   role: roleSchema.optional(),
   limit: limitSchema.optional(),
 });

@@ -29,8 +29,8 @@ function decodeRoomEvent(raw: Buffer): RoomEvent | null {
  * subscription, with a function that stops the calls (closing the client
  * ends the subscription itself, even while Redis is away).
  */
-export async function subscribeToRoom(sub: RedisClient, userId: string, onEvent: (event: RoomEvent) => void): Promise<() => void> {
-  const channel = userRoomChannel(userId);
+export async function subscribeToRoom(sub: RedisClient, keyPrefix: string, userId: string, onEvent: (event: RoomEvent) => void): Promise<() => void> {
+  const channel = userRoomChannel(keyPrefix, userId);
   const listener = (from: Buffer, message: Buffer) => {
     if (from.toString() !== channel) return;
     const event = decodeRoomEvent(message);

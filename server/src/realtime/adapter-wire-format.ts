@@ -79,8 +79,3 @@ export function decodeRoomBroadcast(raw: Buffer): RoomBroadcast | null {
     payload: packet.data[1],
   };
 }
-
-/** The bytes every message published by the adapter with id `uid` starts with. */
-export function senderPrefix(uid: string): Buffer {
-  return Buffer.from(`{"uid":${JSON.stringify(uid)},`);
-}

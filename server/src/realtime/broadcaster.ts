@@ -5,35 +5,36 @@ import { prepareRoomBroadcast } from "./fanout-adapter.js";
 import { userRoom } from "./rooms.js";
 import type { ScrollbackServer } from "./types.js";
 
-export function createRoomBroadcaster(io: ScrollbackServer): Broadcaster {
+/**
+ * Emits to the user's room through `io`, unless the store announced the
+ * change itself: then every replica, this one included, gets it from Redis,
+ * in the order Redis applied it, and a local emit could overtake an earlier
+ * change from another replica.
+ */
+export function createRoomBroadcaster(io: ScrollbackServer, keyPrefix: string): Broadcaster {
   return {
-    messageAdded(message: Message, exceptSocketId?: string, otherReplicasReached = false) {
-      const name = userRoom(message.userId);
-      if (otherReplicasReached) {
-        // The other replicas have it; deliver here only, and only when someone
-        // besides the sender is listening (an emit encodes even for nobody).
-        const members = io.of("/").adapter.rooms.get(name);
-        const listeners = (members?.size ?? 0) - (exceptSocketId && members?.has(exceptSocketId) ? 1 : 0);
-        if (listeners === 0) return;
-        without(io.to(name).local, exceptSocketId).emit("message:new", message);
-        return;
-      }
-      without(io.to(name), exceptSocketId).emit("message:new", message);
+    messageAdded(message: Message, exceptSocketId?: string, announced = false) {
+      if (!announced) without(io.to(userRoom(keyPrefix, message.userId)), exceptSocketId).emit("message:new", message);
     },
-    historyCleared(userId, exceptSocketId) {
-      without(io.to(userRoom(userId)), exceptSocketId).emit("history:cleared", {});
+    historyCleared(userId, exceptSocketId, announced = false) {
+      if (!announced) without(io.to(userRoom(keyPrefix, userId)), exceptSocketId).emit("history:cleared", {});
     },
   };
 }
 
 /**
- * What the Redis adapter would publish to the other replicas for
- * `messageAdded(message, exceptSocketId)`, so that the store can publish it
- * within its write (RedisStore's `announce`). Undefined when `io` has no
- * Redis adapter: the broadcaster then publishes as usual.
+ * What the Redis adapter would publish to every replica, this one included,
+ * for `messageAdded(message, exceptSocketId)`, so that the store can publish
+ * it within its write (RedisStore's `announce`). Undefined when `io` has no
+ * Redis adapter: the broadcaster then emits as usual.
  */
-export function announceMessageAdded(io: ScrollbackServer, message: Message, exceptSocketId: string | undefined): { channel: string; payload: string } | undefined {
-  return prepareRoomBroadcast(io.of("/").adapter, userRoom(message.userId), exceptSocketId, "message:new", message);
+export function announceMessageAdded(io: ScrollbackServer, keyPrefix: string, message: Message, exceptSocketId: string | undefined): { channel: string; payload: string } | undefined {
+  return prepareRoomBroadcast(io.of("/").adapter, userRoom(keyPrefix, message.userId), exceptSocketId, "message:new", message);
+}
+
+/** The same for `historyCleared(userId, exceptSocketId)` (RedisStore's `announceClear`). */
+export function announceHistoryCleared(io: ScrollbackServer, keyPrefix: string, userId: string, exceptSocketId: string | undefined): { channel: string; payload: string } | undefined {
+  return prepareRoomBroadcast(io.of("/").adapter, userRoom(keyPrefix, userId), exceptSocketId, "history:cleared", {});
 }
 
 /** The room's connections, less the one that caused the event (if any). */

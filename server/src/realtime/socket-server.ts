@@ -56,6 +56,8 @@ export interface SocketServerOptions {
   rateLimit: { perSecond: number; burst: number };
   /** Connections one user may have open on this replica; the next is refused TOO_MANY_CONNECTIONS. */
   maxConnectionsPerUser: number;
+  /** Names the users' rooms (rooms.ts). */
+  keyPrefix: string;
   /** Redis fan-out across replicas; without it the server is a single process. */
   redis?: RedisConnections;
 }
@@ -136,7 +138,7 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
     pendingSlots.delete(socket);
     socket.conn.off("close", onClose);
     metrics.connections.inc();
-    socket.join(userRoom(socket.data.userId));
+    socket.join(userRoom(options.keyPrefix, socket.data.userId));
     const expiryTimer = scheduleExpiry(socket);
     guardEvents(socket, slot.bucket);
     registerEventHandlers(socket, { service: options.service, metrics, logger, inFlight });

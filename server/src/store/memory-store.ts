@@ -6,7 +6,7 @@
 import type { Message } from "@scrollback/client/protocol";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
-import type { AppendOptions, AppendResult, LoadOptions, LoadResult, NewMessage, SearchOptions, Store, StoreSettings } from "./store.js";
+import type { AppendOptions, AppendResult, ClearResult, LoadOptions, LoadResult, NewMessage, SearchOptions, Store, StoreSettings } from "./store.js";
 
 interface StoredList {
   elements: string[];
@@ -60,10 +60,10 @@ export class MemoryStore implements Store {
     return searchWindow(this.readWindow(userId), options);
   }
 
-  async clear(userId: string): Promise<number> {
+  async clear(userId: string): Promise<ClearResult> {
     const list = this.live(userId);
     this.lists.delete(userId);
-    return list?.elements.length ?? 0;
+    return { removed: list?.elements.length ?? 0 };
   }
 
   /** Seconds until the user's history expires, or null when there is none (for tests; not part of `Store`). */

@@ -13,7 +13,7 @@ import { messagesKey } from "./redis-keys.js";
 import { MasterStallGuards } from "./master-stall-guards.js";
 import type { StallGuard } from "./stall-guard.js";
 import { withTimeout } from "../with-timeout.js";
-import { STORE_DEADLINE_MS, type AppendOptions, type AppendResult, type LoadOptions, type LoadResult, type NewMessage, type SearchOptions, type Store, type StoreSettings } from "./store.js";
+import { STORE_DEADLINE_MS, type AppendOptions, type AppendResult, type ClearOptions, type ClearResult, type LoadOptions, type LoadResult, type NewMessage, type SearchOptions, type Store, type StoreSettings } from "./store.js";
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
@@ -28,7 +28,7 @@ declare module "ioredis" {
       payload?: string,
     ): Result<0 | string, Context>;
     /** lua/clearHistory.lua: how many elements were deleted. */
-    clearHistory(key: string): Result<number, Context>;
+    clearHistory(key: string, channel?: string, payload?: string): Result<number, Context>;
   }
 }
 
@@ -78,15 +78,24 @@ export interface RedisStoreOptions extends StoreSettings {
    * Publishes each new message as part of its append: one round trip for the
    * write and the fan-out, and published only when stored (never for a
    * duplicate). Given the message about to be stored and the append's
-   * `origin`, it returns what to publish where (or undefined: nothing).
-   * Ignored on a Cluster, where the channel hashes to another slot than the
-   * user's key and a script may touch only its key's slot.
+   * `origin`, it returns what to publish where (or undefined: nothing). On a
+   * Cluster the channel must hash to the slot of the user's key (a script
+   * may touch only its key's slot): rooms.ts names rooms so that it does.
    */
   announce?: AppendAnnouncer;
+  /**
+   * The same for a clear: published within the delete, on the channel the
+   * user's adds are announced on, so that every listener gets adds and
+   * clears in the order Redis applied them.
+   */
+  announceClear?: ClearAnnouncer;
 }
 
 /** What to publish, and on which channel, when `message` is stored. */
 export type AppendAnnouncer = (message: Message, origin: string | undefined) => Announcement | undefined;
+
+/** What to publish, and on which channel, when `userId`'s history is cleared. */
+export type ClearAnnouncer = (userId: string, origin: string | undefined) => Announcement | undefined;
 
 export interface Announcement {
   channel: string;
@@ -116,8 +125,6 @@ export class RedisStore implements Store {
   private readonly client: Redis | Cluster;
   private readonly stallGuards: MasterStallGuards;
   private readonly waitLanes: WaitLane[];
-  /** Never set on a Cluster: the channel lives in another slot than the key, which a script may not touch. */
-  private readonly announce?: AppendAnnouncer;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
@@ -125,7 +132,6 @@ export class RedisStore implements Store {
       defineScrollbackCommands(client);
       return { client, inFlight: 0 };
     });
-    if (!this.client.isCluster) this.announce = options.announce;
     defineScrollbackCommands(this.client);
     // One guard per master: a Cluster spreads users over several masters,
     // and one hanging master must not refuse the others' users.
@@ -136,7 +142,7 @@ export class RedisStore implements Store {
     const key = messagesKey(this.options.keyPrefix, userId);
     const element = encodeElement(message);
     const dedupeId = options.freshId ? "" : message.id;
-    const announcement = this.announce?.({ ...message, userId }, options.origin);
+    const announcement = this.options.announce?.({ ...message, userId }, options.origin);
     const replicas = this.options.waitReplicas;
     const { kept, reached } = replicas
       ? await this.runWaiting(key, (client) => this.appendAndWait(client, key, element, dedupeId, replicas, announcement))
@@ -156,9 +162,11 @@ export class RedisStore implements Store {
     return searchWindow(await this.readWindow(userId), options);
   }
 
-  async clear(userId: string): Promise<number> {
+  async clear(userId: string, options: ClearOptions = {}): Promise<ClearResult> {
+    const announcement = this.options.announceClear?.(userId, options.origin);
     const key = messagesKey(this.options.keyPrefix, userId);
-    return this.run(key, () => this.client.clearHistory(key));
+    const removed = await this.run(key, () => this.client.clearHistory(key, announcement?.channel ?? "", announcement?.payload ?? ""));
+    return { removed, announced: announcement !== undefined };
   }
 
   /** Seconds until the user's history expires, or null when there is none (for tests and tools; not part of `Store`). */

@@ -26,8 +26,9 @@ export interface AppendResult {
   message: Message;
   duplicate: boolean;
   /**
-   * The store announced the new message itself, in the same atomic step as
-   * the write (a `RedisStore` built with `announce`); never for a duplicate.
+   * The store announced the new message itself, to every replica, in the
+   * same atomic step as the write (a `RedisStore` built with `announce`);
+   * never for a duplicate.
    */
   announced?: boolean;
   /**
@@ -50,6 +51,18 @@ export interface AppendOptions {
    * the store's announcer, if it has one, with the stored message.
    */
   origin?: string;
+}
+
+export interface ClearOptions {
+  /** Who asked for the clear (a connection id): only handed to the store's announcer, if it has one. */
+  origin?: string;
+}
+
+export interface ClearResult {
+  /** How many elements the history held. */
+  removed: number;
+  /** The store announced the clear itself, to every replica, in the same atomic step (a `RedisStore` built with `announceClear`). */
+  announced?: boolean;
 }
 
 export interface LoadOptions {
@@ -92,8 +105,8 @@ export interface Store {
   /** Kept messages whose content contains `query` (case-insensitive), oldest first. */
   search(userId: string, options: SearchOptions): Promise<Message[]>;
 
-  /** Deletes the user's history; returns how many elements it held. */
-  clear(userId: string): Promise<number>;
+  /** Deletes the user's history; reports how many elements it held. */
+  clear(userId: string, options?: ClearOptions): Promise<ClearResult>;
 
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;

@@ -22,7 +22,7 @@ export const tailCommand: Command = {
         out.line(`${message.timestamp ?? "-"}  ${message.role.padEnd(9)}  ${message.content}`);
       } else out.line("-- history cleared --");
     };
-    const stopListening = await subscribeToRoom(sub, userId, print);
+    const stopListening = await subscribeToRoom(sub, config.keyPrefix, userId, print);
     // The sub client reconnects and resubscribes by itself; say what was missed meanwhile.
     sub.on("reconnecting", () => out.note("lost Redis; reconnecting (messages sent meanwhile are not shown)"));
     out.note(`tailing "${userId}" on ${describeTarget(config.redis)}; Ctrl-C stops`);

@@ -10,7 +10,8 @@
            (server-assigned ids are fresh and cannot collide)
   ARGV[3]  HISTORY_MAX: elements kept
   ARGV[4]  HISTORY_TTL_SECONDS
-  ARGV[5]  optional: the channel to SPUBLISH to once stored ("" or absent: none)
+  ARGV[5]  optional: the channel to SPUBLISH to once stored ("" or absent: none);
+           on a Cluster it must hash to KEYS[1]'s slot (realtime/rooms.ts)
   ARGV[6]  optional: what to publish there
 
   Returns  0 when stored;
@@ -25,6 +26,15 @@ local id = ARGV[2]
 -- for an element that is not served at all.
 local function servedId(element)
   local ok, decoded = pcall(cjson.decode, element)
+  if not ok then
+    -- cjson refuses a lone UTF-16 surrogate escape (a cut-off emoji, as
+    -- JSON.stringify and Python's json.dumps write it), which JSON.parse
+    -- reads. Replace every surrogate escape by another valid one, same
+    -- length, and decode again: only the id and content's type are used.
+    -- (Should the "\" before one be an escaped backslash, the replacement is
+    -- plain text and the JSON stays just as valid.)
+    ok, decoded = pcall(cjson.decode, (string.gsub(element, "\\u[dD][89a-fA-F]%x%x", "\\u003f")))
+  end
   if not ok or type(decoded) ~= "table" or type(decoded.content) ~= "string" then
     return nil
   end
