@@ -141,8 +141,14 @@ export class ScrollbackClient {
       this.#outbox.push({
         message,
         waiter: {
-          resolve: (stored) => (settled(), resolve(stored)),
-          reject: (error) => (settled(), reject(error)),
+          resolve: (stored) => {
+            settled();
+            resolve(stored);
+          },
+          reject: (error) => {
+            settled();
+            reject(error);
+          },
         },
       });
       void this.#sender.flush();

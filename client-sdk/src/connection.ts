@@ -5,7 +5,7 @@
  * while nothing works, waits while the browser is offline, and counts as
  * online only once the timeline has caught up.
  */
-import { io, type Socket } from "socket.io-client";
+import { io } from "socket.io-client";
 import type { Emitter } from "./emitter.js";
 import { identityOf } from "./identity.js";
 import type { KeyValueStorage, Outbox } from "./outbox.js";
@@ -148,7 +148,7 @@ export class Connection {
       if (!this.#adoptIdentity(auth)) return;
 
       const started = Date.now();
-      const end = await this.#session(this.#urls[urlIndex % this.#urls.length]!, auth);
+      const end = await this.#session(this.#urlFor(urlIndex), auth);
       if (end === "closed") return;
       if (end === "unauthorized") {
         const refusal = this.#lastRefusal ?? new ScrollbackError("UNAUTHORIZED", "the server refused the credentials");
@@ -172,9 +172,21 @@ export class Connection {
     }
   }
 
+  /** The server for attempt `index`: the list is walked round-robin. */
+  #urlFor(index: number): string {
+    const url = this.#urls[index % this.#urls.length];
+    // connect() refuses an empty list, so this only fires on a bug.
+    if (url === undefined) throw new TypeError("connect: at least one server URL is needed");
+    return url;
+  }
+
   async #credentials(): Promise<Auth> {
     const { token, userId } = this.#options;
-    if (token === undefined) return { userId: userId! };
+    if (token === undefined) {
+      // connect() insists on exactly one of the two, so this only fires on a bug.
+      if (userId === undefined) throw new TypeError("connect: pass exactly one of `token` (JWT or function) and `userId` (dev mode)");
+      return { userId };
+    }
     const value = typeof token === "function" ? await token() : token;
     if (typeof value !== "string" || value === "") throw new TypeError("the token function returned no token");
     return { token: value };

@@ -1,7 +1,10 @@
 /** A minimal typed event emitter: the SDK's events need nothing more. */
 
-/** Maps each event name to its listener signature. */
-export type EventMap<Events> = { [E in keyof Events]: (...args: any[]) => void };
+/**
+ * Maps each event name to its listener signature. (`never[]` because every
+ * listener signature is assignable to it: parameters are contravariant.)
+ */
+export type EventMap<Events> = { [E in keyof Events]: (...args: never[]) => void };
 
 export class Emitter<Events extends EventMap<Events>> {
   readonly #listeners = new Map<keyof Events, Set<Events[keyof Events]>>();
@@ -9,7 +12,10 @@ export class Emitter<Events extends EventMap<Events>> {
   /** Adds a listener; returns the function that removes it. */
   on<E extends keyof Events>(event: E, listener: Events[E]): () => void {
     let set = this.#listeners.get(event);
-    if (!set) this.#listeners.set(event, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(event, set);
+    }
     set.add(listener);
     return () => void set.delete(listener);
   }

@@ -66,7 +66,10 @@ export class Outbox {
     if (index < 0) return undefined;
     const [entry] = this.#entries.splice(index, 1);
     this.#settled.add(id);
-    if (this.#settled.size > SETTLED_MEMORY) this.#settled.delete(this.#settled.values().next().value!);
+    if (this.#settled.size > SETTLED_MEMORY) {
+      const oldest = this.#settled.values().next();
+      if (!oldest.done) this.#settled.delete(oldest.value);
+    }
     this.#changed();
     return entry;
   }

@@ -20,8 +20,8 @@ const hostList = optionalString.pipe(
       if (value === undefined) return undefined;
       const nodes = value.split(",").map((entry) => entry.trim()).filter(Boolean);
       const parsed = nodes.map((entry) => {
-        const match = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(entry);
-        return match ? { host: match[1]!, port: Number(match[2]) } : undefined;
+        const [, host, port] = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(entry) ?? [];
+        return host === undefined ? undefined : { host, port: Number(port) };
       });
       if (parsed.length === 0 || parsed.some((node) => node === undefined || node.port > 65535)) {
         ctx.addIssue({ code: "custom", message: "must be host:port,host:port" });
@@ -219,7 +219,8 @@ function checkCombinations(e: Env, ctx: z.RefinementCtx<Env>, given: readonly st
   const problem = (variable: string, message: string) => ctx.addIssue({ code: "custom", path: [variable], message });
 
   const redisModes = REDIS_MODES.filter(isSet);
-  if (redisModes.length > 1) problem(redisModes[0]!, `set at most one of ${REDIS_MODES.join(", ")} (${redisModes.join(" and ")} are set)`);
+  const [firstMode, ...otherModes] = redisModes;
+  if (firstMode !== undefined && otherModes.length > 0) problem(firstMode, `set at most one of ${REDIS_MODES.join(", ")} (${redisModes.join(" and ")} are set)`);
   if (isSet("REDIS_SENTINEL_NAME") && !isSet("REDIS_SENTINELS")) problem("REDIS_SENTINELS", "required with REDIS_SENTINEL_NAME");
   if (isSet("REDIS_SENTINELS") && !isSet("REDIS_SENTINEL_NAME")) problem("REDIS_SENTINEL_NAME", "required with REDIS_SENTINELS");
 

@@ -12,7 +12,7 @@ import {
   searchHistorySchema,
   type AddMessageInput,
 } from "@scrollback/client/protocol/schemas";
-import { invalidPayload, tooLarge, unavailable } from "./errors.js";
+import { tooLarge, unavailable } from "./errors.js";
 import type { HistoryOperations } from "./history-operations.js";
 import type { Metrics } from "./metrics.js";
 import { parsePayload } from "./parse-payload.js";

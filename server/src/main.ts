@@ -5,7 +5,7 @@
  */
 import pino from "pino";
 import { createApp } from "./app.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { type Config, ConfigError, loadConfig } from "./config.js";
 import { readEnvironment } from "./environment.js";
 import { startTracing } from "./tracing.js";
 import { withTimeout } from "./with-timeout.js";
@@ -16,7 +16,7 @@ const SHUTDOWN_LIMIT_MS = 10_000;
 const TRACE_FLUSH_LIMIT_MS = 1_500;
 
 async function main(): Promise<void> {
-  let config;
+  let config: Readonly<Config>;
   try {
     config = loadConfig(readEnvironment(process.env));
   } catch (error) {

@@ -14,7 +14,7 @@
  */
 import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
-import { ERROR_CODES, type Message } from "@scrollback/client/protocol";
+import { ERROR_CODES } from "@scrollback/client/protocol";
 import type { TracingConfig } from "./config.js";
 import { AppError } from "./errors.js";
 import type { HistoryOperations } from "./history-operations.js";

@@ -22,6 +22,7 @@ export const MESSAGE_ID_RULE = "1-64 of A-Z a-z 0-9 _ -";
  * source also works as an HTML `pattern` attribute (compiled with the `v`
  * flag, where a bare `-` in a class is an error).
  */
+// biome-ignore lint/complexity/noUselessEscapeInRegex: the escaped `-` keeps the source valid as an HTML `pattern` (compiled with the `v` flag), see above
 export const USER_ID_PATTERN = /^[A-Za-z0-9_.@:\-]{1,128}$/;
 
 /** {@link USER_ID_PATTERN} in words, for error messages. */

@@ -4,7 +4,7 @@
  * dev mode a plain `userId`. Algorithms are pinned, so `none` and
  * algorithm-confusion tokens are refused.
  */
-import { createRemoteJWKSet, jwtVerify, type JWTHeaderParameters, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import { userIdSchema } from "@scrollback/client/protocol/schemas";
 import { unauthorized } from "../errors.js";
 import type { AuthConfig } from "../config.js";
@@ -38,7 +38,7 @@ export function createAuthenticator(config: AuthConfig): Authenticate {
   };
 
   async function verifyToken(token: string): Promise<Identity> {
-    let payload;
+    let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, getKey, {
         algorithms,

@@ -32,8 +32,10 @@ export async function readHistory(client: RedisClient, prefix: string, userId: s
     const replies = await client.multi().lrangeBuffer(key, 0, -1).pttl(key).exec();
     const failed = replies?.find(([error]) => error);
     if (!replies || failed) throw failed?.[0] ?? new Error("transaction aborted");
-    raws = replies[0]![1] as Buffer[];
-    pttl = replies[1]![1] as number;
+    const [lrangeReply, pttlReply] = replies;
+    if (!lrangeReply || !pttlReply) throw new Error("transaction returned fewer replies than commands");
+    raws = lrangeReply[1] as Buffer[];
+    pttl = pttlReply[1] as number;
   } catch (error) {
     throw redisFailure(error, `reading ${key}`);
   }

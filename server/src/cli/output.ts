@@ -46,6 +46,7 @@ export class Output {
 
 // What a terminal obeys rather than shows: C0 and C1 controls, DEL, and the
 // bidi embeddings, overrides and isolates (U+202A–202E, U+2066–2069).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point, to show them escaped
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 /** `text` on one line, with what a terminal would obey shown as escapes (newline as ↵). */
@@ -73,8 +74,11 @@ export function safeJson(value: unknown, indent?: number): string {
 export function columns(rows: string[][]): string[] {
   const shown = rows.map((row) => row.map(printable));
   const widths: number[] = [];
-  for (const row of shown) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return shown.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  "));
+  for (const row of shown) {
+    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, cell.length);
+  }
+  // Every index has a width by now; the last cell is not padded, so no row ends in spaces.
+  return shown.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0))).join("  "));
 }
 
 /** 1536 → "1.5 KiB". */

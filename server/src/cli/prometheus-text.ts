@@ -18,13 +18,15 @@ export function parsePrometheusText(text: string): Sample[] {
   const samples: Sample[] = [];
   for (const line of text.split("\n")) {
     if (line === "" || line.startsWith("#")) continue;
-    const match = SAMPLE.exec(line);
-    if (!match) continue;
+    // The name and value groups always take part in a match; labels are optional.
+    const [, name, labelText = "", value] = SAMPLE.exec(line) ?? [];
+    if (name === undefined || value === undefined) continue;
     const labels: Record<string, string> = {};
-    for (const [, name, value] of (match[2] ?? "").matchAll(LABEL)) {
-      labels[name!] = value!.replace(/\\(.)/g, (_, char: string) => (char === "n" ? "\n" : char));
+    for (const [, label, labelValue] of labelText.matchAll(LABEL)) {
+      if (label === undefined || labelValue === undefined) continue;
+      labels[label] = labelValue.replace(/\\(.)/g, (_, char: string) => (char === "n" ? "\n" : char));
     }
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+    samples.push({ name, labels, value: Number(value) });
   }
   return samples;
 }

@@ -11,13 +11,14 @@ import { createFanoutAdapter } from "../../realtime/fanout-adapter.js";
 import type { ScrollbackServer } from "../../realtime/types.js";
 import type { Command } from "../command.js";
 import { redisFailure } from "../redis-client.js";
+import { userArgument } from "../user-argument.js";
 
 export const clearCommand: Command = {
   name: "clear",
   usage: "<user>",
   summary: "delete a user's history and tell their open tabs (history:cleared)",
   async run({ connect, config, out, args }) {
-    const userId = args[0]!;
+    const userId = userArgument(clearCommand, args);
     const [data, pub, sub] = [await connect("data"), await connect("pub"), await connect("sub")];
     // Not attached to any HTTP server: only its adapter is used, to publish.
     const io: ScrollbackServer = new Server({ adapter: createFanoutAdapter(pub, sub) });

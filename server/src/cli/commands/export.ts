@@ -5,6 +5,7 @@
  */
 import type { Command } from "../command.js";
 import { readHistory } from "../history-snapshot.js";
+import { userArgument } from "../user-argument.js";
 
 /** Names the document's shape, so a later change can be told apart. */
 export const EXPORT_FORMAT = "scrollback-export/1";
@@ -15,7 +16,7 @@ export const exportCommand: Command = {
   summary: "everything kept for a user, as one JSON document (data requests)",
   async run({ connect, config, out, args }) {
     const client = await connect("data");
-    const history = await readHistory(client, config.keyPrefix, args[0]!);
+    const history = await readHistory(client, config.keyPrefix, userArgument(exportCommand, args));
     const now = Date.now();
     const document = {
       format: EXPORT_FORMAT,

@@ -3,6 +3,7 @@ import { CliError } from "../cli-error.js";
 import type { Command } from "../command.js";
 import { readHistory } from "../history-snapshot.js";
 import { columns, formatBytes, formatDuration } from "../output.js";
+import { userArgument } from "../user-argument.js";
 
 export const showCommand: Command = {
   name: "show",
@@ -10,7 +11,7 @@ export const showCommand: Command = {
   summary: "a user's messages, TTL and size",
   async run({ connect, config, out, args }) {
     const client = await connect("data");
-    const history = await readHistory(client, config.keyPrefix, args[0]!);
+    const history = await readHistory(client, config.keyPrefix, userArgument(showCommand, args));
     if (!history.exists) throw new CliError("NOT_FOUND", `no history for "${history.userId}" (${history.key} does not exist or has expired)`);
 
     if (out.json) {

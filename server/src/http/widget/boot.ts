@@ -148,9 +148,8 @@ try {
     $<HTMLElement>('[data-gate="token"]').hidden = false;
   }
 } catch (error) {
-  const status = $<HTMLElement>('[data-testid="status"]');
-  status.dataset.status = "offline";
-  status.lastElementChild!.textContent = "Not connected";
+  $<HTMLElement>('[data-testid="status"]').dataset.status = "offline";
+  $<HTMLElement>('[data-testid="status"] > :last-child').textContent = "Not connected";
   const line = $<HTMLElement>('[data-testid="error"]');
   line.hidden = false;
   line.textContent = error instanceof Error ? error.message : String(error);

@@ -22,6 +22,7 @@ export class ChatView {
   readonly #list = $<HTMLOListElement>(".messages");
   readonly #empty = $<HTMLElement>(".empty");
   readonly #status = $<HTMLElement>('[data-testid="status"]');
+  readonly #statusLabel = $<HTMLElement>('[data-testid="status"] > :last-child');
   readonly #error = $<HTMLElement>('[data-testid="error"]');
   readonly #composer = $<HTMLTextAreaElement>('[data-testid="composer"]');
   readonly #send = $<HTMLButtonElement>('[data-testid="send"]');
@@ -135,7 +136,7 @@ export class ChatView {
   #showStatus(status: ConnectionStatus): void {
     if (this.#status.dataset.status !== status) this.#showUser();
     this.#status.dataset.status = status;
-    this.#status.lastElementChild!.textContent = STATUS_LABELS[status];
+    this.#statusLabel.textContent = STATUS_LABELS[status];
     this.#render();
   }
 
@@ -198,8 +199,8 @@ export class ChatView {
       } else {
         const time = document.createElement("time");
         const written = readTimestamp(message.timestamp);
-        if (written) {
-          time.dateTime = message.timestamp!;
+        if (written && message.timestamp) {
+          time.dateTime = message.timestamp;
           time.title = written.toLocaleString();
           time.textContent = this.#time.format(written);
         }
@@ -211,7 +212,10 @@ export class ChatView {
 
   #node(key: string, create: () => HTMLElement): HTMLElement {
     let node = this.#nodes.get(key);
-    if (!node) this.#nodes.set(key, (node = create()));
+    if (!node) {
+      node = create();
+      this.#nodes.set(key, node);
+    }
     return node;
   }
 
@@ -235,7 +239,8 @@ function readTimestamp(timestamp: string | null): Date | undefined {
 
 function initials(userId: string): string {
   const letters = userId.replace(/[^A-Za-z0-9]+/g, " ").trim().split(" ").map((part) => part[0] ?? "");
-  return (letters.length > 1 ? letters[0]! + letters[1]! : (userId.slice(0, 2) || "?")).toUpperCase();
+  const [first, second] = letters;
+  return (first !== undefined && second !== undefined ? first + second : userId.slice(0, 2) || "?").toUpperCase();
 }
 
 function dayLabel(day: string, format: Intl.DateTimeFormat): string {
