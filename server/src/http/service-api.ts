@@ -4,13 +4,15 @@
  */
 import { ERROR_CODES } from "@scrollback/client/protocol";
 import { userIdSchema } from "@scrollback/client/protocol/schemas";
-import express, { type Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
+import express, { type Router, type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from "express";
 import type { Logger } from "pino";
 import { internal, invalidPayload, notFound, toAppError, toHttpAnswer, tooLarge, unauthorized, type AppError } from "../errors.js";
 import type { HistoryOperations } from "../history-operations.js";
 import { parsePayload } from "../parse-payload.js";
 import type { Metrics } from "../metrics.js";
+import { API_ROUTES, type ApiRouteName } from "./api-routes.js";
 import { exactRouter } from "./exact-router.js";
+import { openApiDocument } from "./openapi.js";
 import { bearerToken, secretMatches } from "./token-match.js";
 
 export interface ServiceApiOptions {
@@ -21,8 +23,6 @@ export interface ServiceApiOptions {
   /** Largest accepted body, in bytes. */
   bodyLimitBytes: number;
 }
-
-const ROUTE = "/api/v1/users/:userId/messages";
 
 function sendError(res: Response, error: AppError): void {
   const { status, body } = toHttpAnswer(error);
@@ -47,7 +47,7 @@ export function createServiceApiRouter(options: ServiceApiOptions): Router {
 
   /** Wraps a route: validated userId, errors as JSON, request counted. */
   const handle =
-    (name: string, run: (userId: string, req: Request, res: Response) => Promise<void>) =>
+    (name: ApiRouteName, run: (userId: string, req: Request, res: Response) => Promise<void>) =>
     async (req: Request, res: Response, _next: NextFunction) => {
       try {
         const userId = parsePayload(userIdSchema, req.params.userId);
@@ -61,34 +61,39 @@ export function createServiceApiRouter(options: ServiceApiOptions): Router {
       }
     };
 
-  router.post(
-    ROUTE,
-    json,
-    handle("add", async (userId, req, res) => {
-      const { message, duplicate } = await service.add(userId, req.body);
-      res.status(duplicate ? 200 : 201).json({ message, duplicate });
-    }),
-  );
-
-  router.get(
-    ROUTE,
-    handle("load", async (userId, req, res) => {
-      const query = readQuery(req);
-      if (query.q !== undefined) {
-        const messages = await service.search(userId, { query: query.q, limit: query.limit });
-        res.json({ messages, gap: false });
-      } else {
-        res.json(await service.load(userId, { limit: query.limit, afterId: query.afterId }));
-      }
-    }),
-  );
-
-  router.delete(
-    ROUTE,
-    handle("clear", async (userId, _req, res) => {
-      res.json({ removed: await service.clear(userId, {}) });
-    }),
-  );
+  const handlers: Record<ApiRouteName, RequestHandler[]> = {
+    add: [
+      json,
+      handle("add", async (userId, req, res) => {
+        const { message, duplicate } = await service.add(userId, req.body);
+        res.status(duplicate ? 200 : 201).json({ message, duplicate });
+      }),
+    ],
+    load: [
+      handle("load", async (userId, req, res) => {
+        const query = readQuery(req);
+        if (query.q !== undefined) {
+          const messages = await service.search(userId, { query: query.q, limit: query.limit });
+          res.json({ messages, gap: false });
+        } else {
+          res.json(await service.load(userId, { limit: query.limit, afterId: query.afterId }));
+        }
+      }),
+    ],
+    clear: [
+      handle("clear", async (userId, _req, res) => {
+        res.json({ removed: await service.clear(userId, {}) });
+      }),
+    ],
+    // Behind the token like every /api/v1 route (PROTOCOL.md §5); docs/openapi.json is the same document.
+    openapi: [
+      (_req, res) => {
+        res.json(openApiDocument());
+        metrics.httpRequests.inc({ route: "openapi", status: String(res.statusCode) });
+      },
+    ],
+  };
+  for (const route of API_ROUTES) router[route.method](route.path, ...handlers[route.name]);
 
   // Authenticated, but no such route (e.g. a client normalised "/users/../messages"): JSON like every other answer.
   router.use("/api/v1", (_req, res) => sendError(res, notFound("no such route")));

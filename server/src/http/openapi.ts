@@ -1,0 +1,226 @@
+/**
+ * The OpenAPI 3.1 description of the HTTP API (PROTOCOL.md §5), built from
+ * the protocol's zod schemas and the one route table (api-routes.ts). Served
+ * at `GET /api/v1/openapi.json` and kept in docs/openapi.json by
+ * `npm run openapi`; test/unit/openapi-document.test.ts fails when the two differ.
+ */
+import { ERROR_CODES, type HttpErrorCode, type Message } from "@scrollback/client/protocol";
+import {
+  addMessageSchema,
+  limitSchema,
+  META_MAX_KEYS,
+  messageIdSchema,
+  metaSchema,
+  roleSchema,
+  searchHistorySchema,
+  userIdSchema,
+} from "@scrollback/client/protocol/schemas";
+import { z } from "zod";
+import { HTTP_STATUS } from "../errors.js";
+import { API_ROUTES, type ApiRouteName, openApiPath } from "./api-routes.js";
+
+type JsonObject = Record<string, unknown>;
+
+const metaValueSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+/** The answers' shapes, typed against the protocol's types so they cannot drift from what the server sends. */
+export const API_ANSWERS = {
+  message: z.object({
+    id: messageIdSchema,
+    userId: userIdSchema,
+    role: roleSchema,
+    content: z.string(),
+    timestamp: z.string().nullable(),
+    meta: z.record(z.string(), metaValueSchema).optional(),
+  }) satisfies z.ZodType<Message>,
+  health: z.object({ status: z.literal("ok") }),
+  ready: z.object({ store: z.enum(["redis", "memory"]) }),
+};
+const added = z.object({ message: API_ANSWERS.message, duplicate: z.boolean() });
+const history = z.object({ messages: z.array(API_ANSWERS.message), gap: z.boolean() });
+const cleared = z.object({ removed: z.number().int().min(0) });
+/** The success answer of each /api/v1 route, for tests to check real answers against. */
+export const ROUTE_ANSWERS: Record<ApiRouteName, z.ZodType> = { add: added, load: history, clear: cleared, openapi: z.record(z.string(), z.unknown()) };
+const errorBody = (codes: readonly HttpErrorCode[]) => z.object({ code: z.enum(codes as [HttpErrorCode, ...HttpErrorCode[]]), message: z.string() });
+
+/** metaSchema's custom input check and the schemas it refines (each a `parent` that zod converts too). */
+const META_INPUT = new Set<unknown>();
+for (let schema: z.core.$ZodType | undefined = metaSchema.in; schema; schema = schema._zod.parent) META_INPUT.add(schema);
+
+/**
+ * JSON Schema (2020-12, OpenAPI 3.1's dialect) of `schema`. `meta` is checked
+ * by a custom refinement that JSON Schema cannot express: its input is
+ * described as what it becomes, a flat object of at most META_MAX_KEYS keys.
+ */
+function jsonSchema(schema: z.ZodType, io: "input" | "output" = "output"): JsonObject {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
+    target: "draft-2020-12",
+    io,
+    unrepresentable: (ctx) => {
+      if (!META_INPUT.has(ctx.zodSchema)) return "throw";
+      return { ...jsonSchema(metaSchema, "output"), maxProperties: META_MAX_KEYS };
+    },
+  });
+  return rest;
+}
+
+/** Requests and answers of the /api/v1 routes that clients can copy. */
+const EXAMPLES = {
+  reply: { id: "01JDQ3W7K5V8Z9X0ABCDEFGHJK", role: "assistant", content: "Your report is due on Friday.", meta: { model: "demo" } },
+  userId: "team_lead_001",
+  limit: 15,
+  afterId: "01JDQ3W7K5V8Z9X0ABCDEFGHJK",
+  q: "report",
+};
+
+const json = (schema: JsonObject, example?: unknown) => ({ "application/json": example === undefined ? { schema } : { schema, example } });
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** The error answer of each code, under components.responses: `{ error: { code, message } }` with that code. */
+function errorResponse(code: HttpErrorCode): JsonObject {
+  const answer: JsonObject = { description: `\`${code}\` (PROTOCOL.md §5)`, content: json(jsonSchema(z.object({ error: errorBody([code]) }))) };
+  if (code === ERROR_CODES.UNAUTHORIZED) answer.headers = { "WWW-Authenticate": { schema: { type: "string", const: "Bearer" } } };
+  return answer;
+}
+
+/** An operation's error answers, by status. */
+function errorResponses(codes: readonly HttpErrorCode[]): JsonObject {
+  return Object.fromEntries(codes.map((code) => [String(HTTP_STATUS[code]), { $ref: `#/components/responses/${code}` }]));
+}
+
+/** What every /api/v1 route can answer besides its own answers. */
+const API_ERRORS: readonly HttpErrorCode[] = [ERROR_CODES.UNAUTHORIZED, ERROR_CODES.NOT_FOUND, ERROR_CODES.INTERNAL];
+
+const userIdParameter = {
+  name: "userId",
+  in: "path",
+  required: true,
+  description: "The user whose history this is (URL-decoded).",
+  schema: jsonSchema(userIdSchema),
+  example: EXAMPLES.userId,
+};
+
+const OPERATIONS: Record<ApiRouteName, JsonObject> = {
+  add: {
+    operationId: "addMessage",
+    summary: "Add a message to a user's history",
+    description:
+      "Like `message:add` (PROTOCOL.md §4): stores the message and sends `message:new` to all the user's connections. " +
+      "`id` is the idempotency key: a retry with the same id answers 200 with the kept message and `duplicate: true`. " +
+      "The body is read as JSON whatever its Content-Type; at most 1e6 bytes after inflating, `content` at most MAX_MESSAGE_BYTES and `meta` at most MAX_META_BYTES (413 beyond).",
+    parameters: [userIdParameter],
+    requestBody: { required: true, content: json(ref("AddMessage"), EXAMPLES.reply) },
+    responses: {
+      "201": { description: "Stored", content: json(ref("AddAnswer")) },
+      "200": { description: "A message with this id was already kept: nothing stored (`duplicate: true`)", content: json(ref("AddAnswer")) },
+      ...errorResponses([ERROR_CODES.INVALID_PAYLOAD, ERROR_CODES.TOO_LARGE, ERROR_CODES.UNAVAILABLE, ...API_ERRORS]),
+    },
+  },
+  load: {
+    operationId: "loadHistory",
+    summary: "Read or search a user's history",
+    description:
+      "Without `q`, like `history:load`: the newest `limit` messages, oldest first, or those after `afterId` (`gap: true` when some were missed or `afterId` is not kept). " +
+      "With `q`, like `history:search`: case-insensitive substring matches, `gap: false`, `afterId` ignored. A parameter given twice is 400; others are ignored.",
+    parameters: [
+      userIdParameter,
+      { name: "limit", in: "query", description: "How many messages, at most (digits only).", schema: jsonSchema(limitSchema), example: EXAMPLES.limit },
+      { name: "afterId", in: "query", description: "Only messages after this one.", schema: jsonSchema(messageIdSchema), example: EXAMPLES.afterId },
+      { name: "q", in: "query", description: "Search for this text instead of loading.", schema: jsonSchema(searchHistorySchema.shape.query), example: EXAMPLES.q },
+    ],
+    responses: {
+      "200": { description: "The messages, oldest first", content: json(ref("History")) },
+      ...errorResponses([ERROR_CODES.INVALID_PAYLOAD, ERROR_CODES.UNAVAILABLE, ...API_ERRORS]),
+    },
+  },
+  clear: {
+    operationId: "clearHistory",
+    summary: "Delete a user's history",
+    description: "Like `history:clear`: deletes every kept message and sends `history:cleared` to all the user's connections. Any body is ignored.",
+    parameters: [userIdParameter],
+    responses: {
+      "200": { description: "How many messages were deleted", content: json(ref("Cleared")) },
+      ...errorResponses([ERROR_CODES.INVALID_PAYLOAD, ERROR_CODES.UNAVAILABLE, ...API_ERRORS]),
+    },
+  },
+  openapi: {
+    operationId: "getOpenApiDocument",
+    summary: "This document",
+    description: "Behind the token like every /api/v1 route; docs/openapi.json in the repository is the same document.",
+    responses: {
+      "200": { description: "The OpenAPI 3.1 document", content: json({ type: "object" }) },
+      ...errorResponses(API_ERRORS),
+    },
+  },
+};
+
+/** /healthz and /readyz: no token. */
+const HEALTH_PATHS = {
+  "/healthz": {
+    get: {
+      operationId: "health",
+      summary: "Liveness: 200 while the process serves",
+      security: [],
+      responses: { "200": { description: "Alive", content: json(jsonSchema(API_ANSWERS.health)) } },
+    },
+  },
+  "/readyz": {
+    get: {
+      operationId: "ready",
+      summary: "Readiness: the store answers a ping within 1 s (with Redis Cluster: every master does)",
+      security: [],
+      responses: {
+        "200": { description: "Ready", content: json(jsonSchema(API_ANSWERS.ready)) },
+        "503": {
+          description: "The store did not answer; the message names the Cluster master that did not",
+          content: json(jsonSchema(API_ANSWERS.ready.extend({ error: errorBody([ERROR_CODES.UNAVAILABLE]) }))),
+        },
+      },
+    },
+  },
+};
+
+function buildDocument(): JsonObject {
+  const paths: Record<string, JsonObject> = { ...HEALTH_PATHS };
+  for (const route of API_ROUTES) {
+    const path = openApiPath(route.path);
+    paths[path] = { ...paths[path], [route.method]: OPERATIONS[route.name] };
+  }
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "scrollback HTTP API",
+      version: "1",
+      description:
+        "The HTTP API for application backends (docs/PROTOCOL.md §5): the operations of the Socket.IO events, behind `Authorization: Bearer <SERVICE_TOKEN>`. " +
+        "Without SERVICE_TOKEN every /api/v1 path answers 404. Every error answers `{ error: { code, message } }`; a refused request changes nothing.",
+      license: { name: "MIT", identifier: "MIT" },
+    },
+    security: [{ serviceToken: [] }],
+    paths,
+    components: {
+      responses: Object.fromEntries(Object.keys(HTTP_STATUS).map((code) => [code, errorResponse(code as HttpErrorCode)])),
+      securitySchemes: { serviceToken: { type: "http", scheme: "bearer", description: "The server's SERVICE_TOKEN" } },
+      schemas: {
+        AddMessage: jsonSchema(addMessageSchema, "input"),
+        Message: jsonSchema(API_ANSWERS.message),
+        AddAnswer: { ...jsonSchema(added), properties: { message: ref("Message"), duplicate: { type: "boolean" } } },
+        History: { ...jsonSchema(history), properties: { messages: { type: "array", items: ref("Message") }, gap: { type: "boolean" } } },
+        Cleared: jsonSchema(cleared),
+      },
+    },
+  };
+}
+
+let document: JsonObject | undefined;
+
+/** The document (built once: it depends on no setting). */
+export function openApiDocument(): JsonObject {
+  document ??= buildDocument();
+  return document;
+}
+
+/** The document as docs/openapi.json holds it. */
+export function openApiText(): string {
+  return `${JSON.stringify(openApiDocument(), null, 2)}\n`;
+}
