@@ -25,7 +25,7 @@ def call(method, path, body=None):
         data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": "Bearer " + TOKEN, "Content-Type": "application/json"},
     )
-    for attempt in range(3):
+    for attempt in range(5):
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, json.load(response)
@@ -35,7 +35,7 @@ def call(method, path, body=None):
             except ValueError:
                 sys.exit(f"{method} {BASE}{request.selector}: {error.code}, not the scrollback API (SCROLLBACK_URL?)")
             # UNAVAILABLE: the store did not answer; sending the same request (same id) again is safe.
-            if answer["code"] != "UNAVAILABLE" or attempt == 2:
+            if answer["code"] != "UNAVAILABLE" or attempt == 4:
                 sys.exit(f"{method} {path}: {error.code} {answer['code']}: {answer['message']}")
             time.sleep(0.5 * 2**attempt)
 

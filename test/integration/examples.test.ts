@@ -90,6 +90,24 @@ describe("examples/python/reply.py", () => {
     expect(stdout).toBe(`201 stored ${kept[1]!.id}\nuser: When is my report due?\nassistant: On Friday. ✓\n`);
   });
 
+  it("retries an UNAVAILABLE with the same id: a Redis frozen for 3.5 s still ends with the reply stored once", async () => {
+    const refusals = () => server.app.metrics.httpRequests.get().then((metric) => metric.values.find((value) => value.labels.route === "add" && value.labels.status === "503")?.value ?? 0);
+    const refusedBefore = await refusals();
+    redis.signal("SIGSTOP");
+    const thaw = setTimeout(() => redis.signal("SIGCONT"), 3_500);
+    try {
+      const { stdout } = await runExample("python3", ["examples/python/reply.py", "example_python_retry", "Sent through an outage"]);
+      const kept = await stored("example_python_retry");
+      expect(kept).toMatchObject([{ role: "assistant", content: "Sent through an outage" }]);
+      // The first attempt may have landed after all once Redis woke: then a retry finds it (200 duplicate).
+      expect(stdout).toMatch(new RegExp(`^(201 stored|200 duplicate) ${kept[0]!.id}\nassistant: Sent through an outage\n$`));
+      expect(await refusals()).toBeGreaterThan(refusedBefore);
+    } finally {
+      clearTimeout(thaw);
+      redis.signal("SIGCONT");
+    }
+  });
+
   it("exits with the refusal on a wrong token", async () => {
     const failure = await runExample("python3", ["examples/python/reply.py", "example_python_refused", "x"], "wrong").catch((error) => error);
     expect(failure.code).toBe(1);
