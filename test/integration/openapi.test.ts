@@ -3,6 +3,7 @@
  * answers its documented statuses (not the plain 404 of unknown routes) when
  * sent the document's own examples, and the answers match the documented shapes.
  */
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { API_ROUTES, openApiPath } from "../../server/src/http/api-routes.js";
 import { openApiDocument, ROUTE_ANSWERS } from "../../server/src/http/openapi.js";
@@ -62,7 +63,9 @@ describe("every documented route answers on a real server", () => {
 
   it("serves the document at /api/v1/openapi.json, behind the token like the rest of /api/v1", async () => {
     const url = `${server.url}/api/v1/openapi.json`;
-    expect(await (await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } })).json()).toEqual(openApiDocument());
+    const served = await fetch(url, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(served.headers.get("content-type")).toBe("application/json; charset=utf-8");
+    expect(await served.text()).toBe(readFileSync(new URL("../../docs/openapi.json", import.meta.url), "utf8"));
     const refused = await fetch(url);
     expect(refused.status).toBe(401);
     expect(refused.headers.get("www-authenticate")).toBe("Bearer");

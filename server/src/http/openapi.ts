@@ -213,6 +213,7 @@ function buildDocument(): JsonObject {
 }
 
 let document: JsonObject | undefined;
+let text: string | undefined;
 
 /** The document (built once: it depends on no setting). */
 export function openApiDocument(): JsonObject {
@@ -220,7 +221,8 @@ export function openApiDocument(): JsonObject {
   return document;
 }
 
-/** The document as docs/openapi.json holds it. */
+/** The document as docs/openapi.json holds it and the server sends it. */
 export function openApiText(): string {
-  return `${JSON.stringify(openApiDocument(), null, 2)}\n`;
+  text ??= `${JSON.stringify(openApiDocument(), null, 2)}\n`;
+  return text;
 }

@@ -12,7 +12,7 @@ import { parsePayload } from "../parse-payload.js";
 import type { Metrics } from "../metrics.js";
 import { API_ROUTES, type ApiRouteName } from "./api-routes.js";
 import { exactRouter } from "./exact-router.js";
-import { openApiDocument } from "./openapi.js";
+import { openApiText } from "./openapi.js";
 import { bearerToken, secretMatches } from "./token-match.js";
 
 export interface ServiceApiOptions {
@@ -88,7 +88,7 @@ export function createServiceApiRouter(options: ServiceApiOptions): Router {
     // Behind the token like every /api/v1 route (PROTOCOL.md §5); docs/openapi.json is the same document.
     openapi: [
       (_req, res) => {
-        res.json(openApiDocument());
+        res.type("json").send(openApiText());
         metrics.httpRequests.inc({ route: "openapi", status: String(res.statusCode) });
       },
     ],
