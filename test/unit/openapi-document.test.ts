@@ -10,12 +10,12 @@ import { describe, expect, it } from "vitest";
 import type { z } from "zod";
 import { assembleHistory } from "../../server/src/history-assembly.js";
 import { API_ROUTES, openApiPath } from "../../server/src/http/api-routes.js";
-import { openApiDocument, openApiText } from "../../server/src/http/openapi.js";
+import { openApiDocument, openApiText, ROUTE_ANSWERS } from "../../server/src/http/openapi.js";
 import { createServiceApiRouter } from "../../server/src/http/service-api.js";
 import { createMetrics } from "../../server/src/metrics.js";
 import { MemoryStore } from "../../server/src/store/memory-store.js";
 
-type Operation = { operationId: string; security?: unknown[]; parameters?: { name: string; in: string; example: unknown }[]; requestBody?: { content: Record<string, { example?: unknown }> } };
+type Operation = { operationId: string; security?: unknown[]; responses: Record<string, { content?: Record<string, { example?: unknown }> }>; parameters?: { name: string; in: string; example: unknown }[]; requestBody?: { content: Record<string, { example?: unknown }> } };
 const document = openApiDocument() as { openapi: string; paths: Record<string, Record<string, Operation>> };
 const operations = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, operation]) => ({ path, method, operation })));
 
@@ -79,5 +79,15 @@ describe("the document's examples", () => {
     const example = post.requestBody!.content["application/json"]!.example;
     expect(example).toBeDefined();
     expect(addMessageSchema.safeParse(example).success).toBe(true);
+  });
+
+  it.each(API_ROUTES.map((route) => [`${route.method} ${route.path}`, route] as const))("%s: its success examples are answers of the documented shape", (_name, route) => {
+    const operation = document.paths[openApiPath(route.path)]![route.method]!;
+    const examples = Object.entries(operation.responses)
+      .filter(([status]) => status.startsWith("2"))
+      .map(([status, response]) => [status, response.content?.["application/json"]?.example] as const)
+      .filter(([, example]) => example !== undefined);
+    if (route.name !== "openapi") expect(examples.length).toBeGreaterThan(0);
+    for (const [status, example] of examples) expect(ROUTE_ANSWERS[route.name].safeParse(example).success, status).toBe(true);
   });
 });

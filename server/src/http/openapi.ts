@@ -71,6 +71,7 @@ const EXAMPLES = {
   limit: 15,
   afterId: "01JDQ3W7K5V8Z9X0ABCDEFGHJK",
   q: "report",
+  stored: { id: "01JDQ3W7K5V8Z9X0ABCDEFGHJK", userId: "team_lead_001", role: "assistant", content: "Your report is due on Friday.", timestamp: "2026-06-01T09:30:00.000Z", meta: { model: "demo" } },
 };
 
 const json = (schema: JsonObject, example?: unknown) => ({ "application/json": example === undefined ? { schema } : { schema, example } });
@@ -111,8 +112,8 @@ const OPERATIONS: Record<ApiRouteName, JsonObject> = {
     parameters: [userIdParameter],
     requestBody: { required: true, content: json(ref("AddMessage"), EXAMPLES.reply) },
     responses: {
-      "201": { description: "Stored", content: json(ref("AddAnswer")) },
-      "200": { description: "A message with this id was already kept: nothing stored (`duplicate: true`)", content: json(ref("AddAnswer")) },
+      "201": { description: "Stored", content: json(ref("AddAnswer"), { message: EXAMPLES.stored, duplicate: false }) },
+      "200": { description: "A message with this id was already kept: nothing stored (`duplicate: true`)", content: json(ref("AddAnswer"), { message: EXAMPLES.stored, duplicate: true }) },
       ...errorResponses([ERROR_CODES.INVALID_PAYLOAD, ERROR_CODES.TOO_LARGE, ERROR_CODES.UNAVAILABLE, ...API_ERRORS]),
     },
   },
@@ -129,7 +130,7 @@ const OPERATIONS: Record<ApiRouteName, JsonObject> = {
       { name: "q", in: "query", description: "Search for this text instead of loading.", schema: jsonSchema(searchHistorySchema.shape.query), example: EXAMPLES.q },
     ],
     responses: {
-      "200": { description: "The messages, oldest first", content: json(ref("History")) },
+      "200": { description: "The messages, oldest first", content: json(ref("History"), { messages: [EXAMPLES.stored], gap: false }) },
       ...errorResponses([ERROR_CODES.INVALID_PAYLOAD, ERROR_CODES.UNAVAILABLE, ...API_ERRORS]),
     },
   },
@@ -139,7 +140,7 @@ const OPERATIONS: Record<ApiRouteName, JsonObject> = {
     description: "Like `history:clear`: deletes every kept message and sends `history:cleared` to all the user's connections. Any body is ignored.",
     parameters: [userIdParameter],
     responses: {
-      "200": { description: "How many messages were deleted", content: json(ref("Cleared")) },
+      "200": { description: "How many messages were deleted", content: json(ref("Cleared"), { removed: 1 }) },
       ...errorResponses([ERROR_CODES.INVALID_PAYLOAD, ERROR_CODES.UNAVAILABLE, ...API_ERRORS]),
     },
   },
