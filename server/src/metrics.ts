@@ -2,7 +2,7 @@
  * Prometheus metrics (served at /metrics). One registry per server instance,
  * so several replicas can run in one test process.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 export interface Metrics {
   registry: Registry;

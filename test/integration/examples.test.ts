@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { messagesKey } from "../../server/src/store/redis-keys.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { until } from "../support/wait.js";
@@ -62,7 +62,13 @@ describe("examples/curl/reply.sh", () => {
     const again = JSON.parse((await runExample("sh", ["examples/curl/reply.sh", "example_curl"])).stdout);
     expect(again).toEqual({ duplicate: true, message: first.message });
     expect(await stored("example_curl")).toEqual([
-      { id: "reply-0001", role: "assistant", content: "Your report is due on Friday.", timestamp: first.message.timestamp, meta: { model: "demo" } },
+      {
+        id: "reply-0001",
+        role: "assistant",
+        content: "Your report is due on Friday.",
+        timestamp: first.message.timestamp,
+        meta: { model: "demo" },
+      },
     ]);
   });
 
@@ -92,7 +98,10 @@ describe("examples/python/reply.py", () => {
   });
 
   it("retries an UNAVAILABLE with the same id: Redis frozen until the first 503, and the reply ends up stored once", async () => {
-    const refusals = () => server.app.metrics.httpRequests.get().then((metric) => metric.values.find((value) => value.labels.route === "add" && value.labels.status === "503")?.value ?? 0);
+    const refusals = () =>
+      server.app.metrics.httpRequests
+        .get()
+        .then((metric) => metric.values.find((value) => value.labels.route === "add" && value.labels.status === "503")?.value ?? 0);
     const refusedBefore = await refusals();
     redis.signal("SIGSTOP");
     try {
@@ -112,7 +121,9 @@ describe("examples/python/reply.py", () => {
   });
 
   it("exits with the refusal on a wrong token", async () => {
-    const failure = await runExample("python3", ["examples/python/reply.py", "example_python_refused", "x"], "wrong").catch((error) => error);
+    const failure = await runExample("python3", ["examples/python/reply.py", "example_python_refused", "x"], "wrong").catch(
+      (error) => error,
+    );
     expect(failure.code).toBe(1);
     expect(failure.stderr).toContain("401 UNAUTHORIZED");
     expect(await stored("example_python_refused")).toEqual([]);

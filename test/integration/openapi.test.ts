@@ -11,7 +11,11 @@ import { startServer, type TestServer } from "../support/servers.js";
 
 const TOKEN = "openapi-test-token";
 type Parameter = { name: string; in: "path" | "query"; example: unknown };
-type Operation = { parameters?: Parameter[]; requestBody?: { content: { "application/json": { example: unknown } } }; responses: Record<string, unknown> };
+type Operation = {
+  parameters?: Parameter[];
+  requestBody?: { content: { "application/json": { example: unknown } } };
+  responses: Record<string, unknown>;
+};
 const paths = (openApiDocument() as { paths: Record<string, Record<string, Operation>> }).paths;
 
 let server: TestServer;
@@ -41,17 +45,22 @@ function exampleRequest(path: string, method: string, operation: Operation): { u
 }
 
 describe("every documented route answers on a real server", () => {
-  it.each(API_ROUTES.map((route) => [`${route.method} ${route.path}`, route] as const))("%s, sent the document's examples", async (_name, route) => {
-    const operation = paths[openApiPath(route.path)]![route.method]!;
-    const { url, init } = exampleRequest(openApiPath(route.path), route.method, operation);
-    const res = await fetch(url, init);
-    expect(Object.keys(operation.responses)).toContain(String(res.status));
-    expect(res.status).toBeLessThan(300);
-    expect(ROUTE_ANSWERS[route.name].safeParse(await res.json()).success).toBe(true);
-  });
+  it.each(API_ROUTES.map((route) => [`${route.method} ${route.path}`, route] as const))(
+    "%s, sent the document's examples",
+    async (_name, route) => {
+      const operation = paths[openApiPath(route.path)]![route.method]!;
+      const { url, init } = exampleRequest(openApiPath(route.path), route.method, operation);
+      const res = await fetch(url, init);
+      expect(Object.keys(operation.responses)).toContain(String(res.status));
+      expect(res.status).toBeLessThan(300);
+      expect(ROUTE_ANSWERS[route.name].safeParse(await res.json()).success).toBe(true);
+    },
+  );
 
   it("GET with the q example searches", async () => {
-    const res = await fetch(`${server.url}/api/v1/users/team_lead_001/messages?q=report&limit=15`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const res = await fetch(`${server.url}/api/v1/users/team_lead_001/messages?q=report&limit=15`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expect(res.status).toBe(200);
     expect(ROUTE_ANSWERS.load.parse(await res.json())).toMatchObject({ gap: false });
   });
@@ -80,7 +89,10 @@ describe("every documented route answers on a real server", () => {
   });
 
   it("an undocumented method on a documented path is the JSON 404 NOT_FOUND, an unknown path the plain 404", async () => {
-    const res = await fetch(`${server.url}/api/v1/users/team_lead_001/messages`, { method: "PUT", headers: { authorization: `Bearer ${TOKEN}` } });
+    const res = await fetch(`${server.url}/api/v1/users/team_lead_001/messages`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expect(res.status).toBe(404);
     expect((await res.json()).error.code).toBe("NOT_FOUND");
     const unknown = await fetch(`${server.url}/openapi.json`);

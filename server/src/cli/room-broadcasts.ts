@@ -6,9 +6,9 @@
  * connecting as the user, needing a token, or counting as a connection.
  */
 import type { Message } from "@scrollback/client/protocol";
-import type { RedisClient } from "../redis-connections.js";
 import { decodeRoomBroadcast } from "../realtime/adapter-wire-format.js";
 import { userRoomChannel } from "../realtime/fanout-adapter.js";
+import type { RedisClient } from "../redis-connections.js";
 
 /** One event sent to all of a user's connections (auth:expired goes to one socket, not the room). */
 export type RoomEvent = { event: "message:new"; payload: Message } | { event: "history:cleared"; payload: Record<string, never> };
@@ -29,7 +29,12 @@ function decodeRoomEvent(raw: Buffer): RoomEvent | null {
  * subscription, with a function that stops the calls (closing the client
  * ends the subscription itself, even while Redis is away).
  */
-export async function subscribeToRoom(sub: RedisClient, keyPrefix: string, userId: string, onEvent: (event: RoomEvent) => void): Promise<() => void> {
+export async function subscribeToRoom(
+  sub: RedisClient,
+  keyPrefix: string,
+  userId: string,
+  onEvent: (event: RoomEvent) => void,
+): Promise<() => void> {
   const channel = userRoomChannel(keyPrefix, userId);
   const listener = (from: Buffer, message: Buffer) => {
     if (from.toString() !== channel) return;

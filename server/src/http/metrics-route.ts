@@ -1,7 +1,7 @@
 /** GET /metrics: Prometheus text. */
 import type { Router } from "express";
-import { exactRouter } from "./exact-router.js";
 import type { Metrics } from "../metrics.js";
+import { exactRouter } from "./exact-router.js";
 
 export function createMetricsRouter(metrics: Metrics): Router {
   const router = exactRouter();

@@ -40,8 +40,14 @@ const added = z.object({ message: API_ANSWERS.message, duplicate: z.boolean() })
 const history = z.object({ messages: z.array(API_ANSWERS.message), gap: z.boolean() });
 const cleared = z.object({ removed: z.number().int().min(0) });
 /** The success answer of each /api/v1 route, for tests to check real answers against. */
-export const ROUTE_ANSWERS: Record<ApiRouteName, z.ZodType> = { add: added, load: history, clear: cleared, openapi: z.record(z.string(), z.unknown()) };
-const errorBody = (codes: readonly HttpErrorCode[]) => z.object({ code: z.enum(codes as [HttpErrorCode, ...HttpErrorCode[]]), message: z.string() });
+export const ROUTE_ANSWERS: Record<ApiRouteName, z.ZodType> = {
+  add: added,
+  load: history,
+  clear: cleared,
+  openapi: z.record(z.string(), z.unknown()),
+};
+const errorBody = (codes: readonly HttpErrorCode[]) =>
+  z.object({ code: z.enum(codes as [HttpErrorCode, ...HttpErrorCode[]]), message: z.string() });
 
 /** metaSchema's custom input check and the schemas it refines (each a `parent` that zod converts too). */
 const META_INPUT = new Set<unknown>();
@@ -71,7 +77,14 @@ const EXAMPLES = {
   limit: 15,
   afterId: "01JDQ3W7K5V8Z9X0ABCDEFGHJK",
   q: "report",
-  stored: { id: "01JDQ3W7K5V8Z9X0ABCDEFGHJK", userId: "team_lead_001", role: "assistant", content: "Your report is due on Friday.", timestamp: "2026-06-01T09:30:00.000Z", meta: { model: "demo" } },
+  stored: {
+    id: "01JDQ3W7K5V8Z9X0ABCDEFGHJK",
+    userId: "team_lead_001",
+    role: "assistant",
+    content: "Your report is due on Friday.",
+    timestamp: "2026-06-01T09:30:00.000Z",
+    meta: { model: "demo" },
+  },
 };
 
 const json = (schema: JsonObject, example?: unknown) => ({ "application/json": example === undefined ? { schema } : { schema, example } });
@@ -79,7 +92,10 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 /** The error answer of each code, under components.responses: `{ error: { code, message } }` with that code. */
 function errorResponse(code: HttpErrorCode): JsonObject {
-  const answer: JsonObject = { description: `\`${code}\` (PROTOCOL.md §5)`, content: json(jsonSchema(z.object({ error: errorBody([code]) }))) };
+  const answer: JsonObject = {
+    description: `\`${code}\` (PROTOCOL.md §5)`,
+    content: json(jsonSchema(z.object({ error: errorBody([code]) }))),
+  };
   if (code === ERROR_CODES.UNAUTHORIZED) answer.headers = { "WWW-Authenticate": { schema: { type: "string", const: "Bearer" } } };
   return answer;
 }
@@ -113,7 +129,10 @@ const OPERATIONS: Record<ApiRouteName, JsonObject> = {
     requestBody: { required: true, content: json(ref("AddMessage"), EXAMPLES.reply) },
     responses: {
       "201": { description: "Stored", content: json(ref("AddAnswer"), { message: EXAMPLES.stored, duplicate: false }) },
-      "200": { description: "A message with this id was already kept: nothing stored (`duplicate: true`)", content: json(ref("AddAnswer"), { message: EXAMPLES.stored, duplicate: true }) },
+      "200": {
+        description: "A message with this id was already kept: nothing stored (`duplicate: true`)",
+        content: json(ref("AddAnswer"), { message: EXAMPLES.stored, duplicate: true }),
+      },
       ...errorResponses([ERROR_CODES.INVALID_PAYLOAD, ERROR_CODES.TOO_LARGE, ERROR_CODES.UNAVAILABLE, ...API_ERRORS]),
     },
   },
@@ -125,9 +144,27 @@ const OPERATIONS: Record<ApiRouteName, JsonObject> = {
       "With `q`, like `history:search`: case-insensitive substring matches, `gap: false`, `afterId` ignored. A parameter given twice is 400; others are ignored.",
     parameters: [
       userIdParameter,
-      { name: "limit", in: "query", description: "How many messages, at most (digits only).", schema: jsonSchema(limitSchema), example: EXAMPLES.limit },
-      { name: "afterId", in: "query", description: "Only messages after this one.", schema: jsonSchema(messageIdSchema), example: EXAMPLES.afterId },
-      { name: "q", in: "query", description: "Search for this text instead of loading.", schema: jsonSchema(searchHistorySchema.shape.query), example: EXAMPLES.q },
+      {
+        name: "limit",
+        in: "query",
+        description: "How many messages, at most (digits only).",
+        schema: jsonSchema(limitSchema),
+        example: EXAMPLES.limit,
+      },
+      {
+        name: "afterId",
+        in: "query",
+        description: "Only messages after this one.",
+        schema: jsonSchema(messageIdSchema),
+        example: EXAMPLES.afterId,
+      },
+      {
+        name: "q",
+        in: "query",
+        description: "Search for this text instead of loading.",
+        schema: jsonSchema(searchHistorySchema.shape.query),
+        example: EXAMPLES.q,
+      },
     ],
     responses: {
       "200": { description: "The messages, oldest first", content: json(ref("History"), { messages: [EXAMPLES.stored], gap: false }) },
@@ -137,7 +174,8 @@ const OPERATIONS: Record<ApiRouteName, JsonObject> = {
   clear: {
     operationId: "clearHistory",
     summary: "Delete a user's history",
-    description: "Like `history:clear`: deletes every kept message and sends `history:cleared` to all the user's connections. Any body is ignored.",
+    description:
+      "Like `history:clear`: deletes every kept message and sends `history:cleared` to all the user's connections. Any body is ignored.",
     parameters: [userIdParameter],
     responses: {
       "200": { description: "How many messages were deleted", content: json(ref("Cleared"), { removed: 1 }) },

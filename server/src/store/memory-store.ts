@@ -4,9 +4,19 @@
  * replicas and everything is lost on restart.
  */
 import type { Message } from "@scrollback/client/protocol";
-import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
-import type { AppendOptions, AppendResult, ClearResult, LoadOptions, LoadResult, NewMessage, SearchOptions, Store, StoreSettings } from "./store.js";
+import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
+import type {
+  AppendOptions,
+  AppendResult,
+  ClearResult,
+  LoadOptions,
+  LoadResult,
+  NewMessage,
+  SearchOptions,
+  Store,
+  StoreSettings,
+} from "./store.js";
 
 interface StoredList {
   elements: string[];

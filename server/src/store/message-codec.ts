@@ -66,7 +66,12 @@ function readMeta(value: unknown): MessageMeta | undefined {
   const meta: MessageMeta = Object.create(null);
   let kept = 0;
   for (const [key, entry] of Object.entries(value)) {
-    if (entry === null || typeof entry === "string" || typeof entry === "boolean" || (typeof entry === "number" && Number.isFinite(entry))) {
+    if (
+      entry === null ||
+      typeof entry === "string" ||
+      typeof entry === "boolean" ||
+      (typeof entry === "number" && Number.isFinite(entry))
+    ) {
       meta[key] = entry;
       kept++;
     }
