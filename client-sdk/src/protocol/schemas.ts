@@ -21,7 +21,7 @@ export const META_MAX_KEYS = 32;
 
 // Keys that would reach Object.prototype when a consumer copies meta with
 // plain assignment; refusing them keeps every downstream program safe.
-const FORBIDDEN_META_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+export const FORBIDDEN_META_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
 const metaValueSchema = z.union([z.string(), z.number().finite(), z.boolean(), z.null()]);
 
