@@ -22,7 +22,8 @@ export const tailCommand: Command = {
         out.line(`${message.timestamp ?? "-"}  ${message.role.padEnd(9)}  ${message.content}`);
       } else out.line("-- history cleared --");
     };
-    const stopListening = await subscribeToRoom(sub, userId, print);
+    const skipped = () => out.note("skipped a message:new broadcast that is not a message");
+    const stopListening = await subscribeToRoom(sub, userId, print, skipped);
     // The sub client reconnects and resubscribes by itself; say what was missed meanwhile.
     sub.on("reconnecting", () => out.note("lost Redis; reconnecting (messages sent meanwhile are not shown)"));
     out.note(`tailing "${userId}" on ${describeTarget(config.redis)}; Ctrl-C stops`);
