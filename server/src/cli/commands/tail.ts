@@ -13,7 +13,8 @@ export const tailCommand: Command = {
   usage: "<user>",
   summary: "print the user's new messages live, from every replica (Ctrl-C stops)",
   async run({ connect, config, out, args, signal }) {
-    const userId = args[0]!;
+    // run.ts checked there is exactly one argument, a valid user id.
+    const [userId] = args as [string];
     const sub = await connect("sub");
     const print = (event: RoomEvent) => {
       if (out.json) out.value(event.event === "message:new" ? { event: event.event, message: event.payload } : { event: event.event });
