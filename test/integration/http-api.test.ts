@@ -70,6 +70,17 @@ describe("POST /api/v1/users/:userId/messages", () => {
     expect(inbox).toEqual([]);
   });
 
+  it("answers exactly the contract's fields, over HTTP and in the Socket.IO acks, on the Redis store", async () => {
+    const keysOf = (body: object) => Object.keys(body).sort();
+    const tab = await socketOf("api_fields", 0);
+    for (const id of ["fields-1", "fields-1"]) {
+      expect(keysOf(await (await post("api_fields", { id, content: "over HTTP" })).json())).toEqual(["duplicate", "message"]);
+      expect(keysOf(await request(tab, "message:add", { id: `${id}-socket`, content: "over Socket.IO" }))).toEqual(["duplicate", "message", "ok"]);
+    }
+    expect(keysOf(await (await api("/api/v1/users/api_fields/messages")).json())).toEqual(["gap", "messages"]);
+    expect(keysOf(await request(tab, "history:load", {}))).toEqual(["gap", "messages", "ok"]);
+  });
+
   it.each([
     ["not JSON", "{oops", 400, "INVALID_PAYLOAD"],
     ["a body without content", {}, 400, "INVALID_PAYLOAD"],

@@ -31,8 +31,15 @@ export function splitArgs(args: unknown[]): { payload: unknown; ack?: Ack } {
 }
 
 const HANDLERS: Record<ClientEventName, (socket: ScrollbackSocket, service: HistoryOperations, payload: unknown) => Promise<Answer>> = {
-  "message:add": async (socket, service, payload) => service.add(socket.data.userId, payload, socket.id),
-  "history:load": async (socket, service, payload) => service.load(socket.data.userId, payload),
+  // Answers are built from named fields: a store's result may carry internal ones (RedisStore's `announced`).
+  "message:add": async (socket, service, payload) => {
+    const { message, duplicate } = await service.add(socket.data.userId, payload, socket.id);
+    return { message, duplicate };
+  },
+  "history:load": async (socket, service, payload) => {
+    const { messages, gap } = await service.load(socket.data.userId, payload);
+    return { messages, gap };
+  },
   "history:search": async (socket, service, payload) => ({ messages: await service.search(socket.data.userId, payload) }),
   "history:clear": async (socket, service, payload) => ({ removed: await service.clear(socket.data.userId, payload, socket.id) }),
 };
