@@ -17,7 +17,7 @@ const dashboard = JSON.parse(read("deploy/grafana/dashboards/scrollback.json"));
 /** Labels Prometheus adds to every scraped series. */
 const SCRAPE_LABELS = new Set(["instance", "job"]);
 /** Series names a query reads: scrollback's own and prom-client's standard process_* / nodejs_* ones. */
-const SERIES = String.raw`(?:scrollback|process|nodejs)_[a-zA-Z0-9_]+`;
+const SERIES = "(?:scrollback|process|nodejs)_[a-zA-Z0-9_]+";
 const seriesIn = (expr: string) => [...expr.matchAll(new RegExp(String.raw`\b(${SERIES})`, "g"))].map((match) => match[1]!);
 
 let redis: RedisServer;
