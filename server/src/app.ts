@@ -74,7 +74,7 @@ export interface CreateAppOptions {
 }
 
 export async function createApp(config: Readonly<Config>, logger: Logger, options: CreateAppOptions = {}): Promise<ScrollbackApp> {
-  const metrics = createMetrics();
+  const metrics = createMetrics({ commit: config.commit });
   // The store and the service fan out through io, and io's handlers need the service: io is late-bound.
   let io: ScrollbackServer | undefined;
   const { store, redis } = await openStore(config, metrics, logger, () => io);

@@ -59,24 +59,24 @@ function packageVersion(): string {
 }
 
 /** Labels of `scrollback_build_info`: `commit` only when the deployment says which (SCROLLBACK_COMMIT). */
-export function buildLabels(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+function buildLabels(commit: string | undefined): Record<string, string> {
   const labels: Record<string, string> = { version: packageVersion(), node: process.version };
-  const commit = env.SCROLLBACK_COMMIT?.trim();
   if (commit) labels.commit = commit;
   return labels;
 }
 
-export function createMetrics(): Metrics {
+/** `build.commit`: Config's SCROLLBACK_COMMIT, when set. */
+export function createMetrics(build: { commit?: string } = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
-  const build = buildLabels();
+  const buildInfo = buildLabels(build.commit);
   new Gauge({
     name: "scrollback_build_info",
     help: "Always 1; the labels say which build runs (version from package.json, Node.js version, commit from SCROLLBACK_COMMIT)",
-    labelNames: Object.keys(build),
+    labelNames: Object.keys(buildInfo),
     registers: [registry],
-  }).set(build, 1);
+  }).set(buildInfo, 1);
 
   const events = new Counter({
     name: "scrollback_events_total",

@@ -23,12 +23,7 @@ async function scrape(): Promise<Sample[]> {
 const value = (samples: Sample[], name: string, where: Record<string, string> = {}) => sumSamples(samples, name, where);
 
 beforeAll(async () => {
-  process.env.SCROLLBACK_COMMIT = "0123abc";
-  try {
-    server = await startServer({ STORE: "memory", SERVICE_TOKEN: TOKEN });
-  } finally {
-    delete process.env.SCROLLBACK_COMMIT;
-  }
+  server = await startServer({ STORE: "memory", SERVICE_TOKEN: TOKEN, SCROLLBACK_COMMIT: "0123abc" });
   socket = await connect(server.url, { userId: "metrics_user" });
   expect((await request(socket, "message:add", { content: "hello" })).ok).toBe(true);
   expect((await request(socket, "message:add", { content: "" })).ok).toBe(false);
