@@ -187,6 +187,7 @@ describe("GET /metrics", () => {
     expect(text).toMatch(/^scrollback_events_total\{event="message:add",outcome="ok"\} [1-9]/m);
     expect(text).toMatch(/^scrollback_events_total\{event="message:add",outcome="INVALID_PAYLOAD"\} [1-9]/m);
     expect(text).toMatch(/^scrollback_store_duration_seconds_count\{operation="append"\} [1-9]/m);
+    expect(text).toMatch(/^scrollback_store_up 1$/m);
     expect(text).toMatch(/^scrollback_redis_up 1$/m);
     expect(text).toMatch(/^scrollback_skipped_elements_total [1-9]/m);
     expect(text).toMatch(/^scrollback_http_requests_total\{route="add",status="201"\} [1-9]/m);
