@@ -10,7 +10,7 @@
 import { resolve } from "node:path";
 import { startRedis } from "../dev/redis-server.js";
 import { runThroughputCase, THROUGHPUT_CASES } from "./cases/index.js";
-import { startGenerators, type BenchContext } from "./fleet.js";
+import { type BenchContext, startGenerators } from "./fleet.js";
 import { parseBenchOptions } from "./options.js";
 
 /** Takes `--name value` out of the arguments; the rest are bench options. */

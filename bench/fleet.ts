@@ -36,7 +36,13 @@ export interface ServerSet {
 }
 
 /** Starts `count` server processes of `variant`; `label` names their profile folders. */
-export async function startServers(context: BenchContext, variant: RunVariant, count: number, label: string, extraFlags: string[] = []): Promise<ServerSet> {
+export async function startServers(
+  context: BenchContext,
+  variant: RunVariant,
+  count: number,
+  label: string,
+  extraFlags: string[] = [],
+): Promise<ServerSet> {
   const { options, redis } = context;
   const script = variant === "candidate" ? join(context.candidateRoot!, "bench/server-process.ts") : "./server-process.ts";
   const processOptions: ServerProcessOptions = {

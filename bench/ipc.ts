@@ -4,7 +4,7 @@
  * Servers and load generators run in their own processes so that each gets
  * its own event loop and its CPU time can be counted on its own.
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
 interface Call {

@@ -2,8 +2,9 @@
  * The bench's table: one row per figure, scrollback beside both baselines,
  * its ratio to each, and the issue's target where there is one.
  */
-import type { IdleResult, ThroughputResult } from "./results.js";
+
 import type { CaseName } from "./options.js";
+import type { IdleResult, ThroughputResult } from "./results.js";
 import type { Variant } from "./server-process.js";
 
 export interface CaseResults {
@@ -28,7 +29,10 @@ interface Row {
   values: Partial<Record<Variant, number | null | undefined>>;
   digits: number;
   /** Targets on this row: against a baseline's value, or on scrollback's own value. */
-  targets?: { text: string; check: (values: Partial<Record<Variant, number | null | undefined>>) => { value: number | null; met: boolean | null } }[];
+  targets?: {
+    text: string;
+    check: (values: Partial<Record<Variant, number | null | undefined>>) => { value: number | null; met: boolean | null };
+  }[];
 }
 
 const ratio = (a: number | null | undefined, b: number | null | undefined) =>
@@ -67,7 +71,12 @@ function throughputRows(name: CaseName, unit: string, results: Partial<Record<Va
       figure: `${unit}/s`,
       values: pick((r) => r.perSecond),
       digits: 0,
-      targets: name === "add" ? [atLeast("ceiling", 0.6)] : name === "fanout" ? [atLeast("ceiling", 0.35), atLeast("naive", 1.8)] : [atLeast("ceiling", 0.6)],
+      targets:
+        name === "add"
+          ? [atLeast("ceiling", 0.6)]
+          : name === "fanout"
+            ? [atLeast("ceiling", 0.35), atLeast("naive", 1.8)]
+            : [atLeast("ceiling", 0.6)],
     },
     { case: name, figure: "ack p50 ms", values: pick((r) => r.p50Ms), digits: 2 },
     { case: name, figure: "ack p99 ms", values: pick((r) => r.p99Ms), digits: 2, targets: name === "add" ? [atMost("ceiling", 2)] : [] },
@@ -103,7 +112,13 @@ function idleRows(results: Partial<Record<Variant, IdleResult>>): Row[] {
     Object.fromEntries(Object.entries(results).map(([variant, result]) => [variant, figure(result!)])) as Row["values"];
   return [
     { case: "idle", figure: "connect all, s", values: pick((r) => r.connectSeconds), digits: 2 },
-    { case: "idle", figure: "server RSS KiB/conn", values: pick((r) => r.rssBytesPerConnection / 1024), digits: 1, targets: [atMost("ceiling", 1.25)] },
+    {
+      case: "idle",
+      figure: "server RSS KiB/conn",
+      values: pick((r) => r.rssBytesPerConnection / 1024),
+      digits: 1,
+      targets: [atMost("ceiling", 1.25)],
+    },
     { case: "idle", figure: "server CPU s/1k conns", values: pick((r) => r.serverCpuPer1k), digits: 3 },
     { case: "idle", figure: "redis KiB/conn", values: pick((r) => r.redisBytesPerConnection / 1024), digits: 2 },
   ];

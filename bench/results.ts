@@ -85,7 +85,13 @@ export function medianOf(results: ThroughputResult[]): ThroughputResult {
 }
 
 /** One window's figures from the load generators' stats and the CPU seconds the servers and Redis spent in it. */
-export function summarise(variant: RunVariant, replicas: number, windows: WindowStats[], serverCpu: number, redisCpu: number): ThroughputResult {
+export function summarise(
+  variant: RunVariant,
+  replicas: number,
+  windows: WindowStats[],
+  serverCpu: number,
+  redisCpu: number,
+): ThroughputResult {
   const acks = windows.reduce((sum, window) => sum + window.acks, 0);
   const seconds = Math.max(...windows.map((window) => window.elapsedMs)) / 1000;
   const latency = new Histogram();

@@ -10,9 +10,9 @@ import { cpus, loadavg, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startRedis } from "../dev/redis-server.js";
 import { runIdle, runThroughputCase, THROUGHPUT_CASES } from "./cases/index.js";
-import { startGenerators, type BenchContext } from "./fleet.js";
+import { type BenchContext, startGenerators } from "./fleet.js";
 import { parseBenchOptions } from "./options.js";
-import { checkTargets, formatTable, type CaseResults } from "./report.js";
+import { type CaseResults, checkTargets, formatTable } from "./report.js";
 import type { Variant } from "./server-process.js";
 
 /** Baselines first, so a slow machine shows the ceiling before the rest. */
@@ -50,7 +50,9 @@ async function main(): Promise<void> {
           const result = await runIdle(context, variant);
           results.idle ??= {};
           results.idle[variant] = result;
-          log(`idle ${variant}: ${result.connections} connections in ${result.connectSeconds.toFixed(1)} s, ${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB each`);
+          log(
+            `idle ${variant}: ${result.connections} connections in ${result.connectSeconds.toFixed(1)} s, ${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB each`,
+          );
         }
       } else {
         results[caseName] = await runThroughputCase(context, THROUGHPUT_CASES[caseName], variants);

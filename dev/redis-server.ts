@@ -4,7 +4,7 @@
  * It can be killed, frozen and restarted on the same port and AOF dir, to
  * test outages.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -61,12 +61,18 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "scrollback-redis-"));
   const args = [
     ...(options.configFile ? [options.configFile] : []),
-    "--port", String(port),
-    "--bind", "127.0.0.1",
-    "--dir", dir,
-    "--save", "",
-    "--daemonize", "no",
-    "--logfile", join(dir, "redis.log"),
+    "--port",
+    String(port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dir,
+    "--save",
+    "",
+    "--daemonize",
+    "no",
+    "--logfile",
+    join(dir, "redis.log"),
     ...(options.appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
     ...(options.args ?? []),
   ];
@@ -75,7 +81,9 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   await waitForPing(port);
 
   const exited = (proc: ChildProcess) =>
-    proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+    proc.exitCode !== null || proc.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => proc.once("exit", () => resolve()));
 
   const server: RedisServer = {
     port,

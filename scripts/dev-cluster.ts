@@ -6,10 +6,10 @@
  *   npm run dev:cluster                      replicas on :3000 and :3001
  *   npm run dev:cluster -- --ports 4000,4001,4002
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { startRedis, type RedisServer } from "../dev/redis-server.js";
+import { type RedisServer, startRedis } from "../dev/redis-server.js";
 
 const MAIN = fileURLToPath(new URL("../server/src/main.ts", import.meta.url));
 // By URL, so the replicas find tsx whatever the working directory.

@@ -6,9 +6,9 @@
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createAdapter } from "@socket.io/redis-adapter";
 import { createMessageId } from "@scrollback/client/protocol";
 import { addMessageSchema } from "@scrollback/client/protocol/schemas";
+import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
 import { Server } from "socket.io";
 import { parsePayload } from "../../server/src/parse-payload.js";
@@ -36,7 +36,12 @@ export async function startNaiveServer(settings: BaselineSettings): Promise<Base
       try {
         const input = parsePayload(addMessageSchema, payload);
         const now = Date.now();
-        const stored = { id: input.id ?? createMessageId(now), role: input.role, content: input.content, timestamp: new Date(now).toISOString() };
+        const stored = {
+          id: input.id ?? createMessageId(now),
+          role: input.role,
+          content: input.content,
+          timestamp: new Date(now).toISOString(),
+        };
         await data.rpush(key, JSON.stringify(stored));
         await data.ltrim(key, -settings.historyMax, -1);
         await data.expire(key, settings.historyTtlSeconds);

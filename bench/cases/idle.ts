@@ -1,6 +1,6 @@
 /** Idle connections: what each one costs the server and Redis, and how fast they all connect. */
 import { benchUserId } from "../fixtures.js";
-import { startServers, type BenchContext } from "../fleet.js";
+import { type BenchContext, startServers } from "../fleet.js";
 import type { PlannedSocket } from "../load-generator.js";
 import { readRedisMemory } from "../redis-stats.js";
 import type { IdleResult, RunVariant } from "../results.js";
@@ -18,7 +18,14 @@ export async function runIdle(context: BenchContext, variant: RunVariant): Promi
     const warmup = Math.min(1_000, Math.ceil(count / 10));
     await Promise.all(
       generators.map((generator, index) =>
-        generator.call("open", { plan: Array.from({ length: Math.ceil(warmup / generators.length) }, (_, i) => ({ url: servers.urls[0]!, userId: benchUserId(count + i * generators.length + index), sender: true })), concurrency: 50 }),
+        generator.call("open", {
+          plan: Array.from({ length: Math.ceil(warmup / generators.length) }, (_, i) => ({
+            url: servers.urls[0]!,
+            userId: benchUserId(count + i * generators.length + index),
+            sender: true,
+          })),
+          concurrency: 50,
+        }),
       ),
     );
     await Promise.all(generators.map((generator) => generator.call("close")));

@@ -3,12 +3,13 @@
  * alternating, each window under closed-loop load from the generators; a
  * case only says what it sends, to how many replicas, and what it stores first.
  */
-import type { LoopOptions, PlannedSocket, WindowStats } from "../load-generator.js";
+
 import { benchUserId } from "../fixtures.js";
-import { serverCpuMicros, startServers, type BenchContext, type ServerSet } from "../fleet.js";
+import { type BenchContext, type ServerSet, serverCpuMicros, startServers } from "../fleet.js";
+import type { LoopOptions, PlannedSocket, WindowStats } from "../load-generator.js";
 import type { CaseName } from "../options.js";
 import { countCommandsByRole, readCommandCalls, readRedisCpuSeconds, resetCommandStats } from "../redis-stats.js";
-import { medianOf, summarise, type RunVariant, type ThroughputResult } from "../results.js";
+import { medianOf, type RunVariant, summarise, type ThroughputResult } from "../results.js";
 
 export type ThroughputCaseName = Exclude<CaseName, "idle">;
 
@@ -68,7 +69,13 @@ export async function runThroughputCase(
 }
 
 /** One measured window of one variant; `probe`: then count the Redis commands of exactly probeAdds adds. */
-async function measureWindow(context: BenchContext, spec: ThroughputCase, variant: RunVariant, servers: ServerSet, probe: boolean): Promise<ThroughputResult> {
+async function measureWindow(
+  context: BenchContext,
+  spec: ThroughputCase,
+  variant: RunVariant,
+  servers: ServerSet,
+  probe: boolean,
+): Promise<ThroughputResult> {
   const { options, admin } = context;
   await admin.flushall();
   await spec.prepare?.(context);
@@ -101,7 +108,9 @@ async function measureWindow(context: BenchContext, spec: ThroughputCase, varian
       const byRole = await countCommandsByRole(context.redis.url, admin, async () => {
         await resetCommandStats(admin);
         const share = Math.ceil(options.probeAdds / generators.length);
-        const answers = await Promise.all(generators.map((generator) => generator.call<{ ok: number; failed: number }>("exactly", { ...loop, count: share })));
+        const answers = await Promise.all(
+          generators.map((generator) => generator.call<{ ok: number; failed: number }>("exactly", { ...loop, count: share })),
+        );
         adds = answers.reduce((sum, answer) => sum + answer.ok, 0);
       });
       const perAdd = (calls: Record<string, number> = {}) =>

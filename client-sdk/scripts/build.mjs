@@ -30,9 +30,26 @@ const entryPoints = {
   "protocol/index": src("protocol/index.ts"),
   "protocol/schemas": src("protocol/schemas.ts"),
 };
-const library = { entryPoints, bundle: true, outdir: out, platform: "neutral", target: "es2022", external: ["socket.io-client", "zod"], logLevel: "warning" };
+const library = {
+  entryPoints,
+  bundle: true,
+  outdir: out,
+  platform: "neutral",
+  target: "es2022",
+  external: ["socket.io-client", "zod"],
+  logLevel: "warning",
+};
 // Browsers: the SDK with socket.io-client, and no zod (the server validates).
-const browser = { entryPoints: [src("index.ts")], bundle: true, write: false, metafile: true, platform: "browser", target: "es2022", minify: true, logLevel: "warning" };
+const browser = {
+  entryPoints: [src("index.ts")],
+  bundle: true,
+  write: false,
+  metafile: true,
+  platform: "browser",
+  target: "es2022",
+  minify: true,
+  logLevel: "warning",
+};
 
 rmSync(out, { recursive: true, force: true });
 mkdirSync(out, { recursive: true });
@@ -50,7 +67,10 @@ execFileSync(process.execPath, [tsc, "-p", join(root, "tsconfig.build.json"), "-
 // as an ES module (attw: "Masquerading as ESM").
 for (const file of readdirSync(types, { recursive: true, encoding: "utf8" }).filter((name) => name.endsWith(".d.ts"))) {
   const declarations = readFileSync(join(types, file), "utf8");
-  writeFileSync(join(types, file.replace(/\.d\.ts$/, ".d.cts")), declarations.replace(/((?:from|import\()\s*["'](?:\.\.?\/)[^"']*)\.js(["'])/g, "$1.cjs$2"));
+  writeFileSync(
+    join(types, file.replace(/\.d\.ts$/, ".d.cts")),
+    declarations.replace(/((?:from|import\()\s*["'](?:\.\.?\/)[^"']*)\.js(["'])/g, "$1.cjs$2"),
+  );
 }
 // A <script src=".../scrollback.iife.js"> defines the global `Scrollback`;
 // TypeScript code on such a page gets its type from

@@ -171,7 +171,9 @@ export class ScrollbackClient {
    * const hits = await client.search("invoice", { role: "assistant" });
    */
   async search(query: string, filters: { role?: Role; limit?: number } = {}, options: CallOptions = {}): Promise<Message[]> {
-    const answer = await this.#connection.request(options, (socket, ms) => socket.timeout(ms).emitWithAck("history:search", { query, ...filters }));
+    const answer = await this.#connection.request(options, (socket, ms) =>
+      socket.timeout(ms).emitWithAck("history:search", { query, ...filters }),
+    );
     return answer.messages;
   }
 

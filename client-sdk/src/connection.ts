@@ -6,17 +6,16 @@
  * online only once the timeline has caught up.
  */
 import { io } from "socket.io-client";
+import type { ClientSocket } from "./client-socket.js";
 import type { Emitter } from "./emitter.js";
 import { identityOf } from "./identity.js";
 import type { KeyValueStorage, Outbox } from "./outbox.js";
 import type { ErrorBody } from "./protocol/errors.js";
-import type { ClientSocket } from "./client-socket.js";
 import type { Ack } from "./protocol/events.js";
 import { closedError, ScrollbackError } from "./scrollback-error.js";
 import type { Timeline } from "./timeline.js";
-import { anySignal, backoffDelay, sleep, type BackoffOptions } from "./timing.js";
+import { anySignal, type BackoffOptions, backoffDelay, sleep } from "./timing.js";
 import type { CallOptions, ClientEvents, ConnectionStatus, ConnectOptions } from "./types.js";
-
 
 export interface ConnectionParts {
   /** Emits `status` and `error`. */

@@ -6,22 +6,22 @@
  * not (they live at `@scrollback/client/protocol/schemas`, for servers).
  */
 export { connect, ScrollbackClient } from "./client.js";
+export type { KeyValueStorage, PendingMessage } from "./outbox.js";
+// The protocol's types, error codes and id maker; its id patterns stay at
+// `@scrollback/client/protocol`, so the SDK's own exports do not grow.
+export * from "./protocol/errors.js";
+export * from "./protocol/events.js";
+export { createMessageId } from "./protocol/ids.js";
+export { type ClientErrorCode, ScrollbackError } from "./scrollback-error.js";
+export type { BackoffOptions } from "./timing.js";
 export type {
   AddInput,
   CallOptions,
   ClientEvents,
   CloseOptions,
   ConnectionOptions,
+  ConnectionStatus,
   ConnectOptions,
   Credentials,
-  ConnectionStatus,
   TokenSource,
 } from "./types.js";
-export type { KeyValueStorage, PendingMessage } from "./outbox.js";
-export { ScrollbackError, type ClientErrorCode } from "./scrollback-error.js";
-export type { BackoffOptions } from "./timing.js";
-// The protocol's types, error codes and id maker; its id patterns stay at
-// `@scrollback/client/protocol`, so the SDK's own exports do not grow.
-export * from "./protocol/errors.js";
-export * from "./protocol/events.js";
-export { createMessageId } from "./protocol/ids.js";

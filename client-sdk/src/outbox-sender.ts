@@ -4,12 +4,13 @@
  * outbox only when the server stored it or refused it for good; silence and
  * retryable refusals keep it at the head, to be resent with the same id.
  */
-import type { Emitter } from "./emitter.js";
+
 import type { ClientSocket } from "./client-socket.js";
+import type { Emitter } from "./emitter.js";
 import type { Outbox, OutboxEntry } from "./outbox.js";
 import { ScrollbackError } from "./scrollback-error.js";
 import type { Timeline } from "./timeline.js";
-import { retryDelay, sleep, type BackoffOptions } from "./timing.js";
+import { type BackoffOptions, retryDelay, sleep } from "./timing.js";
 import type { ClientEvents } from "./types.js";
 
 export interface OutboxSenderParts {

@@ -1,5 +1,5 @@
 /** The one error type the SDK rejects with and emits. */
-import { RETRYABLE_CODES, type ErrorBody, type ErrorCode } from "./protocol/errors.js";
+import { type ErrorBody, type ErrorCode, RETRYABLE_CODES } from "./protocol/errors.js";
 
 /**
  * Codes the SDK produces itself, beside the server's {@link ErrorCode}s:

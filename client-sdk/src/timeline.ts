@@ -11,11 +11,12 @@
  * one of them may still be on its way when the connection drops, and a
  * cursor past it would skip it for good.
  */
+
+import type { ClientSocket } from "./client-socket.js";
 import type { Emitter } from "./emitter.js";
 import type { Message } from "./protocol/events.js";
 import { ScrollbackError } from "./scrollback-error.js";
-import { retryDelay, sleep, type BackoffOptions } from "./timing.js";
-import type { ClientSocket } from "./client-socket.js";
+import { type BackoffOptions, retryDelay, sleep } from "./timing.js";
 import type { ClientEvents } from "./types.js";
 
 const SEEN_IDS_KEPT = 2_000;

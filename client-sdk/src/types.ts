@@ -3,7 +3,7 @@
  * take, and the events it emits.
  */
 import type { ManagerOptions, SocketOptions } from "socket.io-client";
-import type { PendingMessage, KeyValueStorage } from "./outbox.js";
+import type { KeyValueStorage, PendingMessage } from "./outbox.js";
 import type { Message, MessageMeta, Role } from "./protocol/events.js";
 import type { ScrollbackError } from "./scrollback-error.js";
 import type { BackoffOptions } from "./timing.js";

@@ -5,12 +5,12 @@
  */
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import express from "express";
 import type { Tracer } from "@opentelemetry/api";
+import express from "express";
 import type { Logger } from "pino";
 import { createAuthenticator } from "./auth/authenticator.js";
 import type { Config } from "./config.js";
-import { assembleHistory, createRedisStore, storeSettings, type IoRef } from "./history-assembly.js";
+import { assembleHistory, createRedisStore, type IoRef, storeSettings } from "./history-assembly.js";
 import { createHealthRouter } from "./http/health.js";
 import { createMetricsRouter } from "./http/metrics-route.js";
 import { requestMetrics } from "./http/request-metrics.js";
@@ -20,7 +20,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { startPubsubCanary } from "./realtime/pubsub-canary.js";
 import { createSocketServer, MAX_HTTP_BUFFER_SIZE } from "./realtime/socket-server.js";
 import type { ScrollbackServer } from "./realtime/types.js";
-import { createRedisConnections, probeRedis, WAIT_CONNECTIONS, type RedisConnections } from "./redis-connections.js";
+import { createRedisConnections, probeRedis, type RedisConnections, WAIT_CONNECTIONS } from "./redis-connections.js";
 import { MemoryStore } from "./store/memory-store.js";
 import type { Store } from "./store/store.js";
 
@@ -40,7 +40,12 @@ export interface ScrollbackApp {
 }
 
 /** Picks the store per `STORE` (PROTOCOL.md §1), probing the default Redis once for `auto`. */
-async function openStore(config: Readonly<Config>, metrics: Metrics, logger: Logger, io: IoRef): Promise<{ store: Store; redis?: RedisConnections }> {
+async function openStore(
+  config: Readonly<Config>,
+  metrics: Metrics,
+  logger: Logger,
+  io: IoRef,
+): Promise<{ store: Store; redis?: RedisConnections }> {
   const useRedis = config.store === "redis" || (config.store === "auto-probe" && (await probeRedis(config.redis)));
   if (!useRedis) {
     if (config.store === "auto-probe") {
@@ -87,7 +92,15 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
   web.set("strict routing", true);
   const httpServer = createServer(web);
 
-  const service = assembleHistory({ store, metrics, maxMessageBytes: config.maxMessageBytes, maxMetaBytes: config.maxMetaBytes, keyPrefix: config.keyPrefix, io: () => io, tracer: options.tracer });
+  const service = assembleHistory({
+    store,
+    metrics,
+    maxMessageBytes: config.maxMessageBytes,
+    maxMetaBytes: config.maxMetaBytes,
+    keyPrefix: config.keyPrefix,
+    io: () => io,
+    tracer: options.tracer,
+  });
   const sockets = createSocketServer({
     httpServer,
     authenticate: createAuthenticator(config.auth),
@@ -101,7 +114,9 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
     redis,
   });
   io = sockets.io;
-  const canary = redis ? startPubsubCanary({ pub: redis.pub, sub: redis.sub, metrics, logger: logger.child({ component: "pubsub-canary" }) }) : undefined;
+  const canary = redis
+    ? startPubsubCanary({ pub: redis.pub, sub: redis.sub, metrics, logger: logger.child({ component: "pubsub-canary" }) })
+    : undefined;
 
   web.use(requestMetrics(metrics));
   web.use(createHealthRouter(store, metrics));

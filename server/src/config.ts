@@ -18,7 +18,10 @@ const hostList = optionalString.pipe(
     .optional()
     .transform((value, ctx) => {
       if (value === undefined) return undefined;
-      const nodes = value.split(",").map((entry) => entry.trim()).filter(Boolean);
+      const nodes = value
+        .split(",")
+        .map((entry) => entry.trim())
+        .filter(Boolean);
       const parsed = nodes.map((entry) => {
         const [, host, port] = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(entry) ?? [];
         return host === undefined ? undefined : { host, port: Number(port) };
@@ -35,7 +38,10 @@ const hostList = optionalString.pipe(
 const httpOriginList = optionalString.transform((value, ctx) => {
   if (value === undefined) return undefined;
   const origins: string[] = [];
-  for (const entry of value.split(",").map((origin) => origin.trim()).filter(Boolean)) {
+  for (const entry of value
+    .split(",")
+    .map((origin) => origin.trim())
+    .filter(Boolean)) {
     const url = URL.canParse(entry) ? new URL(entry) : undefined;
     if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
       ctx.addIssue({ code: "custom", message: `not an origin: ${entry} (expected http(s)://host[:port])` });
@@ -45,7 +51,6 @@ const httpOriginList = optionalString.transform((value, ctx) => {
   }
   return origins;
 });
-
 
 /** Each variable on its own. */
 const envFields = z.object({
@@ -110,7 +115,10 @@ const envFields = z.object({
     // Browsers send Origin as scheme://host[:port]; normalise each entry to
     // that form (a trailing slash or an upper-case host would never match).
     const origins: string[] = [];
-    for (const entry of value.split(",").map((origin) => origin.trim()).filter(Boolean)) {
+    for (const entry of value
+      .split(",")
+      .map((origin) => origin.trim())
+      .filter(Boolean)) {
       const origin = URL.canParse(entry) ? new URL(entry).origin : "null";
       if (origin === "null") {
         ctx.addIssue({ code: "custom", message: `not an origin: ${entry} (expected scheme://host[:port])` });
@@ -202,7 +210,10 @@ const REDIS_MODES = ["REDIS_CLUSTER_NODES", "REDIS_SENTINELS", "REDIS_URL"] as c
 /** Shortest AUTH_JWT_SECRET and SERVICE_TOKEN production accepts, in UTF-8 bytes (HS256's key size). */
 const MIN_SECRET_BYTES = 32;
 /** Placeholders .env.example has shipped: a copy left unedited must not become production's secret. */
-const PLACEHOLDER_SECRETS: ReadonlySet<string> = new Set(["replace-with-a-long-random-secret-from-openssl-rand", "replace-with-another-random-string"]);
+const PLACEHOLDER_SECRETS: ReadonlySet<string> = new Set([
+  "replace-with-a-long-random-secret-from-openssl-rand",
+  "replace-with-another-random-string",
+]);
 
 /** `AUTH_MODE`, or its default: `jwt` as soon as any JWT setting says tokens are expected. */
 function authMode(e: Env): AuthConfig["mode"] {
@@ -224,7 +235,8 @@ function checkCombinations(e: Env, ctx: z.RefinementCtx<Env>, given: readonly st
 
   const redisModes = REDIS_MODES.filter(isSet);
   const [firstMode, ...otherModes] = redisModes;
-  if (firstMode !== undefined && otherModes.length > 0) problem(firstMode, `set at most one of ${REDIS_MODES.join(", ")} (${redisModes.join(" and ")} are set)`);
+  if (firstMode !== undefined && otherModes.length > 0)
+    problem(firstMode, `set at most one of ${REDIS_MODES.join(", ")} (${redisModes.join(" and ")} are set)`);
   if (isSet("REDIS_SENTINEL_NAME") && !isSet("REDIS_SENTINELS")) problem("REDIS_SENTINELS", "required with REDIS_SENTINEL_NAME");
   if (isSet("REDIS_SENTINELS") && !isSet("REDIS_SENTINEL_NAME")) problem("REDIS_SENTINEL_NAME", "required with REDIS_SENTINELS");
 
@@ -257,7 +269,10 @@ function checkProduction(e: Env, given: readonly string[], problem: (variable: s
     }
   }
   if (e.STORE === "auto" && !redisConfigured(given)) {
-    problem("STORE", "auto without any REDIS_* setting under NODE_ENV=production would give each replica its own memory store: set REDIS_URL (or another REDIS_* setting), or STORE=memory if that is meant");
+    problem(
+      "STORE",
+      "auto without any REDIS_* setting under NODE_ENV=production would give each replica its own memory store: set REDIS_URL (or another REDIS_* setting), or STORE=memory if that is meant",
+    );
   }
 }
 
@@ -287,8 +302,7 @@ function toConfig(e: Env, given: string[]): Config {
 }
 
 /** The schema of the environment whose variables are named `given` (the store's rule looks at every REDIS_* name, documented or not). */
-const envSchema = (given: readonly string[]) =>
-  envFields.superRefine((e, ctx) => checkCombinations(e, ctx, given), { when: () => true });
+const envSchema = (given: readonly string[]) => envFields.superRefine((e, ctx) => checkCombinations(e, ctx, given), { when: () => true });
 
 /** Thrown by {@link loadConfig}; its message has one line per problem, each naming its variable. */
 export class ConfigError extends Error {
@@ -304,7 +318,9 @@ export function loadConfig(env: Record<string, string | undefined>): Readonly<Co
   const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ""));
   const result = envSchema(Object.keys(given)).safeParse(given);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `invalid configuration: ${issue.path.join(".") || "environment"}: ${issue.message}`);
+    const problems = result.error.issues.map(
+      (issue) => `invalid configuration: ${issue.path.join(".") || "environment"}: ${issue.message}`,
+    );
     throw new ConfigError(problems.join("\n"));
   }
   return Object.freeze(toConfig(result.data, Object.keys(given)));

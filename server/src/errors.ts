@@ -4,7 +4,7 @@
  * everything thrown inside a handler ends up as an AppError via
  * `toAppError`, so clients only ever see a code of the registry.
  */
-import { ERROR_CODES, RETRYABLE_CODES, type AnyErrorCode, type ErrorBody, type HttpErrorCode } from "@scrollback/client/protocol";
+import { type AnyErrorCode, ERROR_CODES, type ErrorBody, type HttpErrorCode, RETRYABLE_CODES } from "@scrollback/client/protocol";
 import type { ZodError } from "zod";
 
 /**

@@ -6,7 +6,7 @@
 import type { Tracer } from "@opentelemetry/api";
 import type { Config } from "./config.js";
 import type { HistoryOperations } from "./history-operations.js";
-import { HistoryService, type Broadcaster } from "./history-service.js";
+import { type Broadcaster, HistoryService } from "./history-service.js";
 import type { Metrics } from "./metrics.js";
 import { announceHistoryCleared, announceMessageAdded, createRoomBroadcaster } from "./realtime/broadcaster.js";
 import type { ScrollbackServer } from "./realtime/types.js";

@@ -5,18 +5,18 @@
  */
 import { createMessageId, type Message } from "@scrollback/client/protocol";
 import {
+  type AddMessageInput,
   addMessageSchema,
   clearHistorySchema,
   loadHistorySchema,
   META_MAX_KEY_LENGTH,
   searchHistorySchema,
-  type AddMessageInput,
 } from "@scrollback/client/protocol/schemas";
 import { tooLarge, unavailable } from "./errors.js";
 import type { HistoryOperations } from "./history-operations.js";
 import type { Metrics } from "./metrics.js";
 import { parsePayload } from "./parse-payload.js";
-import { STORE_DEADLINE_MS, type AppendResult, type ClearResult, type LoadResult, type Store } from "./store/store.js";
+import { type AppendResult, type ClearResult, type LoadResult, STORE_DEADLINE_MS, type Store } from "./store/store.js";
 import { withTimeout } from "./with-timeout.js";
 
 /** Pushes changes to a user's connections on every replica. */

@@ -47,8 +47,7 @@ async function main(): Promise<void> {
       logger.error("shutdown took too long; exiting");
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS).unref();
-    const flushTraces = () =>
-      tracing && withTimeout(tracing.shutdown(), { ms: TRACE_FLUSH_LIMIT_MS, onTimeout: () => undefined });
+    const flushTraces = () => tracing && withTimeout(tracing.shutdown(), { ms: TRACE_FLUSH_LIMIT_MS, onTimeout: () => undefined });
     app
       .close(SHUTDOWN_LIMIT_MS - 2_000)
       .then(flushTraces)

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from "node:fs";
 import { CLIENT_EVENTS, type ClientEventName, ERROR_CODES } from "@scrollback/client/protocol";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /** An event's outcome: `ok` or the error code its ack carried. */
 export type EventOutcome = "ok" | (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
@@ -95,12 +95,21 @@ export function createMetrics(build: { commit?: string } = {}): Metrics {
   const eventSeries = {} as Record<ClientEventName, Record<EventOutcome, EventSeries>>;
   for (const event of CLIENT_EVENTS) {
     const byOutcome = {} as Record<EventOutcome, EventSeries>;
-    for (const outcome of outcomes) byOutcome[outcome] = { count: events.labels(event, outcome), duration: eventDuration.labels(event, outcome) };
+    for (const outcome of outcomes)
+      byOutcome[outcome] = { count: events.labels(event, outcome), duration: eventDuration.labels(event, outcome) };
     eventSeries[event] = byOutcome;
   }
 
-  const storeUpGauge = new Gauge({ name: "scrollback_store_up", help: "1 while the store (Redis or memory) answers its ping, else 0", registers: [registry] });
-  const redisUpGauge = new Gauge({ name: "scrollback_redis_up", help: "Deprecated: the same value as scrollback_store_up", registers: [registry] });
+  const storeUpGauge = new Gauge({
+    name: "scrollback_store_up",
+    help: "1 while the store (Redis or memory) answers its ping, else 0",
+    registers: [registry],
+  });
+  const redisUpGauge = new Gauge({
+    name: "scrollback_redis_up",
+    help: "Deprecated: the same value as scrollback_store_up",
+    registers: [registry],
+  });
 
   return {
     registry,

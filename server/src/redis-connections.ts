@@ -13,7 +13,7 @@
  * - `pub` / `sub`: the Socket.IO adapter's fan-out. `sub` keeps its queue and
  *   retries forever so subscriptions are restored after an outage.
  */
-import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 import type { RedisTarget } from "./config.js";
 import { withTimeout } from "./with-timeout.js";
@@ -156,7 +156,9 @@ function logSubscriptionFailures(sub: RedisClient, logger: Logger): void {
     const send = sub[name].bind(sub) as (...channels: string[]) => Promise<unknown>;
     (sub as unknown as Record<string, unknown>)[name] = (...channels: string[]) => {
       const reply = send(...channels);
-      reply.catch((error: Error) => logger.debug({ command: name, channels: channels.length, err: error.message }, "redis subscription command failed"));
+      reply.catch((error: Error) =>
+        logger.debug({ command: name, channels: channels.length, err: error.message }, "redis subscription command failed"),
+      );
       return reply;
     };
   }
@@ -175,7 +177,9 @@ export async function closeRedisClient(client: RedisClient): Promise<void> {
 export async function probeRedis(target: RedisTarget, timeoutMs = 1_000): Promise<boolean> {
   if (target.kind !== "standalone") return false;
   const options: RedisOptions = { connectTimeout: timeoutMs, retryStrategy: () => null, maxRetriesPerRequest: 0, lazyConnect: true };
-  const client = target.url ? new Redis(target.url, options) : new Redis({ ...options, host: target.host, port: target.port, db: target.db });
+  const client = target.url
+    ? new Redis(target.url, options)
+    : new Redis({ ...options, host: target.host, port: target.port, db: target.db });
   client.on("error", () => {});
   try {
     await client.connect();

@@ -12,7 +12,7 @@
  * then assembled without these wrappers (app.ts), so the hot path is the
  * same code it would be without this file, and the SDK is not even loaded.
  */
-import { context, SpanKind, SpanStatusCode, trace, type Attributes, type Span, type Tracer } from "@opentelemetry/api";
+import { type Attributes, context, type Span, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
 import type { SpanProcessor } from "@opentelemetry/sdk-trace";
 import { ERROR_CODES } from "@scrollback/client/protocol";
 import type { TracingConfig } from "./config.js";
@@ -105,7 +105,8 @@ export function traceHistory(operations: HistoryOperations, tracer: Tracer): His
     add: (userId, payload, originSocketId) => span("message:add", originSocketId, () => operations.add(userId, payload, originSocketId)),
     load: (userId, payload) => span("history:load", undefined, () => operations.load(userId, payload)),
     search: (userId, payload) => span("history:search", undefined, () => operations.search(userId, payload)),
-    clear: (userId, payload, originSocketId) => span("history:clear", originSocketId, () => operations.clear(userId, payload, originSocketId)),
+    clear: (userId, payload, originSocketId) =>
+      span("history:clear", originSocketId, () => operations.clear(userId, payload, originSocketId)),
   };
 }
 
@@ -121,13 +122,36 @@ export function traceStore(store: Store, tracer: Tracer): Store {
   return {
     kind: store.kind,
     append: (userId, message, options) =>
-      span("append", "EVALSHA appendMessage", () => store.append(userId, message, options), (result) => ({
-        "scrollback.message_id": result.message.id,
-        "scrollback.duplicate": result.duplicate,
-      })),
-    load: (userId, options) => span("load", "LRANGE", () => store.load(userId, options), (result) => ({ "scrollback.messages": result.messages.length })),
-    search: (userId, options) => span("search", "LRANGE", () => store.search(userId, options), (result) => ({ "scrollback.messages": result.length })),
-    clear: (userId, options) => span("clear", "EVALSHA clearHistory", () => store.clear(userId, options), (result) => ({ "scrollback.removed": result.removed })),
+      span(
+        "append",
+        "EVALSHA appendMessage",
+        () => store.append(userId, message, options),
+        (result) => ({
+          "scrollback.message_id": result.message.id,
+          "scrollback.duplicate": result.duplicate,
+        }),
+      ),
+    load: (userId, options) =>
+      span(
+        "load",
+        "LRANGE",
+        () => store.load(userId, options),
+        (result) => ({ "scrollback.messages": result.messages.length }),
+      ),
+    search: (userId, options) =>
+      span(
+        "search",
+        "LRANGE",
+        () => store.search(userId, options),
+        (result) => ({ "scrollback.messages": result.length }),
+      ),
+    clear: (userId, options) =>
+      span(
+        "clear",
+        "EVALSHA clearHistory",
+        () => store.clear(userId, options),
+        (result) => ({ "scrollback.removed": result.removed }),
+      ),
     ping: () => store.ping(),
     close: () => store.close(),
   };
@@ -136,13 +160,17 @@ export function traceStore(store: Store, tracer: Tracer): Store {
 /** The broadcaster, with a PRODUCER span around each fan-out. */
 export function traceBroadcaster(broadcaster: Broadcaster, tracer: Tracer): Broadcaster {
   const span = (event: string, attributes: Attributes, run: () => void) =>
-    tracer.startActiveSpan("scrollback.fanout", { kind: SpanKind.PRODUCER, attributes: { "messaging.operation.type": "publish", "scrollback.event": event, ...attributes } }, (active) => {
-      try {
-        run();
-      } finally {
-        active.end();
-      }
-    });
+    tracer.startActiveSpan(
+      "scrollback.fanout",
+      { kind: SpanKind.PRODUCER, attributes: { "messaging.operation.type": "publish", "scrollback.event": event, ...attributes } },
+      (active) => {
+        try {
+          run();
+        } finally {
+          active.end();
+        }
+      },
+    );
   return {
     // When `announced`, the publish happened inside the store's span.
     messageAdded: (message, except, announced) =>

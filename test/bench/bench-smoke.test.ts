@@ -18,10 +18,14 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 it("runs every case against both baselines and reports one round trip per add", async () => {
   const out = join(dir, "result.json");
   const args = ["--users", "4", "--inflight", "2", "--warmup", "0.3", "--duration", "0.5", "--rounds", "1", "--idle", "40", "--out", out];
-  const { stdout } = await promisify(execFile)(process.execPath, ["--conditions=@scrollback/source", "--import", "tsx", "bench/run.ts", ...args], {
-    cwd: ROOT,
-    timeout: 120_000,
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ["--conditions=@scrollback/source", "--import", "tsx", "bench/run.ts", ...args],
+    {
+      cwd: ROOT,
+      timeout: 120_000,
+    },
+  );
 
   expect(stdout).toMatch(/^add +adds\/s +[\d,]+ +[\d,]+ +[\d,]+/m);
   const line = stdout.trim().split("\n").at(-1)!;

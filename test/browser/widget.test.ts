@@ -11,9 +11,9 @@ import type { AddressInfo } from "node:net";
 import { USER_ID_PATTERN } from "@scrollback/client/protocol";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { signToken, TEST_SECRET } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { freePort } from "../../dev/free-port.js";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { signToken, TEST_SECRET } from "../support/clients.js";
 import { spawnServer, startReplicas, startServer, type TestServer } from "../support/servers.js";
 import { launchChromium } from "./chromium.js";
 
@@ -41,7 +41,8 @@ beforeAll(async () => {
     const counter = window as unknown as { seenMessages: number };
     counter.seenMessages = 0;
     new MutationObserver((records) => {
-      for (const record of records) for (const node of record.addedNodes) if ((node as Element).matches?.("[data-testid=message]")) counter.seenMessages++;
+      for (const record of records)
+        for (const node of record.addedNodes) if ((node as Element).matches?.("[data-testid=message]")) counter.seenMessages++;
     }).observe(document.querySelector(".messages")!, { childList: true });
   });
 });
@@ -91,7 +92,9 @@ async function timeArrivals(page: Page): Promise<void> {
     new MutationObserver((records) => {
       for (const record of records) {
         for (const node of record.addedNodes) {
-          const text = (node as Element).matches?.("[data-testid=message]") ? (node as Element).querySelector(".bubble")?.textContent : undefined;
+          const text = (node as Element).matches?.("[data-testid=message]")
+            ? (node as Element).querySelector(".bubble")?.textContent
+            : undefined;
           if (text) times.arrived[text] ??= Date.now();
         }
       }
@@ -99,7 +102,10 @@ async function timeArrivals(page: Page): Promise<void> {
   });
 }
 const recorded = (page: Page, kind: "submitted" | "arrived", text: string) =>
-  page.evaluate(([kind, text]) => (window as unknown as { times: Record<string, Record<string, number>> }).times[kind]![text]!, [kind, text] as const);
+  page.evaluate(([kind, text]) => (window as unknown as { times: Record<string, Record<string, number>> }).times[kind]![text]!, [
+    kind,
+    text,
+  ] as const);
 const submitTime = (page: Page, text: string) => recorded(page, "submitted", text);
 const arrivalTime = (page: Page, text: string) => recorded(page, "arrived", text);
 
@@ -113,7 +119,11 @@ async function kept(userId: string): Promise<string[]> {
 async function screenshot(page: Page, name: string): Promise<void> {
   const path = new URL(`widget-${name}.actual.png`, SCREENSHOTS);
   rmSync(path, { force: true });
-  await page.waitForFunction(() => document.getAnimations().every((animation) => animation.playState !== "running" || animation.effect?.getTiming().iterations === Infinity));
+  await page.waitForFunction(() =>
+    document
+      .getAnimations()
+      .every((animation) => animation.playState !== "running" || animation.effect?.getTiming().iterations === Infinity),
+  );
   await page.screenshot({ path: path.pathname });
 }
 
@@ -322,11 +332,17 @@ describe("a server that verifies tokens (JWT mode)", () => {
     // The operator's token endpoint (same site): the first token ends ~2 s after the
     // page connects (exp 28 s ago, inside the server's 30 s leeway), the next lasts.
     let calls = 0;
-    await page.route((url) => url.pathname === "/chat-token", async (route) => {
-      calls++;
-      const expiresAt = calls === 1 ? Math.floor(Date.now() / 1000) - 28 : undefined;
-      await route.fulfill({ contentType: "application/json", body: JSON.stringify({ token: await signToken("endpoint_user", expiresAt ? { expiresAt } : {}) }) });
-    });
+    await page.route(
+      (url) => url.pathname === "/chat-token",
+      async (route) => {
+        calls++;
+        const expiresAt = calls === 1 ? Math.floor(Date.now() / 1000) - 28 : undefined;
+        await route.fulfill({
+          contentType: "application/json",
+          body: JSON.stringify({ token: await signToken("endpoint_user", expiresAt ? { expiresAt } : {}) }),
+        });
+      },
+    );
     await page.goto(`${jwtServer.url}/?tokenUrl=/chat-token`);
     await waitOnline(page);
     // auth:expired ends the first session; the page asks the endpoint again and reconnects.
@@ -351,7 +367,10 @@ describe("what the widget looks like", () => {
     const user = "team_lead_001";
     const desktop = await openWidget(await newContext({ viewport: { width: 1280, height: 860 } }), a.url, user);
     await send(desktop, "Can you summarise yesterday's standup in three points?");
-    await addAsAssistant(user, "Sure:\n1. The Redis migration shipped; histories now survive restarts.\n2. The chat widget got an outbox, so nothing typed offline is lost.\n3. Load tests start Monday.");
+    await addAsAssistant(
+      user,
+      "Sure:\n1. The Redis migration shipped; histories now survive restarts.\n2. The chat widget got an outbox, so nothing typed offline is lost.\n3. Load tests start Monday.",
+    );
     await send(desktop, "Great, thanks! Remind me about the load tests on Monday.");
     await addAsAssistant(user, "Will do. I'll post a reminder here on Monday morning.");
     await expect.poll(() => shown(desktop)).toHaveLength(4);
@@ -407,10 +426,13 @@ describe("whom the page trusts with credentials (issue 10)", () => {
     const elsewhere = await startRecorder();
     const page = await (await newContext()).newPage();
     let tokenRequests = 0;
-    await page.route((url) => url.pathname === "/chat-token", async (route) => {
-      tokenRequests++;
-      await route.fulfill({ contentType: "application/json", body: JSON.stringify({ token: await signToken("lured_user") }) });
-    });
+    await page.route(
+      (url) => url.pathname === "/chat-token",
+      async (route) => {
+        tokenRequests++;
+        await route.fulfill({ contentType: "application/json", body: JSON.stringify({ token: await signToken("lured_user") }) });
+      },
+    );
     await page.goto(`${jwtServer.url}/?tokenUrl=/chat-token&server=${encodeURIComponent(elsewhere.url)}`);
     await page.locator("[data-testid=error]").waitFor();
     await page.waitForTimeout(1_500);
@@ -425,13 +447,24 @@ describe("whom the page trusts with credentials (issue 10)", () => {
     onTestFinished(() => embeddable.close());
     const directives = async (url: string) => {
       const policy = (await fetch(`${url}/`)).headers.get("content-security-policy") ?? "";
-      return Object.fromEntries(policy.split(";").map((part) => part.trim().split(/\s+/)).map(([name, ...values]) => [name, values]));
+      return Object.fromEntries(
+        policy
+          .split(";")
+          .map((part) => part.trim().split(/\s+/))
+          .map(([name, ...values]) => [name, values]),
+      );
     };
     const own = await directives(a.url);
     expect(own["connect-src"]).toEqual(["'self'"]);
     expect(own["frame-ancestors"]).toEqual(["'self'"]);
     const withServers = await directives(listed.url);
-    expect(withServers["connect-src"]).toEqual(["'self'", "https://chat.example", "wss://chat.example", "http://127.0.0.1:4000", "ws://127.0.0.1:4000"]);
+    expect(withServers["connect-src"]).toEqual([
+      "'self'",
+      "https://chat.example",
+      "wss://chat.example",
+      "http://127.0.0.1:4000",
+      "ws://127.0.0.1:4000",
+    ]);
     const withOrigins = await directives(embeddable.url);
     expect(withOrigins["frame-ancestors"]).toEqual(["'self'", "https://app.example", "http://127.0.0.1:1"]);
   });
@@ -488,7 +521,11 @@ describe("a message whose timestamp does not parse (written by another program)"
     await send(page, "a live message after them");
     await message(page, "a live message after them").and(page.locator('[data-state="stored"]')).waitFor();
     expect(await message(page, "a live message after them").locator("time").textContent()).toMatch(/\d/);
-    expect(await shown(page)).toEqual(["written yesterday, says the other program", "written on the 45th of Undecember", "a live message after them"]);
+    expect(await shown(page)).toEqual([
+      "written yesterday, says the other program",
+      "written on the 45th of Undecember",
+      "a live message after them",
+    ]);
   });
 });
 

@@ -6,9 +6,9 @@
  * test process (each side stays well under `ulimit -n`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { openRaw, type RawSocket } from "../support/raw-socket.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
-import { spawnServer, type ServerProcess } from "../support/servers.js";
+import { type ServerProcess, spawnServer } from "../support/servers.js";
 import { metric } from "./probes.js";
 
 const COUNT = 10_000;
@@ -19,7 +19,9 @@ const raws: RawSocket[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  await redis.client().rpush("temp_memory:crowd_0:messages", JSON.stringify({ id: "seed", role: "user", content: "hello crowd", timestamp: null }));
+  await redis
+    .client()
+    .rpush("temp_memory:crowd_0:messages", JSON.stringify({ id: "seed", role: "user", content: "hello crowd", timestamp: null }));
   server = await spawnServer({ STORE: "redis", REDIS_URL: redis.url, LOG_LEVEL: "warn" });
 });
 
@@ -48,7 +50,9 @@ describe(`${COUNT.toLocaleString("en")} connections opening at once`, () => {
     const failures = attempts.filter((attempt) => attempt.status === "rejected") as PromiseRejectedResult[];
     const connections = await metric(server.url, "scrollback_connections");
     const rssMb = (await metric(server.url, "process_resident_memory_bytes")) / 1e6;
-    console.info(`[${COUNT} connections at once] served=${served} in ${(tookMs / 1000).toFixed(1)}s, server connections=${connections}, server RSS=${rssMb.toFixed(0)} MB`);
+    console.info(
+      `[${COUNT} connections at once] served=${served} in ${(tookMs / 1000).toFixed(1)}s, server connections=${connections}, server RSS=${rssMb.toFixed(0)} MB`,
+    );
     expect(failures.map((failure) => String(failure.reason)).slice(0, 5)).toEqual([]);
     expect(served).toBe(COUNT);
     expect(connections).toBe(COUNT);

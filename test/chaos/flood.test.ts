@@ -10,9 +10,9 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { connect, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
-import { spawnServer, type ServerProcess } from "../support/servers.js";
+import { type ServerProcess, spawnServer } from "../support/servers.js";
 import { metric } from "./probes.js";
 
 const CALM_USERS = 4;
@@ -27,7 +27,13 @@ const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  server = await spawnServer({ STORE: "redis", REDIS_URL: redis.url, RATE_LIMIT_PER_SECOND: "50", RATE_LIMIT_BURST: "100", LOG_LEVEL: "error" });
+  server = await spawnServer({
+    STORE: "redis",
+    REDIS_URL: redis.url,
+    RATE_LIMIT_PER_SECOND: "50",
+    RATE_LIMIT_BURST: "100",
+    LOG_LEVEL: "error",
+  });
   for (let i = 0; i < CALM_USERS; i++) sockets.push(await connect(server.url, { userId: `calm_${i}` }));
 });
 
@@ -60,10 +66,16 @@ const p99 = (sorted: number[]) => sorted[Math.floor(sorted.length * 0.99)]!;
 const FLOODER = fileURLToPath(new URL("./flooder.ts", import.meta.url));
 
 /** Runs flooder.ts in its own process for `durationMs`; resolves with its counts. */
-async function flood(durationMs: number): Promise<{ sent: number; ok: number; rateLimited: number; disconnects: number; connects: number }> {
-  const { stdout } = await run(process.execPath, ["--conditions=@scrollback/source", "--import", import.meta.resolve("tsx"), FLOODER, server.url, "flooder", String(durationMs)], {
-    timeout: durationMs + 30_000,
-  });
+async function flood(
+  durationMs: number,
+): Promise<{ sent: number; ok: number; rateLimited: number; disconnects: number; connects: number }> {
+  const { stdout } = await run(
+    process.execPath,
+    ["--conditions=@scrollback/source", "--import", import.meta.resolve("tsx"), FLOODER, server.url, "flooder", String(durationMs)],
+    {
+      timeout: durationMs + 30_000,
+    },
+  );
   return JSON.parse(stdout.trim().split("\n").at(-1)!);
 }
 

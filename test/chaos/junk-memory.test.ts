@@ -7,12 +7,12 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { anything, invalidAdd, invalidLoad, invalidSearch } from "../fuzz/arbitraries.js";
 import { connect, request, requestRaw, type TestSocket } from "../support/clients.js";
 import { openRaw } from "../support/raw-socket.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
-import { spawnServer, type ServerProcess } from "../support/servers.js";
+import { type ServerProcess, spawnServer } from "../support/servers.js";
 import { until } from "../support/wait.js";
-import { anything, invalidAdd, invalidLoad, invalidSearch } from "../fuzz/arbitraries.js";
 import { metric } from "./probes.js";
 
 const HEAP_LIMIT_MB = 96;
@@ -23,7 +23,12 @@ const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  server = await spawnServer({ STORE: "redis", REDIS_URL: redis.url, LOG_LEVEL: "warn", NODE_OPTIONS: `--max-old-space-size=${HEAP_LIMIT_MB}` });
+  server = await spawnServer({
+    STORE: "redis",
+    REDIS_URL: redis.url,
+    LOG_LEVEL: "warn",
+    NODE_OPTIONS: `--max-old-space-size=${HEAP_LIMIT_MB}`,
+  });
   for (let i = 0; i < 4; i++) sockets.push(await connect(server.url, { userId: `junk_${i}` }));
 });
 
@@ -42,11 +47,21 @@ describe("a server with a 96 MB heap under junk", () => {
 
     // 20,000 hostile payloads, 5,000 per connection, 50 in flight at a time.
     const events = ["message:add", "history:load", "history:search", "history:clear"] as const;
-    const junk = fc.sample(fc.oneof(anything, invalidAdd(16_384).map((i) => i.payload), invalidLoad.map((i) => i.payload), invalidSearch.map((i) => i.payload)), { numRuns: 1_000, seed: 42 });
+    const junk = fc.sample(
+      fc.oneof(
+        anything,
+        invalidAdd(16_384).map((i) => i.payload),
+        invalidLoad.map((i) => i.payload),
+        invalidSearch.map((i) => i.payload),
+      ),
+      { numRuns: 1_000, seed: 42 },
+    );
     await Promise.all(
       sockets.map(async (socket, s) => {
         for (let batch = 0; batch < 100; batch++) {
-          await Promise.all(Array.from({ length: 50 }, (_, i) => requestRaw(socket, events[(batch + i + s) % 4]!, junk[(batch * 50 + i) % junk.length])));
+          await Promise.all(
+            Array.from({ length: 50 }, (_, i) => requestRaw(socket, events[(batch + i + s) % 4]!, junk[(batch * 50 + i) % junk.length])),
+          );
         }
       }),
     );
@@ -64,18 +79,27 @@ describe("a server with a 96 MB heap under junk", () => {
     }
 
     // 100 frames just under the 1 MB transport limit.
-    for (let i = 0; i < 100; i++) expect(await request(sockets[i % 4]!, "message:add", { content: "x".repeat(900_000) })).toMatchObject({ error: { code: "TOO_LARGE" } });
+    for (let i = 0; i < 100; i++)
+      expect(await request(sockets[i % 4]!, "message:add", { content: "x".repeat(900_000) })).toMatchObject({
+        error: { code: "TOO_LARGE" },
+      });
 
     expect(server.process.exitCode).toBeNull();
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
-    await until("the drive-by connections are all gone", async () => (await metric(server.url, "scrollback_connections")) === sockets.length, 30_000);
+    await until(
+      "the drive-by connections are all gone",
+      async () => (await metric(server.url, "scrollback_connections")) === sockets.length,
+      30_000,
+    );
     // Nothing the junk sent was stored.
     expect(await redis.client().keys("temp_memory:junk_*")).toEqual([]);
     // Give the garbage collector some small work to settle on, then compare.
     for (let i = 0; i < 200; i++) await request(sockets[i % 4]!, "history:load");
     const heapAfter = await heapMb();
     const rssMb = (await metric(server.url, "process_resident_memory_bytes")) / 1e6;
-    console.info(`[junk under a ${HEAP_LIMIT_MB} MB heap] heap ${heapBefore.toFixed(1)} MB before, ${heapAfter.toFixed(1)} MB after; RSS ${rssMb.toFixed(0)} MB`);
+    console.info(
+      `[junk under a ${HEAP_LIMIT_MB} MB heap] heap ${heapBefore.toFixed(1)} MB before, ${heapAfter.toFixed(1)} MB after; RSS ${rssMb.toFixed(0)} MB`,
+    );
     expect(heapAfter).toBeLessThan(heapBefore + 20);
   }, 180_000);
 });

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect } from "../support/clients.js";
-import { createSigningKey, startJwksServer, type JwksServer, type SigningKey } from "../support/jwks-server.js";
+import { createSigningKey, type JwksServer, type SigningKey, startJwksServer } from "../support/jwks-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { until } from "../support/wait.js";
 
@@ -61,6 +61,8 @@ describe("a JWKS key rotation", () => {
     // The removed key now fails, without another fetch (the cooldown just restarted).
     expect(await accepted(oldKey, "rotating")).toBe(false);
     expect(jwks.requests).toBe(2);
-    console.info(`[JWKS rotation] new kid accepted ${acceptedAfterMs}ms after the previous fetch; ${attempts} tokens tried, ${jwks.requests} JWKS requests in all`);
+    console.info(
+      `[JWKS rotation] new kid accepted ${acceptedAfterMs}ms after the previous fetch; ${attempts} tokens tried, ${jwks.requests} JWKS requests in all`,
+    );
   }, 60_000);
 });

@@ -7,9 +7,9 @@
  * the truth throughout.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { connect, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
-import { spawnServer, type ServerProcess } from "../support/servers.js";
+import { type ServerProcess, spawnServer } from "../support/servers.js";
 import { httpStatus, until } from "../support/wait.js";
 import { idsOf, messageArrival, startWorkload, verifyStored, type Writer } from "../support/workload.js";
 import { metric, sampleHealth } from "./probes.js";
@@ -45,16 +45,27 @@ async function open(replica: ServerProcess, userId: string): Promise<TestSocket>
 }
 
 async function openWriters(count: number, label: string): Promise<Writer[]> {
-  return Promise.all(Array.from({ length: count }, async (_, i) => ({ userId: `${label}_${i}`, socket: await open(replicas[i % 2]!, `${label}_${i}`) })));
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => ({ userId: `${label}_${i}`, socket: await open(replicas[i % 2]!, `${label}_${i}`) })),
+  );
 }
 
 const readIds = async (userId: string) => idsOf(await redis!.client().lrange(`temp_memory:${userId}:messages`, 0, -1));
 const readiness = () => Promise.all(replicas.map((replica) => httpStatus(replica.url, "/readyz")));
 
 /** Waits until every writer has `count` more acks than now. */
-async function untilEveryWriterAcks(workload: ReturnType<typeof startWorkload>, writers: Writer[], count: number, timeoutMs = 20_000): Promise<void> {
+async function untilEveryWriterAcks(
+  workload: ReturnType<typeof startWorkload>,
+  writers: Writer[],
+  count: number,
+  timeoutMs = 20_000,
+): Promise<void> {
   const before = new Map(writers.map(({ userId }) => [userId, workload.ackedBy(userId)]));
-  await until(`every writer acks ${count} more`, () => writers.every(({ userId }) => workload.ackedBy(userId) >= before.get(userId)! + count), timeoutMs);
+  await until(
+    `every writer acks ${count} more`,
+    () => writers.every(({ userId }) => workload.ackedBy(userId) >= before.get(userId)! + count),
+    timeoutMs,
+  );
 }
 
 /** Sends adds from `from` until `to` receives one; resolves with how long that took. */
@@ -84,7 +95,10 @@ describe("Redis SIGKILLed mid-burst (appendfsync always), then restarted", () =>
     await until("both replicas answer /readyz 503", async () => (await readiness()).every((status) => status === 503), 3_000, 50);
     const probe = await open(replicas[0]!, "kill_probe");
     const started = Date.now();
-    expect(await request(probe, "message:add", { id: "refused", content: "while Redis is down" })).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
+    expect(await request(probe, "message:add", { id: "refused", content: "while Redis is down" })).toMatchObject({
+      ok: false,
+      error: { code: "UNAVAILABLE" },
+    });
     expect(Date.now() - started).toBeLessThan(250);
     expect(await metric(replicas[0]!.url, "scrollback_redis_up")).toBe(0);
 
@@ -123,14 +137,22 @@ describe("Redis frozen with SIGSTOP for 10 s, then SIGCONT", () => {
     let refusalTimes: number[] = [];
     try {
       // The first store call on each replica waits out the 2 s deadline; after it, the stall guard refuses at once.
-      await until("both replicas' stall guards tripped", () => replicas.every((replica) => replica.output().includes("redis stopped answering on an open connection")), 5_000, 50);
+      await until(
+        "both replicas' stall guards tripped",
+        () => replicas.every((replica) => replica.output().includes("redis stopped answering on an open connection")),
+        5_000,
+        50,
+      );
       const trippedAfterMs = Date.now() - frozenAt;
       expect(trippedAfterMs).toBeLessThan(2_600);
       expect(await Promise.all(replicas.map((replica) => metric(replica.url, "scrollback_redis_up")))).toEqual([0, 0]);
       for (const [i, probe] of probes.entries()) {
         for (let n = 0; n < 10; n++) {
           const started = performance.now();
-          expect(await request(probe, "message:add", { id: `frozen-${i}-${n}`, content: "while frozen" })).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
+          expect(await request(probe, "message:add", { id: `frozen-${i}-${n}`, content: "while frozen" })).toMatchObject({
+            ok: false,
+            error: { code: "UNAVAILABLE" },
+          });
           refusalTimes.push(performance.now() - started);
         }
       }
@@ -185,21 +207,37 @@ describe("a subscription that goes deaf without its connection closing", () => {
     await setUp({ viaProxy: true });
     const [a, b] = [await open(replicas[0]!, "deaf_user"), await open(replicas[1]!, "deaf_user")];
     expect(await fanOutRecovery(a!, b!, "before", 3_000)).toBeLessThan(3_000);
-    await until("both canaries hear their messages", async () => (await Promise.all(replicas.map((r) => metric(r.url, "scrollback_pubsub_up")))).every((up) => up === 1), 5_000);
+    await until(
+      "both canaries hear their messages",
+      async () => (await Promise.all(replicas.map((r) => metric(r.url, "scrollback_pubsub_up")))).every((up) => up === 1),
+      5_000,
+    );
 
     expect(proxy!.deafenSubscribers()).toBe(2);
     const deafAt = Date.now();
     // The fault is real: a message no longer crosses replicas, and nothing closed.
-    const lost = messageArrival(b!, "into-the-void", 1_000).then(() => "arrived", () => "lost");
+    const lost = messageArrival(b!, "into-the-void", 1_000).then(
+      () => "arrived",
+      () => "lost",
+    );
     expect((await request(a!, "message:add", { id: "into-the-void", content: "unheard" })).ok).toBe(true);
     expect(await lost).toBe("lost");
 
-    await until("both canaries report the subscription broken", async () => (await Promise.all(replicas.map((r) => metric(r.url, "scrollback_pubsub_up")))).every((up) => up === 0), 8_000, 100);
+    await until(
+      "both canaries report the subscription broken",
+      async () => (await Promise.all(replicas.map((r) => metric(r.url, "scrollback_pubsub_up")))).every((up) => up === 0),
+      8_000,
+      100,
+    );
     const noticedMs = Date.now() - deafAt;
     // Readiness follows the store (PROTOCOL.md §5), which is fine.
     expect(await readiness()).toEqual([200, 200]);
     const recoveredMs = noticedMs + (await fanOutRecovery(a!, b!, "after", 15_000));
-    await until("both canaries hear again", async () => (await Promise.all(replicas.map((r) => metric(r.url, "scrollback_pubsub_up")))).every((up) => up === 1), 5_000);
+    await until(
+      "both canaries hear again",
+      async () => (await Promise.all(replicas.map((r) => metric(r.url, "scrollback_pubsub_up")))).every((up) => up === 1),
+      5_000,
+    );
     for (const replica of replicas) {
       expect(replica.output()).toContain("fan-out subscription is silent");
       expect(replica.output()).toContain("reconnecting the fan-out subscriber");

@@ -8,9 +8,9 @@
  */
 import { connect, type ScrollbackClient } from "@scrollback/client";
 import { afterEach, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { waitForStatus } from "../sdk/sdk-helpers.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
-import { spawnServer, type ServerProcess } from "../support/servers.js";
+import { type ServerProcess, spawnServer } from "../support/servers.js";
 import { idsOf } from "../support/workload.js";
 import { metric } from "./probes.js";
 
@@ -64,7 +64,10 @@ async function sendAll(sessions: { userId: string; client: ScrollbackClient }[],
     Array.from({ length: MESSAGES_PER_USER }, async (_, n) => {
       await new Promise((resolve) => setTimeout(resolve, n * SEND_INTERVAL_MS));
       const started = Date.now();
-      const message = await client.add({ id: `${label}-${u}-${String(n).padStart(3, "0")}`, content: `message ${n}` }, { timeoutMs: 60_000 });
+      const message = await client.add(
+        { id: `${label}-${u}-${String(n).padStart(3, "0")}`, content: `message ${n}` },
+        { timeoutMs: 60_000 },
+      );
       slowestMs = Math.max(slowestMs, Date.now() - started);
       if (++acked === third) fault = midway();
       return message;
@@ -95,7 +98,9 @@ describe("a replica SIGKILLed while its clients are sending", () => {
       await victim.exited;
     });
     await expectExactlyOnce(sessions, "sdkkill");
-    console.info(`[replica SIGKILL under SDK load] users=${USERS} acked=${acked} lost=0 duplicates=0 slowest add=${slowestMs}ms (killed ${Date.now() - killedAt}ms before the last ack)`);
+    console.info(
+      `[replica SIGKILL under SDK load] users=${USERS} acked=${acked} lost=0 duplicates=0 slowest add=${slowestMs}ms (killed ${Date.now() - killedAt}ms before the last ack)`,
+    );
   }, 120_000);
 });
 
@@ -111,6 +116,8 @@ describe("a replica sent SIGTERM under load", () => {
     });
     expect(exitCode).toBe(0);
     await expectExactlyOnce(sessions, "sdkterm");
-    console.info(`[replica SIGTERM under SDK load] users=${USERS} acked=${acked} lost=0 duplicates=0 slowest add=${slowestMs}ms exit=${exitCode}`);
+    console.info(
+      `[replica SIGTERM under SDK load] users=${USERS} acked=${acked} lost=0 duplicates=0 slowest add=${slowestMs}ms exit=${exitCode}`,
+    );
   }, 120_000);
 });

@@ -8,11 +8,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type TestSocket } from "../support/clients.js";
-import { SENTINEL_MASTER_NAME, startRedisSentinel, type RedisSentinel } from "../support/redis-sentinel.js";
-import { spawnServer, type ServerProcess } from "../support/servers.js";
+import { type RedisSentinel, SENTINEL_MASTER_NAME, startRedisSentinel } from "../support/redis-sentinel.js";
+import { type ServerProcess, spawnServer } from "../support/servers.js";
 import { httpStatus, until } from "../support/wait.js";
-import { idsOf, startWorkload } from "../support/workload.js";
-import { verifyStored } from "../support/workload.js";
+import { idsOf, startWorkload, verifyStored } from "../support/workload.js";
 
 let deployment: RedisSentinel;
 let replicas: ServerProcess[] = [];
@@ -22,7 +21,11 @@ beforeAll(async () => {
   deployment = await startRedisSentinel();
   const env = { STORE: "redis", REDIS_SENTINELS: deployment.sentinelsEnv, REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME, HISTORY_MAX: "1000" };
   replicas = await Promise.all([spawnServer(env), spawnServer(env)]);
-  await until("both replicas are ready", async () => (await Promise.all(replicas.map((r) => httpStatus(r.url, "/readyz")))).every((s) => s === 200), 20_000);
+  await until(
+    "both replicas are ready",
+    async () => (await Promise.all(replicas.map((r) => httpStatus(r.url, "/readyz")))).every((s) => s === 200),
+    20_000,
+  );
 });
 
 afterAll(async () => {
@@ -51,7 +54,12 @@ describe("the Sentinel master frozen with SIGSTOP for 10 s", () => {
     let resumedMs: number;
     try {
       const before = new Map(users.map((userId) => [userId, workload.ackedBy(userId)]));
-      await until("every writer acks 20 more on the new master", () => users.every((userId) => workload.ackedBy(userId) >= before.get(userId)! + 20), 9_500, 50);
+      await until(
+        "every writer acks 20 more on the new master",
+        () => users.every((userId) => workload.ackedBy(userId) >= before.get(userId)! + 20),
+        9_500,
+        50,
+      );
       resumedMs = Date.now() - frozenAt;
       expect((await deployment.master()).port).not.toBe(frozen.port);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10_000 - (Date.now() - frozenAt))));

@@ -4,8 +4,9 @@
  * without its connection closing (what a half-open connection, a NAT or a
  * middlebox that lost its state does).
  */
-import { createServer, connect, type Server, type Socket } from "node:net";
+
 import type { AddressInfo } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 
 interface Link {
   client: Socket;

@@ -194,12 +194,20 @@ export function describeStoreContract(name: string, open: (settings: HarnessSett
       withStore({}, async ({ store, twin, writeForeign }) => {
         const user = freshUser();
         // json.dumps output: spaces after separators, zoneless timestamp, extra fields, no id.
-        await writeForeign(user, '{"role": "assistant", "content": "from python", "timestamp": "2024-05-01T10:00:00.123456", "user_id": "x"}');
+        await writeForeign(
+          user,
+          '{"role": "assistant", "content": "from python", "timestamp": "2024-05-01T10:00:00.123456", "user_id": "x"}',
+        );
         await writeForeign(user, '{"content": "no role", "timestamp": 1714557600}');
         await writeForeign(user, '{"id": "py-1", "role": "wizard", "content": "odd role"}');
         const { messages } = await store.load(user);
         expect(messages).toHaveLength(3);
-        expect(messages[0]).toMatchObject({ role: "assistant", content: "from python", timestamp: "2024-05-01T10:00:00.123456", userId: user });
+        expect(messages[0]).toMatchObject({
+          role: "assistant",
+          content: "from python",
+          timestamp: "2024-05-01T10:00:00.123456",
+          userId: user,
+        });
         expect(messages[0]!.id).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
         expect(messages[1]).toMatchObject({ role: "user", timestamp: null });
         expect(messages[2]).toMatchObject({ id: "py-1", role: "user" });
@@ -217,7 +225,16 @@ export function describeStoreContract(name: string, open: (settings: HarnessSett
       withStore({}, async ({ store, writeForeign, skipped }) => {
         const user = freshUser();
         await store.append(user, newMessage("before"));
-        for (const garbage of ["not json", "[1,2,3]", '"a string"', "42", "null", '{"content": 5}', '{"no": "content"}', "{\"content\": \"unterminated"]) {
+        for (const garbage of [
+          "not json",
+          "[1,2,3]",
+          '"a string"',
+          "42",
+          "null",
+          '{"content": 5}',
+          '{"no": "content"}',
+          '{"content": "unterminated',
+        ]) {
           await writeForeign(user, garbage);
         }
         await store.append(user, newMessage("after", { id: "after-id" }));
@@ -241,7 +258,9 @@ export function describeStoreContract(name: string, open: (settings: HarnessSett
         expect(await store.ttlSeconds(user)).toBeGreaterThan(0);
 
         // The same id sent concurrently from both clients is stored exactly once.
-        const racers = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? store : twin).append(user, newMessage("race", { id: "race-id" })));
+        const racers = Array.from({ length: 20 }, (_, i) =>
+          (i % 2 === 0 ? store : twin).append(user, newMessage("race", { id: "race-id" })),
+        );
         const raced = await Promise.all(racers);
         expect(raced.filter((r) => !r.duplicate)).toHaveLength(1);
         expect((await store.search(user, { query: "race" })).length).toBe(1);

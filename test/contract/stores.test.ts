@@ -1,8 +1,8 @@
 import { afterAll, beforeAll } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { MemoryStore } from "../../server/src/store/memory-store.js";
-import { RedisStore } from "../../server/src/store/redis-store.js";
 import { messagesKey } from "../../server/src/store/redis-keys.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
+import { RedisStore } from "../../server/src/store/redis-store.js";
 import { describeStoreContract } from "./store-contract.js";
 
 describeStoreContract("MemoryStore", async (settings) => {
@@ -30,7 +30,11 @@ describeStoreContract("RedisStore", async (settings) => {
   let skipped = 0;
   const keyPrefix = "temp_memory";
   const clients = [redis.client(), redis.client(), redis.client()];
-  const [one, two, foreign] = clients as [ReturnType<RedisServer["client"]>, ReturnType<RedisServer["client"]>, ReturnType<RedisServer["client"]>];
+  const [one, two, foreign] = clients as [
+    ReturnType<RedisServer["client"]>,
+    ReturnType<RedisServer["client"]>,
+    ReturnType<RedisServer["client"]>,
+  ];
   const options = { ...settings, keyPrefix, onSkippedElements: (n: number) => (skipped += n) };
   return {
     store: new RedisStore({ ...options, client: one }),

@@ -22,14 +22,18 @@ export function nested(depth: number, kind: "array" | "object" = "array"): unkno
   for (let i = 0; i < depth; i++) value = kind === "array" ? [value] : { a: value };
   return value;
 }
-export const deep = fc.tuple(fc.integer({ min: 20, max: 1_500 }), fc.constantFrom("array" as const, "object" as const)).map(([depth, kind]) => nested(depth, kind));
+export const deep = fc
+  .tuple(fc.integer({ min: 20, max: 1_500 }), fc.constantFrom("array" as const, "object" as const))
+  .map(([depth, kind]) => nested(depth, kind));
 
 /**
  * Strings far past every field limit, yet small enough that a few of them
  * stay under the 1 MB frame limit (frames over it close the connection,
  * tested on their own).
  */
-export const hugeString = fc.constantFrom(257, 20_000, 60_000).chain((length) => fc.constantFrom("x", "é", "😀").map((unit) => unit.repeat(length)));
+export const hugeString = fc
+  .constantFrom(257, 20_000, 60_000)
+  .chain((length) => fc.constantFrom("x", "é", "😀").map((unit) => unit.repeat(length)));
 
 /** Strings with lone surrogates, NULs, control and bidi characters. */
 export const weirdString = fc.oneof(
@@ -59,27 +63,73 @@ export const anything: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 /** Any value that is not a string. */
-const notString = fc.oneof(fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }), pollutingObject, binary, deep);
+const notString = fc.oneof(
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.jsonValue({ maxDepth: 2 }), { maxLength: 3 }),
+  pollutingObject,
+  binary,
+  deep,
+);
 
 /** A payload that is not an object at all (and not "nothing"). */
-const notObject = fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(anything, { maxLength: 3 }), binary);
+const notObject = fc.oneof(
+  fc.string({ maxLength: 20 }),
+  fc.integer(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(anything, { maxLength: 3 }),
+  binary,
+);
 
 /** Strings that break the id rule (1–64 of A–Z a–z 0–9 _ -). */
 const badId = fc.oneof(
   notString,
   fc.constant(""),
   fc.string({ minLength: 65, maxLength: 200, unit: fc.constantFrom("a", "b", "_", "-") }),
-  fc.tuple(fc.string({ maxLength: 10, unit: fc.constantFrom("a", "1") }), fc.constantFrom(" ", "/", ".", ":", "\u0000", "é", "\uD800", "\"", "\\"), fc.string({ maxLength: 10 })).map(([a, bad, b]) => a + bad + b),
+  fc
+    .tuple(
+      fc.string({ maxLength: 10, unit: fc.constantFrom("a", "1") }),
+      fc.constantFrom(" ", "/", ".", ":", "\u0000", "é", "\uD800", '"', "\\"),
+      fc.string({ maxLength: 10 }),
+    )
+    .map(([a, bad, b]) => a + bad + b),
 );
 
 /** Numbers and non-numbers outside `limit`'s 1–1000 integers. */
-const badLimit = fc.oneof(fc.constantFrom(0, -1, 1001, 1.5, 1e9), fc.integer({ max: 0 }), fc.integer({ min: 1001 }), fc.string({ maxLength: 5 }), fc.constant(null), fc.boolean(), binary, fc.constant([5]));
+const badLimit = fc.oneof(
+  fc.constantFrom(0, -1, 1001, 1.5, 1e9),
+  fc.integer({ max: 0 }),
+  fc.integer({ min: 1001 }),
+  fc.string({ maxLength: 5 }),
+  fc.constant(null),
+  fc.boolean(),
+  binary,
+  fc.constant([5]),
+);
 
-const badRole = fc.oneof(notString, fc.string({ maxLength: 12 }).filter((role) => !["user", "assistant", "system"].includes(role)), fc.constantFrom("User", "ADMIN", "assistant ", "__proto__"));
+const badRole = fc.oneof(
+  notString,
+  fc.string({ maxLength: 12 }).filter((role) => !["user", "assistant", "system"].includes(role)),
+  fc.constantFrom("User", "ADMIN", "assistant ", "__proto__"),
+);
 
-const metaValueNotAllowed = fc.oneof(fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 2 }), fc.dictionary(fc.string({ maxLength: 4 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 }), binary);
+const metaValueNotAllowed = fc.oneof(
+  fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 2 }),
+  fc.dictionary(fc.string({ maxLength: 4 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 }),
+  binary,
+);
 const badMeta = fc.oneof(
-  fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }), binary),
+  fc.oneof(
+    fc.string({ maxLength: 10 }),
+    fc.integer(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(fc.jsonValue({ maxDepth: 1 }), { maxLength: 3 }),
+    binary,
+  ),
   fc.constantFrom(...POLLUTION_KEYS).map((key) => JSON.parse(`{"${key}":"x"}`) as object),
   fc.integer({ min: 33, max: 80 }).map((count) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, i]))),
   fc.tuple(fc.string({ minLength: 1, maxLength: 8 }), metaValueNotAllowed).map(([key, value]) => ({ [key]: value })),
@@ -98,7 +148,9 @@ export interface Invalid {
   field: string;
 }
 
-const invalid = (field: string, code: Invalid["code"] = "INVALID_PAYLOAD") => (payload: unknown): Invalid => ({ payload, code, field });
+const invalid =
+  (field: string, code: Invalid["code"] = "INVALID_PAYLOAD") =>
+  (payload: unknown): Invalid => ({ payload, code, field });
 
 /**
  * `message:add` payloads that break one rule each; `maxMessageBytes` is the
@@ -111,14 +163,18 @@ export function invalidAdd(maxMessageBytes: number, maxMetaBytes = 2_048): fc.Ar
     notString.map((content) => invalid("content")({ ...valid, content })),
     fc.constant(invalid("content")({ ...valid, content: "" })),
     fc.constant(invalid("content")({ id: "ok-id" })),
-    fc.integer({ min: maxMessageBytes + 1, max: maxMessageBytes * 4 }).map((bytes) => invalid("content", "TOO_LARGE")({ ...valid, content: "x".repeat(bytes) })),
+    fc
+      .integer({ min: maxMessageBytes + 1, max: maxMessageBytes * 4 })
+      .map((bytes) => invalid("content", "TOO_LARGE")({ ...valid, content: "x".repeat(bytes) })),
     // One more UTF-8 byte than allowed, in 2-byte characters: counted in bytes, not characters.
     fc.constant(invalid("content", "TOO_LARGE")({ ...valid, content: "é".repeat(Math.floor(maxMessageBytes / 2) + 1) })),
     badId.map((id) => invalid("id")({ ...valid, id })),
     badRole.map((role) => invalid("role")({ ...valid, role })),
     badMeta.map((meta) => invalid("meta")({ ...valid, meta })),
     // Measured as the JSON stored: `{"k":"…"}` is 8 bytes around the value, and a control character escapes to 6.
-    fc.integer({ min: maxMetaBytes - 7, max: maxMetaBytes * 4 }).map((length) => invalid("meta", "TOO_LARGE")({ ...valid, meta: { k: "v".repeat(length) } })),
+    fc
+      .integer({ min: maxMetaBytes - 7, max: maxMetaBytes * 4 })
+      .map((length) => invalid("meta", "TOO_LARGE")({ ...valid, meta: { k: "v".repeat(length) } })),
     fc.constant(invalid("meta", "TOO_LARGE")({ ...valid, meta: { k: "\u0001".repeat(Math.ceil((maxMetaBytes - 7) / 6)) } })),
     fc.string({ minLength: 65, maxLength: 200 }).map((key) => invalid("meta", "TOO_LARGE")({ ...valid, meta: { [key]: 1 } })),
     withLoneSurrogate.map((content) => invalid("content")({ ...valid, content })),
@@ -129,7 +185,9 @@ export function invalidAdd(maxMessageBytes: number, maxMetaBytes = 2_048): fc.Ar
 
 /** `history:load` payloads that break one rule each. */
 export const invalidLoad: fc.Arbitrary<Invalid> = fc.oneof(
-  fc.oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(anything, { maxLength: 3 }), binary).map(invalid("payload")),
+  fc
+    .oneof(fc.string({ maxLength: 20 }), fc.integer(), fc.boolean(), fc.constant(null), fc.array(anything, { maxLength: 3 }), binary)
+    .map(invalid("payload")),
   badLimit.map((limit) => invalid("limit")({ limit })),
   badId.map((afterId) => invalid("afterId")({ afterId })),
 );
@@ -137,7 +195,9 @@ export const invalidLoad: fc.Arbitrary<Invalid> = fc.oneof(
 /** `history:search` payloads that break one rule each. */
 export const invalidSearch: fc.Arbitrary<Invalid> = fc.oneof(
   notObject.map(invalid("payload")),
-  fc.oneof(notString, fc.constant(""), fc.string({ minLength: 257, maxLength: 400 }), hugeString).map((query) => invalid("query")({ query })),
+  fc
+    .oneof(notString, fc.constant(""), fc.string({ minLength: 257, maxLength: 400 }), hugeString)
+    .map((query) => invalid("query")({ query })),
   fc.constant(invalid("query")({ role: "user" })),
   withLoneSurrogate.map((query) => invalid("query")({ query })),
   badRole.map((role) => invalid("role")({ query: "x", role })),

@@ -11,7 +11,7 @@ import type { AddressInfo } from "node:net";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, nextEvent, request, signToken, TEST_SECRET } from "../support/clients.js";
-import { createSigningKey, startJwksServer, type JwksServer, type SigningKey } from "../support/jwks-server.js";
+import { createSigningKey, type JwksServer, type SigningKey, startJwksServer } from "../support/jwks-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -58,10 +58,17 @@ afterAll(async () => {
 
 describe("forged tokens", () => {
   it("refuses HS256 tokens signed with the RS256 public key (PEM, JWK JSON or modulus as the secret)", async () => {
-    const pem = await exportSPKI((await crypto.subtle.importKey("jwk", key.jwk as JsonWebKey, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, true, ["verify"])) as CryptoKey);
+    const pem = await exportSPKI(
+      (await crypto.subtle.importKey("jwk", key.jwk as JsonWebKey, { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, true, [
+        "verify",
+      ])) as CryptoKey,
+    );
     const secrets = [pem, pem.trim(), JSON.stringify(key.jwk), String(key.jwk.n), JSON.stringify(await exportJWK(key.privateKey))];
     for (const secret of secrets) {
-      const token = await new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "HS256", kid: key.kid }).setExpirationTime("1h").sign(new TextEncoder().encode(secret));
+      const token = await new SignJWT({ sub: "alice" })
+        .setProtectedHeader({ alg: "HS256", kid: key.kid })
+        .setExpirationTime("1h")
+        .sign(new TextEncoder().encode(secret));
       expect(await refused(server.url, token)).toBe(true);
     }
   });
@@ -93,7 +100,10 @@ describe("forged tokens", () => {
     const signature = await crypto.subtle.sign("RSASSA-PKCS1-v1_5", key.privateKey, new TextEncoder().encode(input));
     expect(await refused(server.url, `${input}.${Buffer.from(signature).toString("base64url")}`)).toBe(true);
     const ps256 = await generateKeyPair("PS256");
-    const token = await new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "PS256", kid: key.kid }).setExpirationTime("1h").sign(ps256.privateKey);
+    const token = await new SignJWT({ sub: "alice" })
+      .setProtectedHeader({ alg: "PS256", kid: key.kid })
+      .setExpirationTime("1h")
+      .sign(ps256.privateKey);
     expect(await refused(server.url, token)).toBe(true);
   });
 });
@@ -112,7 +122,12 @@ describe("the JWKS host", () => {
       "constructor",
     ];
     const answers = await Promise.all(
-      kids.map(async (kid) => refused(server.url, await new SignJWT({ sub: "mallory" }).setProtectedHeader({ alg: "ES256", kid }).setExpirationTime("1h").sign(rogue.privateKey))),
+      kids.map(async (kid) =>
+        refused(
+          server.url,
+          await new SignJWT({ sub: "mallory" }).setProtectedHeader({ alg: "ES256", kid }).setExpirationTime("1h").sign(rogue.privateKey),
+        ),
+      ),
     );
     expect(answers.every(Boolean)).toBe(true);
     expect(jwks.requests - before).toBeLessThanOrEqual(1);

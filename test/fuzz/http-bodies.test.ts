@@ -9,9 +9,9 @@ import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
-import { anything, invalidAdd, type Invalid } from "./arbitraries.js";
+import { anything, type Invalid, invalidAdd } from "./arbitraries.js";
 
 const MAX_MESSAGE_BYTES = 1024;
 const SERVICE_TOKEN = "fuzz-service-token";
@@ -37,7 +37,11 @@ const messagesUrl = (userId: string) => `${server.url}/api/v1/users/${encodeURIC
 async function post(userId: string, body: Buffer | string, headers: Record<string, string> = { "content-type": "application/json" }) {
   // A copy in its own ArrayBuffer: what fetch's BodyInit type accepts.
   const payload = typeof body === "string" ? body : new Uint8Array(body);
-  const response = await fetch(messagesUrl(userId), { method: "POST", body: payload, headers: { authorization: `Bearer ${SERVICE_TOKEN}`, ...headers } });
+  const response = await fetch(messagesUrl(userId), {
+    method: "POST",
+    body: payload,
+    headers: { authorization: `Bearer ${SERVICE_TOKEN}`, ...headers },
+  });
   return { status: response.status, body: (await response.json()) as { error?: { code: string; message: string } } };
 }
 
@@ -61,17 +65,22 @@ describe("POST bodies", () => {
     );
     const encoding = fc.constantFrom(undefined, "identity", "gzip", "deflate", "br", "compress", "x-unknown");
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ maxLength: 2_048 }).map((bytes) => Buffer.from(bytes)), contentType, encoding, async (bytes, type, coding) => {
-        const headers: Record<string, string> = {};
-        if (type) headers["content-type"] = type;
-        if (coding) headers["content-encoding"] = coding;
-        // Real gzip around the random bytes half the time, so the inflated body is random too.
-        const body = coding === "gzip" && bytes.length % 2 === 0 ? gzipSync(bytes) : bytes;
-        const { status, body: answer } = await post("fuzz_http", body, headers);
-        expect([400, 413], JSON.stringify(answer)).toContain(status);
-        expect(answer.error?.code).toBe(status === 413 ? "TOO_LARGE" : "INVALID_PAYLOAD");
-        expect(typeof answer.error?.message).toBe("string");
-      }),
+      fc.asyncProperty(
+        fc.uint8Array({ maxLength: 2_048 }).map((bytes) => Buffer.from(bytes)),
+        contentType,
+        encoding,
+        async (bytes, type, coding) => {
+          const headers: Record<string, string> = {};
+          if (type) headers["content-type"] = type;
+          if (coding) headers["content-encoding"] = coding;
+          // Real gzip around the random bytes half the time, so the inflated body is random too.
+          const body = coding === "gzip" && bytes.length % 2 === 0 ? gzipSync(bytes) : bytes;
+          const { status, body: answer } = await post("fuzz_http", body, headers);
+          expect([400, 413], JSON.stringify(answer)).toContain(status);
+          expect(answer.error?.code).toBe(status === 413 ? "TOO_LARGE" : "INVALID_PAYLOAD");
+          expect(typeof answer.error?.message).toBe("string");
+        },
+      ),
       { numRuns: RUNS },
     );
     expect(await allKeys()).toEqual([]);
@@ -91,7 +100,8 @@ describe("POST bodies", () => {
         const { status, body } = await post("fuzz_http", JSON.stringify(invalid.payload) ?? "null");
         expect(status, JSON.stringify(body)).toBe(STATUS[invalid.code]);
         expect(body.error?.code).toBe(invalid.code);
-        if (invalid.code === "INVALID_PAYLOAD" && !Buffer.isBuffer(invalid.payload)) expect(body.error!.message.startsWith(invalid.field), body.error!.message).toBe(true);
+        if (invalid.code === "INVALID_PAYLOAD" && !Buffer.isBuffer(invalid.payload))
+          expect(body.error!.message.startsWith(invalid.field), body.error!.message).toBe(true);
       }),
       { numRuns: RUNS },
     );
@@ -101,7 +111,11 @@ describe("POST bodies", () => {
 
 describe("paths and query strings", () => {
   it("any userId in the path: 200 when it is valid, else 400 INVALID_PAYLOAD naming it", async () => {
-    const userId = fc.oneof(fc.string({ maxLength: 140 }), fc.string({ unit: "binary", maxLength: 20 }), fc.constantFrom("__proto__", "constructor", "..", ".", "a/b", "x".repeat(129), "%", "\u0000"));
+    const userId = fc.oneof(
+      fc.string({ maxLength: 140 }),
+      fc.string({ unit: "binary", maxLength: 20 }),
+      fc.constantFrom("__proto__", "constructor", "..", ".", "a/b", "x".repeat(129), "%", "\u0000"),
+    );
     await fc.assert(
       fc.asyncProperty(userId, async (id) => {
         const response = await fetch(messagesUrl(id), { headers: { authorization: `Bearer ${SERVICE_TOKEN}` } });
@@ -123,7 +137,11 @@ describe("paths and query strings", () => {
   }, 60_000);
 
   it("any query string: 200 or 400 INVALID_PAYLOAD, never a 5xx", async () => {
-    const value = fc.oneof(fc.string({ maxLength: 30 }), fc.integer().map(String), fc.constantFrom("", "0", "1001", "1.5", "-1", "1e3", "NaN", "%00", "[]", "{}", "x".repeat(300)));
+    const value = fc.oneof(
+      fc.string({ maxLength: 30 }),
+      fc.integer().map(String),
+      fc.constantFrom("", "0", "1001", "1.5", "-1", "1e3", "NaN", "%00", "[]", "{}", "x".repeat(300)),
+    );
     const param = fc.tuple(fc.constantFrom("limit", "afterId", "q", "limit[]", "q[a]", "__proto__", "constructor[prototype]"), value);
     await fc.assert(
       fc.asyncProperty(fc.array(param, { maxLength: 4 }), async (params) => {

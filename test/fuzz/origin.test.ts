@@ -7,8 +7,8 @@
  * carry its sid are checked too).
  */
 import fc from "fast-check";
-import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { startServer, type TestServer } from "../support/servers.js";
 
 const ALLOWED = ["https://chat.example", "http://localhost:5173"];
@@ -85,10 +85,14 @@ describe("a session opened from a listed origin", () => {
     const handshake = await (await fetch(polling(), { headers: { origin: ALLOWED[0]! } })).text();
     const { sid } = JSON.parse(handshake.slice(1)) as { sid: string };
     const evil = "https://evil.example";
-    expect((await fetch(`${polling()}&sid=${sid}`, { method: "POST", body: '40{"userId":"victim"}', headers: { origin: evil } })).status).toBe(403);
+    expect(
+      (await fetch(`${polling()}&sid=${sid}`, { method: "POST", body: '40{"userId":"victim"}', headers: { origin: evil } })).status,
+    ).toBe(403);
     expect((await fetch(`${polling()}&sid=${sid}`, { headers: { origin: evil } })).status).toBe(403);
     expect(await websocketStatus(`/socket.io/?EIO=4&transport=websocket&sid=${sid}`, evil)).toBe(403);
     // From its own origin the session works.
-    expect((await fetch(`${polling()}&sid=${sid}`, { method: "POST", body: '40{"userId":"victim"}', headers: { origin: ALLOWED[0]! } })).status).toBe(200);
+    expect(
+      (await fetch(`${polling()}&sid=${sid}`, { method: "POST", body: '40{"userId":"victim"}', headers: { origin: ALLOWED[0]! } })).status,
+    ).toBe(200);
   });
 });

@@ -8,8 +8,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connect, request, requestOk, type TestSocket } from "../support/clients.js";
-import { spawnServer, type ServerProcess } from "../support/servers.js";
 import { openRaw, type RawSocket } from "../support/raw-socket.js";
+import { type ServerProcess, spawnServer } from "../support/servers.js";
 
 let server: ServerProcess;
 let bystander: TestSocket;
@@ -54,7 +54,7 @@ async function outcome(frames: (string | Buffer | { text: Buffer })[]): Promise<
 }
 
 describe("CVE-2022-2421: attachment placeholders pointing anywhere", () => {
-  it("the advisory's packet (num: \"splice\") then a binary frame: the connection is closed", async () => {
+  it('the advisory\'s packet (num: "splice") then a binary frame: the connection is closed', async () => {
     expect(await outcome(['451-["message:add",{"_placeholder":true,"num":"splice"}]', Buffer.from("payload")])).toBe("closed");
   });
 
@@ -71,12 +71,19 @@ describe("CVE-2022-2421: attachment placeholders pointing anywhere", () => {
 });
 
 describe("CVE-2023-32695: event names that are not strings", () => {
-  it.each(['42[{"toString":"foo"}]', '421[{"toString":"foo"}]', "42[{}]", "42[]", "42[null]", '42[["message:add"]]', '42{"a":1}', '42"message:add"', "42[true]"])(
-    "%s: refused without a crash",
-    async (packet) => {
-      expect(["closed", "answered"]).toContain(await outcome([packet]));
-    },
-  );
+  it.each([
+    '42[{"toString":"foo"}]',
+    '421[{"toString":"foo"}]',
+    "42[{}]",
+    "42[]",
+    "42[null]",
+    '42[["message:add"]]',
+    '42{"a":1}',
+    '42"message:add"',
+    "42[true]",
+  ])("%s: refused without a crash", async (packet) => {
+    expect(["closed", "answered"]).toContain(await outcome([packet]));
+  });
 
   it("a numeric event name is an unknown event", async () => {
     const raw = await attacker();
@@ -101,9 +108,14 @@ describe("CVE-2024-38355: reserved and special event names", () => {
 });
 
 describe("binary attachments", () => {
-  it.each(["4511-", "45100000-", "4599999999999999999999-"])("a packet announcing %s attachments is refused and the connection closed", async (prefix) => {
-    expect(await outcome([`${prefix}["message:add",{"_placeholder":true,"num":0}]`, ...Array.from({ length: 12 }, () => Buffer.alloc(10))])).toBe("closed");
-  });
+  it.each(["4511-", "45100000-", "4599999999999999999999-"])(
+    "a packet announcing %s attachments is refused and the connection closed",
+    async (prefix) => {
+      expect(
+        await outcome([`${prefix}["message:add",{"_placeholder":true,"num":0}]`, ...Array.from({ length: 12 }, () => Buffer.alloc(10))]),
+      ).toBe("closed");
+    },
+  );
 
   it("binary frames nobody announced close the connection", async () => {
     expect(await outcome(Array.from({ length: 50 }, (_, i) => Buffer.alloc(1_000, i)))).toBe("closed");
@@ -113,7 +125,9 @@ describe("binary attachments", () => {
     const raw = await attacker();
     raw.send('451-7["message:add",{"content":{"_placeholder":true,"num":0}}]');
     raw.send(Buffer.from("binary content"));
-    expect(JSON.parse((await raw.next("437")).slice(3))).toMatchObject([{ ok: false, error: { code: "INVALID_PAYLOAD", message: expect.stringMatching(/^content/) } }]);
+    expect(JSON.parse((await raw.next("437")).slice(3))).toMatchObject([
+      { ok: false, error: { code: "INVALID_PAYLOAD", message: expect.stringMatching(/^content/) } },
+    ]);
   });
 });
 

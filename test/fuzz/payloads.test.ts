@@ -9,10 +9,10 @@ import { ERROR_CODES } from "@scrollback/client/protocol";
 import fc from "fast-check";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { type AckOf, connect, type OkAckOf, request, requestRaw, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
-import { anything, invalidAdd, invalidClear, invalidLoad, invalidSearch, POLLUTION_KEYS, type Invalid } from "./arbitraries.js";
+import { anything, type Invalid, invalidAdd, invalidClear, invalidLoad, invalidSearch, POLLUTION_KEYS } from "./arbitraries.js";
 
 const MAX_MESSAGE_BYTES = 1024;
 const RUNS = 300;
@@ -54,18 +54,22 @@ describe("payloads that break a rule of PROTOCOL.md §4", () => {
     ["history:clear", invalidClear],
   ];
 
-  it.each(cases)("%s answers INVALID_PAYLOAD or TOO_LARGE naming the field, and stores nothing", async (event, arbitrary) => {
-    // A message kept before the fuzzing: refused requests must leave it alone (clear included).
-    await request(socket, "message:add", { id: "keep-me", content: "kept" });
-    const before = await stored("fuzz_victim");
-    await fc.assert(
-      fc.asyncProperty(arbitrary, async (invalid) => {
-        expectRefusal(await requestRaw(socket, event, invalid.payload), invalid);
-      }),
-      { numRuns: RUNS },
-    );
-    expect(await stored("fuzz_victim")).toEqual(before);
-  }, 120_000);
+  it.each(cases)(
+    "%s answers INVALID_PAYLOAD or TOO_LARGE naming the field, and stores nothing",
+    async (event, arbitrary) => {
+      // A message kept before the fuzzing: refused requests must leave it alone (clear included).
+      await request(socket, "message:add", { id: "keep-me", content: "kept" });
+      const before = await stored("fuzz_victim");
+      await fc.assert(
+        fc.asyncProperty(arbitrary, async (invalid) => {
+          expectRefusal(await requestRaw(socket, event, invalid.payload), invalid);
+        }),
+        { numRuns: RUNS },
+      );
+      expect(await stored("fuzz_victim")).toEqual(before);
+    },
+    120_000,
+  );
 });
 
 describe("anything at all, for every event", () => {

@@ -27,7 +27,11 @@ beforeAll(async () => {
 afterAll(() => server?.close());
 
 /** Sends until accepted, waiting `retryAfterMs` after each RATE_LIMITED; returns the answer and the refusals. */
-async function politely<E extends ClientEvent>(socket: TestSocket, event: E, payload: PayloadOf<E>): Promise<{ answer: OkAckOf<E>; refusals: number }> {
+async function politely<E extends ClientEvent>(
+  socket: TestSocket,
+  event: E,
+  payload: PayloadOf<E>,
+): Promise<{ answer: OkAckOf<E>; refusals: number }> {
   for (let refusals = 0; ; refusals++) {
     const answer = await requestRaw<AckOf<ClientEvent>>(socket, event, payload);
     if (answer.ok) return { answer: answer as OkAckOf<E>, refusals };
@@ -36,7 +40,8 @@ async function politely<E extends ClientEvent>(socket: TestSocket, event: E, pay
   }
 }
 
-const disconnects = async () => Number(/^scrollback_rate_limit_disconnects_total (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1]);
+const disconnects = async () =>
+  Number(/^scrollback_rate_limit_disconnects_total (\d+)/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1]);
 
 describe("a connection flooding past its rate limit", () => {
   it("is refused RATE_LIMITED, then disconnected by the server", async () => {
@@ -44,7 +49,8 @@ describe("a connection flooding past its rate limit", () => {
     const answers: { ok: boolean; error?: { code: string } }[] = [];
     const disconnected = nextEvent(flooder, "disconnect", 5_000);
     // 200 events at once, far beyond 10 + 20/s.
-    for (let i = 0; i < 200; i++) flooder.emit("message:add", { content: `flood ${i}` }, (answer: { ok: boolean; error?: { code: string } }) => answers.push(answer));
+    for (let i = 0; i < 200; i++)
+      flooder.emit("message:add", { content: `flood ${i}` }, (answer: { ok: boolean; error?: { code: string } }) => answers.push(answer));
     expect(await disconnected).toBe("io server disconnect");
     expect(answers.filter((answer) => answer.ok).length).toBeLessThanOrEqual(11);
     expect(answers.filter((answer) => answer.error?.code === "RATE_LIMITED").length).toBeGreaterThanOrEqual(10);
@@ -55,7 +61,8 @@ describe("a connection flooding past its rate limit", () => {
     const polite = await connect(server.url, { userId: "polite" });
     const gone = collect(polite, "disconnect");
     let refusals = 0;
-    for (let i = 0; i < 60; i++) refusals += (await politely(polite, "message:add", { id: `polite-${i}`, content: `polite ${i}` })).refusals;
+    for (let i = 0; i < 60; i++)
+      refusals += (await politely(polite, "message:add", { id: `polite-${i}`, content: `polite ${i}` })).refusals;
     expect(refusals).toBeGreaterThan(0);
     expect(gone).toEqual([]);
     const { answer } = await politely(polite, "history:load", {});
@@ -145,9 +152,7 @@ describe("a user's connections on one replica", () => {
 
   it("share one token bucket: two connections together get the burst, not twice it", async () => {
     const tabs = [await connect(shared.url, { userId: "two_tabs" }), await connect(shared.url, { userId: "two_tabs" })];
-    const answers = await Promise.all(
-      tabs.flatMap((tab) => Array.from({ length: 10 }, () => request(tab, "history:load", {}))),
-    );
+    const answers = await Promise.all(tabs.flatMap((tab) => Array.from({ length: 10 }, () => request(tab, "history:load", {}))));
     // 10 of burst, plus at most one refilled while they were answered.
     expect(answers.filter((answer) => answer.ok).length).toBeLessThanOrEqual(11);
     expect(answers.filter((answer) => (answer.ok ? undefined : answer.error.code) === "RATE_LIMITED").length).toBeGreaterThanOrEqual(9);

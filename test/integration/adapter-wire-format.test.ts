@@ -8,11 +8,11 @@ import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { decodeRoomBroadcast, encodeRoomBroadcast } from "../../server/src/realtime/adapter-wire-format.js";
 import { createFanoutAdapter, prepareRoomBroadcast, userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
 import { userRoom } from "../../server/src/realtime/rooms.js";
 import { connect, nextEvent, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { until } from "../support/wait.js";
 
 const USER = "wire_format";
@@ -59,7 +59,12 @@ it("a broadcast we encode, published on the channel the adapter computes, reache
   const [sender, receiver] = [await startReplica(), await startReplica()];
   const member = await connect(receiver.url, {});
   sockets.push(member);
-  await until("the receiving adapter subscribed to the room's channel", async () => (await subscribers(userRoomChannel(KEY_PREFIX, USER))) > 0, 5_000, 20);
+  await until(
+    "the receiving adapter subscribed to the room's channel",
+    async () => (await subscribers(userRoomChannel(KEY_PREFIX, USER))) > 0,
+    5_000,
+    20,
+  );
 
   const message = { id: "wire-1", userId: USER, role: "user", content: "from our encoder", timestamp: new Date().toISOString() };
   const prepared = prepareRoomBroadcast(sender.io.of("/").adapter, ROOM, undefined, "message:new", message);
@@ -76,7 +81,14 @@ it("a broadcast the adapter publishes is decoded by our module, and is what we w
   const received = new Promise<Buffer>((resolve) => listener.on("smessageBuffer", (_channel: Buffer, raw: Buffer) => resolve(raw)));
   await listener.ssubscribe(userRoomChannel(KEY_PREFIX, USER));
 
-  const message = { id: "wire-2", userId: USER, role: "assistant", content: "from the adapter", timestamp: new Date().toISOString(), meta: { n: 1 } };
+  const message = {
+    id: "wire-2",
+    userId: USER,
+    role: "assistant",
+    content: "from the adapter",
+    timestamp: new Date().toISOString(),
+    meta: { n: 1 },
+  };
   sender.io.to(ROOM).except("some-socket-id").emit("message:new", message);
   const raw = await received;
   const decoded = decodeRoomBroadcast(raw);

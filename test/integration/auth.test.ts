@@ -46,7 +46,10 @@ describe("JWT mode (HS256)", () => {
       raw.send(`40${JSON.stringify({ token: `not-a-token-${attempt}` })}`);
       expect(JSON.parse((await raw.next("44")).slice(2))).toMatchObject({ data: { code: "UNAUTHORIZED" } });
     }
-    const outcome = await Promise.race([raw.closed.then(() => "closed"), new Promise((resolve) => setTimeout(() => resolve("still open"), 2_000))]);
+    const outcome = await Promise.race([
+      raw.closed.then(() => "closed"),
+      new Promise((resolve) => setTimeout(() => resolve("still open"), 2_000)),
+    ]);
     raw.close();
     expect(outcome).toBe("closed");
   });
@@ -87,7 +90,10 @@ describe("JWT mode (HS256)", () => {
     ["no token", async () => ({})],
     ["an empty token", async () => ({ token: "" })],
     ["a dev-mode userId", async () => ({ userId: "alice" })],
-    ["a token signed with another secret", async () => ({ token: await signToken("alice", { secret: "another-secret-another-secret-12" }) })],
+    [
+      "a token signed with another secret",
+      async () => ({ token: await signToken("alice", { secret: "another-secret-another-secret-12" }) }),
+    ],
     ["an expired token", async () => ({ token: await signToken("alice", { expiresAt: now() - 60 }) })],
     ["a token not valid yet", async () => ({ token: await signToken("alice", { notBefore: now() + 120 }) })],
     ["a token whose sub is not a valid userId", async () => ({ token: await signToken("alice smith") })],
@@ -103,7 +109,10 @@ describe("JWT mode (HS256)", () => {
     [
       "an HS512 token",
       async () => ({
-        token: await new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "HS512" }).setExpirationTime("1h").sign(new TextEncoder().encode(TEST_SECRET)),
+        token: await new SignJWT({ sub: "alice" })
+          .setProtectedHeader({ alg: "HS512" })
+          .setExpirationTime("1h")
+          .sign(new TextEncoder().encode(TEST_SECRET)),
       }),
     ],
   ];
@@ -141,7 +150,14 @@ describe("token checks per Engine.IO connection", () => {
         checks.count++;
         return verify(credentials);
       },
-      service: assembleHistory({ store, metrics, maxMessageBytes: 16_384, maxMetaBytes: 2048, keyPrefix: "temp_memory", io: () => sockets.io }),
+      service: assembleHistory({
+        store,
+        metrics,
+        maxMessageBytes: 16_384,
+        maxMetaBytes: 2048,
+        keyPrefix: "temp_memory",
+        io: () => sockets.io,
+      }),
       metrics,
       logger: pino({ level: "silent" }),
       rateLimit: { perSecond: 0, burst: 1 },
@@ -180,13 +196,22 @@ describe("token checks per Engine.IO connection", () => {
 describe("JWT mode with issuer and audience", () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startServer({ STORE: "memory", AUTH_JWT_SECRET: TEST_SECRET, AUTH_ISSUER: "https://auth.example", AUTH_AUDIENCE: "scrollback" });
+    server = await startServer({
+      STORE: "memory",
+      AUTH_JWT_SECRET: TEST_SECRET,
+      AUTH_ISSUER: "https://auth.example",
+      AUTH_AUDIENCE: "scrollback",
+    });
   });
   afterAll(() => server.close());
 
   it("accepts the configured iss and aud and refuses others", async () => {
     (await connect(server.url, { token: await signToken("carol", { issuer: "https://auth.example", audience: "scrollback" }) })).close();
-    for (const options of [{ issuer: "https://evil.example", audience: "scrollback" }, { issuer: "https://auth.example", audience: "other" }, {}]) {
+    for (const options of [
+      { issuer: "https://evil.example", audience: "scrollback" },
+      { issuer: "https://auth.example", audience: "other" },
+      {},
+    ]) {
       expect((await refusal(server.url, { token: await signToken("carol", options) })).message).toBe("UNAUTHORIZED");
     }
   });
@@ -215,7 +240,10 @@ describe("JWT mode with a JWKS (RS256, ES256)", () => {
   });
 
   it.each(["RS256", "ES256"] as const)("accepts a %s token whose key is in the JWKS", async (alg) => {
-    const token = await new SignJWT({ sub: "dave" }).setProtectedHeader({ alg, kid: `key-${alg}` }).setExpirationTime("1h").sign(keys[alg]!);
+    const token = await new SignJWT({ sub: "dave" })
+      .setProtectedHeader({ alg, kid: `key-${alg}` })
+      .setExpirationTime("1h")
+      .sign(keys[alg]!);
     (await connect(server.url, { token })).close();
   });
 
@@ -225,7 +253,10 @@ describe("JWT mode with a JWKS (RS256, ES256)", () => {
 
   it("refuses a token signed by a key outside the JWKS", async () => {
     const stranger = await generateKeyPair("ES256");
-    const token = await new SignJWT({ sub: "dave" }).setProtectedHeader({ alg: "ES256", kid: "key-ES256" }).setExpirationTime("1h").sign(stranger.privateKey);
+    const token = await new SignJWT({ sub: "dave" })
+      .setProtectedHeader({ alg: "ES256", kid: "key-ES256" })
+      .setExpirationTime("1h")
+      .sign(stranger.privateKey);
     expect((await refusal(server.url, { token })).message).toBe("UNAUTHORIZED");
   });
 });
@@ -249,9 +280,12 @@ describe("dev mode", () => {
     socket.close();
   });
 
-  it.each([[{}], [{ userId: "" }], [{ userId: "has space" }], [{ userId: "x".repeat(129) }], [{ userId: 42 }]])("refuses %j", async (auth) => {
-    expect((await refusal(server.url, auth)).message).toBe("UNAUTHORIZED");
-  });
+  it.each([[{}], [{ userId: "" }], [{ userId: "has space" }], [{ userId: "x".repeat(129) }], [{ userId: 42 }]])(
+    "refuses %j",
+    async (auth) => {
+      expect((await refusal(server.url, auth)).message).toBe("UNAUTHORIZED");
+    },
+  );
 });
 
 describe("CORS_ORIGINS", () => {

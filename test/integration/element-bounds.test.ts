@@ -3,10 +3,11 @@
  * MAX_MESSAGE_BYTES, `meta` by MAX_META_BYTES (its encoded JSON) and keys of
  * at most 64 characters — the same over Socket.IO and HTTP, on both stores.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
 import type { MessageMeta } from "@scrollback/client/protocol";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { connect, request, requestOk, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
 
 const TOKEN = "service-token-for-element-bounds";

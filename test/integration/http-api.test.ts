@@ -1,7 +1,7 @@
 /** PROTOCOL.md §5: every route and status, against two replicas sharing one real Redis. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { collect, connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, startServer, type TestServer } from "../support/servers.js";
 
 const TOKEN = "service-token-for-tests";
@@ -26,7 +26,12 @@ function api(path: string, init: RequestInit & { token?: string | null; replica?
 }
 
 const post = (user: string, body: unknown, replica = 0) =>
-  api(`/api/v1/users/${user}/messages`, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body), headers: { "content-type": "application/json" }, replica });
+  api(`/api/v1/users/${user}/messages`, {
+    method: "POST",
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    headers: { "content-type": "application/json" },
+    replica,
+  });
 
 async function socketOf(user: string, replica: number): Promise<TestSocket> {
   const socket = await connect(replicas[replica]!.url, { userId: user });
@@ -56,10 +61,17 @@ describe("POST /api/v1/users/:userId/messages", () => {
   it("stores with 201, sends message:new to every connection of the user on every replica, and 200 on a retry", async () => {
     const tabs = [await socketOf("api_alice", 0), await socketOf("api_alice", 1)];
     const arrivals = Promise.all(tabs.map((tab) => nextEvent(tab, "message:new")));
-    const res = await post("api_alice", { id: "llm-reply-1", role: "assistant", content: "Hello from the model", meta: { model: "m1" } }, 1);
+    const res = await post(
+      "api_alice",
+      { id: "llm-reply-1", role: "assistant", content: "Hello from the model", meta: { model: "m1" } },
+      1,
+    );
     expect(res.status).toBe(201);
     const body = await res.json();
-    expect(body).toMatchObject({ duplicate: false, message: { id: "llm-reply-1", userId: "api_alice", role: "assistant", content: "Hello from the model", meta: { model: "m1" } } });
+    expect(body).toMatchObject({
+      duplicate: false,
+      message: { id: "llm-reply-1", userId: "api_alice", role: "assistant", content: "Hello from the model", meta: { model: "m1" } },
+    });
     expect(await arrivals).toEqual([body.message, body.message]);
 
     const inbox = collect(tabs[0]!, "message:new");
@@ -75,7 +87,11 @@ describe("POST /api/v1/users/:userId/messages", () => {
     const tab = await socketOf("api_fields", 0);
     for (const id of ["fields-1", "fields-1"]) {
       expect(keysOf(await (await post("api_fields", { id, content: "over HTTP" })).json())).toEqual(["duplicate", "message"]);
-      expect(keysOf(await request(tab, "message:add", { id: `${id}-socket`, content: "over Socket.IO" }))).toEqual(["duplicate", "message", "ok"]);
+      expect(keysOf(await request(tab, "message:add", { id: `${id}-socket`, content: "over Socket.IO" }))).toEqual([
+        "duplicate",
+        "message",
+        "ok",
+      ]);
     }
     expect(keysOf(await (await api("/api/v1/users/api_fields/messages")).json())).toEqual(["gap", "messages"]);
     expect(keysOf(await request(tab, "history:load", {}))).toEqual(["gap", "messages", "ok"]);
@@ -103,7 +119,8 @@ describe("POST /api/v1/users/:userId/messages", () => {
 
 describe("GET /api/v1/users/:userId/messages", () => {
   beforeAll(async () => {
-    for (let i = 0; i < 5; i++) await post("api_reader", { id: `r${i}`, content: i % 2 ? `Weather ${i}` : `news ${i}`, role: i === 3 ? "assistant" : "user" });
+    for (let i = 0; i < 5; i++)
+      await post("api_reader", { id: `r${i}`, content: i % 2 ? `Weather ${i}` : `news ${i}`, role: i === 3 ? "assistant" : "user" });
   });
 
   it("loads the window oldest first", async () => {
@@ -113,8 +130,14 @@ describe("GET /api/v1/users/:userId/messages", () => {
   });
 
   it("honours afterId and limit, with gap", async () => {
-    expect((await (await api("/api/v1/users/api_reader/messages?afterId=r2")).json()).messages.map((m: { id: string }) => m.id)).toEqual(["r3", "r4"]);
-    expect(await (await api("/api/v1/users/api_reader/messages?afterId=r0&limit=2")).json()).toMatchObject({ gap: true, messages: [{ id: "r3" }, { id: "r4" }] });
+    expect((await (await api("/api/v1/users/api_reader/messages?afterId=r2")).json()).messages.map((m: { id: string }) => m.id)).toEqual([
+      "r3",
+      "r4",
+    ]);
+    expect(await (await api("/api/v1/users/api_reader/messages?afterId=r0&limit=2")).json()).toMatchObject({
+      gap: true,
+      messages: [{ id: "r3" }, { id: "r4" }],
+    });
     expect(await (await api("/api/v1/users/api_reader/messages?afterId=gone")).json()).toMatchObject({ gap: true });
   });
 
@@ -123,11 +146,14 @@ describe("GET /api/v1/users/:userId/messages", () => {
     expect(body).toEqual({ gap: false, messages: [expect.objectContaining({ id: "r3", content: "Weather 3" })] });
   });
 
-  it.each(["limit=0", "limit=abc", "limit=1001", "afterId=no%20spaces", `q=${"q".repeat(257)}`, "q="])("refuses ?%s with 400", async (query) => {
-    const res = await api(`/api/v1/users/api_reader/messages?${query}`);
-    expect(res.status).toBe(400);
-    expect((await res.json()).error.code).toBe("INVALID_PAYLOAD");
-  });
+  it.each(["limit=0", "limit=abc", "limit=1001", "afterId=no%20spaces", `q=${"q".repeat(257)}`, "q="])(
+    "refuses ?%s with 400",
+    async (query) => {
+      const res = await api(`/api/v1/users/api_reader/messages?${query}`);
+      expect(res.status).toBe(400);
+      expect((await res.json()).error.code).toBe("INVALID_PAYLOAD");
+    },
+  );
 });
 
 describe("DELETE /api/v1/users/:userId/messages", () => {
@@ -198,11 +224,27 @@ describe("exact routes", () => {
   it("answers only the exact, case-sensitive path: other spellings are 404, as a proxy rule for the exact path expects", async () => {
     const base = replicas[0]!.url;
     for (const path of ["/healthz", "/readyz", "/metrics"]) expect((await fetch(`${base}${path}`)).status).toBe(200);
-    for (const path of ["/metrics/", "/METRICS", "/Metrics", "/%6detrics", "/HEALTHZ", "/healthz/", "/Readyz", "/readyz/", "/widget/app.css/", "/WIDGET/app.css"]) {
+    for (const path of [
+      "/metrics/",
+      "/METRICS",
+      "/Metrics",
+      "/%6detrics",
+      "/HEALTHZ",
+      "/healthz/",
+      "/Readyz",
+      "/readyz/",
+      "/widget/app.css/",
+      "/WIDGET/app.css",
+    ]) {
       expect({ path, status: (await fetch(`${base}${path}`)).status }).toEqual({ path, status: 404 });
     }
     expect((await api("/api/v1/users/exact_alice/messages")).status).toBe(200);
-    for (const path of ["/API/v1/users/exact_alice/messages", "/api/V1/users/exact_alice/messages", "/api/v1/users/exact_alice/messages/", "/api/v1/USERS/exact_alice/messages"]) {
+    for (const path of [
+      "/API/v1/users/exact_alice/messages",
+      "/api/V1/users/exact_alice/messages",
+      "/api/v1/users/exact_alice/messages/",
+      "/api/v1/USERS/exact_alice/messages",
+    ]) {
       expect({ path, status: (await api(path)).status }).toEqual({ path, status: 404 });
     }
   });

@@ -4,11 +4,11 @@
  * retries with the same id are stored once, and everything heals.
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
+import { startReplicas, type TestServer } from "../support/servers.js";
 import { until } from "../support/wait.js";
 import { messageArrival } from "../support/workload.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
-import { startReplicas, type TestServer } from "../support/servers.js";
 
 let redis: RedisServer;
 let replicas: TestServer[];
@@ -35,19 +35,24 @@ afterEach(async () => {
   expect(unhandled).toEqual([]);
 });
 
-
 const readyStatus = async (replica: TestServer) => (await fetch(`${replica.url}/readyz`)).status;
 
 describe("Redis killed with SIGKILL, then restarted on the same port and AOF dir", () => {
   it("keeps every acked message, refuses writes fast during the outage, stores a retried id once, and heals", async () => {
     const [socket, twin] = sockets as [TestSocket, TestSocket];
     const acked: string[] = [];
-    for (let i = 0; i < 20; i++) acked.push((await requestOk(socket, "message:add", { id: `before-${i}`, content: `before ${i}` })).message.id);
+    for (let i = 0; i < 20; i++)
+      acked.push((await requestOk(socket, "message:add", { id: `before-${i}`, content: `before ${i}` })).message.id);
 
     await redis.kill();
 
     // Writes and reads answer UNAVAILABLE, each well within 2 s.
-    for (const [event, payload] of [["message:add", { id: "during-1", content: "during the outage" }], ["history:load", {}], ["history:search", { query: "x" }], ["history:clear", {}]] as const) {
+    for (const [event, payload] of [
+      ["message:add", { id: "during-1", content: "during the outage" }],
+      ["history:load", {}],
+      ["history:search", { query: "x" }],
+      ["history:clear", {}],
+    ] as const) {
       const started = Date.now();
       const answer = await request(socket, event, payload);
       expect(answer).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
@@ -71,7 +76,10 @@ describe("Redis killed with SIGKILL, then restarted on the same port and AOF dir
     const retry = await request(socket, "message:add", { id: "during-1", content: "during the outage" });
     expect(retry).toMatchObject({ ok: true, duplicate: false });
     expect((await delivered).id).toBe("during-1");
-    expect(await request(socket, "message:add", { id: "during-1", content: "during the outage" })).toMatchObject({ ok: true, duplicate: true });
+    expect(await request(socket, "message:add", { id: "during-1", content: "during the outage" })).toMatchObject({
+      ok: true,
+      duplicate: true,
+    });
     const final = await requestOk(twin, "history:search", { query: "during" });
     expect(final.messages).toHaveLength(1);
   });
@@ -95,7 +103,10 @@ describe("Redis frozen with SIGSTOP", () => {
       redis.signal("SIGCONT");
     }
     // The timed-out write may or may not have landed; the retry makes it exactly one.
-    await until("the retried add is stored", async () => (await request(socket, "message:add", { id: "frozen-1", content: "sent while frozen" })).ok === true);
+    await until(
+      "the retried add is stored",
+      async () => (await request(socket, "message:add", { id: "frozen-1", content: "sent while frozen" })).ok === true,
+    );
     const found = await requestOk(twin, "history:search", { query: "frozen" });
     expect(found.messages.map((m: { id: string }) => m.id)).toEqual(["frozen-1"]);
   });
@@ -122,7 +133,10 @@ describe("a write that lands after its UNAVAILABLE answer", () => {
     expect(here.id).toBe("late-1");
     expect(there.id).toBe("late-1");
     // The retry the client makes is a duplicate, and fans nothing out again.
-    await until("the store answers again", async () => (await request(socket, "message:add", { id: "late-1", content: "stored late" })).ok === true);
+    await until(
+      "the store answers again",
+      async () => (await request(socket, "message:add", { id: "late-1", content: "stored late" })).ok === true,
+    );
     expect(await request(socket, "message:add", { id: "late-1", content: "stored late" })).toMatchObject({ duplicate: true });
   });
 });

@@ -7,12 +7,12 @@
 import { createMessageId } from "@scrollback/client/protocol";
 import calculateSlot from "cluster-key-slot";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
 import { messagesKey } from "../../server/src/store/redis-keys.js";
-import { RedisStore, type AppendAnnouncer, type ClearAnnouncer } from "../../server/src/store/redis-store.js";
+import { type AppendAnnouncer, type ClearAnnouncer, RedisStore } from "../../server/src/store/redis-store.js";
 import type { NewMessage } from "../../server/src/store/store.js";
-import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
+import { type RedisCluster, startRedisCluster } from "../support/redis-cluster.js";
 
 let redis: RedisServer;
 let cluster: RedisCluster;
@@ -90,7 +90,10 @@ it("announces adds and clears on a Cluster, on the user's room channel (in the s
   const heard: string[] = [];
   listener.on("smessage", (_channel: string, payload: string) => heard.push(payload));
   await listener.ssubscribe(channel);
-  expect(await store.append("bob", newMessage("on the cluster"), { origin: "socket-2" })).toMatchObject({ duplicate: false, announced: true });
+  expect(await store.append("bob", newMessage("on the cluster"), { origin: "socket-2" })).toMatchObject({
+    duplicate: false,
+    announced: true,
+  });
   expect(await store.clear("bob")).toEqual({ removed: 1, announced: true });
   await listener.ping(); // the publishes, if any, reached the listener before this reply
   expect(heard).toEqual(["on the cluster", "cleared"]);

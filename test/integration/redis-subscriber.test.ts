@@ -3,10 +3,11 @@
  * still connecting: the adapter sends SSUBSCRIBE whenever a room appears, and
  * that must neither break the connection nor lose the subscription.
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+
 import type { Redis } from "ioredis";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { createRedisClient } from "../../server/src/redis-connections.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { until } from "../support/wait.js";
 
 let redis: RedisServer;
@@ -29,7 +30,12 @@ it("keeps a subscription sent between connect and ready, without a connection er
     await new Promise((resolve) => sub.once("ready", resolve));
     const publisher = redis.client();
     // The subscription was sent, not awaited: publish until Redis has it.
-    await until("the early subscription is in place", async () => Number(await publisher.call("SPUBLISH", "socket.io#/#user:early#", "hello")) > 0, 5_000, 20);
+    await until(
+      "the early subscription is in place",
+      async () => Number(await publisher.call("SPUBLISH", "socket.io#/#user:early#", "hello")) > 0,
+      5_000,
+      20,
+    );
     expect(await received).toBe("hello");
     expect(errors).toEqual([]);
   } finally {

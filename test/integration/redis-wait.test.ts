@@ -7,8 +7,8 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { until } from "../support/wait.js";
 
@@ -41,7 +41,11 @@ beforeAll(async () => {
   expect(await request(writer, "message:add", { content: "replicated" })).toMatchObject({ ok: true });
   await replica.kill();
   const masterClient = new Redis(master.port, "127.0.0.1");
-  await until("the master has no replica left", async () => (await masterClient.info("replication")).includes("connected_slaves:0"), 10_000);
+  await until(
+    "the master has no replica left",
+    async () => (await masterClient.info("replication")).includes("connected_slaves:0"),
+    10_000,
+  );
   masterClient.disconnect();
 });
 
@@ -86,7 +90,8 @@ describe("with REDIS_WAIT_REPLICAS=1 and the only replica gone", () => {
     const arrivals = [nextEvent(sameServer, "message:new", 5_000), nextEvent(otherServer, "message:new", 5_000)];
     const answer = await request(writer, "message:add", { id: "short-of-replicas", content: "on the master only" });
     expect(answer).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
-    for (const message of await Promise.all(arrivals)) expect(message).toMatchObject({ id: "short-of-replicas", content: "on the master only" });
+    for (const message of await Promise.all(arrivals))
+      expect(message).toMatchObject({ id: "short-of-replicas", content: "on the master only" });
   });
 
   // Last: it leaves the master frozen until its end.
@@ -97,23 +102,33 @@ describe("with REDIS_WAIT_REPLICAS=1 and the only replica gone", () => {
       const first = await request(writer, "message:add", { id: "sent-while-frozen", content: "x" });
       expect(first).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
       let refusedIds: string[] = [];
-      await until("adds are refused at once", async () => {
-        const id = `refused-${refusedIds.length}`;
-        refusedIds.push(id);
-        const started = Date.now();
-        const answer = await request(writer, "message:add", { id, content: "never sent" });
-        return answer.ok === false && Date.now() - started < 100;
-      }, 10_000, 50);
+      await until(
+        "adds are refused at once",
+        async () => {
+          const id = `refused-${refusedIds.length}`;
+          refusedIds.push(id);
+          const started = Date.now();
+          const answer = await request(writer, "message:add", { id, content: "never sent" });
+          return answer.ok === false && Date.now() - started < 100;
+        },
+        10_000,
+        50,
+      );
       // Only the last one is known to have been refused without being sent.
       refusedIds = refusedIds.slice(-1);
       master.signal("SIGCONT");
       // Stored again (still answered UNAVAILABLE: no replica to confirm it).
       const inspector = master.client();
-      const storedIds = async () => (await inspector.lrange("temp_memory:wait_frozen:messages", 0, -1)).map((element) => (JSON.parse(element) as { id: string }).id);
-      await until("adds are stored again", async () => {
-        await request(writer, "message:add", { id: "after", content: "after" });
-        return (await storedIds()).includes("after");
-      }, 10_000);
+      const storedIds = async () =>
+        (await inspector.lrange("temp_memory:wait_frozen:messages", 0, -1)).map((element) => (JSON.parse(element) as { id: string }).id);
+      await until(
+        "adds are stored again",
+        async () => {
+          await request(writer, "message:add", { id: "after", content: "after" });
+          return (await storedIds()).includes("after");
+        },
+        10_000,
+      );
       expect(await storedIds()).not.toContain(refusedIds[0]);
     } finally {
       master.signal("SIGCONT");

@@ -1,7 +1,7 @@
 /** Graceful shutdown: SIGTERM stops accepting, lets in-flight acks finish, closes Redis, exits 0 within 10 s. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { connect, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { spawnServer } from "../support/servers.js";
 
 let redis: RedisServer;
@@ -18,7 +18,8 @@ describe("SIGTERM", () => {
     try {
       const socket: TestSocket = await connect(server.url, { userId: "draining" });
       const answers: Promise<{ ok: boolean; message?: { id: string }; error?: { code: string } }>[] = [];
-      for (let i = 0; i < 200; i++) answers.push(socket.timeout(5_000).emitWithAck("message:add", { id: `drain-${i}`, content: `m${i}` }) as never);
+      for (let i = 0; i < 200; i++)
+        answers.push(socket.timeout(5_000).emitWithAck("message:add", { id: `drain-${i}`, content: `m${i}` }) as never);
       await answers[0];
       const signalled = Date.now();
       server.process.kill("SIGTERM");

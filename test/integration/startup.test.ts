@@ -70,7 +70,12 @@ describe("starting the server", () => {
     });
     expect(result.status).toBe(1);
     const lines = result.stderr.trim().split("\n");
-    expect(lines.map((line) => /^scrollback: invalid configuration: (\w+): /.exec(line)?.[1]).sort()).toEqual(["AUTH_JWT_SECRET", "AUTH_MODE", "SERVICE_TOKEN", "STORE"]);
+    expect(lines.map((line) => /^scrollback: invalid configuration: (\w+): /.exec(line)?.[1]).sort()).toEqual([
+      "AUTH_JWT_SECRET",
+      "AUTH_MODE",
+      "SERVICE_TOKEN",
+      "STORE",
+    ]);
     expect(result.stderr).not.toContain("too-short-for-hs256");
   });
 

@@ -1,13 +1,13 @@
 /** STORE=auto|redis|memory (PROTOCOL.md §1): never a silent fallback when Redis was configured. */
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { createApp, type ScrollbackApp } from "../../server/src/app.js";
-import { loadConfig, type Config } from "../../server/src/config.js";
-import { connect, request } from "../support/clients.js";
 import { freePort } from "../../dev/free-port.js";
-import { until } from "../support/wait.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { createApp, type ScrollbackApp } from "../../server/src/app.js";
+import { type Config, loadConfig } from "../../server/src/config.js";
+import { connect, request } from "../support/clients.js";
 import { startServer, type TestServer } from "../support/servers.js";
+import { until } from "../support/wait.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -19,7 +19,6 @@ async function started(env: Record<string, string>): Promise<TestServer> {
   cleanups.push(() => server.close());
   return server;
 }
-
 
 describe("store selection", () => {
   it("STORE=memory serves from memory", async () => {
@@ -36,7 +35,10 @@ describe("store selection", () => {
     expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
     const socket = await connect(server.url, { userId: "late_redis" });
     cleanups.push(async () => void socket.close());
-    expect(await request(socket, "message:add", { id: "early", content: "too early" })).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
+    expect(await request(socket, "message:add", { id: "early", content: "too early" })).toMatchObject({
+      ok: false,
+      error: { code: "UNAVAILABLE" },
+    });
 
     const redis: RedisServer = await startRedis({ port });
     cleanups.push(() => redis.stop());

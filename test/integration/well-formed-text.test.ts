@@ -3,10 +3,11 @@
  * emoji) is refused with INVALID_PAYLOAD naming the field, over Socket.IO and
  * HTTP alike, and nothing is stored; a whole emoji (a surrogate pair) is fine.
  */
-import type { Redis } from "ioredis";
+
 import type { AckError } from "@scrollback/client/protocol";
+import type { Redis } from "ioredis";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { connect, requestOk, requestRaw, type TestSocket } from "../support/clients.js";
 import { startServer, type TestServer } from "../support/servers.js";
 
@@ -48,22 +49,29 @@ it.each(refused)("Socket.IO %s refuses a lone surrogate in %s with INVALID_PAYLO
   expect(await stored()).toEqual(before);
 });
 
-it.each(refused.filter(([event]) => event === "message:add"))("HTTP POST refuses what %s refuses (%s): 400 INVALID_PAYLOAD, nothing stored", async (_event, field, payload) => {
-  const before = await stored();
-  const res = await fetch(`${server.url}/api/v1/users/${USER}/messages`, {
-    method: "POST",
-    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify(payload),
-  });
-  expect(res.status).toBe(400);
-  const body = (await res.json()) as { error: { code: string; message: string } };
-  expect(body.error.code).toBe("INVALID_PAYLOAD");
-  expect(body.error.message.startsWith(`${field}:`), body.error.message).toBe(true);
-  expect(await stored()).toEqual(before);
-});
+it.each(refused.filter(([event]) => event === "message:add"))(
+  "HTTP POST refuses what %s refuses (%s): 400 INVALID_PAYLOAD, nothing stored",
+  async (_event, field, payload) => {
+    const before = await stored();
+    const res = await fetch(`${server.url}/api/v1/users/${USER}/messages`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify(payload),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe("INVALID_PAYLOAD");
+    expect(body.error.message.startsWith(`${field}:`), body.error.message).toBe(true);
+    expect(await stored()).toEqual(before);
+  },
+);
 
 it("keeps a whole emoji (a surrogate pair) in content, meta and query", async () => {
-  const { message } = await requestOk(socket, "message:add", { id: "whole-emoji", content: "smile \uD83D\uDE00", meta: { "\uD83D\uDE00": "\uD83D\uDE00" } });
+  const { message } = await requestOk(socket, "message:add", {
+    id: "whole-emoji",
+    content: "smile \uD83D\uDE00",
+    meta: { "\uD83D\uDE00": "\uD83D\uDE00" },
+  });
   expect(message.content).toBe("smile 😀");
   const { messages } = await requestOk(socket, "history:search", { query: "😀" });
   expect(messages.map((m) => m.id)).toEqual(["whole-emoji"]);

@@ -6,9 +6,9 @@
  * showing exactly what Redis holds.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
-import { connect, type TestSocket } from "../support/clients.js";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { interleaveClearsAndAdds } from "../support/clear-order.js";
+import { connect, type TestSocket } from "../support/clients.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { idsOf } from "../support/workload.js";
 

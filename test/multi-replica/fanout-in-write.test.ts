@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { countCommandsByRole } from "../../bench/redis-stats.js";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { collect, connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 
 let redis: RedisServer;
@@ -64,7 +64,8 @@ it("sends exactly one command per add on the data connection, with the publish i
   const adds = 20;
   const lastArrival = arrivalOf(listener, `m${adds - 1}`);
   const counts = await countCommandsByRole(redis.url, redis.client(), async () => {
-    for (let i = 0; i < adds; i++) await request(sender, "message:add", i % 2 === 0 ? { content: `m${i}` } : { id: `trip-${i}`, content: `m${i}` });
+    for (let i = 0; i < adds; i++)
+      await request(sender, "message:add", i % 2 === 0 ? { content: `m${i}` } : { id: `trip-${i}`, content: `m${i}` });
     await lastArrival;
   });
   expect(counts.data).toEqual({ evalsha: adds });

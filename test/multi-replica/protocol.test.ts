@@ -4,8 +4,8 @@
  */
 import type { AckError } from "@scrollback/client/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { collect, connect, nextEvent, request, requestOk, requestRaw, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startReplicas, startServer, type TestServer } from "../support/servers.js";
 
 let redis: RedisServer;
@@ -46,7 +46,11 @@ describe("message:add", () => {
 
     const ack = await requestOk(sender, "message:add", { content: "hello", meta: { lang: "en" } });
 
-    expect(ack).toMatchObject({ ok: true, duplicate: false, message: { userId: user, role: "user", content: "hello", meta: { lang: "en" } } });
+    expect(ack).toMatchObject({
+      ok: true,
+      duplicate: false,
+      message: { userId: user, role: "user", content: "hello", meta: { lang: "en" } },
+    });
     expect(ack.message.id).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
     expect(new Date(ack.message.timestamp!).toISOString()).toBe(ack.message.timestamp);
     expect(await arrivals).toEqual([ack.message, ack.message]);
@@ -131,7 +135,11 @@ describe("history:load", () => {
     expect(whole.messages.map((m: { content: string }) => m.content)).toEqual(Array.from({ length: 15 }, (_, i) => `m${i + 2}`));
     expect(await request(other, "history:load", {})).toEqual(whole);
 
-    expect(await request(other, "history:load", { afterId: ids[14] })).toMatchObject({ ok: true, gap: false, messages: [{ content: "m15" }, { content: "m16" }] });
+    expect(await request(other, "history:load", { afterId: ids[14] })).toMatchObject({
+      ok: true,
+      gap: false,
+      messages: [{ content: "m15" }, { content: "m16" }],
+    });
     const gone = await requestOk(other, "history:load", { afterId: ids[0] });
     expect(gone.gap).toBe(true);
     expect(gone.messages).toHaveLength(15);

@@ -6,7 +6,7 @@
 import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, nextEvent, requestOk, type TestSocket } from "../support/clients.js";
-import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
+import { type RedisCluster, startRedisCluster } from "../support/redis-cluster.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { userIdsOfEveryLength } from "../support/user-ids.js";
 import { cli, startCli } from "./cli-harness.js";
@@ -39,7 +39,11 @@ async function socketOf(userId: string, replica: number): Promise<TestSocket> {
 
 describe("scrollback CLI on Redis Cluster", () => {
   it("lists the users of every master and counts them in stats, with both replicas on the fan-out", async () => {
-    const masters = new Set(await Promise.all(USERS.map(async (user) => (await cluster.masterOf(await raw.cluster("KEYSLOT", `temp_memory:${user}:messages`) as number)).port)));
+    const masters = new Set(
+      await Promise.all(
+        USERS.map(async (user) => (await cluster.masterOf((await raw.cluster("KEYSLOT", `temp_memory:${user}:messages`)) as number)).port),
+      ),
+    );
     expect(masters.size).toBe(3); // the seeded users really are spread over the masters
 
     const users = await cli(["users", "--json"], env);

@@ -39,7 +39,10 @@ export class Capture {
 
   /** Each line parsed as JSON. */
   jsonLines<T = unknown>(): T[] {
-    return this.text.split("\n").filter(Boolean).map((line) => JSON.parse(line) as T);
+    return this.text
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as T);
   }
 }
 
@@ -86,7 +89,9 @@ export interface CliJson {
 }
 
 /** The JSON that `scrollback ...args` prints: its command's {@link CliJson}, or `unknown` for anything else. */
-type JsonOf<Args extends readonly string[]> = Args extends readonly [infer Name extends keyof CliJson, ...string[]] ? CliJson[Name] : unknown;
+type JsonOf<Args extends readonly string[]> = Args extends readonly [infer Name extends keyof CliJson, ...string[]]
+  ? CliJson[Name]
+  : unknown;
 
 /**
  * Runs `scrollback ...args` to its end. `json` is stdout parsed, typed by the

@@ -3,18 +3,18 @@
  * replicas sharing it. The Redis refuses KEYS (renamed away, as hardened
  * deployments do), so listing users can only work through SCAN.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Message } from "@scrollback/client/protocol";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
 import { freePort } from "../../dev/free-port.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
-import { startReplicas, type TestServer } from "../support/servers.js";
-import { userIdsOfEveryLength } from "../support/user-ids.js";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { prepareRoomBroadcast, userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
 import { userRoom } from "../../server/src/realtime/rooms.js";
+import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
+import { startReplicas, type TestServer } from "../support/servers.js";
+import { userIdsOfEveryLength } from "../support/user-ids.js";
 import { Capture, cli, startCli } from "./cli-harness.js";
 
 const TOKEN = "ops-service-token";
@@ -259,7 +259,13 @@ describe("user ids of every length", () => {
   it("each user's room has a channel of its own on the adapter, the one tail listens on", () => {
     for (const userId of ids) {
       for (const replica of replicas) {
-        const prepared = prepareRoomBroadcast(replica.app.io.of("/").adapter, userRoom("temp_memory", userId), undefined, "message:new", {});
+        const prepared = prepareRoomBroadcast(
+          replica.app.io.of("/").adapter,
+          userRoom("temp_memory", userId),
+          undefined,
+          "message:new",
+          {},
+        );
         expect({ userId, channel: prepared?.channel }).toEqual({ userId, channel: userRoomChannel("temp_memory", userId) });
       }
     }
@@ -282,7 +288,10 @@ describe("user ids of every length", () => {
       await run.stdout.waitFor(/history:cleared/);
       run.stop();
       expect(await run.code).toBe(0);
-      expect({ userId, lines: run.stdout.jsonLines() }).toEqual({ userId, lines: [{ event: "message:new", message: sent }, { event: "history:cleared" }] });
+      expect({ userId, lines: run.stdout.jsonLines() }).toEqual({
+        userId,
+        lines: [{ event: "message:new", message: sent }, { event: "history:cleared" }],
+      });
       for (const tab of tabs) tab.close();
     }
   });

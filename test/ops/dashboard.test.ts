@@ -7,9 +7,9 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { parsePrometheusText, type Sample } from "../../server/src/cli/prometheus-text.js";
 import { connect, request, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
 
 const read = (path: string) => readFileSync(fileURLToPath(new URL(`../../${path}`, import.meta.url)), "utf8");
@@ -101,7 +101,10 @@ describe("the Grafana dashboard", () => {
         }
       }
       for (const [, list] of expr.matchAll(/\b(?:by|without)\s*\(([^)]*)\)/g)) {
-        for (const label of list!.split(",").map((entry) => entry.trim()).filter(Boolean)) {
+        for (const label of list!
+          .split(",")
+          .map((entry) => entry.trim())
+          .filter(Boolean)) {
           expect(known.has(label), `${where}: groups by ${label}, which none of its series carries`).toBe(true);
         }
       }

@@ -39,7 +39,11 @@ interface ComposeService {
 
 /** `docker-compose …` in the repository, with only PATH from this environment (no stray settings). */
 function compose(args: string[], env: Record<string, string> = {}) {
-  const result = spawnSync("docker-compose", args, { cwd: root, encoding: "utf8", env: { PATH: process.env.PATH!, HOME: scratch, ...env } });
+  const result = spawnSync("docker-compose", args, {
+    cwd: root,
+    encoding: "utf8",
+    env: { PATH: process.env.PATH!, HOME: scratch, ...env },
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -167,7 +171,10 @@ describe(`deploy/haproxy/haproxy.cfg${hasHaproxy ? "" : skipNote("haproxy", "hap
   const file = join(root, "deploy/haproxy/haproxy.cfg");
 
   it.skipIf(!hasHaproxy)("is valid for `haproxy -c`, with its defaults and with the variables set", () => {
-    for (const env of [{}, { SCROLLBACK_SERVICE: "app:4000", DNS_NAMESERVER: "127.0.0.1:5353", LISTEN_ADDRESS: "127.0.0.1:9999", DYNAMIC_COOKIE_KEY: "k" }]) {
+    for (const env of [
+      {},
+      { SCROLLBACK_SERVICE: "app:4000", DNS_NAMESERVER: "127.0.0.1:5353", LISTEN_ADDRESS: "127.0.0.1:9999", DYNAMIC_COOKIE_KEY: "k" },
+    ]) {
       const result = spawnSync("haproxy", ["-c", "-f", file], { encoding: "utf8", env: { PATH: process.env.PATH!, ...env } });
       expect(result.status, result.stdout + result.stderr).toBe(0);
     }
@@ -201,7 +208,9 @@ describe("Dockerfile", () => {
   });
 
   it("sends only what the image needs to the build (.dockerignore is an allow-list without .env)", () => {
-    const ignore = readFileSync(join(root, ".dockerignore"), "utf8").split("\n").filter((line) => line && !line.startsWith("#"));
+    const ignore = readFileSync(join(root, ".dockerignore"), "utf8")
+      .split("\n")
+      .filter((line) => line && !line.startsWith("#"));
     expect(ignore[0]).toBe("*");
     expect(ignore.some((line) => line.includes(".env"))).toBe(false);
     for (const copied of ["package.json", "package-lock.json", "client-sdk/src/", "server/src/"]) expect(ignore).toContain(`!${copied}`);

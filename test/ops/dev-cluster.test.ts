@@ -4,7 +4,7 @@
  * the whole job, as a terminal sends it), by SIGTERM to the script alone, or
  * because a replica could not start.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -48,7 +48,12 @@ function commandLine(pid: number): string {
 
 /** Starts `command` as its own job (process group), like a shell does. */
 function startJob(command: string, args: string[]) {
-  const child = spawn(command, args, { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOG_LEVEL: "warn" } });
+  const child = spawn(command, args, {
+    cwd: root,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, LOG_LEVEL: "warn" },
+  });
   started.push(child);
   const output = new Capture();
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => output.write(chunk));
@@ -95,7 +100,14 @@ describe("npm run dev:cluster", () => {
 
   it("stops everything when only the script gets SIGTERM, with exit code 0", async () => {
     const ports = [await freePort(), await freePort()];
-    const job = startJob(process.execPath, ["--conditions=@scrollback/source", "--import", "tsx", "scripts/dev-cluster.ts", "--ports", ports.join(",")]);
+    const job = startJob(process.execPath, [
+      "--conditions=@scrollback/source",
+      "--import",
+      "tsx",
+      "scripts/dev-cluster.ts",
+      "--ports",
+      ports.join(","),
+    ]);
     const { redisDir } = await expectUp(job, ports);
 
     job.child.kill("SIGTERM");
@@ -109,7 +121,14 @@ describe("npm run dev:cluster", () => {
     const busy = (taken.address() as { port: number }).port;
     const free = await freePort();
     try {
-      const job = startJob(process.execPath, ["--conditions=@scrollback/source", "--import", "tsx", "scripts/dev-cluster.ts", "--ports", `${free},${busy}`]);
+      const job = startJob(process.execPath, [
+        "--conditions=@scrollback/source",
+        "--import",
+        "tsx",
+        "scripts/dev-cluster.ts",
+        "--ports",
+        `${free},${busy}`,
+      ]);
       expect(await job.exited).toBe(1);
       expect(job.output.text).toMatch(/replica 2 exited/);
       await expectAllGone(job, [free]);
@@ -119,7 +138,14 @@ describe("npm run dev:cluster", () => {
   });
 
   it("refuses bad --ports with a usage line and exit code 2", async () => {
-    const job = startJob(process.execPath, ["--conditions=@scrollback/source", "--import", "tsx", "scripts/dev-cluster.ts", "--ports", "80a"]);
+    const job = startJob(process.execPath, [
+      "--conditions=@scrollback/source",
+      "--import",
+      "tsx",
+      "scripts/dev-cluster.ts",
+      "--ports",
+      "80a",
+    ]);
     expect(await job.exited).toBe(2);
     expect(job.output.text).toMatch(/--ports must be/);
   });

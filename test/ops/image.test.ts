@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../dev/free-port.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { Capture } from "./cli-harness.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -31,7 +31,10 @@ interface Stage {
 /** Instructions by stage, continuation lines joined, comments dropped. */
 function parseDockerfile(text: string): Stage[] {
   const stages: Stage[] = [];
-  const joined = text.replace(/\\\n/g, " ").split("\n").map((line) => line.trim());
+  const joined = text
+    .replace(/\\\n/g, " ")
+    .split("\n")
+    .map((line) => line.trim());
   for (const line of joined) {
     if (line === "" || line.startsWith("#")) continue;
     const [, instruction, args] = /^(\w+)\s+(.*)$/.exec(line) ?? [];
@@ -50,7 +53,10 @@ const healthcheck: string[] = JSON.parse(/\bCMD\s+(\[.*\])$/.exec(step(runtime, 
 /** The runtime stage's ENV, with /app as our temp dir and $PATH as this machine's. */
 const imageEnv: Record<string, string> = Object.fromEntries(
   step(runtime, "ENV").flatMap((entry) =>
-    [...entry.args.matchAll(/(\w+)=(\S+)/g)].map(([, key, value]) => [key!, value!.replaceAll("/app", app).replace("$PATH", process.env.PATH!)]),
+    [...entry.args.matchAll(/(\w+)=(\S+)/g)].map(([, key, value]) => [
+      key!,
+      value!.replaceAll("/app", app).replace("$PATH", process.env.PATH!),
+    ]),
   ),
 );
 
@@ -63,7 +69,8 @@ beforeAll(async () => {
       const parts = args.split(/\s+/);
       const destination = join(app, parts.pop()!);
       for (const source of parts) {
-        const target = parts.length > 1 || destination.endsWith("/") || args.endsWith("/") ? join(destination, source.split("/").pop()!) : destination;
+        const target =
+          parts.length > 1 || destination.endsWith("/") || args.endsWith("/") ? join(destination, source.split("/").pop()!) : destination;
         mkdirSync(dirname(target), { recursive: true });
         cpSync(join(root, source), target, { recursive: true });
       }
@@ -87,7 +94,11 @@ afterAll(async () => {
 });
 
 function run(command: string[], env: Record<string, string>) {
-  const child = spawn(command[0]!, command.slice(1), { cwd: app, env: { HOME: scratch, ...imageEnv, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(command[0]!, command.slice(1), {
+    cwd: app,
+    env: { HOME: scratch, ...imageEnv, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const output = new Capture();
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => output.write(chunk));
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => output.write(chunk));
@@ -97,7 +108,8 @@ function run(command: string[], env: Record<string, string>) {
 
 describe("the image, replayed from the Dockerfile", () => {
   it("holds production dependencies only", () => {
-    for (const dev of ["typescript", "vitest", "playwright-core", "yaml"]) expect(existsSync(join(app, "node_modules", dev)), dev).toBe(false);
+    for (const dev of ["typescript", "vitest", "playwright-core", "yaml"])
+      expect(existsSync(join(app, "node_modules", dev)), dev).toBe(false);
     expect(existsSync(join(app, "node_modules/tsx"))).toBe(true);
     expect(imageEnv.NODE_ENV).toBe("production");
   });

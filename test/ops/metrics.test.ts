@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parsePrometheusText, sumSamples, type Sample } from "../../server/src/cli/prometheus-text.js";
+import { parsePrometheusText, type Sample, sumSamples } from "../../server/src/cli/prometheus-text.js";
 import { connect, request, requestRaw, type TestSocket } from "../support/clients.js";
 import { startServer, type TestServer } from "../support/servers.js";
 
@@ -75,7 +75,8 @@ describe("GET /metrics", () => {
 
   it("times every HTTP request by route template, method and status, refusals before the handler included", async () => {
     const samples = await scrape();
-    const count = (route: string, method: string, status: string) => value(samples, "scrollback_http_request_duration_seconds_count", { route, method, status });
+    const count = (route: string, method: string, status: string) =>
+      value(samples, "scrollback_http_request_duration_seconds_count", { route, method, status });
     expect(count("/api/v1/users/:userId/messages", "GET", "200")).toBe(1);
     expect(count("/api/v1/users/:userId/messages", "GET", "401")).toBe(1);
     expect(count("/api/v1/users/:userId/messages", "POST", "400")).toBe(1);
@@ -83,7 +84,9 @@ describe("GET /metrics", () => {
     expect(count("unmatched", "GET", "404")).toBe(1);
     expect(count("/metrics", "GET", "200")).toBeGreaterThanOrEqual(1);
     // No label carries the raw path, so no user id reaches Prometheus.
-    const routes = samples.filter((sample) => sample.name.startsWith("scrollback_http_request_duration_seconds")).map((sample) => sample.labels.route);
+    const routes = samples
+      .filter((sample) => sample.name.startsWith("scrollback_http_request_duration_seconds"))
+      .map((sample) => sample.labels.route);
     expect(routes.some((route) => route?.includes("metrics_user"))).toBe(false);
     expect(value(samples, "scrollback_http_request_duration_seconds_sum")).toBeGreaterThan(0);
   });

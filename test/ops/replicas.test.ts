@@ -28,12 +28,9 @@ describe("expandReplicaUrls", () => {
   });
 
   it("keeps addresses, localhost, single-address and unknown names as given", async () => {
-    expect(await expandReplicaUrls(["http://127.0.0.1:3000", "http://localhost:3001/", "http://single:3000", "http://nowhere:3000"], lookup)).toEqual([
-      "http://127.0.0.1:3000",
-      "http://localhost:3001",
-      "http://single:3000",
-      "http://nowhere:3000",
-    ]);
+    expect(
+      await expandReplicaUrls(["http://127.0.0.1:3000", "http://localhost:3001/", "http://single:3000", "http://nowhere:3000"], lookup),
+    ).toEqual(["http://127.0.0.1:3000", "http://localhost:3001", "http://single:3000", "http://nowhere:3000"]);
   });
 });
 

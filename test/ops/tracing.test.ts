@@ -9,14 +9,14 @@ import { once } from "node:events";
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace";
+import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { createApp, type ScrollbackApp } from "../../server/src/app.js";
 import { ConfigError, loadConfig } from "../../server/src/config.js";
 import { startTracing, type Tracing } from "../../server/src/tracing.js";
 import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { spawnServer, startServer, type TestServer } from "../support/servers.js";
 
 const TOKEN = "trace-token";
@@ -30,8 +30,19 @@ const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  tracing = await startTracing({ exporter: "otlp", serviceName: "scrollback-test" }, { spanProcessor: new SimpleSpanProcessor({ exporter }) });
-  const env = { HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "silent", RATE_LIMIT_PER_SECOND: "0", STORE: "redis", REDIS_URL: redis.url, SERVICE_TOKEN: TOKEN };
+  tracing = await startTracing(
+    { exporter: "otlp", serviceName: "scrollback-test" },
+    { spanProcessor: new SimpleSpanProcessor({ exporter }) },
+  );
+  const env = {
+    HOST: "127.0.0.1",
+    PORT: "0",
+    LOG_LEVEL: "silent",
+    RATE_LIMIT_PER_SECOND: "0",
+    STORE: "redis",
+    REDIS_URL: redis.url,
+    SERVICE_TOKEN: TOKEN,
+  };
   traced = await createApp(loadConfig(env), pino({ level: "silent" }), { tracer: tracing.tracer });
   tracedUrl = `http://127.0.0.1:${await traced.listen()}`;
   plain = await startServer({ STORE: "redis", REDIS_URL: redis.url });
@@ -54,7 +65,8 @@ const spanId = (span: ReadableSpan) => span.spanContext().spanId;
 const childrenOf = (parent: ReadableSpan) =>
   exporter.getFinishedSpans().filter((span) => span.parentSpanContext?.spanId === spanId(parent));
 // In the order they ended (the exporter receives each span as it ends).
-const rootsNamed = (name: string) => exporter.getFinishedSpans().filter((span) => span.name === name && span.parentSpanContext === undefined);
+const rootsNamed = (name: string) =>
+  exporter.getFinishedSpans().filter((span) => span.name === name && span.parentSpanContext === undefined);
 
 describe("a traced replica", () => {
   it("traces message:add from the socket through the Lua write to the fan-out that reaches another replica", async () => {
@@ -104,7 +116,11 @@ describe("a traced replica", () => {
     const traceIds = new Set(adds.map((span) => span.spanContext().traceId));
     expect(traceIds.size).toBe(3);
     const [first, duplicate, refused] = adds;
-    expect(childrenOf(first!).map((span) => span.name).sort()).toEqual(["scrollback.fanout", "scrollback.store.append"]);
+    expect(
+      childrenOf(first!)
+        .map((span) => span.name)
+        .sort(),
+    ).toEqual(["scrollback.fanout", "scrollback.store.append"]);
     expect(childrenOf(duplicate!).map((span) => span.name)).toEqual(["scrollback.store.append"]);
     expect(childrenOf(duplicate!)[0]!.attributes["scrollback.duplicate"]).toBe(true);
     expect(childrenOf(refused!)).toEqual([]);
@@ -126,7 +142,11 @@ describe("a traced replica", () => {
     expect(response.status).toBe(201);
     const [root] = rootsNamed("message:add");
     expect(root!.attributes["scrollback.transport"]).toBeUndefined();
-    expect(childrenOf(root!).map((span) => span.name).sort()).toEqual(["scrollback.fanout", "scrollback.store.append"]);
+    expect(
+      childrenOf(root!)
+        .map((span) => span.name)
+        .sort(),
+    ).toEqual(["scrollback.fanout", "scrollback.store.append"]);
   });
 });
 
@@ -161,8 +181,13 @@ describe("OTEL_* settings", () => {
     expect(loadConfig({}).tracing).toBeUndefined();
     expect(loadConfig({ OTEL_TRACING: "0" }).tracing).toBeUndefined();
     expect(loadConfig({ OTEL_TRACING: "1" }).tracing).toEqual({ exporter: "otlp", serviceName: "scrollback", endpoint: undefined });
-    expect(loadConfig({ OTEL_TRACING: "console", OTEL_SERVICE_NAME: "chat" }).tracing).toMatchObject({ exporter: "console", serviceName: "chat" });
-    expect(loadConfig({ OTEL_TRACING: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }).tracing?.endpoint).toBe("http://collector:4318");
+    expect(loadConfig({ OTEL_TRACING: "console", OTEL_SERVICE_NAME: "chat" }).tracing).toMatchObject({
+      exporter: "console",
+      serviceName: "chat",
+    });
+    expect(loadConfig({ OTEL_TRACING: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }).tracing?.endpoint).toBe(
+      "http://collector:4318",
+    );
   });
 
   it("name the variable when invalid", () => {
@@ -185,7 +210,13 @@ describe("OTEL_* settings", () => {
     collector.listen(0, "127.0.0.1");
     await once(collector, "listening");
     const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
-    const server = await spawnServer({ STORE: "redis", REDIS_URL: redis.url, OTEL_TRACING: "otlp", OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, OTEL_SERVICE_NAME: "scrollback-otlp" });
+    const server = await spawnServer({
+      STORE: "redis",
+      REDIS_URL: redis.url,
+      OTEL_TRACING: "otlp",
+      OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+      OTEL_SERVICE_NAME: "scrollback-otlp",
+    });
     // Registered first: the batch processor may export on its own schedule before the stop.
     const exported = once(collector, "export");
     try {
@@ -200,11 +231,16 @@ describe("OTEL_* settings", () => {
 
       expect(received[0]!.path).toBe("/v1/traces");
       const resourceSpans = received.flatMap((request) => request.body.resourceSpans);
-      const serviceNames = resourceSpans.flatMap((entry) => entry.resource.attributes.filter((a) => a.key === "service.name").map((a) => a.value.stringValue));
+      const serviceNames = resourceSpans.flatMap((entry) =>
+        entry.resource.attributes.filter((a) => a.key === "service.name").map((a) => a.value.stringValue),
+      );
       expect(serviceNames).toContain("scrollback-otlp");
       const spans = resourceSpans.flatMap((entry) => entry.scopeSpans.flatMap((scope) => scope.spans));
       const root = spans.find((span) => span.name === "message:add")!;
-      const children = spans.filter((span) => span.parentSpanId === root.spanId).map((span) => span.name).sort();
+      const children = spans
+        .filter((span) => span.parentSpanId === root.spanId)
+        .map((span) => span.name)
+        .sort();
       expect(children).toEqual(["scrollback.fanout", "scrollback.store.append"]);
       const store = spans.find((span) => span.name === "scrollback.store.append")!;
       expect(store.traceId).toBe(root.traceId);

@@ -5,8 +5,8 @@
  */
 import { connect, type ScrollbackClient, type ScrollbackError } from "@scrollback/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { signToken, TEST_SECRET } from "../support/clients.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { ids, nextClientEvent, waitForStatus } from "./sdk-helpers.js";
 
@@ -54,7 +54,8 @@ describe("a token function", () => {
   it("keeps trying after a refused token and connects once the function returns a good one", async () => {
     let calls = 0;
     const client = open({
-      token: async () => (++calls === 1 ? signToken("retry_user", { secret: "not-the-server-secret-at-all-0123456789" }) : signToken("retry_user")),
+      token: async () =>
+        ++calls === 1 ? signToken("retry_user", { secret: "not-the-server-secret-at-all-0123456789" }) : signToken("retry_user"),
     });
     const refused = nextClientEvent(client, "error");
     const added = client.add({ content: "waits for a good token" });

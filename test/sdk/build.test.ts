@@ -45,7 +45,15 @@ async function node(args: string[], code: string): Promise<string> {
 
 describe("the SDK's builds", () => {
   it("writes ESM, CJS, declarations and browser bundles", () => {
-    for (const file of ["index.js", "index.cjs", "protocol/index.js", "protocol/schemas.cjs", "types/index.d.ts", "browser/scrollback.iife.js", "browser/scrollback.esm.js"]) {
+    for (const file of [
+      "index.js",
+      "index.cjs",
+      "protocol/index.js",
+      "protocol/schemas.cjs",
+      "types/index.d.ts",
+      "browser/scrollback.iife.js",
+      "browser/scrollback.esm.js",
+    ]) {
       expect(existsSync(join(out, file)), file).toBe(true);
     }
     expect(readFileSync(join(out, "types/client.d.ts"), "utf8")).toContain("export declare function connect(");

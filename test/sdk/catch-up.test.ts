@@ -5,7 +5,7 @@
  */
 import { connect, type ScrollbackClient } from "@scrollback/client";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from "vitest";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { startTcpProxy } from "../chaos/tcp-proxy.js";
 import { startReplicas, startServer, type TestServer } from "../support/servers.js";
 import { ids, nextClientEvent, waitForStatus, watchTimeline } from "./sdk-helpers.js";

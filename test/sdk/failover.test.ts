@@ -5,8 +5,8 @@
  */
 import { connect, type ScrollbackClient } from "@scrollback/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
-import { spawnServer, startServer, type ServerProcess, type TestServer } from "../support/servers.js";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { type ServerProcess, spawnServer, startServer, type TestServer } from "../support/servers.js";
 import { until } from "../support/wait.js";
 import { ids, waitForStatus } from "./sdk-helpers.js";
 
@@ -29,8 +29,10 @@ afterEach(async () => {
   await redis.stop();
 });
 
-const stored = async (userId: string) => ids((await redis.client().lrange(`temp_memory:${userId}:messages`, 0, -1)).map((raw) => JSON.parse(raw) as { id: string }));
-const connections = async (url: string) => Number(/^scrollback_connections (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
+const stored = async (userId: string) =>
+  ids((await redis.client().lrange(`temp_memory:${userId}:messages`, 0, -1)).map((raw) => JSON.parse(raw) as { id: string }));
+const connections = async (url: string) =>
+  Number(/^scrollback_connections (\d+)/m.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
 
 function open(userId: string): ScrollbackClient {
   client = connect([a.url, b.url], { userId, ackTimeoutMs: 2_500, backoff: { initialMs: 100, maxMs: 500 } });

@@ -4,11 +4,11 @@
  * stored exactly once; only a non-retryable refusal or the caller giving up
  * rejects the promise; an opt-in persisted outbox survives a page reload.
  */
-import { connect, ScrollbackError, type ConnectionOptions, type ScrollbackClient } from "@scrollback/client";
+import { type ConnectionOptions, connect, type ScrollbackClient, ScrollbackError } from "@scrollback/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
-import { until } from "../support/wait.js";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
+import { until } from "../support/wait.js";
 import { eventCount, ids, memoryStorage, nextClientEvent, waitForStatus } from "./sdk-helpers.js";
 
 let redis: RedisServer;
@@ -49,7 +49,12 @@ describe("through a Redis outage", () => {
     const settled: string[] = [];
     for (const add of adds) void add.then((message) => settled.push(message.id));
     // The server refused at least one attempt with UNAVAILABLE, and nothing resolved.
-    await until("an add was refused with UNAVAILABLE", async () => (await eventCount(server.url, "message:add", "UNAVAILABLE")) >= 2, 10_000, 50);
+    await until(
+      "an add was refused with UNAVAILABLE",
+      async () => (await eventCount(server.url, "message:add", "UNAVAILABLE")) >= 2,
+      10_000,
+      50,
+    );
     expect(settled).toEqual([]);
     expect(ids(client.pending)).toEqual(["o1", "o2", "o3", "o4", "o5"]);
 
@@ -68,7 +73,12 @@ describe("through a Redis outage", () => {
     let add: Promise<unknown> | undefined;
     try {
       add = client.add({ id: "frozen-1", content: "sent while Redis hangs" });
-      await until("the store timed out at least once", async () => (await eventCount(server.url, "message:add", "UNAVAILABLE")) >= 1, 10_000, 50);
+      await until(
+        "the store timed out at least once",
+        async () => (await eventCount(server.url, "message:add", "UNAVAILABLE")) >= 1,
+        10_000,
+        50,
+      );
     } finally {
       redis.signal("SIGCONT");
     }
@@ -95,7 +105,11 @@ describe("what rejects an add", () => {
     await start({ MAX_MESSAGE_BYTES: "64" });
     const client = open("refused_sdk_user");
     const tooLarge = client.add({ id: "big", content: "x".repeat(65) });
-    const tooManyKeys = client.add({ id: "meta", content: "ok", meta: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i])) });
+    const tooManyKeys = client.add({
+      id: "meta",
+      content: "ok",
+      meta: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i])),
+    });
     const fine = client.add({ id: "fine", content: "fits" });
     await expect(tooLarge).rejects.toMatchObject({ name: "ScrollbackError", code: "TOO_LARGE", messageId: "big" });
     await expect(tooManyKeys).rejects.toMatchObject({ code: "INVALID_PAYLOAD", messageId: "meta" });
@@ -147,7 +161,9 @@ describe("a persisted outbox", () => {
     await until("the outbox was saved", () => storage.map.size === 1);
     firstPage.close(); // the page goes away
     await expect(lost).rejects.toMatchObject({ code: "CLOSED" });
-    expect(JSON.parse(storage.getItem("scrollback:outbox:persist_user")!)).toEqual([{ id: "survivor", content: "typed before the reload" }]);
+    expect(JSON.parse(storage.getItem("scrollback:outbox:persist_user")!)).toEqual([
+      { id: "survivor", content: "typed before the reload" },
+    ]);
 
     const otherUser = open("someone_else", { persist: { storage } });
     expect(otherUser.pending).toEqual([]);

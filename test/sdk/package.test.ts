@@ -72,7 +72,9 @@ afterAll(async () => {
 describe("the packed SDK", () => {
   it("holds the builds, types, README and LICENSE, and no sources or tests", () => {
     const files = packed.files.map((file) => file.path);
-    console.log(`${packed.filename}: ${(packed.size / 1024).toFixed(1)} kB packed, ${(packed.unpackedSize / 1024).toFixed(1)} kB unpacked, ${files.length} files`);
+    console.log(
+      `${packed.filename}: ${(packed.size / 1024).toFixed(1)} kB packed, ${(packed.unpackedSize / 1024).toFixed(1)} kB unpacked, ${files.length} files`,
+    );
     for (const file of [
       "package.json",
       "README.md",
@@ -126,7 +128,10 @@ describe("the packed SDK", () => {
          console.log(JSON.stringify({ content: message.content, error: typeof ScrollbackError }));
        });`,
     );
-    expect(JSON.parse(await inProject(process.execPath, ["cjs.cjs", server.url]))).toEqual({ content: "from the packed CJS build", error: "function" });
+    expect(JSON.parse(await inProject(process.execPath, ["cjs.cjs", server.url]))).toEqual({
+      content: "from the packed CJS build",
+      error: "function",
+    });
   });
 
   it("./protocol/schemas asks for zod, which the installer adds", async () => {
@@ -151,11 +156,26 @@ describe("the packed SDK", () => {
     write("typed.cts", usage("@scrollback/client"));
     write("typed.ts", usage("@scrollback/client"));
     // A page that loads the IIFE bundle with a <script> tag.
-    write("page.ts", `/// <reference types="@scrollback/client/browser/iife" />\nexport const client = Scrollback.connect("/", { userId: "page_user" });\n`);
-    write("module.ts", `import { connect } from "@scrollback/client/browser";\nexport const client = connect("/", { userId: "module_user" });\n`);
+    write(
+      "page.ts",
+      `/// <reference types="@scrollback/client/browser/iife" />\nexport const client = Scrollback.connect("/", { userId: "page_user" });\n`,
+    );
+    write(
+      "module.ts",
+      `import { connect } from "@scrollback/client/browser";\nexport const client = connect("/", { userId: "module_user" });\n`,
+    );
     const options = { strict: true, noEmit: true, skipLibCheck: false, types: [], lib: ["ES2022", "DOM"], target: "ES2022" };
-    write("tsconfig.node16.json", JSON.stringify({ compilerOptions: { ...options, module: "node16", moduleResolution: "node16" }, files: ["typed.mts", "typed.cts"] }));
-    write("tsconfig.bundler.json", JSON.stringify({ compilerOptions: { ...options, module: "esnext", moduleResolution: "bundler" }, files: ["typed.ts", "page.ts", "module.ts"] }));
+    write(
+      "tsconfig.node16.json",
+      JSON.stringify({ compilerOptions: { ...options, module: "node16", moduleResolution: "node16" }, files: ["typed.mts", "typed.cts"] }),
+    );
+    write(
+      "tsconfig.bundler.json",
+      JSON.stringify({
+        compilerOptions: { ...options, module: "esnext", moduleResolution: "bundler" },
+        files: ["typed.ts", "page.ts", "module.ts"],
+      }),
+    );
     const typeCheck = (config: string) =>
       inProject(process.execPath, [TSC, "-p", config, "--listFiles"]).catch((error: { stdout?: string }) => {
         throw new Error(`tsc -p ${config} failed:\n${error.stdout}`);
@@ -170,7 +190,17 @@ describe("the packed SDK", () => {
 
   it("bundles for browsers with esbuild, carrying socket.io-client and no zod", async () => {
     write("app.js", `import { connect } from "@scrollback/client";\nwindow.client = connect("/", { userId: "bundled_user" });\n`);
-    const result = await build({ entryPoints: [join(project, "app.js")], absWorkingDir: project, bundle: true, write: false, metafile: true, platform: "browser", format: "esm", minify: true, logLevel: "silent" });
+    const result = await build({
+      entryPoints: [join(project, "app.js")],
+      absWorkingDir: project,
+      bundle: true,
+      write: false,
+      metafile: true,
+      platform: "browser",
+      format: "esm",
+      minify: true,
+      logLevel: "silent",
+    });
     const inputs = Object.keys(result.metafile.inputs);
     expect(inputs.some((input) => input.startsWith("node_modules/@scrollback/client/dist/"))).toBe(true);
     expect(inputs.filter((input) => /[\\/]zod[\\/]/.test(input))).toEqual([]);
@@ -181,9 +211,11 @@ describe("the packed SDK", () => {
 
   it("passes publint and @arethetypeswrong/cli (node10, node16 CJS and ESM, bundler)", async () => {
     const lint = async (tool: string, args: string[]) =>
-      run(join(BIN, tool), args, { cwd: temp, env: { ...CLEAN_ENV, NO_COLOR: "1" } }).catch((error: { stdout?: string; stderr?: string }) => {
-        throw new Error(`${tool} ${args.join(" ")} failed:\n${error.stdout}${error.stderr}`);
-      });
+      run(join(BIN, tool), args, { cwd: temp, env: { ...CLEAN_ENV, NO_COLOR: "1" } }).catch(
+        (error: { stdout?: string; stderr?: string }) => {
+          throw new Error(`${tool} ${args.join(" ")} failed:\n${error.stdout}${error.stderr}`);
+        },
+      );
     await lint("publint", ["run", tarball, "--strict"]);
     // Every entry point under the strict profile, except the browser bundles:
     // those are ES modules and a classic script, which `require` has no use for.

@@ -41,7 +41,12 @@ export function nextClientEvent<E extends keyof ClientEvents>(
  * Records what the client shows: `reset` replaces the list, `message`
  * appends, `cleared` empties it; `emitted` keeps every `message` event.
  */
-export function watchTimeline(client: ScrollbackClient): { shown: Message[]; emitted: Message[]; resets: number; untilShown(count: number, timeoutMs?: number): Promise<void> } {
+export function watchTimeline(client: ScrollbackClient): {
+  shown: Message[];
+  emitted: Message[];
+  resets: number;
+  untilShown(count: number, timeoutMs?: number): Promise<void>;
+} {
   const state = {
     shown: [] as Message[],
     emitted: [] as Message[],
@@ -82,12 +87,19 @@ export const ids = (messages: { id: string }[]): string[] => messages.map((messa
 /** The value of `scrollback_events_total{event, outcome}` on a server (0 when absent). */
 export async function eventCount(serverUrl: string, event: string, outcome: string): Promise<number> {
   const text = await (await fetch(`${serverUrl}/metrics`)).text();
-  const line = text.split("\n").find((row) => row.startsWith("scrollback_events_total{") && row.includes(`event="${event}"`) && row.includes(`outcome="${outcome}"`));
+  const line = text
+    .split("\n")
+    .find((row) => row.startsWith("scrollback_events_total{") && row.includes(`event="${event}"`) && row.includes(`outcome="${outcome}"`));
   return line ? Number(line.split(" ").at(-1)) : 0;
 }
 
 /** A KeyValueStorage in memory, standing in for one browser profile's localStorage across "page loads". */
-export function memoryStorage(): { getItem(key: string): string | null; setItem(key: string, value: string): void; removeItem(key: string): void; map: Map<string, string> } {
+export function memoryStorage(): {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+  map: Map<string, string>;
+} {
   const map = new Map<string, string>();
   return {
     map,

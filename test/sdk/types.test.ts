@@ -6,15 +6,15 @@
  * them is never run, so nothing connects.
  */
 import {
-  connect,
-  ScrollbackError,
   type AddInput,
   type ClientToServerEvents,
   type ConnectionStatus,
+  connect,
   type ErrorCode,
   type Message,
   type PendingMessage,
   type ScrollbackClient,
+  ScrollbackError,
   type ServerToClientEvents,
 } from "@scrollback/client";
 import type { Socket } from "socket.io-client";

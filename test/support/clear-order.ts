@@ -51,7 +51,10 @@ export async function interleaveClearsAndAdds(options: InterleaveOptions): Promi
   const [clearer] = writers;
   for (let round = 0; round < rounds; round++) {
     const ids = writers.flatMap((_, i) => Array.from({ length: addsPerRound }, (_, n) => `${tag}-${round}-${i}-${n}`));
-    const arrivals = listeners.flatMap((listener) => [nextEvent(listener, "history:cleared"), ...ids.map((id) => messageArrival(listener, id))]);
+    const arrivals = listeners.flatMap((listener) => [
+      nextEvent(listener, "history:cleared"),
+      ...ids.map((id) => messageArrival(listener, id)),
+    ]);
     await Promise.all([
       requestOk(clearer!, "history:clear", {}),
       ...ids.map((id) => requestOk(writers[Number(id.split("-").at(-2))]!, "message:add", { id, content: `${id} says hi` })),

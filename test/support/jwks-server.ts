@@ -5,7 +5,7 @@
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
+import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from "jose";
 
 export interface SigningKey {
   kid: string;
@@ -26,7 +26,12 @@ export async function createSigningKey(kid: string, alg: "RS256" | "ES256" = "ES
     alg,
     privateKey: pair.privateKey,
     jwk,
-    sign: (claims) => new SignJWT(claims).setProtectedHeader({ alg, kid }).setIssuedAt().setExpirationTime(claims.exp ?? "1h").sign(pair.privateKey),
+    sign: (claims) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg, kid })
+        .setIssuedAt()
+        .setExpirationTime(claims.exp ?? "1h")
+        .sign(pair.privateKey),
   };
 }
 

@@ -8,8 +8,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Cluster, Redis } from "ioredis";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { until } from "./wait.js";
-import { startRedis, type RedisServer } from "../../dev/redis-server.js";
 
 const run = promisify(execFile);
 
@@ -83,16 +83,19 @@ function isRunning(node: RedisServer): boolean {
   return node.process.exitCode === null && node.process.signalCode === null;
 }
 
-
 export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RedisCluster> {
   const masters = options.masters ?? 3;
   const replicasPerMaster = options.replicasPerMaster ?? 1;
   const args = [
-    "--cluster-enabled", "yes",
-    "--cluster-config-file", "nodes.conf",
-    "--cluster-node-timeout", String(options.nodeTimeoutMs ?? CLUSTER_NODE_TIMEOUT_MS),
+    "--cluster-enabled",
+    "yes",
+    "--cluster-config-file",
+    "nodes.conf",
+    "--cluster-node-timeout",
+    String(options.nodeTimeoutMs ?? CLUSTER_NODE_TIMEOUT_MS),
     // Let any replica take over, however long it was cut off.
-    "--cluster-replica-validity-factor", "0",
+    "--cluster-replica-validity-factor",
+    "0",
   ];
   const nodes = await Promise.all(Array.from({ length: masters * (1 + replicasPerMaster) }, () => startRedis({ args })));
   const clients: (Redis | Cluster)[] = [];
@@ -114,9 +117,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
 
   try {
     await run("redis-cli", [
-      "--cluster", "create",
+      "--cluster",
+      "create",
       ...nodes.map((node) => `127.0.0.1:${node.port}`),
-      "--cluster-replicas", String(replicasPerMaster),
+      "--cluster-replicas",
+      String(replicasPerMaster),
       "--cluster-yes",
     ]);
   } catch (error) {
@@ -141,9 +146,12 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       return server;
     },
     client() {
-      const client = new Cluster(nodes.map((node) => ({ host: "127.0.0.1", port: node.port })), {
-        redisOptions: { maxRetriesPerRequest: 1 },
-      });
+      const client = new Cluster(
+        nodes.map((node) => ({ host: "127.0.0.1", port: node.port })),
+        {
+          redisOptions: { maxRetriesPerRequest: 1 },
+        },
+      );
       client.on("error", () => {});
       clients.push(client);
       return client;
@@ -182,7 +190,13 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
         `a replica took over the slots of ${node.port}`,
         async () => {
           const topology = await cluster.topology();
-          const heir = topology.find((info) => info.role === "master" && !info.failed && info.port !== node.port && info.slots.some(([from]) => from === before.slots[0]![0]));
+          const heir = topology.find(
+            (info) =>
+              info.role === "master" &&
+              !info.failed &&
+              info.port !== node.port &&
+              info.slots.some(([from]) => from === before.slots[0]![0]),
+          );
           return heir !== undefined;
         },
         timeoutMs,

@@ -9,8 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { freePort } from "../../dev/free-port.js";
+import { type RedisServer, type RedisServerOptions, startRedis } from "../../dev/redis-server.js";
 import { until } from "./wait.js";
-import { startRedis, type RedisServer, type RedisServerOptions } from "../../dev/redis-server.js";
 
 /** The name Sentinels know the master by (`REDIS_SENTINEL_NAME`). */
 export const SENTINEL_MASTER_NAME = "scrollback";
@@ -39,7 +39,6 @@ export interface RedisSentinel {
   waitSettled(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
-
 
 function isRunning(node: RedisServer): boolean {
   return node.process.exitCode === null && node.process.signalCode === null;
@@ -75,16 +74,19 @@ async function startSentinel(masterPort: number): Promise<RedisServer> {
 
 export async function startRedisSentinel(options: RedisSentinelOptions = {}): Promise<RedisSentinel> {
   const master = await startRedis(options.data);
-  const replica = await startRedis({ ...options.data, args: [...(options.data?.args ?? []), "--replicaof", "127.0.0.1", String(master.port)] });
+  const replica = await startRedis({
+    ...options.data,
+    args: [...(options.data?.args ?? []), "--replicaof", "127.0.0.1", String(master.port)],
+  });
   const dataNodes = [master, replica];
   const sentinels = await Promise.all([0, 1, 2].map(() => startSentinel(master.port)));
 
   const masterPort = async (): Promise<number> => {
     for (const sentinel of sentinels.filter(isRunning)) {
       try {
-        const address = (await ask(sentinel.port, (client) =>
-          client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER_NAME),
-        )) as [string, string] | null;
+        const address = (await ask(sentinel.port, (client) => client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER_NAME))) as
+          | [string, string]
+          | null;
         if (address) return Number(address[1]);
       } catch {
         // Try the next Sentinel.

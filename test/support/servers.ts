@@ -3,12 +3,12 @@
  * Redis connections and adapter, as separate replicas have) and child
  * processes (for signals and crashes).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
+import { freePort } from "../../dev/free-port.js";
 import { createApp, type ScrollbackApp } from "../../server/src/app.js";
 import { loadConfig } from "../../server/src/config.js";
-import { freePort } from "../../dev/free-port.js";
 
 export interface TestServer {
   app: ScrollbackApp;

@@ -10,5 +10,13 @@ function idOfLength(length: number, stem: string): string {
 
 /** Ids of lengths 1, 14, 15, 16, 128, and of 15 and 9 with `. @ : -` in them; `tag` keeps tests apart. */
 export function userIdsOfEveryLength(tag: string): string[] {
-  return [tag.slice(0, 1), idOfLength(14, tag), idOfLength(15, tag), idOfLength(16, tag), idOfLength(128, tag), idOfLength(15, "a.b@c:d-e"), `${tag.slice(0, 1)}.@:-id`];
+  return [
+    tag.slice(0, 1),
+    idOfLength(14, tag),
+    idOfLength(15, tag),
+    idOfLength(16, tag),
+    idOfLength(128, tag),
+    idOfLength(15, "a.b@c:d-e"),
+    `${tag.slice(0, 1)}.@:-id`,
+  ];
 }

@@ -74,7 +74,9 @@ export function startWorkload(writers: Writer[], options: WorkloadOptions = {}):
         let answer: { ok: boolean; error?: { code: string; retryAfterMs?: number } };
         const sentAt = Date.now();
         try {
-          answer = await (writer.socket as unknown as Socket).timeout(ackTimeoutMs).emitWithAck("message:add", { id, content: `${writer.userId} ${n}` });
+          answer = await (writer.socket as unknown as Socket)
+            .timeout(ackTimeoutMs)
+            .emitWithAck("message:add", { id, content: `${writer.userId} ${n}` });
         } catch {
           answer = { ok: false, error: { code: "TIMEOUT" } };
         }
@@ -206,7 +208,11 @@ export interface RecoveryCheck {
 export async function checkRecovery(run: RecoveryCheck): Promise<{ check: StoredCheck; report: WorkloadReport }> {
   const { workload, users, label } = run;
   const before = new Map(users.map((userId) => [userId, workload.ackedBy(userId)]));
-  await until("every writer acks 20 more writes", () => users.every((userId) => workload.ackedBy(userId) >= before.get(userId)! + 20), 30_000);
+  await until(
+    "every writer acks 20 more writes",
+    () => users.every((userId) => workload.ackedBy(userId) >= before.get(userId)! + 20),
+    30_000,
+  );
   const resumedMs = Date.now() - run.killedAt;
 
   // The subscriptions followed the data too (they may trail it by a few seconds).

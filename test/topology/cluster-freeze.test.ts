@@ -9,9 +9,9 @@
  */
 import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, request, type TestSocket } from "../support/clients.js";
-import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import type { RedisServer } from "../../dev/redis-server.js";
+import { connect, request, type TestSocket } from "../support/clients.js";
+import { type RedisCluster, startRedisCluster } from "../support/redis-cluster.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { until, waitReady } from "../support/wait.js";
 import { idsOf } from "../support/workload.js";
@@ -52,7 +52,10 @@ describe("a Cluster master frozen with SIGSTOP", () => {
     const victim = await masterOfUser(frozenUser);
     let otherUser = "";
     for (let i = 0; !otherUser; i++) if ((await masterOfUser(`freeze_other_${i}`)).port !== victim.port) otherUser = `freeze_other_${i}`;
-    const [frozenSocket, otherSocket] = [await connect(server.url, { userId: frozenUser }), await connect(server.url, { userId: otherUser })];
+    const [frozenSocket, otherSocket] = [
+      await connect(server.url, { userId: frozenUser }),
+      await connect(server.url, { userId: otherUser }),
+    ];
     sockets.push(frozenSocket, otherSocket);
     expect(await request(frozenSocket, "message:add", { id: "before", content: "before the freeze" })).toMatchObject({ ok: true });
 
@@ -63,10 +66,15 @@ describe("a Cluster master frozen with SIGSTOP", () => {
       expect(first.answer).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
       expect(first.ms).toBeLessThan(2_500);
       // From then on the frozen master's users are refused at once, and nothing is sent.
-      await until("the frozen master's users are refused at once", async () => {
-        const { answer, ms } = await timed(request(frozenSocket, "history:load", {}));
-        return answer.ok === false && ms < 200;
-      }, 5_000, 50);
+      await until(
+        "the frozen master's users are refused at once",
+        async () => {
+          const { answer, ms } = await timed(request(frozenSocket, "history:load", {}));
+          return answer.ok === false && ms < 200;
+        },
+        5_000,
+        50,
+      );
       const refused = await timed(request(frozenSocket, "message:add", { id: "refused-while-frozen", content: "never sent" }));
       expect(refused.answer).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
       expect(refused.ms).toBeLessThan(200);
@@ -90,7 +98,11 @@ describe("a Cluster master frozen with SIGSTOP", () => {
     }
 
     await waitReady(server.url, 15_000);
-    await until("the frozen master's user is served again", async () => (await request(frozenSocket, "message:add", { id: "after", content: "after" })).ok === true, 10_000);
+    await until(
+      "the frozen master's user is served again",
+      async () => (await request(frozenSocket, "message:add", { id: "after", content: "after" })).ok === true,
+      10_000,
+    );
     const stored = idsOf(await reader.lrange(key(frozenUser), 0, -1));
     expect(stored).not.toContain("refused-while-frozen");
     expect(stored).toContain("after");

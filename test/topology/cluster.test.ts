@@ -6,10 +6,10 @@
  */
 import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
 import { userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
 import { interleaveClearsAndAdds } from "../support/clear-order.js";
-import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
+import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
+import { type RedisCluster, startRedisCluster } from "../support/redis-cluster.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { waitReady } from "../support/wait.js";
 import { checkRecovery, idsOf, startWorkload } from "../support/workload.js";
@@ -78,7 +78,9 @@ describe("on a 3-master Redis Cluster", () => {
 
   it("fans every message out to the user's connections on the other replica over sharded Pub/Sub", async () => {
     const users = Array.from({ length: 30 }, (_, i) => `fan_${i}`);
-    const pairs = await Promise.all(users.map(async (userId) => [await open(replicas[0]!, userId), await open(replicas[1]!, userId)] as const));
+    const pairs = await Promise.all(
+      users.map(async (userId) => [await open(replicas[0]!, userId), await open(replicas[1]!, userId)] as const),
+    );
     await Promise.all(
       pairs.map(async ([sender, receiver], i) => {
         const arrival = nextEvent(receiver, "message:new");
@@ -91,7 +93,8 @@ describe("on a 3-master Redis Cluster", () => {
     const classicChannels = new Set<string>();
     for (const node of cluster.nodes) {
       const client = node.client();
-      for (const channel of (await client.call("PUBSUB", "SHARDCHANNELS", `socket.io#/#user:{${KEY_PREFIX}:fan_*`)) as string[]) shardChannels.add(channel);
+      for (const channel of (await client.call("PUBSUB", "SHARDCHANNELS", `socket.io#/#user:{${KEY_PREFIX}:fan_*`)) as string[])
+        shardChannels.add(channel);
       for (const channel of (await client.call("PUBSUB", "CHANNELS", "socket.io*")) as string[]) classicChannels.add(channel);
     }
     for (const userId of users) expect(shardChannels).toContain(userRoomChannel(KEY_PREFIX, userId));

@@ -5,9 +5,9 @@
  * load.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connect, nextEvent, requestOk, type TestSocket } from "../support/clients.js";
-import { SENTINEL_MASTER_NAME, startRedisSentinel, type RedisSentinel } from "../support/redis-sentinel.js";
 import type { RedisServer } from "../../dev/redis-server.js";
+import { connect, nextEvent, requestOk, type TestSocket } from "../support/clients.js";
+import { type RedisSentinel, SENTINEL_MASTER_NAME, startRedisSentinel } from "../support/redis-sentinel.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { until, waitReady } from "../support/wait.js";
 import { checkRecovery, idsOf, startWorkload } from "../support/workload.js";

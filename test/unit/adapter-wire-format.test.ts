@@ -1,8 +1,13 @@
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { ADAPTER_FORMAT_VERSION, decodeRoomBroadcast, encodeRoomBroadcast, type RoomBroadcast } from "../../server/src/realtime/adapter-wire-format.js";
+import {
+  ADAPTER_FORMAT_VERSION,
+  decodeRoomBroadcast,
+  encodeRoomBroadcast,
+  type RoomBroadcast,
+} from "../../server/src/realtime/adapter-wire-format.js";
 
 const SERVER_DIR = join(import.meta.dirname, "../../server");
 
@@ -11,7 +16,14 @@ const broadcast: RoomBroadcast = {
   room: "user:alice",
   except: ["socket-1"],
   event: "message:new",
-  payload: { id: "m1", userId: "alice", role: "user", content: "hé \u2028 \"quoted\"", timestamp: "2026-01-01T00:00:00.000Z", meta: { k: [1, null] } },
+  payload: {
+    id: "m1",
+    userId: "alice",
+    role: "user",
+    content: 'hé \u2028 "quoted"',
+    timestamp: "2026-01-01T00:00:00.000Z",
+    meta: { k: [1, null] },
+  },
 };
 
 describe("adapter wire format", () => {

@@ -40,7 +40,15 @@ describe("loadConfig", () => {
   it("reads the original Python app's REDIS_* names and then requires Redis", () => {
     const config = loadConfig({ REDIS_HOST: "redis.example.com", REDIS_PORT: "6380", REDIS_DB: "1", REDIS_PASSWORD: "pw" });
     expect(config.store).toBe("redis");
-    expect(config.redis).toEqual({ kind: "standalone", url: undefined, host: "redis.example.com", port: 6380, db: 1, username: undefined, password: "pw" });
+    expect(config.redis).toEqual({
+      kind: "standalone",
+      url: undefined,
+      host: "redis.example.com",
+      port: 6380,
+      db: 1,
+      username: undefined,
+      password: "pw",
+    });
   });
 
   it("parses REDIS_URL, Sentinel and Cluster settings", () => {
@@ -48,11 +56,17 @@ describe("loadConfig", () => {
     expect(loadConfig({ REDIS_SENTINELS: "a:26379, b:26380", REDIS_SENTINEL_NAME: "mymaster" }).redis).toMatchObject({
       kind: "sentinel",
       name: "mymaster",
-      sentinels: [{ host: "a", port: 26379 }, { host: "b", port: 26380 }],
+      sentinels: [
+        { host: "a", port: 26379 },
+        { host: "b", port: 26380 },
+      ],
     });
     expect(loadConfig({ REDIS_CLUSTER_NODES: "127.0.0.1:7000,127.0.0.1:7001" }).redis).toMatchObject({
       kind: "cluster",
-      nodes: [{ host: "127.0.0.1", port: 7000 }, { host: "127.0.0.1", port: 7001 }],
+      nodes: [
+        { host: "127.0.0.1", port: 7000 },
+        { host: "127.0.0.1", port: 7001 },
+      ],
     });
   });
 
@@ -113,24 +127,34 @@ describe("loadConfig", () => {
     const lines = (error as Error).message.split("\n");
     expect(lines).toHaveLength(4);
     for (const variable of ["PORT", "HISTORY_MAX", "REDIS_CLUSTER_NODES", "AUTH_JWT_SECRET"]) {
-      expect(lines.filter((line) => line.startsWith(`invalid configuration: ${variable}: `)), variable).toHaveLength(1);
+      expect(
+        lines.filter((line) => line.startsWith(`invalid configuration: ${variable}: `)),
+        variable,
+      ).toHaveLength(1);
     }
     expect(lines.find((line) => line.includes("REDIS_CLUSTER_NODES"))).toContain("REDIS_URL");
   });
 
   it("counts a variable that failed its own check as set: no second complaint about it", () => {
-    expect(() => loadConfig({ REDIS_SENTINELS: "nohostport", REDIS_SENTINEL_NAME: "m" })).toThrow(/^invalid configuration: REDIS_SENTINELS: must be host:port,host:port$/);
-    expect(() => loadConfig({ NODE_ENV: "production", STORE: "memory", AUTH_JWKS_URL: "not a url" })).toThrow(/^invalid configuration: AUTH_JWKS_URL: [^\n]*$/);
+    expect(() => loadConfig({ REDIS_SENTINELS: "nohostport", REDIS_SENTINEL_NAME: "m" })).toThrow(
+      /^invalid configuration: REDIS_SENTINELS: must be host:port,host:port$/,
+    );
+    expect(() => loadConfig({ NODE_ENV: "production", STORE: "memory", AUTH_JWKS_URL: "not a url" })).toThrow(
+      /^invalid configuration: AUTH_JWKS_URL: [^\n]*$/,
+    );
   });
 
   it("refuses braces in KEY_PREFIX (a room's hash tag is the key: realtime/rooms.ts)", () => {
-    for (const prefix of ["{app}", "a}b", "x{"]) expect(() => loadConfig({ KEY_PREFIX: prefix })).toThrow(/^invalid configuration: KEY_PREFIX: must not contain \{ or \}$/);
+    for (const prefix of ["{app}", "a}b", "x{"])
+      expect(() => loadConfig({ KEY_PREFIX: prefix })).toThrow(/^invalid configuration: KEY_PREFIX: must not contain \{ or \}$/);
     expect(loadConfig({ KEY_PREFIX: "app:v2" }).keyPrefix).toBe("app:v2");
   });
 
   it("uses JWT when a JWT setting is given, and dev only outside production", () => {
     expect(loadConfig({ AUTH_JWT_SECRET: "s" }).auth.mode).toBe("jwt");
-    expect(loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://redis:6379", AUTH_JWKS_URL: "https://issuer.example/jwks" }).auth.mode).toBe("jwt");
+    expect(
+      loadConfig({ NODE_ENV: "production", REDIS_URL: "redis://redis:6379", AUTH_JWKS_URL: "https://issuer.example/jwks" }).auth.mode,
+    ).toBe("jwt");
     expect(loadConfig({ AUTH_JWT_SECRET: "s", AUTH_MODE: "dev" }).auth.mode).toBe("dev");
   });
 
@@ -143,7 +167,10 @@ describe("loadConfig", () => {
   });
 
   it("splits WIDGET_SERVERS into normalised http(s) origins, none by default", () => {
-    expect(loadConfig({ WIDGET_SERVERS: "https://Chat.example/, http://10.0.0.2:3000" }).widgetServers).toEqual(["https://chat.example", "http://10.0.0.2:3000"]);
+    expect(loadConfig({ WIDGET_SERVERS: "https://Chat.example/, http://10.0.0.2:3000" }).widgetServers).toEqual([
+      "https://chat.example",
+      "http://10.0.0.2:3000",
+    ]);
     expect(loadConfig({}).widgetServers).toEqual([]);
   });
 
@@ -151,9 +178,12 @@ describe("loadConfig", () => {
     expect(loadConfig({ REDIS_TLS: "1" }).store).toBe("redis");
   });
 
-  it.each(["Production", "prod", "PRODUCTION", "staging"])("refuses NODE_ENV=%s, so a typo never leaves production's refusals off", (value) => {
-    expect(() => loadConfig({ NODE_ENV: value, AUTH_MODE: "dev" })).toThrow(/NODE_ENV/);
-  });
+  it.each(["Production", "prod", "PRODUCTION", "staging"])(
+    "refuses NODE_ENV=%s, so a typo never leaves production's refusals off",
+    (value) => {
+      expect(() => loadConfig({ NODE_ENV: value, AUTH_MODE: "dev" })).toThrow(/NODE_ENV/);
+    },
+  );
 
   describe("under NODE_ENV=production (nothing a mistake would open)", () => {
     const SECRET = "s".repeat(32);
@@ -186,7 +216,12 @@ describe("loadConfig", () => {
     });
 
     it("reports every problem at once, one line each, without printing a secret", () => {
-      const lines = refusal({ NODE_ENV: "production", AUTH_MODE: "dev", AUTH_JWT_SECRET: "short-secret", SERVICE_TOKEN: FORMER_PLACEHOLDER });
+      const lines = refusal({
+        NODE_ENV: "production",
+        AUTH_MODE: "dev",
+        AUTH_JWT_SECRET: "short-secret",
+        SERVICE_TOKEN: FORMER_PLACEHOLDER,
+      });
       expect(lines.map((line) => line.split(":")[1]!.trim()).sort()).toEqual(["AUTH_JWT_SECRET", "AUTH_MODE", "SERVICE_TOKEN", "STORE"]);
       expect(lines.join("\n")).not.toMatch(/short-secret|replace-with/);
     });

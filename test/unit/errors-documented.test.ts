@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { ERROR_CODES, isErrorCode, type ErrorCode } from "@scrollback/client/protocol";
+import { ERROR_CODES, type ErrorCode, isErrorCode } from "@scrollback/client/protocol";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { AppError, HTTP_STATUS, RETRY_IS_SAFE, toAppError, toHttpAnswer, unavailable } from "../../server/src/errors.js";
 
@@ -49,9 +49,15 @@ describe("error codes", () => {
 
   it("answers a Socket.IO-only code over HTTP as a documented 500 INTERNAL, never a status §5 does not list", () => {
     for (const code of [ERROR_CODES.RATE_LIMITED, ERROR_CODES.UNKNOWN_EVENT]) {
-      expect(toHttpAnswer(new AppError(code, "x"))).toEqual({ status: 500, body: { error: { code: "INTERNAL", message: "internal error" } } });
+      expect(toHttpAnswer(new AppError(code, "x"))).toEqual({
+        status: 500,
+        body: { error: { code: "INTERNAL", message: "internal error" } },
+      });
     }
-    expect(toHttpAnswer(unavailable("down"))).toEqual({ status: 503, body: { error: { code: "UNAVAILABLE", message: `down; ${RETRY_IS_SAFE}` } } });
+    expect(toHttpAnswer(unavailable("down"))).toEqual({
+      status: 503,
+      body: { error: { code: "UNAVAILABLE", message: `down; ${RETRY_IS_SAFE}` } },
+    });
   });
 
   it("maps the unexpected to INTERNAL without leaking its message", () => {
@@ -87,7 +93,9 @@ describe("the server writes no error code by hand", () => {
 
 describe("README settings table", () => {
   // Every backticked NAME in the first cell of each row of §1's table.
-  const rows = section(1).split("\n").filter((line) => /^\| `[A-Z_]+`/.test(line));
+  const rows = section(1)
+    .split("\n")
+    .filter((line) => /^\| `[A-Z_]+`/.test(line));
   const variables = rows.flatMap((row) => [...row.split("|")[1]!.matchAll(/`([A-Z_]+)`/g)].map((match) => match[1]!));
   it("finds §1's variables", () => expect(variables).toContain("REDIS_WAIT_REPLICAS"));
   it.each(variables)("documents %s", (variable) => {

@@ -1,7 +1,8 @@
 /** The read rules both stores share (PROTOCOL.md §4): history:load's afterId, gap and limit, and history:search. */
+
+import type { Message, Role } from "@scrollback/client/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { Message, Role } from "@scrollback/client/protocol";
 import { searchWindow, selectWindow } from "../../server/src/store/history-window.js";
 
 const ROLES: Role[] = ["user", "assistant", "system"];
@@ -10,12 +11,22 @@ const ROLES: Role[] = ["user", "assistant", "system"];
 const windowArb = fc
   .array(fc.record({ role: fc.constantFrom(...ROLES), content: fc.string({ maxLength: 12 }) }), { maxLength: 20 })
   .map((entries) =>
-    entries.map(({ role, content }, i): Message => ({ id: `m${i}`, userId: "u", role, content, timestamp: `2026-01-01T00:00:${String(i).padStart(2, "0")}.000Z` })),
+    entries.map(
+      ({ role, content }, i): Message => ({
+        id: `m${i}`,
+        userId: "u",
+        role,
+        content,
+        timestamp: `2026-01-01T00:00:${String(i).padStart(2, "0")}.000Z`,
+      }),
+    ),
   );
 
 /** An afterId that is in the window, or one that is gone (trimmed or never there). */
 const afterIdArb = (window: Message[]) =>
-  fc.option(window.length > 0 ? fc.oneof(fc.constantFrom(...window.map((m) => m.id)), fc.constant("gone")) : fc.constant("gone"), { nil: undefined });
+  fc.option(window.length > 0 ? fc.oneof(fc.constantFrom(...window.map((m) => m.id)), fc.constant("gone")) : fc.constant("gone"), {
+    nil: undefined,
+  });
 
 const isSuffixOf = (part: Message[], whole: Message[]) => part.every((message, i) => message === whole[whole.length - part.length + i]);
 
@@ -31,7 +42,9 @@ describe("selectWindow", () => {
   it("returns what came after afterId, newest limit of it; a gap when afterId is gone or the limit cut some off", () => {
     fc.assert(
       fc.property(
-        windowArb.chain((window) => fc.tuple(fc.constant(window), afterIdArb(window), fc.option(fc.integer({ min: 1, max: 25 }), { nil: undefined }))),
+        windowArb.chain((window) =>
+          fc.tuple(fc.constant(window), afterIdArb(window), fc.option(fc.integer({ min: 1, max: 25 }), { nil: undefined })),
+        ),
         ([window, afterId, limit]) => {
           const { messages, gap } = selectWindow(window, { afterId, limit });
           const found = afterId === undefined ? -1 : window.findIndex((m) => m.id === afterId);

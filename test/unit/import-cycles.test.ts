@@ -63,7 +63,9 @@ function importGraph(roots: string[] = ROOTS): Map<string, string[]> {
     const file = pending.pop()!;
     if (graph.has(file)) continue;
     const { importedFiles } = ts.preProcessFile(readFileSync(file, "utf8"), true, true);
-    const targets = importedFiles.map((entry) => resolveSpecifier(file, entry.fileName, exportsMap)).filter((path): path is string => path !== undefined);
+    const targets = importedFiles
+      .map((entry) => resolveSpecifier(file, entry.fileName, exportsMap))
+      .filter((path): path is string => path !== undefined);
     graph.set(file, [...new Set(targets)]);
     pending.push(...targets.filter((path) => !graph.has(path)));
   }

@@ -1,7 +1,8 @@
 /** The stored form of a message and the tolerant reader for elements other programs wrote (PROTOCOL.md §2). */
+
+import type { MessageMeta, Role } from "@scrollback/client/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { MessageMeta, Role } from "@scrollback/client/protocol";
 import { decodeElement, decodeElements, deriveElementId, encodeElement } from "../../server/src/store/message-codec.js";
 import type { NewMessage } from "../../server/src/store/store.js";
 
@@ -11,7 +12,12 @@ const ROLES: Role[] = ["user", "assistant", "system"];
 const idArb = fc.stringMatching(ID_PATTERN);
 const metaArb: fc.Arbitrary<MessageMeta> = fc.dictionary(
   fc.string({ maxLength: 8 }).filter((key) => key !== "__proto__"),
-  fc.oneof(fc.string(), fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => (Object.is(n, -0) ? 0 : n)), fc.boolean(), fc.constant(null)),
+  fc.oneof(
+    fc.string(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => (Object.is(n, -0) ? 0 : n)),
+    fc.boolean(),
+    fc.constant(null),
+  ),
   { minKeys: 1, maxKeys: 5 },
 );
 const newMessageArb: fc.Arbitrary<NewMessage> = fc.record(
@@ -66,9 +72,21 @@ describe("foreign elements (the original Python app)", () => {
   });
 
   it("keeps the Python fields it knows, passes its timestamp through verbatim and drops the rest", () => {
-    const raw = pythonDumps({ role: "assistant", content: "Caf\u00e9 ok", timestamp: "2024-05-01T12:30:00.123456", user_id: "alice", metadata: { x: 1 } });
+    const raw = pythonDumps({
+      role: "assistant",
+      content: "Caf\u00e9 ok",
+      timestamp: "2024-05-01T12:30:00.123456",
+      user_id: "alice",
+      metadata: { x: 1 },
+    });
     expect(raw).toContain('", "');
-    expect(decodeElement(raw, "alice")).toEqual({ id: deriveElementId(raw), userId: "alice", role: "assistant", content: "Café ok", timestamp: "2024-05-01T12:30:00.123456" });
+    expect(decodeElement(raw, "alice")).toEqual({
+      id: deriveElementId(raw),
+      userId: "alice",
+      role: "assistant",
+      content: "Café ok",
+      timestamp: "2024-05-01T12:30:00.123456",
+    });
     // ensure_ascii escapes, as Python writes them by default.
     expect(decodeElement('{"content": "caf\\u00e9 \\ud83d\\ude00"}', "u")!.content).toBe("café 😀");
   });
@@ -82,9 +100,17 @@ describe("foreign elements (the original Python app)", () => {
 
   it("reads an unknown or missing role as user", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string().filter((role) => !(ROLES as string[]).includes(role)), fc.integer(), fc.constant(null), fc.constant(undefined)), (role) => {
-        expect(decodeElement(JSON.stringify({ role, content: "x" }), "u")!.role).toBe("user");
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string().filter((role) => !(ROLES as string[]).includes(role)),
+          fc.integer(),
+          fc.constant(null),
+          fc.constant(undefined),
+        ),
+        (role) => {
+          expect(decodeElement(JSON.stringify({ role, content: "x" }), "u")!.role).toBe("user");
+        },
+      ),
     );
     expect(decodeElement(JSON.stringify({ role: "User", content: "x" }), "u")!.role).toBe("user");
     expect(decodeElement(JSON.stringify({ role: "system", content: "x" }), "u")!.role).toBe("system");
@@ -122,21 +148,43 @@ describe("foreign elements (the original Python app)", () => {
 
 describe("garbage", () => {
   it("is null for anything but a JSON object with a string content", () => {
-    const garbage = ["", "not json", "{", "[]", '["content"]', "42", '"content"', "null", "true", "{}", '{"content": 5}', '{"content": null}', '{"text": "hi"}', "\u0000\u00ff"];
+    const garbage = [
+      "",
+      "not json",
+      "{",
+      "[]",
+      '["content"]',
+      "42",
+      '"content"',
+      "null",
+      "true",
+      "{}",
+      '{"content": 5}',
+      '{"content": null}',
+      '{"text": "hi"}',
+      "\u0000\u00ff",
+    ];
     for (const raw of garbage) expect(decodeElement(raw, "u"), raw).toBeNull();
     expect(decodeElement(Buffer.from([0xff, 0xfe, 0x00]), "u")).toBeNull();
   });
 
   it("never throws on any bytes", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.json(), fc.uint8Array().map((bytes) => Buffer.from(bytes))), (raw) => {
-        const message = decodeElement(raw, "u");
-        if (message !== null) {
-          expect(typeof message.content).toBe("string");
-          expect(message.id).toMatch(ID_PATTERN);
-          expect(ROLES).toContain(message.role);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.json(),
+          fc.uint8Array().map((bytes) => Buffer.from(bytes)),
+        ),
+        (raw) => {
+          const message = decodeElement(raw, "u");
+          if (message !== null) {
+            expect(typeof message.content).toBe("string");
+            expect(message.id).toMatch(ID_PATTERN);
+            expect(ROLES).toContain(message.role);
+          }
+        },
+      ),
     );
   });
 

@@ -33,7 +33,11 @@ it("each room's channel hashes to the Cluster slot of the user's history key", (
   for (const prefix of PREFIXES) {
     for (let length = 1; length <= 128; length += 7) {
       for (const userId of idsOfLength(length)) {
-        expect({ prefix, userId, slot: calculateSlot(userRoomChannel(prefix, userId)) }).toEqual({ prefix, userId, slot: calculateSlot(messagesKey(prefix, userId)) });
+        expect({ prefix, userId, slot: calculateSlot(userRoomChannel(prefix, userId)) }).toEqual({
+          prefix,
+          userId,
+          slot: calculateSlot(messagesKey(prefix, userId)),
+        });
       }
     }
   }

@@ -3,9 +3,10 @@
  * places that must agree with them (zod schemas, derived ids of the message
  * codec, the widget's HTML pattern), and the ULIDs the SDK creates.
  */
-import { describe, expect, it } from "vitest";
+
 import { createMessageId, MESSAGE_ID_PATTERN, USER_ID_PATTERN } from "@scrollback/client/protocol";
 import { messageIdSchema, userIdSchema } from "@scrollback/client/protocol/schemas";
+import { describe, expect, it } from "vitest";
 import { decodeElement, deriveElementId } from "../../server/src/store/message-codec.js";
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

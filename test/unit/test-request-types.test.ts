@@ -12,7 +12,9 @@ import { request, requestOk, requestRaw, type TestSocket } from "../support/clie
 function typeAssertions(socket: TestSocket): void {
   expectTypeOf(request(socket, "message:add", { content: "hi" })).resolves.toEqualTypeOf<AddMessageAck>();
   expectTypeOf(request(socket, "history:load")).resolves.toEqualTypeOf<LoadHistoryAck>();
-  expectTypeOf(requestOk(socket, "message:add", { content: "hi" })).resolves.toHaveProperty("message").toEqualTypeOf<Message>();
+  expectTypeOf(requestOk(socket, "message:add", { content: "hi" }))
+    .resolves.toHaveProperty("message")
+    .toEqualTypeOf<Message>();
   // @ts-expect-error content is a string
   void request(socket, "message:add", { content: 42 });
   // @ts-expect-error message:add needs a payload

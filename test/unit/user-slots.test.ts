@@ -63,7 +63,12 @@ describe("UserSlots", () => {
   });
 
   it("starts a new bucket with initialTokens (an empty one for a penalised user)", () => {
-    const slots = new UserSlots({ maxPerUser: 4, rateLimit: { perSecond: 1, burst: 3 }, now, initialTokens: (userId) => (userId === "flooder" ? 0 : 3) });
+    const slots = new UserSlots({
+      maxPerUser: 4,
+      rateLimit: { perSecond: 1, burst: 3 },
+      now,
+      initialTokens: (userId) => (userId === "flooder" ? 0 : 3),
+    });
     expect(slots.acquire("flooder")!.bucket.take()).toBe(1000);
     expect(slots.acquire("calm")!.bucket.take()).toBe(0);
   });

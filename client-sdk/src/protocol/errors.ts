@@ -46,10 +46,7 @@ export interface ErrorBody<Code extends AnyErrorCode = ErrorCode> {
 }
 
 /** Codes after which the same request, sent again unchanged, can succeed. */
-export const RETRYABLE_CODES: ReadonlySet<AnyErrorCode> = new Set<AnyErrorCode>([
-  ERROR_CODES.RATE_LIMITED,
-  ERROR_CODES.UNAVAILABLE,
-]);
+export const RETRYABLE_CODES: ReadonlySet<AnyErrorCode> = new Set<AnyErrorCode>([ERROR_CODES.RATE_LIMITED, ERROR_CODES.UNAVAILABLE]);
 
 /** Whether `value` is a code a Socket.IO answer can carry. */
 export function isErrorCode(value: unknown): value is ErrorCode {

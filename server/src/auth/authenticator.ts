@@ -4,10 +4,11 @@
  * dev mode a plain `userId`. Algorithms are pinned, so `none` and
  * algorithm-confusion tokens are refused.
  */
-import { createRemoteJWKSet, jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyGetKey } from "jose";
+
 import { userIdSchema } from "@scrollback/client/protocol/schemas";
-import { unauthorized } from "../errors.js";
+import { createRemoteJWKSet, type JWTHeaderParameters, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { AuthConfig } from "../config.js";
+import { unauthorized } from "../errors.js";
 
 /** Seconds of clock skew allowed on `exp` and `nbf`. */
 export const CLOCK_LEEWAY_SECONDS = 30;

@@ -66,7 +66,8 @@ export async function closeRedis(...clients: (RedisClient | undefined)[]): Promi
 export function redisFailure(error: unknown, doing: string): CliError {
   if (error instanceof CliError) return error;
   // The server's own modules (HistoryService, RedisStore) speak AppError.
-  if (error instanceof AppError) return new CliError(error.code === ERROR_CODES.UNAVAILABLE ? "UNAVAILABLE" : "FAILED", `${doing}: ${error.message}`);
+  if (error instanceof AppError)
+    return new CliError(error.code === ERROR_CODES.UNAVAILABLE ? "UNAVAILABLE" : "FAILED", `${doing}: ${error.message}`);
   const message = error instanceof Error ? error.message : String(error);
   const replyError = error instanceof Error && error.name === "ReplyError";
   return new CliError(replyError ? "FAILED" : "UNAVAILABLE", `${doing}: ${message}`);

@@ -7,9 +7,9 @@
  */
 import type { Message } from "@scrollback/client/protocol";
 import { roleSchema } from "@scrollback/client/protocol/schemas";
-import type { RedisClient } from "../redis-connections.js";
 import { decodeRoomBroadcast } from "../realtime/adapter-wire-format.js";
 import { userRoomChannel } from "../realtime/fanout-adapter.js";
+import type { RedisClient } from "../redis-connections.js";
 
 /** One event sent to all of a user's connections (auth:expired goes to one socket, not the room). */
 export type RoomEvent = { event: "message:new"; payload: Message } | { event: "history:cleared"; payload: Record<string, never> };

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { userIdSchema } from "@scrollback/client/protocol/schemas";
-import { ConfigError, loadConfig, type Config } from "../config.js";
+import { type Config, ConfigError, loadConfig } from "../config.js";
 import type { RedisClient } from "../redis-connections.js";
 import { CliError, EXIT_CODES } from "./cli-error.js";
 import type { Command, CommandContext } from "./command.js";
@@ -15,7 +15,7 @@ import { showCommand } from "./commands/show.js";
 import { statsCommand } from "./commands/stats.js";
 import { tailCommand } from "./commands/tail.js";
 import { usersCommand } from "./commands/users.js";
-import { Output, type CliStreams } from "./output.js";
+import { type CliStreams, Output } from "./output.js";
 import { closeRedis, connectRedis } from "./redis-client.js";
 
 const COMMANDS: readonly Command[] = [usersCommand, showCommand, tailCommand, statsCommand, clearCommand, exportCommand];
@@ -29,7 +29,15 @@ const OPTIONS = {
 } as const;
 
 /** Settings a flag replaces: --redis-url stands for the whole Redis target. */
-const REDIS_TARGET_VARIABLES = ["REDIS_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_SENTINELS", "REDIS_SENTINEL_NAME", "REDIS_CLUSTER_NODES"];
+const REDIS_TARGET_VARIABLES = [
+  "REDIS_URL",
+  "REDIS_HOST",
+  "REDIS_PORT",
+  "REDIS_DB",
+  "REDIS_SENTINELS",
+  "REDIS_SENTINEL_NAME",
+  "REDIS_CLUSTER_NODES",
+];
 
 /** The full help text. */
 export function helpText(): string {
@@ -95,8 +103,7 @@ export async function runCli(argv: readonly string[], options: RunOptions): Prom
     };
     return await command.run(context);
   } catch (error) {
-    const failure =
-      error instanceof CliError ? error : new CliError("FAILED", error instanceof Error ? error.message : String(error));
+    const failure = error instanceof CliError ? error : new CliError("FAILED", error instanceof Error ? error.message : String(error));
     out.error(failure);
     return failure.exitCode;
   } finally {
@@ -126,7 +133,10 @@ function checkArguments(command: Command, args: string[], replicaGiven: boolean)
   }
 }
 
-function loadCliConfig(env: Readonly<Record<string, string | undefined>>, values: { "redis-url"?: string; "key-prefix"?: string }): Readonly<Config> {
+function loadCliConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  values: { "redis-url"?: string; "key-prefix"?: string },
+): Readonly<Config> {
   const effective: Record<string, string | undefined> = { ...env };
   if (values["redis-url"] !== undefined) {
     for (const name of REDIS_TARGET_VARIABLES) delete effective[name];
@@ -150,5 +160,8 @@ function loadCliConfig(env: Readonly<Record<string, string | undefined>>, values
 }
 
 function splitList(value: string | undefined): string[] {
-  return (value ?? "").split(",").map((entry) => entry.trim()).filter(Boolean);
+  return (value ?? "")
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean);
 }

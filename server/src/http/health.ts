@@ -2,10 +2,10 @@
 import { ERROR_CODES } from "@scrollback/client/protocol";
 import type { Router } from "express";
 import { AppError, unavailable } from "../errors.js";
-import { exactRouter } from "./exact-router.js";
 import type { Metrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
 import { withTimeout } from "../with-timeout.js";
+import { exactRouter } from "./exact-router.js";
 
 /** How long /readyz waits for the store before answering 503. */
 const READINESS_TIMEOUT_MS = 1_000;

@@ -1,9 +1,9 @@
 /** GET /metrics: Prometheus text. */
 import type { Router } from "express";
-import { exactRouter } from "./exact-router.js";
-import { checkStore } from "./health.js";
 import type { Metrics } from "../metrics.js";
 import type { Store } from "../store/store.js";
+import { exactRouter } from "./exact-router.js";
+import { checkStore } from "./health.js";
 
 export function createMetricsRouter(metrics: Metrics, store: Store): Router {
   const router = exactRouter();

@@ -33,7 +33,10 @@ export function requestMetrics(metrics: Metrics): RequestHandler {
     const startedAt = performance.now();
     res.once("finish", () => {
       const method = METHODS.has(req.method) ? req.method : "OTHER";
-      metrics.httpDuration.observe({ route: routeLabel(req), method, status: String(res.statusCode) }, (performance.now() - startedAt) / 1_000);
+      metrics.httpDuration.observe(
+        { route: routeLabel(req), method, status: String(res.statusCode) },
+        (performance.now() - startedAt) / 1_000,
+      );
     });
     next();
   };

@@ -4,12 +4,12 @@
  */
 import { ERROR_CODES } from "@scrollback/client/protocol";
 import { userIdSchema } from "@scrollback/client/protocol/schemas";
-import express, { type Router, type ErrorRequestHandler, type NextFunction, type Request, type Response } from "express";
+import express, { type ErrorRequestHandler, type NextFunction, type Request, type Response, type Router } from "express";
 import type { Logger } from "pino";
-import { internal, invalidPayload, notFound, toAppError, toHttpAnswer, tooLarge, unauthorized, type AppError } from "../errors.js";
+import { type AppError, internal, invalidPayload, notFound, toAppError, toHttpAnswer, tooLarge, unauthorized } from "../errors.js";
 import type { HistoryOperations } from "../history-operations.js";
-import { parsePayload } from "../parse-payload.js";
 import type { Metrics } from "../metrics.js";
+import { parsePayload } from "../parse-payload.js";
 import { exactRouter } from "./exact-router.js";
 import { bearerToken, secretMatches } from "./token-match.js";
 

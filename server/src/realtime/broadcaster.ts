@@ -28,12 +28,22 @@ export function createRoomBroadcaster(io: ScrollbackServer, keyPrefix: string): 
  * it within its write (RedisStore's `announce`). Undefined when `io` has no
  * Redis adapter: the broadcaster then emits as usual.
  */
-export function announceMessageAdded(io: ScrollbackServer, keyPrefix: string, message: Message, exceptSocketId: string | undefined): { channel: string; payload: string } | undefined {
+export function announceMessageAdded(
+  io: ScrollbackServer,
+  keyPrefix: string,
+  message: Message,
+  exceptSocketId: string | undefined,
+): { channel: string; payload: string } | undefined {
   return prepareRoomBroadcast(io.of("/").adapter, userRoom(keyPrefix, message.userId), exceptSocketId, "message:new", message);
 }
 
 /** The same for `historyCleared(userId, exceptSocketId)` (RedisStore's `announceClear`). */
-export function announceHistoryCleared(io: ScrollbackServer, keyPrefix: string, userId: string, exceptSocketId: string | undefined): { channel: string; payload: string } | undefined {
+export function announceHistoryCleared(
+  io: ScrollbackServer,
+  keyPrefix: string,
+  userId: string,
+  exceptSocketId: string | undefined,
+): { channel: string; payload: string } | undefined {
   return prepareRoomBroadcast(io.of("/").adapter, userRoom(keyPrefix, userId), exceptSocketId, "history:cleared", {});
 }
 

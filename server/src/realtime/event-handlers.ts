@@ -3,7 +3,7 @@
  * arguments, lets the history operations validate them, and always answers the ack
  * with `{ ok: true, ... }` or `{ ok: false, error }`.
  */
-import { ERROR_CODES, type ClientEventName } from "@scrollback/client/protocol";
+import { type ClientEventName, ERROR_CODES } from "@scrollback/client/protocol";
 import type { Logger } from "pino";
 import { invalidPayload, toAppError } from "../errors.js";
 import type { HistoryOperations } from "../history-operations.js";

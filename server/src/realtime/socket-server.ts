@@ -5,23 +5,23 @@
  * connections that keep sending far past it), unknown events refused, and
  * disconnection when the token expires.
  */
-import { ServerResponse, type Server as HttpServer, type IncomingMessage } from "node:http";
+import { type Server as HttpServer, type IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { CLIENT_EVENTS, ERROR_CODES } from "@scrollback/client/protocol";
 import type { Logger } from "pino";
 import { Server } from "socket.io";
-import { AppError, rateLimited, unavailable, unknownEvent } from "../errors.js";
 import type { Authenticate } from "../auth/authenticator.js";
+import { AppError, rateLimited, unavailable, unknownEvent } from "../errors.js";
 import type { HistoryOperations } from "../history-operations.js";
 import type { Metrics } from "../metrics.js";
 import type { RedisConnections } from "../redis-connections.js";
-import { registerEventHandlers, splitArgs } from "./event-handlers.js";
 import { boundConnectAttempts } from "./connect-attempts.js";
+import { registerEventHandlers, splitArgs } from "./event-handlers.js";
 import { createFanoutAdapter } from "./fanout-adapter.js";
 import { TokenBucket } from "./rate-limiter.js";
 import { userRoom } from "./rooms.js";
-import { UserSlots, type Slot } from "./user-slots.js";
 import type { ScrollbackServer, ScrollbackSocket } from "./types.js";
+import { type Slot, UserSlots } from "./user-slots.js";
 
 const KNOWN_EVENTS: ReadonlySet<string> = new Set(CLIENT_EVENTS);
 
@@ -216,7 +216,9 @@ function refuseForeignOrigins(corsOrigins: string[]) {
     }
     // A WebSocket upgrade: engine.io hands middlewares a stand-in response, so answer on the raw socket.
     const { socket } = res as unknown as { socket: Duplex };
-    socket.end(`HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   };
 }
 
@@ -231,10 +233,13 @@ function scheduleExpiry(socket: ScrollbackSocket): { current?: NodeJS.Timeout } 
       timer.current = setTimeout(arm, MAX_TIMER_MS);
       return;
     }
-    timer.current = setTimeout(() => {
-      socket.emit("auth:expired", {});
-      socket.disconnect(true);
-    }, Math.max(0, remaining));
+    timer.current = setTimeout(
+      () => {
+        socket.emit("auth:expired", {});
+        socket.disconnect(true);
+      },
+      Math.max(0, remaining),
+    );
   };
   arm();
   return timer;

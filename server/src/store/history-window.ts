@@ -26,10 +26,7 @@ export function selectWindow(window: Message[], options: LoadOptions = {}): Load
 export function searchWindow(window: Message[], options: SearchOptions): Message[] {
   const needle = options.query.toLowerCase();
   const matches = window.filter(
-    (message) =>
-      (options.role === undefined || message.role === options.role) && message.content.toLowerCase().includes(needle),
+    (message) => (options.role === undefined || message.role === options.role) && message.content.toLowerCase().includes(needle),
   );
-  return options.limit !== undefined && matches.length > options.limit
-    ? matches.slice(matches.length - options.limit)
-    : matches;
+  return options.limit !== undefined && matches.length > options.limit ? matches.slice(matches.length - options.limit) : matches;
 }

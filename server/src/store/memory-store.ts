@@ -5,9 +5,19 @@
  */
 import type { Message } from "@scrollback/client/protocol";
 import { unavailable } from "../errors.js";
-import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
-import type { AppendOptions, AppendResult, ClearResult, LoadOptions, LoadResult, NewMessage, SearchOptions, Store, StoreSettings } from "./store.js";
+import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
+import type {
+  AppendOptions,
+  AppendResult,
+  ClearResult,
+  LoadOptions,
+  LoadResult,
+  NewMessage,
+  SearchOptions,
+  Store,
+  StoreSettings,
+} from "./store.js";
 
 interface StoredList {
   elements: string[];

@@ -73,7 +73,12 @@ function readMeta(value: unknown): MessageMeta | undefined {
   for (const [key, entry] of Object.entries(value)) {
     if (entries.length === META_MAX_KEYS) break;
     if (FORBIDDEN_META_KEYS.has(key)) continue;
-    if (entry === null || typeof entry === "string" || typeof entry === "boolean" || (typeof entry === "number" && Number.isFinite(entry))) {
+    if (
+      entry === null ||
+      typeof entry === "string" ||
+      typeof entry === "boolean" ||
+      (typeof entry === "number" && Number.isFinite(entry))
+    ) {
       entries.push([key, entry]);
     }
   }

@@ -4,16 +4,28 @@
  * any number of replicas.
  */
 import { readFileSync } from "node:fs";
-import type { Cluster, Redis, Result } from "ioredis";
 import type { Message } from "@scrollback/client/protocol";
+import type { Cluster, Redis, Result } from "ioredis";
 import { AppError, internal, unavailable } from "../errors.js";
-import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
-import { searchWindow, selectWindow } from "./history-window.js";
-import { messagesKey } from "./redis-keys.js";
-import { MasterStallGuards } from "./master-stall-guards.js";
-import type { StallGuard } from "./stall-guard.js";
 import { withTimeout } from "../with-timeout.js";
-import { STORE_DEADLINE_MS, type AppendOptions, type AppendResult, type ClearOptions, type ClearResult, type LoadOptions, type LoadResult, type NewMessage, type SearchOptions, type Store, type StoreSettings } from "./store.js";
+import { searchWindow, selectWindow } from "./history-window.js";
+import { MasterStallGuards } from "./master-stall-guards.js";
+import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
+import { messagesKey } from "./redis-keys.js";
+import type { StallGuard } from "./stall-guard.js";
+import {
+  type AppendOptions,
+  type AppendResult,
+  type ClearOptions,
+  type ClearResult,
+  type LoadOptions,
+  type LoadResult,
+  type NewMessage,
+  type SearchOptions,
+  STORE_DEADLINE_MS,
+  type Store,
+  type StoreSettings,
+} from "./store.js";
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
@@ -146,7 +158,10 @@ export class RedisStore implements Store {
     const replicas = this.options.waitReplicas;
     const { kept, reached } = replicas
       ? await this.runWaiting(key, (client) => this.appendAndWait(client, key, element, dedupeId, replicas, announcement))
-      : { kept: await this.run(key, () => this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement))), reached: 0 };
+      : {
+          kept: await this.run(key, () => this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement))),
+          reached: 0,
+        };
     const unconfirmed = replicas && reached < replicas ? { unconfirmed: { replicas: reached, wanted: replicas } } : {};
     if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined, ...unconfirmed };
     const existing = decodeElement(kept, userId);
@@ -194,7 +209,12 @@ export class RedisStore implements Store {
       masters.map(async ({ address, guard, ping }) => {
         const refused = () => unavailable(`Redis Cluster master ${address} does not answer`);
         try {
-          await withTimeout(guard.run(ping), { ms: MASTER_PING_TIMEOUT_MS, onTimeout: () => { throw refused(); } });
+          await withTimeout(guard.run(ping), {
+            ms: MASTER_PING_TIMEOUT_MS,
+            onTimeout: () => {
+              throw refused();
+            },
+          });
         } catch {
           throw refused();
         }

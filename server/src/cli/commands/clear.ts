@@ -24,7 +24,14 @@ export const clearCommand: Command = {
     const io: ScrollbackServer = new Server({ adapter: createFanoutAdapter(pub, sub) });
     const metrics = createMetrics();
     const store = createRedisStore(config, data, { metrics, io: () => io });
-    const service = assembleHistory({ store, metrics, maxMessageBytes: config.maxMessageBytes, maxMetaBytes: config.maxMetaBytes, keyPrefix: config.keyPrefix, io: () => io });
+    const service = assembleHistory({
+      store,
+      metrics,
+      maxMessageBytes: config.maxMessageBytes,
+      maxMetaBytes: config.maxMetaBytes,
+      keyPrefix: config.keyPrefix,
+      io: () => io,
+    });
     let removed: number;
     try {
       removed = await service.clear(userId, {});

@@ -12,7 +12,8 @@ export const showCommand: Command = {
   async run({ connect, config, out, args }) {
     const client = await connect("data");
     const history = await readHistory(client, config.keyPrefix, userArgument(showCommand, args));
-    if (!history.exists) throw new CliError("NOT_FOUND", `no history for "${history.userId}" (${history.key} does not exist or has expired)`);
+    if (!history.exists)
+      throw new CliError("NOT_FOUND", `no history for "${history.userId}" (${history.key} does not exist or has expired)`);
 
     if (out.json) {
       out.value({
@@ -33,7 +34,10 @@ export const showCommand: Command = {
       ["key", history.key],
       ["messages", `${history.messages.length}${unreadable}`],
       ["expires", history.ttlSeconds === null ? "never (the key has no TTL)" : `in ${formatDuration(history.ttlSeconds)}`],
-      ["size", `${elements} element${elements === 1 ? "" : "s"}${history.memoryBytes === null ? "" : `, ${formatBytes(history.memoryBytes)} in Redis`}`],
+      [
+        "size",
+        `${elements} element${elements === 1 ? "" : "s"}${history.memoryBytes === null ? "" : `, ${formatBytes(history.memoryBytes)} in Redis`}`,
+      ],
     ])) {
       out.line(line);
     }

@@ -3,9 +3,10 @@
  * many replicas listen on the fan-out (the adapter's own count), and each
  * replica's connections (from its /metrics).
  */
-import type { Command } from "../command.js";
+
 import { FANOUT_MAIN_CHANNEL } from "../../realtime/fanout-adapter.js";
 import type { RedisClient } from "../../redis-connections.js";
+import type { Command } from "../command.js";
 import { countMessages, dataNodes, scanUserIds } from "../keyspace.js";
 import { columns, formatBytes } from "../output.js";
 import { describeTarget, redisFailure } from "../redis-client.js";
@@ -55,7 +56,8 @@ export const statsCommand: Command = {
       }
       if (replicaStats.length > 0) {
         out.line();
-        for (const line of columns([["replica", "connections", "store", "messages added"], ...replicaStats.map(replicaRow)])) out.line(line);
+        for (const line of columns([["replica", "connections", "store", "messages added"], ...replicaStats.map(replicaRow)]))
+          out.line(line);
       } else {
         out.note("for connections per replica, pass --replica URL (or set SCROLLBACK_REPLICAS)");
       }

@@ -6,7 +6,7 @@
 import { once } from "node:events";
 import type { Command } from "../command.js";
 import { describeTarget } from "../redis-client.js";
-import { subscribeToRoom, type RoomEvent } from "../room-broadcasts.js";
+import { type RoomEvent, subscribeToRoom } from "../room-broadcasts.js";
 
 export const tailCommand: Command = {
   name: "tail",

@@ -83,7 +83,11 @@ async function fetchToken(url: URL): Promise<string> {
  * nothing connects.
  */
 function readServers(): string[] {
-  const given = params.getAll("server").flatMap((value) => value.split(",")).map((value) => value.trim()).filter(Boolean);
+  const given = params
+    .getAll("server")
+    .flatMap((value) => value.split(","))
+    .map((value) => value.trim())
+    .filter(Boolean);
   if (given.length === 0) return [location.origin];
   const allowed = new Set([location.origin, ...(config.servers ?? [])]);
   const refused = given.filter((value) => !allowed.has(originOf(value)));

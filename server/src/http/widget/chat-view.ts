@@ -195,7 +195,10 @@ export class ChatView {
       node.dataset.state = state;
       const meta = node.lastElementChild as HTMLElement;
       if (state === "pending") {
-        meta.replaceChildren(icon("clock"), document.createTextNode(this.#client.status === "online" ? "Sending…" : "Waiting for connection — kept until sent"));
+        meta.replaceChildren(
+          icon("clock"),
+          document.createTextNode(this.#client.status === "online" ? "Sending…" : "Waiting for connection — kept until sent"),
+        );
       } else {
         const time = document.createElement("time");
         const written = readTimestamp(message.timestamp);
@@ -238,7 +241,11 @@ function readTimestamp(timestamp: string | null): Date | undefined {
 }
 
 function initials(userId: string): string {
-  const letters = userId.replace(/[^A-Za-z0-9]+/g, " ").trim().split(" ").map((part) => part[0] ?? "");
+  const letters = userId
+    .replace(/[^A-Za-z0-9]+/g, " ")
+    .trim()
+    .split(" ")
+    .map((part) => part[0] ?? "");
   const [first, second] = letters;
   return (first !== undefined && second !== undefined ? first + second : userId.slice(0, 2) || "?").toUpperCase();
 }
