@@ -9,7 +9,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { build, type BuildOptions } from "esbuild";
+import { type BuildOptions, build } from "esbuild";
 import type { Router } from "express";
 import type { Logger } from "pino";
 import { exactRouter } from "./exact-router.js";
@@ -30,12 +30,22 @@ const HERE = fileURLToPath(new URL(".", import.meta.url));
 const WIDGET_DIR = fileURLToPath(new URL("./widget/", import.meta.url));
 
 // One target for both scripts: every browser with class private fields and `??=`.
-const BROWSER: BuildOptions = { bundle: true, write: false, minify: true, platform: "browser", target: "es2022", format: "iife", conditions: ["@scrollback/source"], logLevel: "silent" };
+const BROWSER: BuildOptions = {
+  bundle: true,
+  write: false,
+  minify: true,
+  platform: "browser",
+  target: "es2022",
+  format: "iife",
+  conditions: ["@scrollback/source"],
+  logLevel: "silent",
+};
 
 const ASSETS: Record<string, { type: string; load: () => Promise<string> }> = {
   "/widget/scrollback.js": {
     type: "text/javascript",
-    load: () => bundle({ stdin: { contents: 'export * from "@scrollback/client";', resolveDir: HERE, loader: "ts" }, globalName: "Scrollback" }),
+    load: () =>
+      bundle({ stdin: { contents: 'export * from "@scrollback/client";', resolveDir: HERE, loader: "ts" }, globalName: "Scrollback" }),
   },
   "/widget/app.js": { type: "text/javascript", load: () => bundle({ entryPoints: [`${WIDGET_DIR}boot.ts`] }) },
   "/widget/app.css": { type: "text/css", load: () => readFile(`${WIDGET_DIR}app.css`, "utf8") },
@@ -44,9 +54,17 @@ const ASSETS: Record<string, { type: string; load: () => Promise<string> }> = {
 /** The page's template; `__CONFIG__` becomes the page's settings. */
 const PAGE = "index.html";
 
+/** One of {@link ASSETS}, built or read. */
+function loadAsset(path: string): Promise<string> {
+  const asset = ASSETS[path];
+  return asset ? asset.load() : Promise.reject(new Error(`not a widget asset: ${path}`));
+}
+
 async function bundle(options: BuildOptions): Promise<string> {
   const result = await build({ ...BROWSER, ...options });
-  return result.outputFiles![0]!.text;
+  const [output] = result.outputFiles ?? [];
+  if (!output) throw new Error("esbuild wrote no output");
+  return output.text;
 }
 
 /**
@@ -75,7 +93,7 @@ export function createWidgetRouter(options: WidgetOptions): Router {
   const load = (path: string): Promise<string> => {
     let pending = cache.get(path);
     if (!pending) {
-      pending = path === PAGE ? readFile(`${WIDGET_DIR}index.html`, "utf8") : ASSETS[path]!.load();
+      pending = path === PAGE ? readFile(`${WIDGET_DIR}index.html`, "utf8") : loadAsset(path);
       // A failed build is retried on the next request rather than cached.
       pending.catch(() => cache.delete(path));
       cache.set(path, pending);
@@ -83,7 +101,11 @@ export function createWidgetRouter(options: WidgetOptions): Router {
     return pending;
   };
   const servers = options.servers ?? [];
-  const pageConfig = JSON.stringify({ authMode: options.authMode, servers, ...(options.tokenUrl ? { tokenUrl: options.tokenUrl } : {}) }).replace(/</g, "\\u003c");
+  const pageConfig = JSON.stringify({
+    authMode: options.authMode,
+    servers,
+    ...(options.tokenUrl ? { tokenUrl: options.tokenUrl } : {}),
+  }).replace(/</g, "\\u003c");
   const policy = contentSecurityPolicy(servers, options.embedders ?? []);
 
   router.get("/", (_req, res, next) => {
