@@ -41,6 +41,8 @@ export class Timeline {
   #shownWindow = false;
   /** Live messages held back while a catch-up runs, so everything is emitted in order. */
   #heldBack?: Message[];
+  /** Counts clears, so a catch-up can tell its answer was read before one. */
+  #clears = 0;
 
   constructor(options: TimelineOptions) {
     this.#options = options;
@@ -65,10 +67,16 @@ export class Timeline {
     this.#show(message);
   }
 
-  /** The user's history was cleared: forget what was shown and emit `cleared`. */
+  /**
+   * The user's history was cleared: forget what was shown and emit `cleared`.
+   * During a catch-up, what it held back is older than the clear and goes
+   * too, and the catch-up starts over (its answer may predate the clear).
+   */
   clear(): void {
     this.#seen.clear();
     this.#cursor = undefined;
+    this.#clears++;
+    if (this.#heldBack) this.#heldBack = [];
     this.#options.events.emit("cleared");
   }
 
@@ -92,11 +100,16 @@ export class Timeline {
     let replaceAll = !this.#shownWindow;
     while (socket.connected && !closed.aborted) {
       const afterId = replaceAll ? undefined : this.#cursor;
-      let answer;
-      try {
-        answer = await socket.timeout(ackTimeoutMs).emitWithAck("history:load", afterId === undefined ? {} : { afterId });
-      } catch {
-        return false;
+      const clearsBefore = this.#clears;
+      const answer = await socket
+        .timeout(ackTimeoutMs)
+        .emitWithAck("history:load", afterId === undefined ? {} : { afterId })
+        .catch(() => undefined);
+      if (answer === undefined) return false;
+      if (this.#clears !== clearsBefore) {
+        // Cleared while loading: the answer may hold cleared messages; load the window as it is now.
+        replaceAll = true;
+        continue;
       }
       if (answer.ok) {
         if (!replaceAll && !answer.gap && this.#wouldReorder(answer.messages)) {
@@ -157,6 +170,8 @@ export class Timeline {
 
   #remember(id: string): void {
     this.#seen.add(id);
-    if (this.#seen.size > SEEN_IDS_KEPT) this.#seen.delete(this.#seen.values().next().value!);
+    if (this.#seen.size <= SEEN_IDS_KEPT) return;
+    const oldest = this.#seen.values().next();
+    if (!oldest.done) this.#seen.delete(oldest.value);
   }
 }

@@ -13,6 +13,7 @@ import type { Config } from "./config.js";
 import { assembleHistory, createRedisStore, type IoRef, storeSettings } from "./history-assembly.js";
 import { createHealthRouter } from "./http/health.js";
 import { createMetricsRouter } from "./http/metrics-route.js";
+import { requestMetrics } from "./http/request-metrics.js";
 import { createServiceApiRouter } from "./http/service-api.js";
 import { createWidgetRouter } from "./http/widget.js";
 import { createMetrics, type Metrics } from "./metrics.js";
@@ -50,20 +51,20 @@ async function openStore(
     if (config.store === "auto-probe") {
       logger.warn("no Redis at 127.0.0.1:6379: using the in-process memory store (one process only, lost on restart)");
     }
-    metrics.redisUp.set(1);
+    metrics.storeUp.set(1);
     return { store: new MemoryStore(storeSettings(config, metrics)) };
   }
   const redis = createRedisConnections(config.redis, logger.child({ component: "redis" }), {
     waitConnections: config.redisWait.replicas > 0 ? WAIT_CONNECTIONS : 0,
   });
-  redis.data.on("ready", () => metrics.redisUp.set(1));
-  redis.data.on("close", () => metrics.redisUp.set(0));
+  redis.data.on("ready", () => metrics.storeUp.set(1));
+  redis.data.on("close", () => metrics.storeUp.set(0));
   const store = createRedisStore(config, redis.data, {
     metrics,
     io,
     waitClients: redis.waits,
     onStall: (stalled) => {
-      metrics.redisUp.set(stalled ? 0 : 1);
+      metrics.storeUp.set(stalled ? 0 : 1);
       if (stalled) logger.warn("redis stopped answering on an open connection: refusing store calls until a PING answers");
       else logger.info("redis answers again");
     },
@@ -78,7 +79,7 @@ export interface CreateAppOptions {
 }
 
 export async function createApp(config: Readonly<Config>, logger: Logger, options: CreateAppOptions = {}): Promise<ScrollbackApp> {
-  const metrics = createMetrics();
+  const metrics = createMetrics({ commit: config.commit });
   // The store and the service fan out through io, and io's handlers need the service: io is late-bound.
   let io: ScrollbackServer | undefined;
   const { store, redis } = await openStore(config, metrics, logger, () => io);
@@ -117,8 +118,9 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
     ? startPubsubCanary({ pub: redis.pub, sub: redis.sub, metrics, logger: logger.child({ component: "pubsub-canary" }) })
     : undefined;
 
+  web.use(requestMetrics(metrics));
   web.use(createHealthRouter(store, metrics));
-  web.use(createMetricsRouter(metrics));
+  web.use(createMetricsRouter(metrics, store));
   web.use(
     createServiceApiRouter({
       service,

@@ -142,6 +142,8 @@ const envFields = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalString.pipe(z.url().optional()),
   /** `service.name` of the spans. */
   OTEL_SERVICE_NAME: z.string().min(1).default("scrollback"),
+  /** The commit this build runs, for the `commit` label of `scrollback_build_info` (a deployment sets it; none by default). */
+  SCROLLBACK_COMMIT: optionalString,
   /**
    * `production` turns on the refusals of {@link checkProduction}. Only the
    * usual three values are accepted, so a typo (`Production`, `prod`) stops
@@ -190,6 +192,8 @@ export interface Config {
   logLevel: string;
   /** OpenTelemetry tracing; undefined while it is off (the default). */
   tracing?: TracingConfig;
+  /** SCROLLBACK_COMMIT: the `commit` label of `scrollback_build_info`, when the deployment says. */
+  commit?: string;
 }
 
 /** Where spans go (OTEL_TRACING and its companions; tracing.ts starts the exporter). */
@@ -293,6 +297,7 @@ function toConfig(e: Env, given: string[]): Config {
     maxConnectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
     logLevel: e.LOG_LEVEL,
     tracing: tracing(e),
+    commit: e.SCROLLBACK_COMMIT,
   };
 }
 

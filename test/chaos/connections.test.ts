@@ -49,7 +49,7 @@ describe(`${COUNT.toLocaleString("en")} connections opening at once`, () => {
     const tookMs = performance.now() - started;
     const failures = attempts.filter((attempt) => attempt.status === "rejected") as PromiseRejectedResult[];
     const connections = await metric(server.url, "scrollback_connections");
-    const rssMb = (await metric(server.url, "scrollback_process_process_resident_memory_bytes")) / 1e6;
+    const rssMb = (await metric(server.url, "process_resident_memory_bytes")) / 1e6;
     console.info(
       `[${COUNT} connections at once] served=${served} in ${(tookMs / 1000).toFixed(1)}s, server connections=${connections}, server RSS=${rssMb.toFixed(0)} MB`,
     );

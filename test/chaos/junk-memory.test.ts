@@ -38,7 +38,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const heapMb = async () => (await metric(server.url, "scrollback_process_nodejs_heap_size_used_bytes")) / 1e6;
+const heapMb = async () => (await metric(server.url, "nodejs_heap_size_used_bytes")) / 1e6;
 
 describe("a server with a 96 MB heap under junk", () => {
   it("survives it all, keeps no leftovers, and ends with the heap it started with", async () => {
@@ -96,7 +96,7 @@ describe("a server with a 96 MB heap under junk", () => {
     // Give the garbage collector some small work to settle on, then compare.
     for (let i = 0; i < 200; i++) await request(sockets[i % 4]!, "history:load");
     const heapAfter = await heapMb();
-    const rssMb = (await metric(server.url, "scrollback_process_process_resident_memory_bytes")) / 1e6;
+    const rssMb = (await metric(server.url, "process_resident_memory_bytes")) / 1e6;
     console.info(
       `[junk under a ${HEAP_LIMIT_MB} MB heap] heap ${heapBefore.toFixed(1)} MB before, ${heapAfter.toFixed(1)} MB after; RSS ${rssMb.toFixed(0)} MB`,
     );

@@ -158,18 +158,56 @@ describe("a user's connections on one replica", () => {
     expect(answers.filter((answer) => (answer.ok ? undefined : answer.error.code) === "RATE_LIMITED").length).toBeGreaterThanOrEqual(9);
     for (const tab of tabs) tab.close();
   });
+});
 
-  it("drop the bucket with the last connection: the next one starts with a full burst", async () => {
-    const first = await connect(shared.url, { userId: "comes_back" });
-    const spent = await Promise.all(Array.from({ length: 12 }, () => request(first, "history:load", {})));
-    expect(spent.filter((answer) => !answer.ok).length).toBeGreaterThan(0);
+/**
+ * The bucket outlives the user's last connection until it has refilled, so
+ * reconnecting (a new Engine.IO connection, or CONNECT/DISCONNECT packets on
+ * the same one) buys no new burst.
+ */
+describe("a user reconnecting on one replica", () => {
+  let refill: TestServer;
+  beforeAll(async () => {
+    // A burst of 4 refills in 2 s: slow enough that a reconnect finds it spent, quick enough to wait for.
+    refill = await startServer({ STORE: "memory", RATE_LIMIT_PER_SECOND: "2", RATE_LIMIT_BURST: "4" });
+  });
+  afterAll(() => refill?.close());
+
+  const codeOf = (answer: { ok: boolean; error?: { code: string } }) => (answer.ok ? "ok" : answer.error?.code);
+
+  it("with a new connection finds the bucket spent, and full once it has had time to refill", async () => {
+    const first = await connect(refill.url, { userId: "comes_back" });
+    const spent = await Promise.all(Array.from({ length: 5 }, () => request(first, "history:load", {})));
+    expect(spent.map(codeOf)).toEqual(["ok", "ok", "ok", "ok", "RATE_LIMITED"]);
     const gone = nextEvent(first, "disconnect");
     first.close();
     await gone;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    const next = await connect(shared.url, { userId: "comes_back" });
-    const answers = await Promise.all(Array.from({ length: 10 }, () => request(next, "history:load", {})));
-    expect(answers.every((answer) => answer.ok)).toBe(true);
-    next.close();
+    const again = await connect(refill.url, { userId: "comes_back" });
+    expect(codeOf(await request(again, "history:load", {}))).toBe("RATE_LIMITED");
+    again.close();
+    await new Promise((resolve) => setTimeout(resolve, 2_200));
+    const later = await connect(refill.url, { userId: "comes_back" });
+    const answers = await Promise.all(Array.from({ length: 4 }, () => request(later, "history:load", {})));
+    expect(answers.map(codeOf)).toEqual(["ok", "ok", "ok", "ok"]);
+    later.close();
+  });
+
+  it("with CONNECT/DISCONNECT packets on one Engine.IO connection finds the bucket spent", async () => {
+    const raw = await openRaw(refill.url, null);
+    const answers: string[] = [];
+    for (let cycle = 0; cycle < 3; cycle++) {
+      raw.send(`40${JSON.stringify({ userId: "raw_cycler" })}`);
+      await raw.next("40{");
+      for (let i = 0; i < 4; i++) raw.send(`42${cycle * 10 + i}["history:load",{}]`);
+      for (let i = 0; i < 4; i++) answers.push(await raw.next(`43${cycle * 10 + i}[`));
+      raw.send("41");
+      // Socket.IO handles a DISCONNECT on its next tick.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const ok = answers.filter((answer) => answer.includes('"ok":true')).length;
+    // The burst of 4 plus what 2/s refills over the cycles, not 4 a cycle.
+    expect(ok).toBeLessThanOrEqual(5);
+    expect(answers.filter((answer) => answer.includes('"RATE_LIMITED"')).length).toBe(12 - ok);
+    raw.close();
   });
 });

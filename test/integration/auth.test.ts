@@ -2,7 +2,13 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAuthenticator } from "../../server/src/auth/authenticator.js";
+import { assembleHistory } from "../../server/src/history-assembly.js";
+import { createMetrics } from "../../server/src/metrics.js";
+import { createSocketServer, type SocketServer } from "../../server/src/realtime/socket-server.js";
+import { MemoryStore } from "../../server/src/store/memory-store.js";
 import { connect, nextEvent, request, requestOk, signToken, TEST_SECRET, type TestSocket } from "../support/clients.js";
 import { openRaw } from "../support/raw-socket.js";
 import { startServer, type TestServer } from "../support/servers.js";
@@ -46,6 +52,22 @@ describe("JWT mode (HS256)", () => {
     ]);
     raw.close();
     expect(outcome).toBe("closed");
+  });
+
+  /** Resolves "closed" once the server closes `raw`, or with the first frame starting with `prefix` it sends before. */
+  const closedUnanswered = (raw: Awaited<ReturnType<typeof openRaw>>, prefix: string) =>
+    Promise.race([raw.closed.then(() => "closed"), raw.next(prefix, 2_000)]);
+
+  it("counts CONNECTs to unknown namespaces too: the 4th refused CONNECT of any kind is never answered and the connection closes", async () => {
+    for (const fourth of [`40/ns4,${JSON.stringify({ token: "x" })}`, `40${JSON.stringify({ token: "not-a-token" })}`]) {
+      const raw = await openRaw(server.url, null);
+      for (const namespace of ["/ns1", "/ns2", "/ns3"]) {
+        raw.send(`40${namespace},`);
+        expect(await raw.next(`44${namespace},`)).toContain("Invalid namespace");
+      }
+      raw.send(fourth);
+      expect(await closedUnanswered(raw, "44")).toBe("closed");
+    }
   });
 
   it("lets a connection whose first CONNECTs were refused still connect with a valid token", async () => {
@@ -109,6 +131,65 @@ describe("JWT mode (HS256)", () => {
     expect(await expired).toEqual({});
     expect(await disconnected).toBe("io server disconnect");
     expect(Date.now() - started).toBeLessThan(2_500);
+  });
+});
+
+describe("token checks per Engine.IO connection", () => {
+  const checks = { count: 0 };
+  const httpServer = createServer();
+  let sockets: SocketServer;
+  let url: string;
+  beforeAll(async () => {
+    const verify = createAuthenticator({ mode: "jwt", jwtSecret: TEST_SECRET });
+    const metrics = createMetrics();
+    const store = new MemoryStore({ historyMax: 15, historyTtlSeconds: 60 });
+    sockets = createSocketServer({
+      httpServer,
+      // The real token check, counted.
+      authenticate: (credentials) => {
+        checks.count++;
+        return verify(credentials);
+      },
+      service: assembleHistory({
+        store,
+        metrics,
+        maxMessageBytes: 16_384,
+        maxMetaBytes: 2048,
+        keyPrefix: "temp_memory",
+        io: () => sockets.io,
+      }),
+      metrics,
+      logger: pino({ level: "silent" }),
+      rateLimit: { perSecond: 0, burst: 1 },
+      maxConnectionsPerUser: 32,
+      keyPrefix: "temp_memory",
+    });
+    await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
+    url = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await sockets.io.close();
+  });
+
+  it("are at most 3 for 200 bad CONNECTs sent in one burst", async () => {
+    const raw = await openRaw(url, null);
+    for (let attempt = 0; attempt < 200; attempt++) raw.send(`40${JSON.stringify({ token: `not-a-token-${attempt}` })}`);
+    await raw.closed;
+    // Let any check already started finish counting.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(checks.count).toBeGreaterThan(0);
+    expect(checks.count).toBeLessThanOrEqual(3);
+  });
+
+  it("do not stop a connection that connects and disconnects again and again", async () => {
+    const raw = await openRaw(url, null);
+    for (let cycle = 0; cycle < 10; cycle++) {
+      raw.send(`40${JSON.stringify({ token: await signToken("cycler") })}`);
+      await raw.next("40{");
+      raw.send("41");
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    raw.close();
   });
 });
 

@@ -82,6 +82,21 @@ describe("POST /api/v1/users/:userId/messages", () => {
     expect(inbox).toEqual([]);
   });
 
+  it("answers exactly the contract's fields, over HTTP and in the Socket.IO acks, on the Redis store", async () => {
+    const keysOf = (body: object) => Object.keys(body).sort();
+    const tab = await socketOf("api_fields", 0);
+    for (const id of ["fields-1", "fields-1"]) {
+      expect(keysOf(await (await post("api_fields", { id, content: "over HTTP" })).json())).toEqual(["duplicate", "message"]);
+      expect(keysOf(await request(tab, "message:add", { id: `${id}-socket`, content: "over Socket.IO" }))).toEqual([
+        "duplicate",
+        "message",
+        "ok",
+      ]);
+    }
+    expect(keysOf(await (await api("/api/v1/users/api_fields/messages")).json())).toEqual(["gap", "messages"]);
+    expect(keysOf(await request(tab, "history:load", {}))).toEqual(["gap", "messages", "ok"]);
+  });
+
   it.each([
     ["not JSON", "{oops", 400, "INVALID_PAYLOAD"],
     ["a body without content", {}, 400, "INVALID_PAYLOAD"],
@@ -198,6 +213,7 @@ describe("GET /metrics", () => {
     expect(text).toMatch(/^scrollback_events_total\{event="message:add",outcome="ok"\} [1-9]/m);
     expect(text).toMatch(/^scrollback_events_total\{event="message:add",outcome="INVALID_PAYLOAD"\} [1-9]/m);
     expect(text).toMatch(/^scrollback_store_duration_seconds_count\{operation="append"\} [1-9]/m);
+    expect(text).toMatch(/^scrollback_store_up 1$/m);
     expect(text).toMatch(/^scrollback_redis_up 1$/m);
     expect(text).toMatch(/^scrollback_skipped_elements_total [1-9]/m);
     expect(text).toMatch(/^scrollback_http_requests_total\{route="add",status="201"\} [1-9]/m);

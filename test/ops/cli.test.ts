@@ -162,6 +162,50 @@ describe("tail", () => {
   });
 });
 
+describe("tail, given broadcasts that are not messages", () => {
+  it("skips null, wrong types, missing fields and garbage, keeps running, and then prints a good message", async () => {
+    const text = startCli(["tail", "tail_dave"], env);
+    const json = startCli(["tail", "tail_dave", "--json"], env);
+    await text.stderr.waitFor(/tailing/);
+    await json.stderr.waitFor(/tailing/);
+    const good = { id: "m1", userId: "tail_dave", role: "user", content: "x", timestamp: null };
+    const malformed: unknown[] = [
+      null,
+      "a string",
+      42,
+      [good],
+      {},
+      { role: 7, content: "x" },
+      { ...good, role: "root" },
+      { ...good, content: 5 },
+      { ...good, timestamp: 5 },
+      { ...good, id: undefined },
+      { ...good, userId: ["tail_dave"] },
+      { ...good, meta: [1] },
+    ];
+    const adapter = replicas[0]!.app.io.of("/").adapter;
+    for (const payload of malformed) {
+      const prepared = prepareRoomBroadcast(adapter, userRoom("temp_memory", "tail_dave"), undefined, "message:new", payload)!;
+      await raw.spublish(prepared.channel, prepared.payload);
+    }
+    const channel = userRoomChannel("temp_memory", "tail_dave");
+    // The reviewer's hand-written one, and bytes that are no adapter message at all.
+    await raw.spublish(channel, '{"uid":"e","type":3,"data":{"packet":{"type":2,"data":["message:new",{"role":7,"content":"x"}]}}}');
+    await raw.spublish(channel, "{garbage");
+    await raw.spublish(channel, Buffer.from([0x7b, 0xff, 0x00]));
+    expect((await post("tail_dave", "after the junk", 0)).status).toBe(201);
+    await text.stdout.waitFor(/after the junk/);
+    await json.stdout.waitFor(/after the junk/);
+    text.stop();
+    json.stop();
+    expect(await text.code).toBe(0);
+    expect(await json.code).toBe(0);
+    expect(text.stdout.text).toMatch(/^\S+Z {2}assistant {2}after the junk\n$/);
+    expect(json.stdout.jsonLines<{ message: Message }>().map((line) => line.message.content)).toEqual(["after the junk"]);
+    expect(text.stderr.text.match(/skipped a message:new broadcast/g)).toHaveLength(malformed.length + 1);
+  });
+});
+
 describe("clear", () => {
   it("deletes the history and sends history:cleared to the user's tabs on every replica", async () => {
     const tabs = [await socketOf("clear_alice", 0), await socketOf("clear_alice", 1)];

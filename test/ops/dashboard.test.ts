@@ -16,6 +16,9 @@ const read = (path: string) => readFileSync(fileURLToPath(new URL(`../../${path}
 const dashboard = JSON.parse(read("deploy/grafana/dashboards/scrollback.json"));
 /** Labels Prometheus adds to every scraped series. */
 const SCRAPE_LABELS = new Set(["instance", "job"]);
+/** Series names a query reads: scrollback's own and prom-client's standard process_* / nodejs_* ones. */
+const SERIES = "(?:scrollback|process|nodejs)_[a-zA-Z0-9_]+";
+const seriesIn = (expr: string) => [...expr.matchAll(new RegExp(String.raw`\b(${SERIES})`, "g"))].map((match) => match[1]!);
 
 let redis: RedisServer;
 let server: TestServer;
@@ -24,7 +27,7 @@ let samples: Sample[];
 beforeAll(async () => {
   redis = await startRedis();
   server = await startServer({ STORE: "redis", REDIS_URL: redis.url, SERVICE_TOKEN: "token" });
-  // Traffic that makes every labelled series appear: ok and refused events, an API add, a skipped element.
+  // Traffic that makes every labelled series appear: ok and refused events, API calls, a skipped element.
   const socket: TestSocket = await connect(server.url, { userId: "dash_user" });
   expect((await request(socket, "message:add", { content: "hello" })).ok).toBe(true);
   expect((await request(socket, "message:add", { content: "" })).ok).toBe(false);
@@ -34,6 +37,9 @@ beforeAll(async () => {
     body: JSON.stringify({ content: "from a backend" }),
   });
   expect(post.status).toBe(201);
+  // Refusals before any handler are timed too: a missing token, an unknown path.
+  expect((await fetch(`${server.url}/api/v1/users/dash_user/messages`)).status).toBe(401);
+  expect((await fetch(`${server.url}/no/such/page`)).status).toBe(404);
   await redis.client().rpush("temp_memory:dash_user:messages", "garbage");
   expect((await request(socket, "history:load", {})).ok).toBe(true);
   socket.close();
@@ -73,18 +79,18 @@ describe("the Grafana dashboard", () => {
   it("queries only series a live server exports", () => {
     const exported = new Set(samples.map((sample) => sample.name));
     for (const { where, expr } of queries()) {
-      const names = [...expr.matchAll(/\b(scrollback_[a-zA-Z0-9_]+)/g)].map((match) => match[1]!);
-      expect(names.length, `${where} queries no scrollback series`).toBeGreaterThan(0);
+      const names = seriesIn(expr);
+      expect(names.length, `${where} queries no known series`).toBeGreaterThan(0);
       for (const name of names) expect(exported.has(name), `${where}: ${name} is not on /metrics`).toBe(true);
     }
   });
 
   it("selects and groups by labels those series carry, with values they take", () => {
     for (const { where, expr } of queries()) {
-      const names = [...expr.matchAll(/\b(scrollback_[a-zA-Z0-9_]+)/g)].map((match) => match[1]!);
+      const names = seriesIn(expr);
       const known = new Set([...SCRAPE_LABELS, ...names.flatMap((name) => [...labelsOf(name)])]);
       // Matchers inside name{...}: label op "value".
-      for (const [, name, body] of expr.matchAll(/(scrollback_[a-zA-Z0-9_]+)\{([^}]*)\}/g)) {
+      for (const [, name, body] of expr.matchAll(new RegExp(String.raw`(${SERIES})\{([^}]*)\}`, "g"))) {
         for (const [, label, op, value] of body!.matchAll(/([a-zA-Z_]+)\s*(=~|!~|!=|=)\s*"([^"]*)"/g)) {
           if (SCRAPE_LABELS.has(label!)) continue;
           expect(labelsOf(name!).has(label!), `${where}: ${name} has no label ${label}`).toBe(true);

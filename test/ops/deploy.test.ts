@@ -103,6 +103,42 @@ describe(`docker-compose.yml${hasCompose ? "" : skipNote("docker-compose", "dock
       expect(redis).toBeDefined();
     });
 
+    it("forwards every setting of PROTOCOL.md §1 set in .env to the replicas, but those Compose sets itself", () => {
+      const protocol = readFileSync(join(root, "docs/PROTOCOL.md"), "utf8");
+      const section = protocol.slice(protocol.indexOf("## 1."), protocol.indexOf("## 2."));
+      const variables = section
+        .split("\n")
+        .filter((line) => line.startsWith("| `"))
+        .flatMap((line) => [...(line.split("|")[1] ?? "").matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((match) => match[1]!));
+      expect(variables).toContain("MAX_CONNECTIONS_PER_USER");
+      // Compose decides these itself (see the comment in docker-compose.yml).
+      const setByCompose: Record<string, string> = {
+        HOST: "listens on every interface of the container",
+        PORT: "3000, the port HAProxy forwards to",
+        NODE_ENV: "always production",
+        REDIS_URL: "the file's own Redis",
+        // Other Redis targets: at most one of them may be set with REDIS_URL, and compose runs its own Redis.
+        REDIS_HOST: "",
+        REDIS_PORT: "",
+        REDIS_DB: "",
+        REDIS_PASSWORD: "",
+        REDIS_USERNAME: "",
+        REDIS_SENTINELS: "",
+        REDIS_SENTINEL_NAME: "",
+        REDIS_CLUSTER_NODES: "",
+        STORE: "auto, which is Redis as REDIS_URL is set",
+      };
+      const forwarded = variables.filter((name) => !(name in setByCompose));
+      const envFile = join(scratch, "every-setting.env");
+      writeFileSync(envFile, forwarded.map((name) => `${name}=from-env-file-${name}`).join("\n"));
+      const result = compose(["--env-file", envFile, "-f", "docker-compose.yml", "config"]);
+      expect(result.status, result.stderr).toBe(0);
+      const env = (parseYaml(result.stdout) as { services: { scrollback: ComposeService } }).services.scrollback.environment!;
+      const missing = forwarded.filter((name) => env[name] !== `from-env-file-${name}`);
+      expect(missing).toEqual([]);
+      for (const name of Object.keys(setByCompose)) expect(variables).toContain(name);
+    });
+
     it("puts HAProxy in front, with its configuration from deploy/ and the only published port", () => {
       const { lb } = resolved().services;
       expect(lb.image).toMatch(/^haproxy:/);

@@ -123,6 +123,58 @@ describe("a message in transit when the connection dropped (issue 10)", () => {
   });
 });
 
+describe("a clear while a catch-up is running", () => {
+  it("drops what the catch-up held back and its answer: nothing older than the clear is shown after cleared", async () => {
+    const [a] = servers as [TestServer];
+    const writer = open(a.url, "clear_during_catch_up");
+    await waitForStatus(writer, "online");
+    await writer.add({ id: "old-1", content: "before the clear" });
+    await writer.add({ id: "old-2", content: "before the clear too" });
+
+    // The server answers the next connection's first history:load only once told to: its read is done, its ack waits.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let loadHeld!: () => void;
+    const loadRead = new Promise<void>((resolve) => (loadHeld = resolve));
+    let holding = true;
+    a.app.io.on("connection", (socket) => {
+      socket.use((packet, next) => {
+        const ack = packet.at(-1);
+        if (packet[0] === "history:load" && holding && typeof ack === "function") {
+          holding = false;
+          packet[packet.length - 1] = (answer: unknown) => {
+            loadHeld();
+            void released.then(() => ack(answer));
+          };
+        }
+        next();
+      });
+    });
+
+    const reader = open(a.url, "clear_during_catch_up");
+    const timeline = watchTimeline(reader);
+    const afterClear: string[] = [];
+    let clearedSeen = false;
+    reader.on("cleared", () => (clearedSeen = true));
+    reader.on("message", (message) => clearedSeen && afterClear.push(message.id));
+    reader.on("reset", (messages) => clearedSeen && afterClear.push(...messages.map((message) => `reset:${message.id}`)));
+    await loadRead;
+
+    // Meanwhile: a live message (held back by the catch-up), then the clear.
+    await writer.add({ id: "old-3", content: "live, held back, then cleared" });
+    const cleared = nextClientEvent(reader, "cleared");
+    expect(await writer.clear()).toBe(3);
+    await cleared;
+    release();
+
+    await waitForStatus(reader, "online");
+    await writer.add({ id: "new-1", content: "after the clear" });
+    await timeline.untilShown(1);
+    expect(ids(timeline.shown)).toEqual(["new-1"]);
+    expect(afterClear).toEqual(["new-1"]);
+  });
+});
+
 describe("dedupe by id", () => {
   it("stores and shows a message once, whether it is added twice, concurrently, or again over HTTP", async () => {
     const [a, b] = servers as [TestServer, TestServer];

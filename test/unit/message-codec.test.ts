@@ -133,6 +133,17 @@ describe("foreign elements (the original Python app)", () => {
     expect(Object.getPrototypeOf(polluted.meta)).toBe(Object.prototype);
     expect(({} as Record<string, unknown>).k).toBeUndefined();
   });
+
+  it("drops the keys input refuses and keeps at most 32, as input does", () => {
+    const reserved = decodeElement('{"content": "x", "meta": {"__proto__": "x", "constructor": 1, "prototype": true, "k": 1}}', "u")!;
+    expect(Object.keys(reserved.meta!)).toEqual(["k"]);
+    expect(Object.hasOwn(reserved.meta!, "__proto__")).toBe(false);
+    expect(Object.getPrototypeOf(reserved.meta)).toBe(Object.prototype);
+    expect(decodeElement('{"content": "x", "meta": {"__proto__": "x", "constructor": 1}}', "u")).not.toHaveProperty("meta");
+    const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, i]));
+    const capped = decodeElement(JSON.stringify({ content: "x", meta: { skipped: [1], ...many } }), "u")!;
+    expect(capped.meta).toEqual(Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${i}`, i])));
+  });
 });
 
 describe("garbage", () => {

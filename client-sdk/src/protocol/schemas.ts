@@ -41,7 +41,7 @@ export const textSchema = z.string().refine(isWellFormedText, WELL_FORMED_RULE);
 
 // Keys that would reach Object.prototype when a consumer copies meta with
 // plain assignment; refusing them keeps every downstream program safe.
-const FORBIDDEN_META_KEYS = new Set(["__proto__", "constructor", "prototype"]);
+export const FORBIDDEN_META_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
 const metaValueSchema = z.union([textSchema, z.number().finite(), z.boolean(), z.null()]);
 

@@ -16,7 +16,7 @@ export interface ReplicaStats {
   ok: boolean;
   /** Open Socket.IO connections (scrollback_connections). */
   connections?: number;
-  /** Whether the replica's store answers (scrollback_redis_up). */
+  /** Whether the replica's store answers (scrollback_store_up; scrollback_redis_up from replicas older than it). */
   redisUp?: boolean;
   /** Messages stored through this replica since it started (message:add and POST, duplicates not counted). */
   messagesAdded?: number;
@@ -68,7 +68,7 @@ export async function fetchReplicaStats(baseUrl: string): Promise<ReplicaStats> 
     const response = await fetch(new URL("/metrics", baseUrl), { signal: AbortSignal.timeout(REPLICA_TIMEOUT_MS) });
     if (!response.ok) return { url: baseUrl, ok: false, error: `/metrics answered ${response.status}` };
     const samples = parsePrometheusText(await response.text());
-    const redisUp = sumSamples(samples, "scrollback_redis_up");
+    const redisUp = sumSamples(samples, "scrollback_store_up") ?? sumSamples(samples, "scrollback_redis_up");
     return {
       url: baseUrl,
       ok: true,

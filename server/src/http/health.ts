@@ -17,7 +17,7 @@ export function createHealthRouter(store: Store, metrics: Metrics): Router {
   });
   router.get("/readyz", async (_req, res) => {
     const failure = await checkStore(store);
-    metrics.redisUp.set(failure ? 0 : 1);
+    metrics.storeUp.set(failure ? 0 : 1);
     if (!failure) res.json({ store: store.kind });
     else res.status(503).json({ store: store.kind, error: failure.toBody() });
   });

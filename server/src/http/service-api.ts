@@ -83,7 +83,8 @@ export function createServiceApiRouter(options: ServiceApiOptions): Router {
           const messages = await service.search(userId, { query: query.q, limit: query.limit });
           res.json({ messages, gap: false });
         } else {
-          res.json(await service.load(userId, { limit: query.limit, afterId: query.afterId }));
+          const { messages, gap } = await service.load(userId, { limit: query.limit, afterId: query.afterId });
+          res.json({ messages, gap });
         }
       }),
     ],

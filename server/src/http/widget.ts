@@ -54,9 +54,17 @@ const ASSETS: Record<string, { type: string; load: () => Promise<string> }> = {
 /** The page's template; `__CONFIG__` becomes the page's settings. */
 const PAGE = "index.html";
 
+/** One of {@link ASSETS}, built or read. */
+function loadAsset(path: string): Promise<string> {
+  const asset = ASSETS[path];
+  return asset ? asset.load() : Promise.reject(new Error(`not a widget asset: ${path}`));
+}
+
 async function bundle(options: BuildOptions): Promise<string> {
   const result = await build({ ...BROWSER, ...options });
-  return result.outputFiles![0]!.text;
+  const [output] = result.outputFiles ?? [];
+  if (!output) throw new Error("esbuild wrote no output");
+  return output.text;
 }
 
 /**
@@ -85,7 +93,7 @@ export function createWidgetRouter(options: WidgetOptions): Router {
   const load = (path: string): Promise<string> => {
     let pending = cache.get(path);
     if (!pending) {
-      pending = path === PAGE ? readFile(`${WIDGET_DIR}index.html`, "utf8") : ASSETS[path]!.load();
+      pending = path === PAGE ? readFile(`${WIDGET_DIR}index.html`, "utf8") : loadAsset(path);
       // A failed build is retried on the next request rather than cached.
       pending.catch(() => cache.delete(path));
       cache.set(path, pending);

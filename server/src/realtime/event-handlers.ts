@@ -7,7 +7,7 @@ import { type ClientEventName, ERROR_CODES } from "@scrollback/client/protocol";
 import type { Logger } from "pino";
 import { invalidPayload, toAppError } from "../errors.js";
 import type { HistoryOperations } from "../history-operations.js";
-import type { Metrics } from "../metrics.js";
+import type { EventSeries, Metrics } from "../metrics.js";
 import type { ScrollbackSocket } from "./types.js";
 
 type Ack = (answer: unknown) => void;
@@ -31,17 +31,32 @@ export function splitArgs(args: unknown[]): { payload: unknown; ack?: Ack } {
 }
 
 const HANDLERS: Record<ClientEventName, (socket: ScrollbackSocket, service: HistoryOperations, payload: unknown) => Promise<Answer>> = {
-  "message:add": async (socket, service, payload) => service.add(socket.data.userId, payload, socket.id),
-  "history:load": async (socket, service, payload) => service.load(socket.data.userId, payload),
+  // Answers are built from named fields: a store's result may carry internal ones (RedisStore's `announced`).
+  "message:add": async (socket, service, payload) => {
+    const { message, duplicate } = await service.add(socket.data.userId, payload, socket.id);
+    return { message, duplicate };
+  },
+  "history:load": async (socket, service, payload) => {
+    const { messages, gap } = await service.load(socket.data.userId, payload);
+    return { messages, gap };
+  },
   "history:search": async (socket, service, payload) => ({ messages: await service.search(socket.data.userId, payload) }),
   "history:clear": async (socket, service, payload) => ({ removed: await service.clear(socket.data.userId, payload, socket.id) }),
 };
+
+/** Counts a handled event and its receipt-to-ack latency, on series bound once per metrics (metrics.ts). */
+function record(series: EventSeries, receivedAt: number): void {
+  series.count.inc();
+  series.duration.observe((performance.now() - receivedAt) / 1_000);
+}
 
 /** Registers every client event on a connection. */
 export function registerEventHandlers(socket: ScrollbackSocket, context: HandlerContext): void {
   for (const [event, handle] of Object.entries(HANDLERS) as [ClientEventName, (typeof HANDLERS)[ClientEventName]][]) {
     // Untyped on purpose: clients may send anything, and zod decides.
+    const series = context.metrics.eventSeries[event];
     (socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void }).on(event, (...args) => {
+      const receivedAt = performance.now();
       const { payload, ack } = splitArgs(args);
       context.inFlight.count++;
       // A binary attachment sent as the whole payload reads as an empty object
@@ -53,14 +68,14 @@ export function registerEventHandlers(socket: ScrollbackSocket, context: Handler
       handled
         .then(
           (answer) => {
-            context.metrics.events.inc({ event, outcome: "ok" });
             ack?.({ ok: true, ...answer });
+            record(series.ok, receivedAt);
           },
           (error: unknown) => {
             const appError = toAppError(error);
             if (appError.code === ERROR_CODES.INTERNAL) context.logger.error({ err: error, event }, "event failed");
-            context.metrics.events.inc({ event, outcome: appError.code });
             ack?.({ ok: false, error: appError.toBody() });
+            record(series[appError.code], receivedAt);
           },
         )
         .finally(() => context.inFlight.count--);

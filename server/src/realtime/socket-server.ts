@@ -15,6 +15,7 @@ import { AppError, rateLimited, unavailable, unknownEvent } from "../errors.js";
 import type { HistoryOperations } from "../history-operations.js";
 import type { Metrics } from "../metrics.js";
 import type { RedisConnections } from "../redis-connections.js";
+import { boundConnectAttempts } from "./connect-attempts.js";
 import { registerEventHandlers, splitArgs } from "./event-handlers.js";
 import { createFanoutAdapter } from "./fanout-adapter.js";
 import { TokenBucket } from "./rate-limiter.js";
@@ -36,9 +37,10 @@ export const FLOOD_PENALTY_MS = 10_000;
 
 /**
  * Refused namespace CONNECTs one Engine.IO connection may send: the one that
- * reaches this count is answered, then the connection is closed. Without a
- * bound a client could retry credentials on one connection for as long as it
- * likes, each try costing a token check.
+ * reaches this count is answered, then the connection is closed; a CONNECT
+ * beyond it, counted at arrival (connect-attempts.ts), closes it unanswered.
+ * Without a bound a client could retry credentials on one connection for as
+ * long as it likes, each try costing a token check.
  */
 export const MAX_REFUSED_CONNECTS = 3;
 
@@ -87,6 +89,7 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
 
   if (corsOrigins) io.engine.use(refuseForeignOrigins(corsOrigins));
 
+  const connectAttempts = boundConnectAttempts(io, MAX_REFUSED_CONNECTS);
   /** Refused CONNECTs so far, per Engine.IO connection (see MAX_REFUSED_CONNECTS). */
   const refusedConnects = new WeakMap<object, number>();
   /** Answers a CONNECT with `connect_error` { code, message }, counting it against the connection. */
@@ -134,9 +137,13 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
 
   const inFlight = { count: 0 };
   io.on("connection", (socket) => {
-    const { slot, onClose } = pendingSlots.get(socket)!;
+    const pending = pendingSlots.get(socket);
+    // The middleware leaves a slot for every socket it lets through; without one, refuse rather than go unbounded.
+    if (!pending) return void socket.disconnect(true);
+    const { slot, onClose } = pending;
     pendingSlots.delete(socket);
     socket.conn.off("close", onClose);
+    connectAttempts.connected(socket);
     metrics.connections.inc();
     socket.join(userRoom(options.keyPrefix, socket.data.userId));
     const expiryTimer = scheduleExpiry(socket);

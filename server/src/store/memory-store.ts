@@ -4,6 +4,7 @@
  * replicas and everything is lost on restart.
  */
 import type { Message } from "@scrollback/client/protocol";
+import { unavailable } from "../errors.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
 import type {
@@ -35,6 +36,7 @@ export class MemoryStore implements Store {
   private readonly lists = new Map<string, StoredList>();
   private readonly now: () => number;
   private readonly sweeper: NodeJS.Timeout;
+  private closed = false;
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.now = options.now ?? Date.now;
@@ -83,9 +85,13 @@ export class MemoryStore implements Store {
     return list ? Math.round((list.expiresAt - this.now()) / 1000) : null;
   }
 
-  async ping(): Promise<void> {}
+  /** Answers while the store is open, like a Redis PING; after close() it is gone (so /readyz and scrollback_store_up say so). */
+  async ping(): Promise<void> {
+    if (this.closed) throw unavailable("the memory store is closed");
+  }
 
   async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.sweeper);
     this.lists.clear();
   }

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { MESSAGE_ID_PATTERN, type Message, type MessageMeta, type Role } from "@scrollback/client/protocol";
+import { FORBIDDEN_META_KEYS, META_MAX_KEYS } from "@scrollback/client/protocol/schemas";
 import type { NewMessage } from "./store.js";
 
 const ROLES: ReadonlySet<string> = new Set<Role>(["user", "assistant", "system"]);
@@ -60,23 +61,29 @@ export function decodeElement(raw: string | Buffer, userId: string): Message | n
   return message;
 }
 
-/** Only flat string/number/boolean/null values survive; anything else is dropped. */
+/**
+ * Holds foreign meta to what input accepts (PROTOCOL.md §7): only flat
+ * string/finite number/boolean/null values under keys input allows
+ * (`__proto__`, `constructor`, `prototype` are dropped), and the first
+ * META_MAX_KEYS of those; anything else is dropped.
+ */
 function readMeta(value: unknown): MessageMeta | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
-  const meta: MessageMeta = Object.create(null);
-  let kept = 0;
+  const entries: [string, MessageMeta[string]][] = [];
   for (const [key, entry] of Object.entries(value)) {
+    if (entries.length === META_MAX_KEYS) break;
+    if (FORBIDDEN_META_KEYS.has(key)) continue;
     if (
       entry === null ||
       typeof entry === "string" ||
       typeof entry === "boolean" ||
       (typeof entry === "number" && Number.isFinite(entry))
     ) {
-      meta[key] = entry;
-      kept++;
+      entries.push([key, entry]);
     }
   }
-  return kept > 0 ? { ...meta } : undefined;
+  // No reserved key is left, so a plain object built from the entries is safe.
+  return entries.length > 0 ? Object.fromEntries(entries) : undefined;
 }
 
 /** Decodes a whole list, reporting how many elements were skipped. */

@@ -13,7 +13,8 @@ export const tailCommand: Command = {
   usage: "<user>",
   summary: "print the user's new messages live, from every replica (Ctrl-C stops)",
   async run({ connect, config, out, args, signal }) {
-    const userId = args[0]!;
+    // run.ts checked there is exactly one argument, a valid user id.
+    const [userId] = args as [string];
     const sub = await connect("sub");
     const print = (event: RoomEvent) => {
       if (out.json) out.value(event.event === "message:new" ? { event: event.event, message: event.payload } : { event: event.event });
@@ -22,7 +23,8 @@ export const tailCommand: Command = {
         out.line(`${message.timestamp ?? "-"}  ${message.role.padEnd(9)}  ${message.content}`);
       } else out.line("-- history cleared --");
     };
-    const stopListening = await subscribeToRoom(sub, config.keyPrefix, userId, print);
+    const skipped = () => out.note("skipped a message:new broadcast that is not a message");
+    const stopListening = await subscribeToRoom(sub, config.keyPrefix, userId, print, skipped);
     // The sub client reconnects and resubscribes by itself; say what was missed meanwhile.
     sub.on("reconnecting", () => out.note("lost Redis; reconnecting (messages sent meanwhile are not shown)"));
     out.note(`tailing "${userId}" on ${describeTarget(config.redis)}; Ctrl-C stops`);
