@@ -109,25 +109,8 @@ const envFields = z.object({
   AUTH_AUDIENCE: optionalString,
   /** Bearer token of the HTTP API; the API answers 404 when unset. */
   SERVICE_TOKEN: optionalString,
-  /** Comma-separated allowed browser origins. */
-  CORS_ORIGINS: optionalString.transform((value, ctx) => {
-    if (value === undefined) return undefined;
-    // Browsers send Origin as scheme://host[:port]; normalise each entry to
-    // that form (a trailing slash or an upper-case host would never match).
-    const origins: string[] = [];
-    for (const entry of value
-      .split(",")
-      .map((origin) => origin.trim())
-      .filter(Boolean)) {
-      const origin = URL.canParse(entry) ? new URL(entry).origin : "null";
-      if (origin === "null") {
-        ctx.addIssue({ code: "custom", message: `not an origin: ${entry} (expected scheme://host[:port])` });
-        return z.NEVER;
-      }
-      origins.push(origin);
-    }
-    return origins;
-  }),
+  /** Comma-separated allowed browser origins (pages are served over http or https). */
+  CORS_ORIGINS: httpOriginList,
   /** Comma-separated origins of other scrollback servers the demo widget may use (`?server=`); its own is always allowed. */
   WIDGET_SERVERS: httpOriginList,
   /** Client events per user per replica (one token bucket shared by the user's connections); 0 turns the limit off. */

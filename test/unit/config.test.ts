@@ -102,6 +102,7 @@ describe("loadConfig", () => {
     [{ AUTH_AUDIENCE: "scrollback" }, "AUTH_AUDIENCE"],
     [{ REDIS_SENTINEL_NAME: "mymaster" }, "REDIS_SENTINELS"],
     [{ CORS_ORIGINS: "https://a.example,*" }, "CORS_ORIGINS"],
+    [{ CORS_ORIGINS: "ws://a.example" }, "CORS_ORIGINS"],
     [{ WIDGET_SERVERS: "https://a.example,*" }, "WIDGET_SERVERS"],
     [{ WIDGET_SERVERS: "wss://a.example" }, "WIDGET_SERVERS"],
   ])("refuses %o with one line naming %s", (env, variable) => {
