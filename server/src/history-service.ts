@@ -10,6 +10,7 @@ import {
   clearHistorySchema,
   loadHistorySchema,
   META_MAX_KEY_LENGTH,
+  metaKeyLength,
   searchHistorySchema,
 } from "@scrollback/client/protocol/schemas";
 import { tooLarge, unavailable } from "./errors.js";
@@ -110,7 +111,7 @@ export class HistoryService implements HistoryOperations {
       throw tooLarge(`content: over ${maxMessageBytes} UTF-8 bytes`);
     }
     if (input.meta === undefined) return;
-    if (Object.keys(input.meta).some((key) => key.length > META_MAX_KEY_LENGTH)) {
+    if (Object.keys(input.meta).some((key) => metaKeyLength(key) > META_MAX_KEY_LENGTH)) {
       throw tooLarge(`meta: a key over ${META_MAX_KEY_LENGTH} characters`);
     }
     if (Buffer.byteLength(JSON.stringify(input.meta), "utf8") > maxMetaBytes) {

@@ -440,6 +440,33 @@ describe("whom the page trusts with credentials (issue 10)", () => {
     expect(elsewhere.requests).toEqual([]);
   });
 
+  it("refuses a ?server= that only looks like its own site, and connects nowhere even without the CSP (issue r2)", async () => {
+    const elsewhere = await startRecorder();
+    // The CSP would block the connection anyway; without it the page's own check is all that stands.
+    const page = await (await newContext({ bypassCSP: true })).newPage();
+    page.on("pageerror", (error) => pageErrors.push(`look-alike server: ${error.message}`));
+    // The browser reads host `127.0.0.1:<port of a>` (and a path); socket.io-client would read the recorder's host.
+    const lookAlike = `${a.url}\\@${new URL(elsewhere.url).host}`;
+    await page.goto(`${a.url}/?user=lookalike_user&server=${encodeURIComponent(lookAlike)}`);
+    const error = page.locator("[data-testid=error]");
+    await error.waitFor();
+    expect(await error.textContent()).toContain(lookAlike);
+    // Long enough for a connection attempt and its first retries.
+    await page.waitForTimeout(1_500);
+    expect(elsewhere.requests).toEqual([]);
+    expect(await page.locator("[data-testid=status]").getAttribute("data-status")).not.toBe("online");
+  });
+
+  it("refuses a ?server= that is more than an origin (user info, path, query, fragment)", async () => {
+    const page = await (await newContext()).newPage();
+    page.on("pageerror", (error) => pageErrors.push(`more than an origin: ${error.message}`));
+    for (const value of [`http://someone@${new URL(a.url).host}`, `${a.url}/socket.io`, `${a.url}/?x=1`, `${a.url}#here`, `${a.url}?`]) {
+      await page.goto(`${a.url}/?user=lookalike_user&server=${encodeURIComponent(value)}`);
+      await page.locator("[data-testid=error]").waitFor();
+      expect(await page.locator("[data-testid=status]").getAttribute("data-status")).not.toBe("online");
+    }
+  });
+
   it("sends a CSP whose connect-src is 'self' plus WIDGET_SERVERS, and whose frame-ancestors follows CORS_ORIGINS", async () => {
     const listed = await startServer({ ...env, WIDGET_SERVERS: "https://chat.example, http://127.0.0.1:4000/" });
     onTestFinished(() => listed.close());

@@ -23,10 +23,13 @@ const refused: [string, MessageMeta][] = [
   // 342 control characters: 350 UTF-8 bytes raw, but 2 060 once escaped in JSON.
   ["JSON over MAX_META_BYTES only once escaped", { k: "\u0001".repeat(342) }],
   ["a key of 65 characters", { ["k".repeat(65)]: 1 }],
+  ["a key of 65 emoji", { ["\u{1F600}".repeat(65)]: 1 }],
 ];
 const accepted: [string, MessageMeta][] = [
   ["JSON of exactly MAX_META_BYTES", metaOfBytes(META_BYTES)],
   ["a key of 64 characters", { ["k".repeat(64)]: 1 }],
+  // Characters are code points: 64 emoji are 128 UTF-16 units, and still allowed.
+  ["a key of 64 emoji", { ["\u{1F600}".repeat(64)]: 1 }],
 ];
 
 describe.each(["memory", "redis"] as const)("element bounds on the %s store", (store) => {

@@ -3,7 +3,13 @@
 import type { MessageMeta, Role } from "@scrollback/client/protocol";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeElement, decodeElements, deriveElementId, encodeElement } from "../../server/src/store/message-codec.js";
+import {
+  decodeElement,
+  decodeElements,
+  deriveElementId,
+  encodeElement,
+  READ_META_MAX_BYTES,
+} from "../../server/src/store/message-codec.js";
 import type { NewMessage } from "../../server/src/store/store.js";
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -143,6 +149,36 @@ describe("foreign elements (the original Python app)", () => {
     const many = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, i]));
     const capped = decodeElement(JSON.stringify({ content: "x", meta: { skipped: [1], ...many } }), "u")!;
     expect(capped.meta).toEqual(Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${i}`, i])));
+  });
+
+  it("drops keys over 64 characters (code points), as input refuses them", () => {
+    const emoji = "\u{1F600}";
+    const meta = { ["k".repeat(64)]: 1, ["k".repeat(65)]: 2, [emoji.repeat(64)]: 3, [emoji.repeat(65)]: 4 };
+    expect(decodeElement(JSON.stringify({ content: "x", meta }), "u")!.meta).toEqual({ ["k".repeat(64)]: 1, [emoji.repeat(64)]: 3 });
+  });
+
+  it("serves no more than READ_META_MAX_BYTES of meta JSON: 32 keys of 1 MB each are dropped, small ones kept", () => {
+    const huge = Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`big${i}`, "x".repeat(1_000_000)]));
+    expect(decodeElement(JSON.stringify({ content: "x", meta: huge }), "u")).not.toHaveProperty("meta");
+    const mixed = { a: 1, big: "x".repeat(1_000_000), b: "small" };
+    expect(decodeElement(JSON.stringify({ content: "x", meta: mixed }), "u")!.meta).toEqual({ a: 1, b: "small" });
+  });
+
+  it("reads back whole a meta at the largest MAX_META_BYTES, and drops what a byte more takes over", () => {
+    // `{"k":"…"}` is 8 bytes around the value; the emoji makes it count UTF-8 bytes, not units.
+    const value = (bytes: number) => `\u{1F600}${"v".repeat(bytes - 8 - 4)}`;
+    const atCeiling = { k: value(READ_META_MAX_BYTES) };
+    expect(Buffer.byteLength(JSON.stringify(atCeiling))).toBe(READ_META_MAX_BYTES);
+    const message: NewMessage = { id: "m1", role: "user", content: "x", timestamp: "2024-01-01T00:00:00.000Z", meta: atCeiling };
+    expect(decodeElement(encodeElement(message), "u")!.meta).toEqual(atCeiling);
+    // Two entries: the second (`,"z":1`, 6 bytes) would take it over by one byte, so only it is dropped.
+    const first = { k: value(READ_META_MAX_BYTES - 5) };
+    const overByOne = { ...first, z: 1 };
+    expect(Buffer.byteLength(JSON.stringify(overByOne))).toBe(READ_META_MAX_BYTES + 1);
+    expect(decodeElement(JSON.stringify({ content: "x", meta: overByOne }), "u")!.meta).toEqual(first);
+    const fits = { k: value(READ_META_MAX_BYTES - 6), z: 1 };
+    expect(Buffer.byteLength(JSON.stringify(fits))).toBe(READ_META_MAX_BYTES);
+    expect(decodeElement(JSON.stringify({ content: "x", meta: fits }), "u")!.meta).toEqual(fits);
   });
 });
 

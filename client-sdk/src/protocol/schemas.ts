@@ -18,8 +18,19 @@ export const roleSchema = z.enum(["user", "assistant", "system"]);
 export const limitSchema = z.number().int().min(1).max(1000);
 
 export const META_MAX_KEYS = 32;
-/** Longest `meta` key, in characters; beyond it the server answers TOO_LARGE (it measures meta, not the schema). */
+/** Longest `meta` key, in characters (code points); beyond it the server answers TOO_LARGE (it measures meta, not the schema). */
 export const META_MAX_KEY_LENGTH = 64;
+
+/**
+ * A `meta` key's length as PROTOCOL.md §7 counts it: in characters (Unicode
+ * code points), so an emoji is one, not the two UTF-16 units `key.length`
+ * counts.
+ */
+export function metaKeyLength(key: string): number {
+  let count = 0;
+  for (const _ of key) count++;
+  return count;
+}
 
 // With the `u` flag a surrogate pair is one code point outside this range, so
 // only a lone surrogate matches (String#isWellFormed needs Node 20 / 2023

@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { MESSAGE_ID_PATTERN, type Message, type MessageMeta, type Role } from "@scrollback/client/protocol";
-import { FORBIDDEN_META_KEYS, META_MAX_KEYS } from "@scrollback/client/protocol/schemas";
+import { FORBIDDEN_META_KEYS, META_MAX_KEY_LENGTH, META_MAX_KEYS, metaKeyLength } from "@scrollback/client/protocol/schemas";
 import type { NewMessage } from "./store.js";
 
 const ROLES: ReadonlySet<string> = new Set<Role>(["user", "assistant", "system"]);
@@ -62,23 +62,39 @@ export function decodeElement(raw: string | Buffer, userId: string): Message | n
 }
 
 /**
- * Holds foreign meta to what input accepts (PROTOCOL.md §7): only flat
+ * The most `meta` JSON a read serves, in UTF-8 bytes: the largest
+ * MAX_META_BYTES the server accepts (config.ts), so every meta it wrote itself
+ * reads back whole, whatever its setting. The codec has no config to know the
+ * actual setting.
+ */
+export const READ_META_MAX_BYTES = 65_536;
+
+/**
+ * Holds foreign meta to what input accepts (PROTOCOL.md §2, §7): only flat
  * string/finite number/boolean/null values under keys input allows
- * (`__proto__`, `constructor`, `prototype` are dropped), and the first
- * META_MAX_KEYS of those; anything else is dropped.
+ * (`__proto__`, `constructor`, `prototype` and keys over META_MAX_KEY_LENGTH
+ * characters are dropped), the first META_MAX_KEYS of those, and, in order,
+ * only the entries that keep the meta's JSON within READ_META_MAX_BYTES (an
+ * entry that would take it over is dropped, later ones may still fit);
+ * anything else is dropped.
  */
 function readMeta(value: unknown): MessageMeta | undefined {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined;
   const entries: [string, MessageMeta[string]][] = [];
+  let jsonBytes = 2; // the braces
   for (const [key, entry] of Object.entries(value)) {
     if (entries.length === META_MAX_KEYS) break;
-    if (FORBIDDEN_META_KEYS.has(key)) continue;
+    if (FORBIDDEN_META_KEYS.has(key) || metaKeyLength(key) > META_MAX_KEY_LENGTH) continue;
     if (
       entry === null ||
       typeof entry === "string" ||
       typeof entry === "boolean" ||
       (typeof entry === "number" && Number.isFinite(entry))
     ) {
+      // `"key":value`, and a comma before every entry but the first: what JSON.stringify of the result writes.
+      const entryBytes = Buffer.byteLength(`${JSON.stringify(key)}:${JSON.stringify(entry)}`, "utf8") + (entries.length > 0 ? 1 : 0);
+      if (jsonBytes + entryBytes > READ_META_MAX_BYTES) continue;
+      jsonBytes += entryBytes;
       entries.push([key, entry]);
     }
   }

@@ -77,10 +77,14 @@ async function fetchToken(url: URL): Promise<string> {
 }
 
 /**
- * The servers to connect to: `?server=` values, or this site. A link must not
- * be able to send the visitor's token or outbox elsewhere, so every value
- * must be this site or one of its WIDGET_SERVERS; otherwise this throws and
- * nothing connects.
+ * The servers to connect to: the origins named by `?server=` values, or this
+ * site. A link must not be able to send the visitor's token or outbox
+ * elsewhere, so every value must be a plain origin (no user info, path, query
+ * or fragment) of this site or one of its WIDGET_SERVERS; otherwise this
+ * throws and nothing connects. Only the normalised origin goes on to the SDK,
+ * never the value as given: socket.io-client parses addresses its own way
+ * (for `http://site\@evil` the browser reads host `site`, socket.io-client
+ * reads `evil`).
  */
 function readServers(): string[] {
   const given = params
@@ -90,14 +94,19 @@ function readServers(): string[] {
     .filter(Boolean);
   if (given.length === 0) return [location.origin];
   const allowed = new Set([location.origin, ...(config.servers ?? [])]);
-  const refused = given.filter((value) => !allowed.has(originOf(value)));
+  const origins = given.map(originOf);
+  const refused = given.filter((_, index) => !allowed.has(origins[index] ?? "null"));
   if (refused.length > 0) {
     throw new Error(`Not connecting: ${refused.join(", ")} is not one of this site's servers (WIDGET_SERVERS).`);
   }
-  return given;
+  return origins;
 }
 
-/** The http(s) origin a server address names (a ws(s) address counts as its http(s) twin); "null" when it is no URL. */
+/**
+ * The http(s) origin a server address names (a ws(s) address counts as its
+ * http(s) twin); "null" when it is no URL or more than an origin (user info,
+ * a path other than "/", a query or a fragment).
+ */
 function originOf(value: string): string {
   let url: URL;
   try {
@@ -106,6 +115,10 @@ function originOf(value: string): string {
     return "null";
   }
   const scheme = url.protocol === "ws:" ? "http:" : url.protocol === "wss:" ? "https:" : url.protocol;
+  if (scheme !== "http:" && scheme !== "https:") return "null";
+  if (url.username || url.password || url.pathname !== "/" || url.search || url.hash) return "null";
+  // A "?" or "#" with nothing after it leaves search and hash empty; the value as given still had it.
+  if (/[?#]/.test(value)) return "null";
   return `${scheme}//${url.host}`;
 }
 
