@@ -2,6 +2,8 @@
  * Configuration: one zod schema over the environment (PROTOCOL.md §1).
  * `loadConfig(env)` is pure; main.ts is the only place that reads process.env.
  */
+
+import { META_BYTES_CEILING } from "@scrollback/client/protocol/schemas";
 import { z } from "zod";
 
 const optionalString = z
@@ -100,7 +102,7 @@ const envFields = z.object({
   /** Largest `content` in UTF-8 bytes. */
   MAX_MESSAGE_BYTES: z.coerce.number().int().min(1).max(900_000).default(16_384),
   /** Largest `meta`, in UTF-8 bytes of its JSON (`{}` is 2). */
-  MAX_META_BYTES: z.coerce.number().int().min(2).max(65_536).default(2_048),
+  MAX_META_BYTES: z.coerce.number().int().min(2).max(META_BYTES_CEILING).default(2_048),
   /** `jwt` or `dev`; defaults per PROTOCOL.md §3. */
   AUTH_MODE: optionalString.pipe(z.enum(["jwt", "dev"]).optional()),
   AUTH_JWT_SECRET: optionalString,

@@ -20,6 +20,8 @@ export const limitSchema = z.number().int().min(1).max(1000);
 export const META_MAX_KEYS = 32;
 /** Longest `meta` key, in characters (code points); beyond it the server answers TOO_LARGE (it measures meta, not the schema). */
 export const META_MAX_KEY_LENGTH = 64;
+/** The largest `MAX_META_BYTES` a server accepts; readers hold meta written by other programs to it. */
+export const META_BYTES_CEILING = 65_536;
 
 /**
  * A `meta` key's length as PROTOCOL.md §7 counts it: in characters (Unicode

@@ -5,7 +5,13 @@
  */
 import { createHash } from "node:crypto";
 import { MESSAGE_ID_PATTERN, type Message, type MessageMeta, type Role } from "@scrollback/client/protocol";
-import { FORBIDDEN_META_KEYS, META_MAX_KEY_LENGTH, META_MAX_KEYS, metaKeyLength } from "@scrollback/client/protocol/schemas";
+import {
+  FORBIDDEN_META_KEYS,
+  META_BYTES_CEILING,
+  META_MAX_KEY_LENGTH,
+  META_MAX_KEYS,
+  metaKeyLength,
+} from "@scrollback/client/protocol/schemas";
 import type { NewMessage } from "./store.js";
 
 const ROLES: ReadonlySet<string> = new Set<Role>(["user", "assistant", "system"]);
@@ -67,7 +73,7 @@ export function decodeElement(raw: string | Buffer, userId: string): Message | n
  * reads back whole, whatever its setting. The codec has no config to know the
  * actual setting.
  */
-export const READ_META_MAX_BYTES = 65_536;
+export const READ_META_MAX_BYTES = META_BYTES_CEILING;
 
 /**
  * Holds foreign meta to what input accepts (PROTOCOL.md §2, §7): only flat
