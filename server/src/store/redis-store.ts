@@ -276,16 +276,17 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Runs an add that WAITs on the wait connection carrying the fewest adds
-   * (an idle one while there is one), or on the data connection when there
-   * are none. A `WAIT` legitimately blocks its connection for its timeout
-   * (once per add queued on it), so only a wait beyond that makes the stall
-   * guard check Redis, on the data connection.
+   * Runs an add that WAITs on the connected wait connection carrying the
+   * fewest adds (an idle one while there is one), or on the data connection
+   * when there are none. A `WAIT` legitimately blocks its connection for its
+   * timeout (once per add queued on it), so only a wait beyond that makes
+   * the stall guard check Redis, on the data connection.
    */
   private async runWaiting<T>(key: string, command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
     if (this.waitLanes.length === 0) return this.run(key, () => command(this.client));
     const guard = this.stallGuards.forKey(key);
-    const lane = this.waitLanes.reduce((best, next) => (next.inFlight < best.inFlight ? next : best));
+    const lane = this.readyLaneCarryingFewest();
+    if (!lane) throw unavailable("no connection to the store is ready for adds; nothing was sent");
     lane.inFlight++;
     holdWritesForThisTurn(lane.client);
     const mayBlockMs = lane.inFlight * (this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS) + WAIT_GRACE_MS;
@@ -296,6 +297,20 @@ export class RedisStore implements Store {
     } finally {
       lane.inFlight--;
     }
+  }
+
+  /**
+   * A lane that is down refuses at once (no offline queue), so it never
+   * carries anything: counted with the others it would always look idlest
+   * and take every add. Only connected lanes are candidates.
+   */
+  private readyLaneCarryingFewest(): WaitLane | undefined {
+    let best: WaitLane | undefined;
+    for (const lane of this.waitLanes) {
+      if (lane.client.status !== "ready") continue;
+      if (!best || lane.inFlight < best.inFlight) best = lane;
+    }
+    return best;
   }
 
   /** Runs a command on `key` through the stall guard of the master serving it. */
