@@ -26,6 +26,7 @@ import {
   type Store,
   type StoreSettings,
 } from "./store.js";
+import { TurnsPerKey } from "./turns-per-key.js";
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
@@ -137,6 +138,7 @@ export class RedisStore implements Store {
   private readonly client: Redis | Cluster;
   private readonly stallGuards: MasterStallGuards;
   private readonly waitLanes: WaitLane[];
+  private readonly waitTurns = new TurnsPerKey(STORE_DEADLINE_MS);
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
@@ -278,12 +280,23 @@ export class RedisStore implements Store {
   /**
    * Runs an add that WAITs on the connected wait connection carrying the
    * fewest adds (an idle one while there is one), or on the data connection
-   * when there are none. A `WAIT` legitimately blocks its connection for its
+   * when there are none; one add per user at a time, and one whose turn
+   * comes only after the deadline (its caller has been answered) is not sent. A `WAIT` legitimately blocks its connection for its
    * timeout (once per add queued on it), so only a wait beyond that makes
    * the stall guard check Redis, on the data connection.
    */
   private async runWaiting<T>(key: string, command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
     if (this.waitLanes.length === 0) return this.run(key, () => command(this.client));
+    // One waiting add per user at a time: a user's adds queue behind their
+    // own, and the other lanes stay free for other users.
+    return this.waitTurns.run(key, (waitedMs) => {
+      if (waitedMs >= STORE_DEADLINE_MS)
+        throw unavailable("the previous add of this user was still waiting for replicas; nothing was sent");
+      return this.runOnLane(key, command);
+    });
+  }
+
+  private async runOnLane<T>(key: string, command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
     const guard = this.stallGuards.forKey(key);
     const lane = this.readyLaneCarryingFewest();
     if (!lane) throw unavailable("no connection to the store is ready for adds; nothing was sent");
