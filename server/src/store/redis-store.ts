@@ -127,6 +127,9 @@ const WAIT_GRACE_MS = 250;
 /** How long each Cluster master has to answer a readiness PING: under /readyz's 1 s, so that its 503 names the master. */
 const MASTER_PING_TIMEOUT_MS = 800;
 
+/** How long a ping's answer stands for the next pings (see `ping`). */
+export const PING_REUSE_MS = 250;
+
 /** A connection for adds that WAIT, and how many of them it carries right now. */
 interface WaitLane {
   client: Redis | Cluster;
@@ -139,6 +142,8 @@ export class RedisStore implements Store {
   private readonly stallGuards: MasterStallGuards;
   private readonly waitLanes: WaitLane[];
   private readonly waitTurns = new TurnsPerKey(STORE_DEADLINE_MS);
+  private pingInFlight: Promise<void> | undefined;
+  private lastPingAnsweredAt: number | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
@@ -197,8 +202,37 @@ export class RedisStore implements Store {
    * PINGs every master: the one Redis, or each master of a Cluster, each
    * through its stall guard. On a Cluster the rejection names the first
    * master that did not answer within MASTER_PING_TIMEOUT_MS.
+   *
+   * /readyz and /metrics ping on every request, and /readyz is public: calls
+   * made while a ping is in flight share it, and one answered less than
+   * PING_REUSE_MS ago stands in for a new one while the connection is up and
+   * no master is known to hang. A flood then costs Redis at most one PING
+   * per master per PING_REUSE_MS. A failure is never reused: refused at once
+   * without being sent (connection down, or stalled), it costs Redis nothing.
    */
-  async ping(): Promise<void> {
+  ping(): Promise<void> {
+    const answeredRecently = this.lastPingAnsweredAt !== undefined && Date.now() - this.lastPingAnsweredAt < PING_REUSE_MS;
+    if (answeredRecently && this.client.status === "ready" && !this.anyMasterStalled()) return Promise.resolve();
+    if (!this.pingInFlight) {
+      const ping = this.pingMasters();
+      this.pingInFlight = ping;
+      const settled = (answered: boolean) => {
+        if (this.pingInFlight === ping) this.pingInFlight = undefined;
+        this.lastPingAnsweredAt = answered ? Date.now() : undefined;
+      };
+      ping.then(
+        () => settled(true),
+        () => settled(false),
+      );
+    }
+    return this.pingInFlight;
+  }
+
+  private anyMasterStalled(): boolean {
+    return this.stallGuards.masters().some(({ guard }) => guard.isStalled);
+  }
+
+  private async pingMasters(): Promise<void> {
     const masters = this.stallGuards.masters();
     if (!this.client.isCluster) {
       const [only] = masters;
