@@ -29,7 +29,9 @@ export const COMMAND_TIMEOUT_MS = 5_000;
 /**
  * How many connections carry the adds that `WAIT` (when it is on). Each
  * blocks for up to `REDIS_WAIT_TIMEOUT_MS` while replicas lag; this many adds
- * wait side by side before one has to queue behind another.
+ * wait side by side before one has to queue behind another. RedisStore
+ * sends an add only over one that is connected: one that is down would
+ * refuse it at once.
  */
 export const WAIT_CONNECTIONS = 4;
 

@@ -72,7 +72,8 @@ describe("with REDIS_WAIT_REPLICAS=1 and the only replica gone", () => {
       loadTimes.push(Date.now() - started);
     }
     for (const answer of await Promise.all(adds)) expect(answer).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
-    // Each add waited out WAIT, side by side.
+    // The first waited out WAIT; the others queued behind it (one waiting
+    // add per user) and were answered by the deadline.
     expect(Date.now() - startedAdds).toBeGreaterThanOrEqual(WAIT_TIMEOUT_MS);
     expect(Date.now() - startedAdds).toBeLessThan(WAIT_TIMEOUT_MS + 1_000);
     expect(Math.max(...loadTimes)).toBeLessThan(WAIT_TIMEOUT_MS / 5);
@@ -92,6 +93,26 @@ describe("with REDIS_WAIT_REPLICAS=1 and the only replica gone", () => {
     expect(answer).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
     for (const message of await Promise.all(arrivals))
       expect(message).toMatchObject({ id: "short-of-replicas", content: "on the master only" });
+  });
+
+  it("queues a user's adds behind their own: another user's add waits out only its own WAIT", async () => {
+    const flooder = await open(servers[0]!, "wait_flooder");
+    const victim = await open(servers[0]!, "wait_victim");
+    const flood = Array.from({ length: 40 }, (_, i) => request(flooder, "message:add", { id: `flood-${i}`, content: `flood ${i}` }));
+    // Let the flood reach the server first.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const started = Date.now();
+    const answer = await request(victim, "message:add", { content: "during the flood" });
+    const took = Date.now() - started;
+    expect(answer).toMatchObject({ ok: false, error: { code: "UNAVAILABLE", message: expect.stringContaining("0 of 1 replicas") } });
+    expect(took).toBeGreaterThanOrEqual(WAIT_TIMEOUT_MS - 50);
+    expect(took).toBeLessThan(WAIT_TIMEOUT_MS * 1.5);
+    for (const floodAnswer of await Promise.all(flood)) expect(floodAnswer).toMatchObject({ ok: false, error: { code: "UNAVAILABLE" } });
+    // Adds whose turn came after their deadline were never sent: only the
+    // first and, at most, the one that followed it are on the master.
+    const inspector = master.client();
+    await new Promise((resolve) => setTimeout(resolve, WAIT_TIMEOUT_MS + 500));
+    expect(await inspector.llen("temp_memory:wait_flooder:messages")).toBeLessThanOrEqual(2);
   });
 
   // Last: it leaves the master frozen until its end.

@@ -26,6 +26,7 @@ import {
   type Store,
   type StoreSettings,
 } from "./store.js";
+import { TurnsPerKey } from "./turns-per-key.js";
 
 declare module "ioredis" {
   interface RedisCommander<Context> {
@@ -126,6 +127,9 @@ const WAIT_GRACE_MS = 250;
 /** How long each Cluster master has to answer a readiness PING: under /readyz's 1 s, so that its 503 names the master. */
 const MASTER_PING_TIMEOUT_MS = 800;
 
+/** How long a ping's answer stands for the next pings (see `ping`). */
+export const PING_REUSE_MS = 250;
+
 /** A connection for adds that WAIT, and how many of them it carries right now. */
 interface WaitLane {
   client: Redis | Cluster;
@@ -137,6 +141,9 @@ export class RedisStore implements Store {
   private readonly client: Redis | Cluster;
   private readonly stallGuards: MasterStallGuards;
   private readonly waitLanes: WaitLane[];
+  private readonly waitTurns = new TurnsPerKey(STORE_DEADLINE_MS);
+  private pingInFlight: Promise<void> | undefined;
+  private lastPingAnsweredAt: number | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
@@ -195,8 +202,37 @@ export class RedisStore implements Store {
    * PINGs every master: the one Redis, or each master of a Cluster, each
    * through its stall guard. On a Cluster the rejection names the first
    * master that did not answer within MASTER_PING_TIMEOUT_MS.
+   *
+   * /readyz and /metrics ping on every request, and /readyz is public: calls
+   * made while a ping is in flight share it, and one answered less than
+   * PING_REUSE_MS ago stands in for a new one while the connection is up and
+   * no master is known to hang. A flood then costs Redis at most one PING
+   * per master per PING_REUSE_MS. A failure is never reused: refused at once
+   * without being sent (connection down, or stalled), it costs Redis nothing.
    */
-  async ping(): Promise<void> {
+  ping(): Promise<void> {
+    const answeredRecently = this.lastPingAnsweredAt !== undefined && Date.now() - this.lastPingAnsweredAt < PING_REUSE_MS;
+    if (answeredRecently && this.client.status === "ready" && !this.anyMasterStalled()) return Promise.resolve();
+    if (!this.pingInFlight) {
+      const ping = this.pingMasters();
+      this.pingInFlight = ping;
+      const settled = (answered: boolean) => {
+        if (this.pingInFlight === ping) this.pingInFlight = undefined;
+        this.lastPingAnsweredAt = answered ? Date.now() : undefined;
+      };
+      ping.then(
+        () => settled(true),
+        () => settled(false),
+      );
+    }
+    return this.pingInFlight;
+  }
+
+  private anyMasterStalled(): boolean {
+    return this.stallGuards.masters().some(({ guard }) => guard.isStalled);
+  }
+
+  private async pingMasters(): Promise<void> {
     const masters = this.stallGuards.masters();
     if (!this.client.isCluster) {
       const [only] = masters;
@@ -276,16 +312,28 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Runs an add that WAITs on the wait connection carrying the fewest adds
-   * (an idle one while there is one), or on the data connection when there
-   * are none. A `WAIT` legitimately blocks its connection for its timeout
-   * (once per add queued on it), so only a wait beyond that makes the stall
-   * guard check Redis, on the data connection.
+   * Runs an add that WAITs on the connected wait connection carrying the
+   * fewest adds (an idle one while there is one), or on the data connection
+   * when there are none; one add per user at a time, and one whose turn
+   * comes only after the deadline (its caller has been answered) is not sent. A `WAIT` legitimately blocks its connection for its
+   * timeout (once per add queued on it), so only a wait beyond that makes
+   * the stall guard check Redis, on the data connection.
    */
   private async runWaiting<T>(key: string, command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
     if (this.waitLanes.length === 0) return this.run(key, () => command(this.client));
+    // One waiting add per user at a time: a user's adds queue behind their
+    // own, and the other lanes stay free for other users.
+    return this.waitTurns.run(key, (waitedMs) => {
+      if (waitedMs >= STORE_DEADLINE_MS)
+        throw unavailable("the previous add of this user was still waiting for replicas; nothing was sent");
+      return this.runOnLane(key, command);
+    });
+  }
+
+  private async runOnLane<T>(key: string, command: (client: Redis | Cluster) => Promise<T>): Promise<T> {
     const guard = this.stallGuards.forKey(key);
-    const lane = this.waitLanes.reduce((best, next) => (next.inFlight < best.inFlight ? next : best));
+    const lane = this.readyLaneCarryingFewest();
+    if (!lane) throw unavailable("no connection to the store is ready for adds; nothing was sent");
     lane.inFlight++;
     holdWritesForThisTurn(lane.client);
     const mayBlockMs = lane.inFlight * (this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS) + WAIT_GRACE_MS;
@@ -296,6 +344,20 @@ export class RedisStore implements Store {
     } finally {
       lane.inFlight--;
     }
+  }
+
+  /**
+   * A lane that is down refuses at once (no offline queue), so it never
+   * carries anything: counted with the others it would always look idlest
+   * and take every add. Only connected lanes are candidates.
+   */
+  private readyLaneCarryingFewest(): WaitLane | undefined {
+    let best: WaitLane | undefined;
+    for (const lane of this.waitLanes) {
+      if (lane.client.status !== "ready") continue;
+      if (!best || lane.inFlight < best.inFlight) best = lane;
+    }
+    return best;
   }
 
   /** Runs a command on `key` through the stall guard of the master serving it. */
