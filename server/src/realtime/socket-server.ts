@@ -20,6 +20,7 @@ import { registerEventHandlers, splitArgs } from "./event-handlers.js";
 import { createFanoutAdapter } from "./fanout-adapter.js";
 import { TokenBucket } from "./rate-limiter.js";
 import { userRoom } from "./rooms.js";
+import { disconnectOnSubscriptionLoss } from "./subscription-loss.js";
 import type { ScrollbackServer, ScrollbackSocket } from "./types.js";
 import { type Slot, UserSlots } from "./user-slots.js";
 
@@ -88,6 +89,8 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
   });
 
   if (corsOrigins) io.engine.use(refuseForeignOrigins(corsOrigins));
+  // The subscriber's connection is closed with the app (app.ts), which ends this too.
+  if (options.redis) disconnectOnSubscriptionLoss(io, options.redis.sub, logger);
 
   const connectAttempts = boundConnectAttempts(io, MAX_REFUSED_CONNECTS);
   /** Refused CONNECTs so far, per Engine.IO connection (see MAX_REFUSED_CONNECTS). */
