@@ -9,6 +9,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { connect, requestOk, type TestSocket } from "../support/clients.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
+import { until } from "../support/wait.js";
 import { idsOf } from "../support/workload.js";
 import { ids, waitForStatus, watchTimeline } from "./sdk-helpers.js";
 
@@ -49,11 +50,7 @@ it("after each of 30 rounds of a clear racing other tabs' adds, the clearing tab
     // Sent after everything of the round was acked, so it arrives after all of it on the user's channel.
     const marker = `r${round}-marker`;
     await requestOk(writers[1]!, "message:add", { id: marker, content: "end of round" });
-    await new Promise<void>((resolve) => {
-      const check = () => ids(timeline.shown).includes(marker) && (off(), resolve());
-      const off = client.on("message", () => void check());
-      check();
-    });
+    await until(`round ${round}'s marker shown`, () => ids(timeline.shown).includes(marker), 10_000, 10);
     const shown = ids(timeline.shown);
     const held = await stored();
     if (shown.join() !== held.join()) mismatches.push({ round, stored: held, shown });
