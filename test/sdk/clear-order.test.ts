@@ -8,10 +8,10 @@ import { connect as connectClient, type ScrollbackClient } from "@scrollback/cli
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { connect, requestOk, type TestSocket } from "../support/clients.js";
-import { startReplicas, type TestServer } from "../support/servers.js";
+import { startReplicas, startServer, type TestServer } from "../support/servers.js";
 import { until } from "../support/wait.js";
 import { idsOf } from "../support/workload.js";
-import { ids, waitForStatus, watchTimeline } from "./sdk-helpers.js";
+import { ids, nextClientEvent, waitForStatus, watchTimeline } from "./sdk-helpers.js";
 
 const USER = "sdk_clear_order";
 let redis: RedisServer;
@@ -56,4 +56,22 @@ it("after each of 30 rounds of a clear racing other tabs' adds, the clearing tab
     if (shown.join() !== held.join()) mismatches.push({ round, stored: held, shown });
   }
   expect(mismatches).toEqual([]);
+});
+
+it("on the memory store too, the clearing tab empties its view on its own history:cleared", async () => {
+  const memory = await startServer({ STORE: "memory" });
+  const tab = connectClient(memory.url, { userId: "memory_clear" });
+  try {
+    const timeline = watchTimeline(tab);
+    await waitForStatus(tab, "online");
+    await tab.add({ id: "kept-until-clear", content: "soon gone" });
+    await timeline.untilShown(1);
+    const cleared = nextClientEvent(tab, "cleared");
+    expect(await tab.clear()).toBe(1);
+    await cleared;
+    expect(timeline.shown).toEqual([]);
+  } finally {
+    tab.close();
+    await memory.close();
+  }
 });
