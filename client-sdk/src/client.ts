@@ -179,13 +179,16 @@ export class ScrollbackClient {
 
   /**
    * Deletes the user's history; resolves with how many messages were removed.
-   * Emits `cleared` here as on the user's other connections.
+   * `cleared` is emitted when the server's `history:cleared` arrives, here as
+   * on the user's other connections (possibly just after this resolves): that
+   * event comes in Redis's order among other tabs' messages, the answer does
+   * not, and emptying the view on the answer could drop a message stored
+   * after the clear.
    * @example
    * await client.clear();
    */
   async clear(options: CallOptions = {}): Promise<number> {
     const answer = await this.#connection.request(options, (socket, ms) => socket.timeout(ms).emitWithAck("history:clear", {}));
-    this.#timeline.clear();
     return answer.removed;
   }
 

@@ -15,6 +15,6 @@ export interface HistoryOperations {
   load(userId: string, payload: unknown): Promise<LoadResult>;
   /** `history:search`. */
   search(userId: string, payload: unknown): Promise<Message[]>;
-  /** `history:clear`; `originSocketId` is left out of the fan-out. */
+  /** `history:clear`; every connection of the user, `originSocketId`'s included, gets `history:cleared`. */
   clear(userId: string, payload: unknown, originSocketId?: string): Promise<number>;
 }

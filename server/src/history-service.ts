@@ -91,11 +91,17 @@ export class HistoryService implements HistoryOperations {
     return this.timed("search", () => this.options.store.search(userId, input));
   }
 
-  /** `history:clear`; `originSocketId` is left out of the fan-out. */
-  async clear(userId: string, payload: unknown, originSocketId?: string): Promise<number> {
+  /**
+   * `history:clear`. Every connection of the user hears `history:cleared`,
+   * the one that asked included: its view must empty at the clear's place
+   * among the adds it receives on the same channel, which its ack (on
+   * another Redis connection) cannot tell. `originSocketId` only says the
+   * call came over Socket.IO (tracing.ts).
+   */
+  async clear(userId: string, payload: unknown, _originSocketId?: string): Promise<number> {
     parsePayload(clearHistorySchema, payload);
-    const fanOut = (result: ClearResult) => this.options.broadcaster.historyCleared(userId, originSocketId, result.announced === true);
-    const result = await this.timed("clear", () => this.options.store.clear(userId, { origin: originSocketId }), fanOut);
+    const fanOut = (result: ClearResult) => this.options.broadcaster.historyCleared(userId, undefined, result.announced === true);
+    const result = await this.timed("clear", () => this.options.store.clear(userId), fanOut);
     fanOut(result);
     return result.removed;
   }

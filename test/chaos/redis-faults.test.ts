@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
-import { connect, request, type TestSocket } from "../support/clients.js";
+import { connect, reconnectWhenServerDisconnects, request, type TestSocket } from "../support/clients.js";
 import { type ServerProcess, spawnServer } from "../support/servers.js";
 import { httpStatus, until } from "../support/wait.js";
 import { idsOf, messageArrival, startWorkload, verifyStored, type Writer } from "../support/workload.js";
@@ -40,6 +40,8 @@ async function setUp(options: { viaProxy?: boolean } = {}): Promise<void> {
 
 async function open(replica: ServerProcess, userId: string): Promise<TestSocket> {
   const socket = await connect(replica.url, { userId });
+  // A replica that lost its fan-out subscription disconnects its tabs once it is back (PROTOCOL.md §4).
+  reconnectWhenServerDisconnects(socket);
   sockets.push(socket);
   return socket;
 }

@@ -17,6 +17,11 @@ interface Link {
   deaf: boolean;
 }
 
+/** What the subscriber connections send to Redis is held back this long (0: passed on at once). */
+interface Delay {
+  ms: number;
+}
+
 export interface TcpProxy {
   port: number;
   url: string;
@@ -28,18 +33,27 @@ export interface TcpProxy {
    * delivering and the client never hears. Later connections are not touched.
    */
   deafenSubscribers(): number;
+  /**
+   * From now on, hold back everything a subscriber connection sends to Redis
+   * for `ms` (order kept), as a slow link to Redis would: its (S)SUBSCRIBEs
+   * take effect that much later. 0 stops it.
+   */
+  delaySubscribers(ms: number): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: { host?: string; port: number }): Promise<TcpProxy> {
   const links = new Set<Link>();
+  const delay: Delay = { ms: 0 };
   const server: Server = createServer((client) => {
     const upstream = connect(target.port, target.host ?? "127.0.0.1");
     const link: Link = { client, upstream, subscriber: false, deaf: false };
     links.add(link);
     client.on("data", (chunk) => {
       if (!link.subscriber && /subscribe/i.test(chunk.toString("latin1"))) link.subscriber = true;
-      upstream.write(chunk);
+      // Equal delays fire in order, so the bytes reach Redis in the order they were sent.
+      if (link.subscriber && delay.ms > 0) setTimeout(() => upstream.write(chunk), delay.ms);
+      else upstream.write(chunk);
     });
     upstream.on("data", (chunk) => {
       if (!link.deaf) client.write(chunk);
@@ -71,6 +85,9 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
         }
       }
       return count;
+    },
+    delaySubscribers(ms) {
+      delay.ms = ms;
     },
     close: () =>
       new Promise((resolve) => {

@@ -5,7 +5,7 @@
  */
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
-import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
+import { connect, nextEvent, reconnectWhenServerDisconnects, request, requestOk, type TestSocket } from "../support/clients.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { until } from "../support/wait.js";
 import { messageArrival } from "../support/workload.js";
@@ -45,6 +45,9 @@ describe("Redis killed with SIGKILL, then restarted on the same port and AOF dir
       acked.push((await requestOk(socket, "message:add", { id: `before-${i}`, content: `before ${i}` })).message.id);
 
     await redis.kill();
+    // Once its fan-out subscriber is back, each replica disconnects its tabs so they catch up (PROTOCOL.md §4).
+    const kicked = sockets.map((tab) => nextEvent(tab, "disconnect", 30_000));
+    for (const tab of sockets) reconnectWhenServerDisconnects(tab);
 
     // Writes and reads answer UNAVAILABLE, each well within 2 s.
     for (const [event, payload] of [
@@ -65,6 +68,8 @@ describe("Redis killed with SIGKILL, then restarted on the same port and AOF dir
 
     await redis.restart();
     await until("the replicas recover", async () => (await readyStatus(replicas[0]!)) === 200 && (await readyStatus(replicas[1]!)) === 200);
+    expect(await Promise.all(kicked)).toEqual(["io server disconnect", "io server disconnect"]);
+    await until("both tabs are connected again", () => sockets.every((tab) => tab.connected));
     await until("reads answer again", async () => (await request(twin, "history:load")).ok === true);
 
     // The refused write was not queued and replayed behind the client's back.

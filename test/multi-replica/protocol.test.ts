@@ -176,7 +176,7 @@ describe("history:search", () => {
 });
 
 describe("history:clear", () => {
-  it("deletes the history and tells the user's other connections", async () => {
+  it("deletes the history and tells every connection of the user, the one that asked included", async () => {
     const user = freshUser();
     const socket = await open(user, 0);
     const other = await open(user, 2);
@@ -185,13 +185,16 @@ describe("history:clear", () => {
     const ownInbox = collect(socket, "history:cleared");
     await request(socket, "message:add", { content: "a" });
     await request(socket, "message:add", { content: "b" });
-    const cleared = nextEvent(other, "history:cleared");
+    const cleared = [nextEvent(other, "history:cleared"), nextEvent(socket, "history:cleared")];
     expect(await request(socket, "history:clear", {})).toEqual({ ok: true, removed: 2 });
-    expect(await cleared).toEqual({});
+    expect(await Promise.all(cleared)).toEqual([{}, {}]);
     expect((await requestOk(other, "history:load")).messages).toEqual([]);
+    const clearedAgain = nextEvent(socket, "history:cleared");
     expect(await request(socket, "history:clear")).toEqual({ ok: true, removed: 0 });
+    await clearedAgain;
     expect(strangerInbox).toEqual([]);
-    expect(ownInbox).toEqual([]);
+    // Its own clears reach the asking connection on the user's channel, once each.
+    expect(ownInbox).toEqual([{}, {}]);
   });
 });
 

@@ -62,6 +62,17 @@ type ReceivedEvent = keyof ReceivedEvents;
 /** The first argument a listener of `event` gets: a protocol payload, or e.g. the disconnect reason. */
 export type ReceivedOf<E extends ReceivedEvent> = Parameters<ReceivedEvents[E]>[0];
 
+/**
+ * Reconnects `socket` whenever the server disconnects it, as the SDK does: a
+ * replica that lost its fan-out subscription disconnects its tabs so they
+ * catch up (PROTOCOL.md §4), and a fault test's tab should carry on.
+ */
+export function reconnectWhenServerDisconnects(socket: TestSocket): void {
+  socket.on("disconnect", (reason) => {
+    if (reason === "io server disconnect") socket.connect();
+  });
+}
+
 /** Resolves with the next `event` the socket receives. */
 export function nextEvent<E extends ReceivedEvent>(socket: TestSocket, event: E, timeoutMs = 5_000): Promise<ReceivedOf<E>> {
   return new Promise((resolve, reject) => {

@@ -7,7 +7,7 @@
  */
 import type { Socket } from "socket.io-client";
 import { expect } from "vitest";
-import { requestOk, type TestSocket } from "./clients.js";
+import { reconnectWhenServerDisconnects, requestOk, type TestSocket } from "./clients.js";
 import { until } from "./wait.js";
 
 export interface Writer {
@@ -96,6 +96,8 @@ export function startWorkload(writers: Writer[], options: WorkloadOptions = {}):
     }
   };
 
+  // A fault that costs a replica its fan-out subscription disconnects its tabs (PROTOCOL.md §4); writers reconnect.
+  for (const writer of writers) reconnectWhenServerDisconnects(writer.socket);
   const running = Promise.all(writers.map((writer, index) => runWriter(writer, index)));
   // A writer that throws must fail the test through stop(), not as an unhandled rejection.
   running.catch(() => {});

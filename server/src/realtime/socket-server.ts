@@ -1,6 +1,6 @@
 /**
  * The Socket.IO server: CORS and Origin checks at the handshake, token
- * authentication, one room per user, at most MAX_CONNECTIONS_PER_USER
+ * authentication, one room per user (joined before the CONNECT ack), at most MAX_CONNECTIONS_PER_USER
  * connections per user sharing one rate limit (and disconnection of
  * connections that keep sending far past it), unknown events refused, and
  * disconnection when the token expires.
@@ -19,7 +19,8 @@ import { boundConnectAttempts } from "./connect-attempts.js";
 import { registerEventHandlers, splitArgs } from "./event-handlers.js";
 import { createFanoutAdapter } from "./fanout-adapter.js";
 import { TokenBucket } from "./rate-limiter.js";
-import { userRoom } from "./rooms.js";
+import { joinUserRoom } from "./room-subscription.js";
+import { disconnectOnSubscriptionLoss } from "./subscription-loss.js";
 import type { ScrollbackServer, ScrollbackSocket } from "./types.js";
 import { type Slot, UserSlots } from "./user-slots.js";
 
@@ -88,6 +89,8 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
   });
 
   if (corsOrigins) io.engine.use(refuseForeignOrigins(corsOrigins));
+  // The subscriber's connection is closed with the app (app.ts), which ends this too.
+  if (options.redis) disconnectOnSubscriptionLoss(io, options.redis.sub, logger);
 
   const connectAttempts = boundConnectAttempts(io, MAX_REFUSED_CONNECTS);
   /** Refused CONNECTs so far, per Engine.IO connection (see MAX_REFUSED_CONNECTS). */
@@ -135,6 +138,9 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
     );
   });
 
+  // After authentication, before the CONNECT ack: the room's subscription is there before the client can load anything.
+  io.use((socket, next) => void joinUserRoom(socket, options.keyPrefix, options.redis?.sub).then(() => next()));
+
   const inFlight = { count: 0 };
   io.on("connection", (socket) => {
     const pending = pendingSlots.get(socket);
@@ -145,7 +151,6 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
     socket.conn.off("close", onClose);
     connectAttempts.connected(socket);
     metrics.connections.inc();
-    socket.join(userRoom(options.keyPrefix, socket.data.userId));
     const expiryTimer = scheduleExpiry(socket);
     guardEvents(socket, slot.bucket);
     registerEventHandlers(socket, { service: options.service, metrics, logger, inFlight });
