@@ -78,6 +78,14 @@ export interface CreateAppOptions {
   tracer?: Tracer;
 }
 
+/**
+ * Connections the kernel queues before the server accepts them (Node's
+ * default is 511). When a replica restarts, every client reconnects at once:
+ * with a short queue the kernel falls back to SYN cookies and resets some of
+ * those connections. The kernel caps it at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 export async function createApp(config: Readonly<Config>, logger: Logger, options: CreateAppOptions = {}): Promise<ScrollbackApp> {
   const metrics = createMetrics({ commit: config.commit });
   // The store and the service fan out through io, and io's handlers need the service: io is late-bound.
@@ -149,7 +157,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
     listen: () =>
       new Promise((resolve, reject) => {
         httpServer.once("error", reject);
-        httpServer.listen(config.port, config.host, () => {
+        httpServer.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => {
           httpServer.off("error", reject);
           resolve((httpServer.address() as AddressInfo).port);
         });
