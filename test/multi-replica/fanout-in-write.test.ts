@@ -5,32 +5,13 @@
  * and the adapter's own routing kept (a room whose name is 20 characters
  * long goes through its main channel).
  */
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { countCommandsByRole } from "../../bench/redis-stats.js";
-import { type RedisServer, startRedis } from "../../dev/redis-server.js";
-import { collect, connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
-import { startReplicas, type TestServer } from "../support/servers.js";
+import { collect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
+import { useReplicasOnRedis } from "../support/replicas-on-redis.js";
 
-let redis: RedisServer;
-let replicas: TestServer[];
-const sockets: TestSocket[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  replicas = await startReplicas(2, { STORE: "redis", REDIS_URL: redis.url });
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await Promise.all(replicas.map((replica) => replica.close()));
-  await redis.stop();
-});
-
-async function open(userId: string, replica: number): Promise<TestSocket> {
-  const socket = await connect(replicas[replica]!.url, { userId });
-  sockets.push(socket);
-  return socket;
-}
+const fixture = useReplicasOnRedis(2);
+const open = fixture.open;
 
 /** Resolves with the first `message:new` on `socket` whose content is `content`. */
 function arrivalOf(socket: TestSocket, content: string): Promise<void> {
@@ -63,7 +44,7 @@ it("sends exactly one command per add on the data connection, with the publish i
   const listener = await open("fanout_one_trip", 1);
   const adds = 20;
   const lastArrival = arrivalOf(listener, `m${adds - 1}`);
-  const counts = await countCommandsByRole(redis.url, redis.client(), async () => {
+  const counts = await countCommandsByRole(fixture.redis.url, fixture.redis.client(), async () => {
     for (let i = 0; i < adds; i++)
       await request(sender, "message:add", i % 2 === 0 ? { content: `m${i}` } : { id: `trip-${i}`, content: `m${i}` });
     await lastArrival;
