@@ -63,13 +63,15 @@ type ReceivedEvent = keyof ReceivedEvents;
 export type ReceivedOf<E extends ReceivedEvent> = Parameters<ReceivedEvents[E]>[0];
 
 /**
- * Reconnects `socket` whenever the server disconnects it, as the SDK does: a
- * replica that lost its fan-out subscription disconnects its tabs so they
- * catch up (PROTOCOL.md §4), and a fault test's tab should carry on.
+ * Reconnects `socket` whenever it is disconnected by anything but the test
+ * itself, as the SDK does: a replica that lost its fan-out subscription
+ * disconnects its tabs so they catch up (PROTOCOL.md §4), and the client may
+ * see that as the server's DISCONNECT or, when the transport closes first, as
+ * "transport close"; either way a fault test's tab should carry on.
  */
 export function reconnectWhenServerDisconnects(socket: TestSocket): void {
   socket.on("disconnect", (reason) => {
-    if (reason === "io server disconnect") socket.connect();
+    if (reason !== "io client disconnect") socket.connect();
   });
 }
 
