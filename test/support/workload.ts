@@ -194,6 +194,12 @@ export interface RecoveryCheck {
   workload: Workload;
   /** Users whose writes must resume. */
   users: string[];
+  /**
+   * How long every writer has for 20 more acks (default 30 s). With
+   * `REDIS_WAIT_REPLICAS` each add also waits for the rejoined replica, which
+   * under a loaded machine (the whole suite in parallel) has taken longer.
+   */
+  resumeWithinMs?: number;
   /** Opens a connection of `userId` to replica 0 or 1 (two different replicas). */
   open: (replica: 0 | 1, userId: string) => Promise<TestSocket>;
   killedAt: number;
@@ -213,7 +219,7 @@ export async function checkRecovery(run: RecoveryCheck): Promise<{ check: Stored
   await until(
     "every writer acks 20 more writes",
     () => users.every((userId) => workload.ackedBy(userId) >= before.get(userId)! + 20),
-    30_000,
+    run.resumeWithinMs ?? 30_000,
   );
   const resumedMs = Date.now() - run.killedAt;
 

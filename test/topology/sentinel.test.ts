@@ -93,6 +93,7 @@ async function failoverUnderLoad(label: string, env: Record<string, string>, opt
     open: (replica, userId) => open(replicas[replica]!, userId),
     killedAt,
     failedOverMs,
+    resumeWithinMs: env.REDIS_WAIT_REPLICAS ? 60_000 : undefined,
     readIds: async (userId) => {
       master ??= deployment.master().then((node) => node.client());
       return idsOf(await (await master).lrange(key(userId), 0, -1));
@@ -107,7 +108,7 @@ describe("the master SIGKILLed under load", () => {
   it("with REDIS_WAIT_REPLICAS=1 loses no acked write (and writes wait for a replica to rejoin)", async () => {
     const { check } = await failoverUnderLoad("swait", { REDIS_WAIT_REPLICAS: "1" }, { rejoin: true });
     expect(check.lost).toEqual([]);
-  }, 120_000);
+  }, 150_000);
 
   // Last: it leaves the deployment without a replica.
   it("is failed over by the Sentinels: the servers follow the new master, writes resume, nothing is stored twice", async () => {
