@@ -198,9 +198,17 @@ describe("Dockerfile", () => {
     expect(lines.filter((line) => /^FROM /.test(line)).length).toBeGreaterThanOrEqual(2);
     expect(finalStage).toMatch(/^USER (?!root\b|0\b)\S+/m);
     expect(finalStage).toMatch(/NODE_ENV=production/);
-    expect(finalStage).toMatch(/^CMD \["node", "--conditions=@scrollback\/source", "--import", "tsx", "server\/src\/main\.ts"\]/m);
-    // Dev dependencies (TypeScript, vitest, browsers) stay out of the image.
+    // node on the build output: no tsx, no TypeScript sources (test/ops/image.test.ts runs it).
+    expect(finalStage).toMatch(/^CMD \["node", "--enable-source-maps", "server\/dist\/main\.js"\]/m);
+    expect(finalStage).not.toMatch(/tsx|server\/src/);
+    // Dev dependencies (tsx, esbuild, TypeScript, vitest, browsers) stay out of the runtime stage.
     expect(dockerfile).toMatch(/npm ci --omit=dev/);
+    expect(dockerfile).toMatch(/^RUN npm run build$/m);
+  });
+
+  it("runs on a supported Node.js LTS line (not 20, whose support ended in April 2026)", () => {
+    const [, major] = /^ARG NODE_IMAGE=node:(\d+)/m.exec(dockerfile) ?? [];
+    expect(["22", "24"]).toContain(major);
   });
 
   it("checks /healthz with a HEALTHCHECK", () => {
@@ -213,6 +221,7 @@ describe("Dockerfile", () => {
       .filter((line) => line && !line.startsWith("#"));
     expect(ignore[0]).toBe("*");
     expect(ignore.some((line) => line.includes(".env"))).toBe(false);
-    for (const copied of ["package.json", "package-lock.json", "client-sdk/src/", "server/src/"]) expect(ignore).toContain(`!${copied}`);
+    for (const copied of ["package.json", "package-lock.json", "scripts/build.ts", "client-sdk/src/", "server/src/"])
+      expect(ignore).toContain(`!${copied}`);
   });
 });

@@ -3,16 +3,26 @@
  *   /widget/scrollback.js  the SDK's browser bundle (global `Scrollback`), usable by any page
  *   /widget/app.js         the widget (entry widget/boot.ts), which uses that global
  *   /widget/app.css
- * The scripts are bundled from the TypeScript sources with esbuild on first
- * request (tens of milliseconds) and kept in memory, so `npm start` needs no
- * build step and always serves the SDK it runs with.
+ * ASSETS is the one list of them. Two ways to serve it:
+ * - from the TypeScript sources (`npm start`): each asset is bundled with
+ *   esbuild on first request (tens of milliseconds) and kept in memory, so
+ *   there is no build step and the page always runs the SDK the server runs
+ *   with; served with `Cache-Control: no-cache`.
+ * - built (`npm run build`, the image): scripts/build.ts bundled each asset
+ *   of ASSETS into files with content-hashed names and a manifest beside the
+ *   built page (widget-manifest.ts). The page names the hashed files, served
+ *   as immutable for a year; the plain names still answer, no-cache, for
+ *   pages elsewhere that load `/widget/scrollback.js`. esbuild is never
+ *   loaded: it is only imported, lazily, by `bundle` below.
  */
 import { readFile } from "node:fs/promises";
+import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BuildOptions, build } from "esbuild";
-import type { Router } from "express";
+import type { BuildOptions } from "esbuild";
+import type { Response, Router } from "express";
 import type { Logger } from "pino";
 import { exactRouter } from "./exact-router.js";
+import { type AssetNames, readAssetNames } from "./widget-manifest.js";
 
 export interface WidgetOptions {
   /** Dev mode makes the page ask for a userId; otherwise it needs a token. */
@@ -41,7 +51,8 @@ const BROWSER: BuildOptions = {
   logLevel: "silent",
 };
 
-const ASSETS: Record<string, { type: string; load: () => Promise<string> }> = {
+/** Every widget asset, by its plain path: its Content-Type and how to build it from the sources. */
+export const ASSETS: Record<string, { type: string; load: () => Promise<string> }> = {
   "/widget/scrollback.js": {
     type: "text/javascript",
     load: () =>
@@ -51,16 +62,22 @@ const ASSETS: Record<string, { type: string; load: () => Promise<string> }> = {
   "/widget/app.css": { type: "text/css", load: () => readFile(`${WIDGET_DIR}app.css`, "utf8") },
 };
 
-/** The page's template; `__CONFIG__` becomes the page's settings. */
+/** The page's template; `__CONFIG__` becomes the page's settings, and each `"<asset path>"` (double-quoted) the name it is served under. */
 const PAGE = "index.html";
 
-/** One of {@link ASSETS}, built or read. */
-function loadAsset(path: string): Promise<string> {
+const NO_CACHE = { "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff" };
+/** A hashed name's content never changes: a browser (or CDN) may keep it a year without asking. */
+const IMMUTABLE = { "Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff" };
+
+/** One of {@link ASSETS}, built from the sources or read. */
+export function loadAsset(path: string): Promise<string> {
   const asset = ASSETS[path];
   return asset ? asset.load() : Promise.reject(new Error(`not a widget asset: ${path}`));
 }
 
+/** Loads esbuild only when called: a built server (no esbuild installed) never calls it. */
 async function bundle(options: BuildOptions): Promise<string> {
+  const { build } = await import("esbuild");
   const result = await build({ ...BROWSER, ...options });
   const [output] = result.outputFiles ?? [];
   if (!output) throw new Error("esbuild wrote no output");
@@ -87,13 +104,25 @@ function contentSecurityPolicy(servers: readonly string[], embedders: readonly s
   ].join("; ");
 }
 
+/** The page with each asset's plain path replaced by the name it is served under. */
+function nameAssets(html: string, names: AssetNames | undefined): string {
+  if (!names) return html;
+  let named = html;
+  for (const [path, hashed] of names) named = named.replaceAll(`"${path}"`, `"${hashed}"`);
+  return named;
+}
+
 export function createWidgetRouter(options: WidgetOptions): Router {
   const router = exactRouter();
+  // The build's hashed names, or undefined when running from the sources.
+  const built = readAssetNames(WIDGET_DIR, Object.keys(ASSETS));
   const cache = new Map<string, Promise<string>>();
+  const readBuilt = (path: string, names: AssetNames) => readFile(`${WIDGET_DIR}${basename(names.get(path) ?? path)}`, "utf8");
   const load = (path: string): Promise<string> => {
     let pending = cache.get(path);
     if (!pending) {
-      pending = path === PAGE ? readFile(`${WIDGET_DIR}index.html`, "utf8") : loadAsset(path);
+      if (path === PAGE) pending = readFile(`${WIDGET_DIR}index.html`, "utf8").then((html) => nameAssets(html, built));
+      else pending = built ? readBuilt(path, built) : loadAsset(path);
       // A failed build is retried on the next request rather than cached.
       pending.catch(() => cache.delete(path));
       cache.set(path, pending);
@@ -110,20 +139,23 @@ export function createWidgetRouter(options: WidgetOptions): Router {
 
   router.get("/", (_req, res, next) => {
     load(PAGE).then((html) => {
-      res.set({ "Content-Security-Policy": policy, "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff" });
+      res.set({ "Content-Security-Policy": policy, ...NO_CACHE });
       res.type("html").send(html.replace("__CONFIG__", pageConfig));
     }, next);
   });
   for (const [path, asset] of Object.entries(ASSETS)) {
-    router.get(path, (_req, res) => {
+    const serve = (headers: Record<string, string>) => (_req: unknown, res: Response) => {
       load(path).then(
-        (body) => res.set({ "Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff" }).type(asset.type).send(body),
+        (body) => res.set(headers).type(asset.type).send(body),
         (error: unknown) => {
           options.logger?.error({ err: error, path }, "widget asset failed to build");
           res.status(500).type("text").send("the widget could not be built; see the server log");
         },
       );
-    });
+    };
+    router.get(path, serve(NO_CACHE));
+    const hashed = built?.get(path);
+    if (hashed) router.get(hashed, serve(IMMUTABLE));
   }
   return router;
 }
