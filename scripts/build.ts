@@ -17,7 +17,7 @@
  * sources resolve from `import.meta.url` (../../package.json, ./lua/,
  * ./widget/) hold in the bundles too.
  *
- *   npm run build [-- --out DIR]
+ *   npm run build
  */
 import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { builtinModules } from "node:module";
@@ -29,10 +29,7 @@ import { hashedAssetPath, MANIFEST_FILE, manifestText } from "../server/src/http
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const server = join(root, "server");
-const args = process.argv.slice(2);
-const outIndex = args.indexOf("--out");
-const out = resolve(outIndex >= 0 ? (args[outIndex + 1] ?? "") : join(server, "dist"));
-const started = performance.now();
+const out = join(server, "dist");
 
 /** The server's production dependencies: all a built server may import. */
 const serverPackage = JSON.parse(readFileSync(join(server, "package.json"), "utf8")) as { dependencies: Record<string, string> };
@@ -111,4 +108,4 @@ for (const path of Object.keys(ASSETS)) {
 writeFileSync(join(widget, MANIFEST_FILE), manifestText(names));
 
 const files = readdirSync(out, { recursive: true }).length;
-process.stdout.write(`built ${files} files into ${out} in ${((performance.now() - started) / 1000).toFixed(1)} s\n${sizes.join("\n")}\n`);
+process.stdout.write(`built ${files} files into ${out} in ${process.uptime().toFixed(1)} s (Node start included)\n${sizes.join("\n")}\n`);

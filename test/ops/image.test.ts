@@ -17,6 +17,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../dev/free-port.js";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { startServer } from "../support/servers.js";
 import { Capture } from "./cli-harness.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -217,5 +218,28 @@ describe("the image, replayed from the Dockerfile", () => {
     const server = run(cmd, { HOST: "127.0.0.1", PORT: String(await freePort()), REDIS_URL: redis.url });
     expect(await server.exited).toBe(1);
     expect(server.output.text).toContain("AUTH_JWT_SECRET");
+  });
+});
+
+describe("the same server from its sources (npm start, no build)", () => {
+  it("bundles the assets on request under their plain names only, no-cache", async () => {
+    const server = await startServer({ STORE: "memory", AUTH_MODE: "dev" });
+    try {
+      const html = await (await fetch(`${server.url}/`)).text();
+      const manifest = JSON.parse(readFileSync(join(app, "server/dist/widget/manifest.json"), "utf8")) as {
+        assets: Record<string, string>;
+      };
+      for (const [plain, hashed] of Object.entries(manifest.assets)) {
+        expect(html).toContain(`"${plain}"`);
+        const asset = await fetch(`${server.url}${plain}`);
+        expect(asset.status, plain).toBe(200);
+        expect(asset.headers.get("cache-control")).toBe("no-cache");
+        // What the build wrote under the hashed name is what the sources bundle now.
+        expect(await asset.text()).toBe(readFileSync(join(app, "server/dist", hashed), "utf8"));
+        expect((await fetch(`${server.url}${hashed}`)).status, hashed).toBe(404);
+      }
+    } finally {
+      await server.close();
+    }
   });
 });
