@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `scrollback`: runs the operator CLI from its TypeScript sources exactly as
 // `npm start` runs the server (--conditions=@scrollback/source, tsx): no build step.
+// The built CLI (`npm run build`; the image's PATH) is server/dist/bin/scrollback instead.
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import { fileURLToPath } from "node:url";
