@@ -121,6 +121,47 @@ export function describeStoreContract(name: string, open: (settings: HarnessSett
         expect((await store.append(user, newMessage("a again", { id: "old" }))).duplicate).toBe(false);
       }));
 
+    it("forgets ids on clear: the same id is stored again afterwards", () =>
+      withStore({}, async ({ store }) => {
+        const user = freshUser();
+        await store.append(user, newMessage("before", { id: "kept-then-cleared" }));
+        await store.clear(user);
+        expect((await store.append(user, newMessage("after", { id: "kept-then-cleared" }))).duplicate).toBe(false);
+        expect((await store.load(user)).messages.map((m) => m.content)).toEqual(["after"]);
+      }));
+
+    it("dedupes at either end of a large window, and forgets exactly what left it", () =>
+      withStore({ historyMax: 300 }, async ({ store }) => {
+        const user = freshUser();
+        for (let i = 0; i < 300; i++) await store.append(user, newMessage(`m${i}`, { id: `id-${i}` }));
+        for (const i of [0, 1, 150, 298, 299]) {
+          expect((await store.append(user, newMessage("retry", { id: `id-${i}` }))).message.content).toBe(`m${i}`);
+        }
+        await store.append(user, newMessage("m300", { id: "id-300" }));
+        expect((await store.append(user, newMessage("back", { id: "id-0" }))).duplicate).toBe(false);
+        expect((await store.append(user, newMessage("back", { id: "id-1" }))).duplicate).toBe(false);
+        expect((await store.append(user, newMessage("retry", { id: "id-3" }))).duplicate).toBe(true);
+        const { messages } = await store.load(user);
+        expect(messages).toHaveLength(300);
+        expect(new Set(messages.map((m) => m.id)).size).toBe(300);
+      }));
+
+    it("dedupes exactly while another program pushes and trims the same list", () =>
+      withStore({ historyMax: 5 }, async ({ store, writeForeign }) => {
+        const user = freshUser();
+        for (const id of ["a", "b", "c", "d", "e"]) await store.append(user, newMessage(id, { id }));
+        // The original app's RPUSH + LTRIM: the window keeps its length, "a" and "b" leave it.
+        await writeForeign(user, JSON.stringify({ id: "py-1", role: "user", content: "from python" }));
+        await writeForeign(user, JSON.stringify({ id: "py-2", role: "assistant", content: "also python" }));
+        expect((await store.append(user, newMessage("retry", { id: "c" }))).duplicate).toBe(true);
+        expect((await store.append(user, newMessage("retry", { id: "py-1" }))).duplicate).toBe(true);
+        expect((await store.append(user, newMessage("a again", { id: "a" }))).duplicate).toBe(false);
+        // "c" has now left the window too; "d" has not.
+        expect((await store.append(user, newMessage("c again", { id: "c" }))).duplicate).toBe(false);
+        expect((await store.append(user, newMessage("retry", { id: "py-2" }))).duplicate).toBe(true);
+        expect((await store.load(user)).messages.map((m) => m.id)).toEqual(["e", "py-1", "py-2", "a", "c"]);
+      }));
+
     it("searches content case-insensitively, oldest first, narrowed by role and limit", () =>
       withStore({}, async ({ store }) => {
         const user = freshUser();

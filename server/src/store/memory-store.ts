@@ -21,6 +21,10 @@ import type {
 
 interface StoredList {
   elements: string[];
+  /** The sequence number of `elements[0]`; an element's number minus `head` is its index. */
+  head: number;
+  /** Each kept element's served id → its sequence number (the latest element with that id), as appendMessage.lua keeps. */
+  ids: Map<string, number>;
   expiresAt: number;
 }
 
@@ -46,13 +50,11 @@ export class MemoryStore implements Store {
 
   async append(userId: string, message: NewMessage, options: AppendOptions = {}): Promise<AppendResult> {
     const list = this.live(userId);
-    if (!options.freshId && list) {
-      for (const element of list.elements) {
-        const kept = decodeElement(element, userId);
-        if (kept?.id === message.id) return { message: kept, duplicate: true };
-      }
-    }
-    this.push(userId, encodeElement(message));
+    const sequence = options.freshId ? undefined : list?.ids.get(message.id);
+    const element = sequence === undefined ? undefined : list?.elements[sequence - list.head];
+    const kept = element === undefined ? null : decodeElement(element, userId);
+    if (kept) return { message: kept, duplicate: true };
+    this.push(userId, encodeElement(message), message.id);
     return { message: { ...message, userId }, duplicate: false };
   }
 
@@ -61,7 +63,7 @@ export class MemoryStore implements Store {
    * RPUSH + LTRIM + EXPIRE), without any checks. For imports and tests.
    */
   appendRaw(userId: string, element: string): void {
-    this.push(userId, element);
+    this.push(userId, element, decodeElement(element, userId)?.id);
   }
 
   async load(userId: string, options?: LoadOptions): Promise<LoadResult> {
@@ -96,11 +98,22 @@ export class MemoryStore implements Store {
     this.lists.clear();
   }
 
-  private push(userId: string, element: string): void {
-    const elements = this.live(userId)?.elements ?? [];
-    elements.push(element);
-    if (elements.length > this.options.historyMax) elements.splice(0, elements.length - this.options.historyMax);
-    this.lists.set(userId, { elements, expiresAt: this.now() + this.options.historyTtlSeconds * 1000 });
+  /** Appends, trims to the window and restarts the TTL; `id` is the element's served id (none for one that is not served). */
+  private push(userId: string, element: string, id: string | undefined): void {
+    const list = this.live(userId) ?? { elements: [], head: 0, ids: new Map<string, number>(), expiresAt: 0 };
+    list.elements.push(element);
+    if (id !== undefined) list.ids.set(id, list.head + list.elements.length - 1);
+    const excess = list.elements.length - this.options.historyMax;
+    if (excess > 0) {
+      for (const [offset, dropped] of list.elements.splice(0, excess).entries()) {
+        const droppedId = decodeElement(dropped, userId)?.id;
+        // Unless a later element holds the same id.
+        if (droppedId !== undefined && list.ids.get(droppedId) === list.head + offset) list.ids.delete(droppedId);
+      }
+      list.head += excess;
+    }
+    list.expiresAt = this.now() + this.options.historyTtlSeconds * 1000;
+    this.lists.set(userId, list);
   }
 
   private readWindow(userId: string): Message[] {

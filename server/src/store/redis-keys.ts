@@ -8,6 +8,18 @@ export function messagesKey(prefix: string, userId: string): string {
   return `${prefix}:${userId}:messages`;
 }
 
+/**
+ * `{<prefix>:<userId>:messages}:ids`: the id index beside a user's list
+ * (appendMessage.lua), so an add's duplicate check reads a constant amount.
+ * The hash tag is the list's whole key, so both sit in one Cluster slot (a
+ * key without braces hashes whole) and a script may touch both; and the
+ * index starts with "{", so `KEYS temp_memory:*` and the CLI's `users` show
+ * the lists alone, as the original app's keys were.
+ */
+export function messageIdsKey(prefix: string, userId: string): string {
+  return `{${messagesKey(prefix, userId)}}:ids`;
+}
+
 /** The SCAN pattern matching every user's history under `prefix`. */
 export function messagesKeyPattern(prefix: string): string {
   // A prefix may contain glob characters; SCAN MATCH must take them literally.

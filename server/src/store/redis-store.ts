@@ -11,7 +11,7 @@ import { withTimeout } from "../with-timeout.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { MasterStallGuards } from "./master-stall-guards.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
-import { messagesKey } from "./redis-keys.js";
+import { messageIdsKey, messagesKey } from "./redis-keys.js";
 import type { StallGuard } from "./stall-guard.js";
 import {
   type AppendOptions,
@@ -33,17 +33,32 @@ declare module "ioredis" {
     /** lua/appendMessage.lua: 0 when stored, the kept element on a duplicate. */
     appendMessage(
       key: string,
+      idsKey: string,
       element: string,
-      dedupeId: string,
+      id: string,
+      checkDuplicate: "1" | "0",
       max: number,
       ttlSeconds: number,
       channel?: string,
       payload?: string,
     ): Result<0 | string, Context>;
     /** lua/clearHistory.lua: how many elements were deleted. */
-    clearHistory(key: string, channel?: string, payload?: string): Result<number, Context>;
+    clearHistory(key: string, idsKey: string, channel?: string, payload?: string): Result<number, Context>;
   }
 }
+
+/** appendMessage.lua's KEYS and ARGV, in order. */
+type AppendArgs = [
+  key: string,
+  idsKey: string,
+  element: string,
+  id: string,
+  checkDuplicate: "1" | "0",
+  max: number,
+  ttlSeconds: number,
+  channel: string,
+  payload: string,
+];
 
 const LUA_COMMANDS = ["appendMessage", "clearHistory"] as const;
 
@@ -52,7 +67,7 @@ export function defineScrollbackCommands(client: Redis | Cluster): void {
   for (const name of LUA_COMMANDS) {
     if (typeof (client as unknown as Record<string, unknown>)[name] === "function") continue;
     const lua = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), "utf8");
-    client.defineCommand(name, { numberOfKeys: 1, lua });
+    client.defineCommand(name, { numberOfKeys: 2, lua });
   }
 }
 
@@ -159,16 +174,12 @@ export class RedisStore implements Store {
 
   async append(userId: string, message: NewMessage, options: AppendOptions = {}): Promise<AppendResult> {
     const key = messagesKey(this.options.keyPrefix, userId);
-    const element = encodeElement(message);
-    const dedupeId = options.freshId ? "" : message.id;
     const announcement = this.options.announce?.({ ...message, userId }, options.origin);
+    const args = this.appendArgs(userId, message, options, announcement);
     const replicas = this.options.waitReplicas;
     const { kept, reached } = replicas
-      ? await this.runWaiting(key, (client) => this.appendAndWait(client, key, element, dedupeId, replicas, announcement))
-      : {
-          kept: await this.run(key, () => this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement))),
-          reached: 0,
-        };
+      ? await this.runWaiting(key, (client) => this.appendAndWait(client, args, replicas))
+      : { kept: await this.run(key, () => this.client.appendMessage(...args)), reached: 0 };
     const unconfirmed = replicas && reached < replicas ? { unconfirmed: { replicas: reached, wanted: replicas } } : {};
     if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined, ...unconfirmed };
     const existing = decodeElement(kept, userId);
@@ -187,7 +198,10 @@ export class RedisStore implements Store {
   async clear(userId: string, options: ClearOptions = {}): Promise<ClearResult> {
     const announcement = this.options.announceClear?.(userId, options.origin);
     const key = messagesKey(this.options.keyPrefix, userId);
-    const removed = await this.run(key, () => this.client.clearHistory(key, announcement?.channel ?? "", announcement?.payload ?? ""));
+    const idsKey = messageIdsKey(this.options.keyPrefix, userId);
+    const removed = await this.run(key, () =>
+      this.client.clearHistory(key, idsKey, announcement?.channel ?? "", announcement?.payload ?? ""),
+    );
     return { removed, announced: announcement !== undefined };
   }
 
@@ -264,9 +278,19 @@ export class RedisStore implements Store {
   }
 
   /** The arguments of appendMessage.lua, in its KEYS/ARGV order. */
-  private appendArgs(key: string, element: string, dedupeId: string, announce: Announcement | undefined) {
-    const { historyMax, historyTtlSeconds } = this.options;
-    return [key, element, dedupeId, historyMax, historyTtlSeconds, announce?.channel ?? "", announce?.payload ?? ""] as const;
+  private appendArgs(userId: string, message: NewMessage, options: AppendOptions, announce: Announcement | undefined): AppendArgs {
+    const { keyPrefix, historyMax, historyTtlSeconds } = this.options;
+    return [
+      messagesKey(keyPrefix, userId),
+      messageIdsKey(keyPrefix, userId),
+      encodeElement(message),
+      message.id,
+      options.freshId ? "0" : "1",
+      historyMax,
+      historyTtlSeconds,
+      announce?.channel ?? "",
+      announce?.payload ?? "",
+    ];
   }
 
   /**
@@ -277,16 +301,13 @@ export class RedisStore implements Store {
    */
   private async appendAndWait(
     client: Redis | Cluster,
-    key: string,
-    element: string,
-    dedupeId: string,
+    args: AppendArgs,
     replicas: number,
-    announce: Announcement | undefined,
     redirected = false,
   ): Promise<{ kept: 0 | string; reached: number }> {
     const results = await client
       .pipeline()
-      .appendMessage(...this.appendArgs(key, element, dedupeId, announce))
+      .appendMessage(...args)
       .wait(replicas, this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS)
       .exec();
     const [[appendError, kept], [waitError, reached]] = results as [[Error | null, 0 | string], [Error | null, number]];
@@ -295,7 +316,7 @@ export class RedisStore implements Store {
     // owners and send it once more (the script did not run on that node).
     if (appendError && !redirected && client.isCluster && appendError.message.startsWith("MOVED ")) {
       await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));
-      return this.appendAndWait(client, key, element, dedupeId, replicas, announce, true);
+      return this.appendAndWait(client, args, replicas, true);
     }
     if (appendError) throw appendError;
     if (waitError) throw waitError;

@@ -1,31 +1,44 @@
 --[[
   Appends one message to a user's history, atomically:
-  dedupe by id, RPUSH, trim to the newest ARGV[3], restart the TTL, and
+  dedupe by id, RPUSH, trim to the newest ARGV[4], restart the TTL, and
   optionally announce it on a sharded Pub/Sub channel (the fan-out to other
   replicas), so that storing and announcing take one round trip.
 
+  The duplicate check reads a constant amount whatever the window: an id
+  index (KEYS[2], a hash) maps each kept element's id to its sequence number,
+  from which LINDEX finds the element. The index is kept exact under trim
+  (an element popped off the head leaves the index with it), clear (both keys
+  are deleted together, clearHistory.lua) and expiry (both get the same TTL).
+  Another program writing the list (the original app's RPUSH + LTRIM) leaves
+  the index behind: every add checks that the list still has the length and
+  the last element the index recorded, and rebuilds the index from the list
+  when it does not, which costs one read of the window, once.
+
   KEYS[1]  the user's list, <prefix>:<userId>:messages
+  KEYS[2]  its id index, {<prefix>:<userId>:messages}:ids (same Cluster slot)
   ARGV[1]  the element to store (JSON, see message-codec.ts)
-  ARGV[2]  the message id to dedupe on, or "" to skip the check
+  ARGV[2]  the element's id
+  ARGV[3]  "1" to refuse a duplicate of that id, "0" to skip the check
            (server-assigned ids are fresh and cannot collide)
-  ARGV[3]  HISTORY_MAX: elements kept
-  ARGV[4]  HISTORY_TTL_SECONDS
-  ARGV[5]  optional: the channel to SPUBLISH to once stored ("" or absent: none);
+  ARGV[4]  HISTORY_MAX: elements kept
+  ARGV[5]  HISTORY_TTL_SECONDS
+  ARGV[6]  optional: the channel to SPUBLISH to once stored ("" or absent: none);
            on a Cluster it must hash to KEYS[1]'s slot (realtime/rooms.ts)
-  ARGV[6]  optional: what to publish there
+  ARGV[7]  optional: what to publish there
 
   Returns  0 when stored;
            the element already kept under that id (a string) when it is a
-           duplicate, in which case nothing is written.
+           duplicate, in which case the history is not written.
 ]]
-local key = KEYS[1]
-local id = ARGV[2]
+local key, index = KEYS[1], KEYS[2]
+local element, id, check = ARGV[1], ARGV[2], ARGV[3] == "1"
+local max, ttl = tonumber(ARGV[4]), ARGV[5]
 
 -- The id a reader serves for an element (mirrors decodeElement in
 -- message-codec.ts): its own valid id, one derived from its bytes, or nil
 -- for an element that is not served at all.
-local function servedId(element)
-  local ok, decoded = pcall(cjson.decode, element)
+local function servedId(raw)
+  local ok, decoded = pcall(cjson.decode, raw)
   if not ok then
     -- cjson refuses a lone UTF-16 surrogate escape (a cut-off emoji, as
     -- JSON.stringify and Python's json.dumps write it), which JSON.parse
@@ -33,7 +46,7 @@ local function servedId(element)
     -- length, and decode again: only the id and content's type are used.
     -- (Should the "\" before one be an escaped backslash, the replacement is
     -- plain text and the JSON stays just as valid.)
-    ok, decoded = pcall(cjson.decode, (string.gsub(element, "\\u[dD][89a-fA-F]%x%x", "\\u003f")))
+    ok, decoded = pcall(cjson.decode, (string.gsub(raw, "\\u[dD][89a-fA-F]%x%x", "\\u003f")))
   end
   if not ok or type(decoded) ~= "table" or type(decoded.content) ~= "string" then
     return nil
@@ -43,26 +56,97 @@ local function servedId(element)
   if type(own) == "string" and #own <= 64 and string.match(own, "^[%w_%-]+$") then
     return own
   end
-  return "sha1-" .. redis.sha1hex(element)
+  return "sha1-" .. redis.sha1hex(raw)
 end
 
-if id ~= "" then
-  local quoted = '"' .. id .. '"'
-  local derived = string.sub(id, 1, 5) == "sha1-"
+-- The index's own fields start with "." (no id can):
+--   .head  the sequence number of the list's first element
+--   .len   the list's length when the index last wrote it
+--   .tail  sha1 of the list's last element then
+-- An element's sequence number minus .head is its position in the list.
+
+-- The sequence number of the list's first element, or nil when the index
+-- does not describe the list as it is.
+local function currentHead(length)
+  local meta = redis.call("HMGET", index, ".head", ".len", ".tail")
+  if not meta[1] or tonumber(meta[2]) ~= length then
+    return nil
+  end
+  if length > 0 and redis.sha1hex(redis.call("LINDEX", key, -1)) ~= meta[3] then
+    return nil
+  end
+  return tonumber(meta[1])
+end
+
+local function recordShape(head, length, last)
+  redis.call("HSET", index, ".head", head, ".len", length, ".tail", last and redis.sha1hex(last) or "")
+end
+
+-- Indexes the list as it is (head 0), with the list's expiry.
+local function rebuild(length)
+  redis.call("DEL", index)
   local elements = redis.call("LRANGE", key, 0, -1)
   for i = 1, #elements do
-    local element = elements[i]
-    -- A plain-text test first, so only elements that mention the id are decoded.
-    if (derived or string.find(element, quoted, 1, true)) and servedId(element) == id then
-      return element
+    local served = servedId(elements[i])
+    -- A later element with the same id wins: it is the one kept longest.
+    if served then
+      redis.call("HSET", index, served, i - 1)
     end
+  end
+  recordShape(0, length, elements[#elements])
+  local pttl = redis.call("PTTL", key)
+  if pttl > 0 then
+    redis.call("PEXPIRE", index, pttl)
+  end
+  return 0
+end
+
+-- The element the index keeps under `wanted`: nil when there is none, false
+-- when the element at that position is not it (the index is stale).
+local function keptUnder(wanted, head)
+  local sequence = redis.call("HGET", index, wanted)
+  if not sequence then
+    return nil
+  end
+  local kept = redis.call("LINDEX", key, tonumber(sequence) - head)
+  return kept and servedId(kept) == wanted and kept
+end
+
+local length = redis.call("LLEN", key)
+local head = currentHead(length) or rebuild(length)
+
+if check then
+  local kept = keptUnder(id, head)
+  if kept == false then
+    -- Another program moved elements without changing the list's length or
+    -- last element (LPOP and RPUSH of the same bytes): index it again.
+    head = rebuild(length)
+    kept = keptUnder(id, head)
+  end
+  if kept then
+    return kept
   end
 end
 
-redis.call("RPUSH", key, ARGV[1])
-redis.call("LTRIM", key, -tonumber(ARGV[3]), -1)
-redis.call("EXPIRE", key, ARGV[4])
-if ARGV[5] and ARGV[5] ~= "" then
-  redis.call("SPUBLISH", ARGV[5], ARGV[6])
+length = redis.call("RPUSH", key, element)
+redis.call("HSET", index, id, head + length - 1)
+if length > max then
+  -- Pop what falls out of the window (one element in the steady state),
+  -- taking each one's id out of the index unless a later element holds it.
+  local popped = redis.call("LPOP", key, length - max)
+  for i = 1, #popped do
+    local served = servedId(popped[i])
+    if served and tonumber(redis.call("HGET", index, served)) == head + i - 1 then
+      redis.call("HDEL", index, served)
+    end
+  end
+  head = head + #popped
+  length = max
+end
+recordShape(head, length, element)
+redis.call("EXPIRE", key, ttl)
+redis.call("EXPIRE", index, ttl)
+if ARGV[6] and ARGV[6] ~= "" then
+  redis.call("SPUBLISH", ARGV[6], ARGV[7])
 end
 return 0

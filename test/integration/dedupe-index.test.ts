@@ -1,0 +1,97 @@
+/**
+ * The id index beside each list (appendMessage.lua, PROTOCOL.md §2), seen
+ * from Redis: where it lives, that it expires and is cleared with the list,
+ * that an add's duplicate check reads no window in the steady state, and that
+ * it recovers when another program moves elements behind its back.
+ */
+import calculateSlot from "cluster-key-slot";
+import type { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { messageIdsKey, messagesKey } from "../../server/src/store/redis-keys.js";
+import { RedisStore } from "../../server/src/store/redis-store.js";
+import { freshUser, newMessage } from "../contract/store-contract.js";
+
+const PREFIX = "temp_memory";
+let redis: RedisServer;
+let admin: Redis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  admin = redis.client();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+function openStore(historyMax: number, historyTtlSeconds = 86_400): RedisStore {
+  return new RedisStore({ client: redis.client(), keyPrefix: PREFIX, historyMax, historyTtlSeconds });
+}
+
+/** How many times Redis has run `command` (scripts' calls included), from INFO commandstats. */
+async function calls(command: string): Promise<number> {
+  const stats = await admin.info("commandstats");
+  return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, "m").exec(stats)?.[1] ?? 0);
+}
+
+describe("the id index", () => {
+  it("sits in the list's Cluster slot, out of `KEYS temp_memory:*`, with the list's TTL and one field per kept id", async () => {
+    const store = openStore(5);
+    const user = freshUser();
+    for (let i = 0; i < 8; i++) await store.append(user, newMessage(`m${i}`, { id: `id-${i}` }));
+    const index = messageIdsKey(PREFIX, user);
+    expect(index).toBe(`{${PREFIX}:${user}:messages}:ids`);
+    expect(calculateSlot(index)).toBe(calculateSlot(messagesKey(PREFIX, user)));
+    expect(await admin.keys(`${PREFIX}:*`)).toEqual([messagesKey(PREFIX, user)]);
+    const fields = await admin.hkeys(index);
+    expect(fields.filter((field) => !field.startsWith(".")).sort()).toEqual(["id-3", "id-4", "id-5", "id-6", "id-7"]);
+    expect(Math.abs((await admin.ttl(index)) - (await admin.ttl(messagesKey(PREFIX, user))))).toBeLessThanOrEqual(1);
+    await store.clear(user);
+    expect(await admin.exists(index, messagesKey(PREFIX, user))).toBe(0);
+  });
+
+  it("checks a duplicate without reading the window: no LRANGE per add, whatever HISTORY_MAX", async () => {
+    const store = openStore(1_000);
+    const user = freshUser();
+    for (let i = 0; i < 1_100; i++) await store.append(user, newMessage(`m${i}`, { id: `id-${i}` }));
+    const before = await calls("lrange");
+    for (let i = 1_100; i < 1_300; i++) await store.append(user, newMessage(`m${i}`, { id: `id-${i}` }));
+    expect((await store.append(user, newMessage("retry", { id: "id-400" }))).duplicate).toBe(true);
+    expect(await calls("lrange")).toBe(before);
+  });
+
+  it("finds a kept id again after another program pops and pushes the same bytes (same length, same last element)", async () => {
+    const store = openStore(5);
+    const user = freshUser();
+    const key = messagesKey(PREFIX, user);
+    for (const id of ["a", "b", "c", "d", "e"]) await store.append(user, newMessage(id, { id }));
+    // Every position moves by one while LLEN and the last element stay what the index recorded.
+    const last = await admin.lindex(key, -1);
+    await admin.lpop(key);
+    await admin.rpush(key, last!);
+    expect((await store.append(user, newMessage("retry", { id: "c" }))).message.content).toBe("c");
+    expect((await store.append(user, newMessage("retry", { id: "b" }))).message.content).toBe("b");
+    expect((await store.append(user, newMessage("a again", { id: "a" }))).duplicate).toBe(false);
+  });
+
+  it("starts over when the list expires before its index (another program shortened the list's TTL)", async () => {
+    const store = openStore(5);
+    const user = freshUser();
+    await store.append(user, newMessage("old", { id: "gone" }));
+    await admin.pexpire(messagesKey(PREFIX, user), 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await store.append(user, newMessage("new", { id: "gone" }))).duplicate).toBe(false);
+    expect((await store.load(user)).messages.map((m) => m.content)).toEqual(["new"]);
+  });
+
+  it("indexes lists written before it existed (an upgrade) on their first add", async () => {
+    const store = openStore(5);
+    const user = freshUser();
+    const key = messagesKey(PREFIX, user);
+    await admin.rpush(key, JSON.stringify({ id: "before-upgrade", role: "user", content: "hi" }), '{"content": "no id"}');
+    expect((await store.append(user, newMessage("retry", { id: "before-upgrade" }))).duplicate).toBe(true);
+    const [derived] = (await store.load(user)).messages.filter((m) => m.content === "no id");
+    expect((await store.append(user, newMessage("retry", { id: derived!.id }))).duplicate).toBe(true);
+    expect(await admin.llen(key)).toBe(2);
+  });
+});
