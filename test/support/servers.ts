@@ -48,12 +48,23 @@ const MAIN = fileURLToPath(new URL("../../server/src/main.ts", import.meta.url))
 // By URL, so the child finds tsx whatever its working directory.
 const TSX_LOADER = import.meta.resolve("tsx");
 
-/** Starts `npm start`'s entry point as a child process and waits until it listens. */
-export async function spawnServer(env: Record<string, string> = {}, options: { cwd?: string } = {}): Promise<ServerProcess> {
+export interface SpawnOptions {
+  cwd?: string;
+  /** The Node.js executable (default: the one running the tests). */
+  node?: string;
+  /** Run the build output (`npm run start:built`, server/dist/main.js) instead of the sources through tsx (`npm start`). */
+  built?: boolean;
+}
+
+const BUILT_MAIN = fileURLToPath(new URL("../../server/dist/main.js", import.meta.url));
+
+/** Starts `npm start`'s entry point (or the built one) as a child process and waits until it listens. */
+export async function spawnServer(env: Record<string, string> = {}, options: SpawnOptions = {}): Promise<ServerProcess> {
   // A given PORT (a restart on the same port) is the one to wait on.
   const port = env.PORT && env.PORT !== "0" ? Number(env.PORT) : await freePort();
   let output = "";
-  const child = spawn(process.execPath, ["--conditions=@scrollback/source", "--import", TSX_LOADER, MAIN], {
+  const args = options.built ? ["--enable-source-maps", BUILT_MAIN] : ["--conditions=@scrollback/source", "--import", TSX_LOADER, MAIN];
+  const child = spawn(options.node ?? process.execPath, args, {
     env: { ...process.env, ...BASE_ENV, LOG_LEVEL: "info", ...env, PORT: env.PORT ?? String(port) },
     stdio: ["ignore", "pipe", "pipe"],
     cwd: options.cwd,
