@@ -25,7 +25,9 @@ export const SNAPSHOT_FAILED_KEPT = 100;
  * Where a message not stored yet stands:
  * `queued` waits for its turn or a connection (with `error` when an earlier
  * attempt failed and it will be resent), `sending` was sent and its answer is
- * awaited, `failed` was refused for good (`error` says why) and is not resent.
+ * awaited, `failed` was refused for good or given up (`error` says why:
+ * `TOO_LARGE`…, or `UNAUTHORIZED`/`CLOSED` when the client stopped) and is
+ * not resent by this client.
  */
 export type PendingState = "queued" | "sending" | "failed";
 

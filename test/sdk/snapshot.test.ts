@@ -198,6 +198,20 @@ describe("getSnapshot", () => {
     await seen.until("no problem seen", () => true);
   });
 
+  it("after close: offline, and what was not sent shows failed with CLOSED", async () => {
+    // Nothing listens there: the add stays queued until the close.
+    const client = open(`http://127.0.0.1:${await freePort()}`, "snap_closed_user");
+    const add = client.add({ id: "unsent", content: "never sent" });
+    expect(client.getSnapshot().pending).toEqual([expect.objectContaining({ id: "unsent", state: "queued" })]);
+    client.close();
+    await expect(add).rejects.toMatchObject({ code: "CLOSED" });
+    expect(client.getSnapshot()).toMatchObject({
+      status: "offline",
+      messages: [],
+      pending: [expect.objectContaining({ id: "unsent", state: "failed", error: expect.objectContaining({ code: "CLOSED" }) })],
+    });
+  });
+
   it("stops telling a listener once it unsubscribed", async () => {
     const server = await serve();
     const client = open(server.url, "snap_unsub_user");
