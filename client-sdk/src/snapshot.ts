@@ -57,7 +57,7 @@ export interface ScrollbackSnapshot {
   readonly messages: readonly Message[];
   /**
    * The user's messages not stored yet, oldest first: the outbox (`queued`,
-   * `sending`), then those refused for good (`failed`) until
+   * `sending`), then those refused for good or given up (`failed`) until
    * `client.dismiss(id)`. A message is never both here and in `messages`.
    */
   readonly pending: readonly PendingEntry[];
@@ -104,7 +104,7 @@ export class SnapshotStore {
   }
 
   subscribe(listener: () => void): () => void {
-    // Wrapped, so one function subscribed twice counts twice, as with `on`.
+    // Wrapped: each subscription is its own, so ending one never ends another of the same function.
     const entry = () => listener();
     this.#listeners.add(entry);
     return () => void this.#listeners.delete(entry);
