@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Builds @scrollback/client into dist/ (or --out DIR):
- *   index.js / index.cjs (+ protocol/index, protocol/schemas)  ESM and CJS, dependencies external
+ *   index.js / index.cjs (+ protocol/index, protocol/schemas, react)  ESM and CJS, dependencies external
  *   types/**.d.ts, types/**.d.cts                              declarations, by tsc (.d.cts for `require`)
  *   types/browser/iife.d.ts                                    the IIFE bundle's global `Scrollback`
  *   browser/scrollback.iife.js                                 <script> tag: global `Scrollback`, socket.io-client inside
@@ -29,6 +29,7 @@ const entryPoints = {
   index: src("index.ts"),
   "protocol/index": src("protocol/index.ts"),
   "protocol/schemas": src("protocol/schemas.ts"),
+  react: src("react.ts"),
 };
 const library = {
   entryPoints,
@@ -36,7 +37,7 @@ const library = {
   outdir: out,
   platform: "neutral",
   target: "es2022",
-  external: ["socket.io-client", "zod"],
+  external: ["socket.io-client", "zod", "react"],
   logLevel: "warning",
 };
 // Browsers: the SDK with socket.io-client, and no zod (the server validates).

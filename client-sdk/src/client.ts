@@ -8,6 +8,7 @@
  *   timeline.ts       what was shown: catch-up, held-back live messages, seen ids
  *   outbox.ts         the messages not yet stored (persisted across pages)
  *   outbox-sender.ts  sending them, in order, until stored or refused
+ *   snapshot.ts       what a UI shows, as one immutable value (getSnapshot/subscribe)
  *   types.ts          the public types
  */
 import { Connection } from "./connection.js";
@@ -18,6 +19,7 @@ import { OutboxSender } from "./outbox-sender.js";
 import type { Message, Role } from "./protocol/events.js";
 import { createMessageId, MESSAGE_ID_PATTERN, MESSAGE_ID_RULE } from "./protocol/ids.js";
 import { closedError, ScrollbackError } from "./scrollback-error.js";
+import { type ScrollbackSnapshot, SnapshotStore } from "./snapshot.js";
 import { Timeline } from "./timeline.js";
 import { anySignal, type BackoffOptions } from "./timing.js";
 import type { AddInput, CallOptions, ClientEvents, CloseOptions, ConnectionStatus, ConnectOptions } from "./types.js";
@@ -32,10 +34,21 @@ export class ScrollbackClient {
   readonly #options: ConnectOptions;
   readonly #events = new Emitter<ClientEvents>();
   readonly #closed = new AbortController();
-  readonly #outbox = new Outbox(() => this.#events.emit("outbox", this.#outbox.list()));
+  // Declared before the fields below read it (the snapshot asks for its status from the start).
+  readonly #connection: Connection;
+  readonly #outbox = new Outbox({
+    changed: () => this.#events.emit("outbox", this.#outbox.list()),
+    delivery: () => this.#snapshot.refresh(),
+    failed: (messages, error) => this.#snapshot.failed(messages, error),
+  });
+  readonly #snapshot = new SnapshotStore({
+    events: this.#events,
+    outbox: this.#outbox,
+    // The connection starts last, after the snapshot: until then it is connecting.
+    status: () => this.#connection?.status ?? "connecting",
+  });
   readonly #timeline: Timeline;
   readonly #sender: OutboxSender;
-  readonly #connection: Connection;
 
   /** @internal Use {@link connect}. */
   constructor(url: string | readonly string[], options: ConnectOptions) {
@@ -90,6 +103,37 @@ export class ScrollbackClient {
   /** Messages added but not yet stored, oldest first. */
   get pending(): PendingMessage[] {
     return this.#outbox.list();
+  }
+
+  /**
+   * What a chat UI shows, frozen: the messages shown, the user's messages not
+   * stored yet (with their state) and the connection status. The same object
+   * is returned until something in it changes, so it can be compared by
+   * identity; {@link ScrollbackClient.subscribe} says when it did. Bound to
+   * the client, so it can be passed on as it is.
+   * @example
+   * const { status, messages, pending } = client.getSnapshot();
+   * // React: useSyncExternalStore(client.subscribe, client.getSnapshot)
+   */
+  readonly getSnapshot = (): ScrollbackSnapshot => this.#snapshot.get();
+
+  /**
+   * Calls `listener` (with no arguments) after each change of
+   * {@link ScrollbackClient.getSnapshot}'s value; returns the function that
+   * stops it. Bound to the client, like `getSnapshot`.
+   * @example
+   * const stop = client.subscribe(() => render(client.getSnapshot()));
+   */
+  readonly subscribe = (listener: () => void): (() => void) => this.#snapshot.subscribe(listener);
+
+  /**
+   * Removes a `failed` entry (a message refused for good) from the
+   * snapshot's `pending`; true when there was one with this id.
+   * @example
+   * client.dismiss(entry.id);
+   */
+  dismiss(id: string): boolean {
+    return this.#snapshot.dismiss(id);
   }
 
   /**

@@ -13,6 +13,14 @@ export * from "./protocol/errors.js";
 export * from "./protocol/events.js";
 export { createMessageId } from "./protocol/ids.js";
 export { type ClientErrorCode, ScrollbackError } from "./scrollback-error.js";
+export {
+  EMPTY_SNAPSHOT,
+  type PendingEntry,
+  type PendingState,
+  type ScrollbackSnapshot,
+  SNAPSHOT_FAILED_KEPT,
+  SNAPSHOT_MESSAGES_KEPT,
+} from "./snapshot.js";
 export type { BackoffOptions } from "./timing.js";
 export type {
   AddInput,

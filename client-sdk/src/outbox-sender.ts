@@ -46,8 +46,10 @@ export class OutboxSender {
         const socket = await this.#parts.whenReady();
         if (!socket) return;
         if (outbox.head() !== entry) continue;
+        outbox.sending(entry);
         const answer = await this.#send(socket, entry);
         if (answer === undefined) {
+          outbox.answered(entry, new ScrollbackError("TIMEOUT", "no answer in time; resending", { messageId: entry.message.id }));
           // No answer in time: a replica that froze looks exactly like this. Drop it; the
           // next connection (maybe to another replica) resends the same id.
           socket.disconnect();
@@ -55,16 +57,18 @@ export class OutboxSender {
         }
         if (answer.ok) {
           failures = 0;
+          // Shown before it leaves the outbox: a snapshot taken in between finds it in the window (and not pending), never nowhere.
           timeline.receiveAcked(answer.message);
           outbox.remove(entry.message.id)?.waiter?.resolve(answer.message);
           continue;
         }
         const error = ScrollbackError.fromBody(answer.error, entry.message.id);
         if (error.retryable) {
+          outbox.answered(entry, error);
           await sleep(retryDelay(error.retryAfterMs, failures++, backoff), closed);
           continue;
         }
-        const refused = outbox.remove(entry.message.id);
+        const refused = outbox.refuse(entry.message.id, error);
         if (refused?.waiter) refused.waiter.reject(error);
         else if (refused) events.emit("error", error);
       }

@@ -5,6 +5,7 @@
  * idempotency makes a resend of something already stored harmless.
  */
 import type { Message, MessageMeta, Role } from "./protocol/events.js";
+import type { ScrollbackError } from "./scrollback-error.js";
 
 /** A message waiting in the outbox: an `add` whose id is fixed before the first send. */
 export interface PendingMessage {
@@ -25,6 +26,20 @@ export interface OutboxEntry {
   message: PendingMessage;
   /** The caller waiting on `add`; absent for entries restored from storage. */
   waiter?: { resolve(message: Message): void; reject(error: unknown): void };
+  /** Sent, and its answer awaited. */
+  sending?: boolean;
+  /** Why the last attempt failed (a retryable refusal, or no answer); it is resent. */
+  lastError?: ScrollbackError;
+}
+
+/** What the outbox tells the client about. */
+export interface OutboxHooks {
+  /** Messages were added or taken out: persist, and emit `outbox`. */
+  changed(): void;
+  /** An entry was sent or answered (its delivery state, not the list, changed). */
+  delivery(): void;
+  /** Messages left the outbox for good without being stored: refused, or abandoned. */
+  failed(messages: PendingMessage[], error: ScrollbackError): void;
 }
 
 // Ids this tab settled are remembered (boundedly) so that merging with what
@@ -35,10 +50,10 @@ export class Outbox {
   #entries: OutboxEntry[] = [];
   #persisted?: { storage: KeyValueStorage; key: string };
   readonly #settled = new Set<string>();
-  readonly #onChange: () => void;
+  readonly #hooks: OutboxHooks;
 
-  constructor(onChange: () => void) {
-    this.#onChange = onChange;
+  constructor(hooks: OutboxHooks) {
+    this.#hooks = hooks;
   }
 
   get size(): number {
@@ -53,6 +68,32 @@ export class Outbox {
   /** Copies of the waiting messages, oldest first. */
   list(): PendingMessage[] {
     return this.#entries.map((entry) => ({ ...entry.message }));
+  }
+
+  /** The entries themselves, oldest first, for reading their delivery state. */
+  entries(): readonly OutboxEntry[] {
+    return this.#entries;
+  }
+
+  /** `entry` was sent; its answer is awaited. */
+  sending(entry: OutboxEntry): void {
+    entry.sending = true;
+    entry.lastError = undefined;
+    this.#hooks.delivery();
+  }
+
+  /** `entry` was answered (or not in time): `error` says why it stays, undefined when it was stored. */
+  answered(entry: OutboxEntry, error?: ScrollbackError): void {
+    entry.sending = false;
+    entry.lastError = error;
+    this.#hooks.delivery();
+  }
+
+  /** Takes the entry with `id` out because the server refused it for good. */
+  refuse(id: string, error: ScrollbackError): OutboxEntry | undefined {
+    const entry = this.remove(id);
+    if (entry) this.#hooks.failed([{ ...entry.message }], error);
+    return entry;
   }
 
   push(entry: OutboxEntry): void {
@@ -89,10 +130,15 @@ export class Outbox {
   }
 
   /** Rejects every waiting caller and forgets the entries here, leaving any persisted copy for the next page. */
-  abandon(error: unknown): void {
+  abandon(error: ScrollbackError): void {
     const entries = this.#entries;
     this.#entries = [];
     this.#persisted = undefined;
+    if (entries.length > 0)
+      this.#hooks.failed(
+        entries.map((entry) => ({ ...entry.message })),
+        error,
+      );
     for (const entry of entries) entry.waiter?.reject(error);
   }
 
@@ -110,7 +156,7 @@ export class Outbox {
         // Persistence is best effort (quota, private mode): the in-memory outbox still works.
       }
     }
-    this.#onChange();
+    this.#hooks.changed();
   }
 }
 

@@ -3,11 +3,12 @@
  * (whose prepack builds dist/), the tarball installed into a fresh project
  * outside this repository, and that project using it against a real server
  * from Node ESM, Node CommonJS, TypeScript (node16 and bundler resolution) and
- * an esbuild browser bundle. publint and @arethetypeswrong/cli check the same
- * tarball, so `npm test` fails on a package that would not install or type.
+ * an esbuild browser bundle, and its React entry (`./react`, react an optional
+ * peer) rendering from ESM and CJS. publint and @arethetypeswrong/cli check
+ * the same tarball, so `npm test` fails on a package that would not install or type.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -87,6 +88,10 @@ describe("the packed SDK", () => {
       "dist/types/index.d.cts",
       "dist/types/protocol/schemas.d.cts",
       "dist/types/browser/iife.d.ts",
+      "dist/react.js",
+      "dist/react.cjs",
+      "dist/types/react.d.ts",
+      "dist/types/react.d.cts",
       "dist/browser/scrollback.iife.js",
       "dist/browser/scrollback.esm.js",
     ]) {
@@ -139,9 +144,58 @@ describe("the packed SDK", () => {
     await expect(inProject(process.execPath, ["schemas.mjs"])).rejects.toThrow(/Cannot find (package|module) 'zod'/);
   });
 
+  it("./react asks for react, which the installer adds; then useScrollback renders a client's snapshot from ESM and CJS", async () => {
+    write("react.mjs", `await import("@scrollback/client/react");`);
+    await expect(inProject(process.execPath, ["react.mjs"])).rejects.toThrow(/Cannot find (package|module) 'react'/);
+    // The versions this repository tests with (already in npm's cache).
+    const version = (name: string) =>
+      (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+    await inProject("npm", [
+      "install",
+      `react@${version("react")}`,
+      `react-dom@${version("react-dom")}`,
+      "--no-save",
+      "--no-audit",
+      "--no-fund",
+      "--prefer-offline",
+      "--loglevel=error",
+    ]);
+    // Server rendering runs the hook for real: useSyncExternalStore with the client's snapshot.
+    const page = (load: string) => `${load}
+      const client = connect(process.argv[2], { userId: "package_react_user" });
+      function Status() {
+        const snapshot = useScrollback(client);
+        return createElement("p", null, snapshot.status + ":" + snapshot.messages.length + ":" + snapshot.pending.length);
+      }
+      function Empty() {
+        return createElement("p", null, useScrollback(null).status);
+      }
+      client.add({ id: "pending-one", content: "x" }).catch(() => {});
+      console.log(renderToString(createElement(Status)) + renderToString(createElement(Empty)));
+      client.close();`;
+    write(
+      "react-esm.mjs",
+      page(`import { connect } from "@scrollback/client";
+        import { useScrollback } from "@scrollback/client/react";
+        import { createElement } from "react";
+        import { renderToString } from "react-dom/server";`),
+    );
+    write(
+      "react-cjs.cjs",
+      page(`const { connect } = require("@scrollback/client");
+        const { useScrollback } = require("@scrollback/client/react");
+        const { createElement } = require("react");
+        const { renderToString } = require("react-dom/server");`),
+    );
+    for (const file of ["react-esm.mjs", "react-cjs.cjs"]) {
+      expect(await inProject(process.execPath, [file, server.url]), file).toBe("<p>connecting:0:1</p><p>offline</p>");
+    }
+  }, 120_000);
+
   it("type-checks with moduleResolution node16 (ESM and CJS) and bundler", async () => {
     const usage = (from: string) => `
-      import { connect, ScrollbackError, type Message } from "${from}";
+      import { connect, ScrollbackError, type Message, type ScrollbackSnapshot } from "${from}";
+      import { useScrollback } from "${from}/react";
       import { ERROR_CODES } from "${from}/protocol";
       const client = connect("http://localhost:3000", { userId: "typed_user", ackTimeoutMs: 5_000 });
       const stored: Promise<Message> = client.add({ content: "typed" });
@@ -150,7 +204,11 @@ describe("the packed SDK", () => {
       client.on("no-such-event", () => {});
       // @ts-expect-error: content is a string
       void client.add({ content: 42 });
-      export const checks = [stored, code, ScrollbackError];
+      export const useView = (): ScrollbackSnapshot => useScrollback(client);
+      const pendingState: "queued" | "sending" | "failed" | undefined = client.getSnapshot().pending[0]?.state;
+      // @ts-expect-error: the snapshot is read-only
+      client.getSnapshot().messages.push(stored as never);
+      export const checks = [stored, code, ScrollbackError, pendingState];
     `;
     write("typed.mts", usage("@scrollback/client"));
     write("typed.cts", usage("@scrollback/client"));
@@ -184,6 +242,8 @@ describe("the packed SDK", () => {
     // The .cts file's `import` is a require: it must read the CommonJS declarations.
     expect(node16).toContain("@scrollback/client/dist/types/index.d.cts");
     expect(node16).toContain("@scrollback/client/dist/types/index.d.ts");
+    expect(node16).toContain("@scrollback/client/dist/types/react.d.cts");
+    expect(node16).toContain("@scrollback/client/dist/types/react.d.ts");
     const bundler = await typeCheck("tsconfig.bundler.json");
     expect(bundler).toContain("@scrollback/client/dist/types/browser/iife.d.ts");
   }, 180_000);
@@ -209,7 +269,7 @@ describe("the packed SDK", () => {
     expect(code).not.toMatch(/ZodError|\$ZodType/);
   });
 
-  it("passes publint and @arethetypeswrong/cli (node10, node16 CJS and ESM, bundler)", async () => {
+  it("passes publint and @arethetypeswrong/cli (node10, node16 CJS and ESM, bundler), ./react included", async () => {
     const lint = async (tool: string, args: string[]) =>
       run(join(BIN, tool), args, { cwd: temp, env: { ...CLEAN_ENV, NO_COLOR: "1" } }).catch(
         (error: { stdout?: string; stderr?: string }) => {

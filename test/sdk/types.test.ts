@@ -13,10 +13,13 @@ import {
   type ErrorCode,
   type Message,
   type PendingMessage,
+  type PendingState,
   type ScrollbackClient,
   ScrollbackError,
+  type ScrollbackSnapshot,
   type ServerToClientEvents,
 } from "@scrollback/client";
+import { useScrollback } from "@scrollback/client/react";
 import type { Socket } from "socket.io-client";
 import { describe, expect, expectTypeOf, it } from "vitest";
 
@@ -29,6 +32,19 @@ function typeAssertions(client: ScrollbackClient, socket: Socket<ServerToClientE
   expectTypeOf(client.clear()).resolves.toEqualTypeOf<number>();
   expectTypeOf(client.status).toEqualTypeOf<ConnectionStatus>();
   expectTypeOf(client.pending).toEqualTypeOf<PendingMessage[]>();
+
+  // The snapshot: read-only, and what the hook returns.
+  expectTypeOf(client.getSnapshot()).toEqualTypeOf<ScrollbackSnapshot>();
+  expectTypeOf(client.getSnapshot().pending[0]!.state).toEqualTypeOf<PendingState>();
+  expectTypeOf(client.subscribe).toEqualTypeOf<(listener: () => void) => () => void>();
+  expectTypeOf(useScrollback(client)).toEqualTypeOf<ScrollbackSnapshot>();
+  expectTypeOf(useScrollback(null)).toEqualTypeOf<ScrollbackSnapshot>();
+  // @ts-expect-error the snapshot's lists are read-only
+  client.getSnapshot().messages.push(client.getSnapshot().messages[0]!);
+  // @ts-expect-error so are its fields
+  client.getSnapshot().status = "online";
+  // @ts-expect-error the hook reads a client, not a URL
+  useScrollback("http://localhost:3000");
 
   // Events carry typed payloads.
   client.on("message", (message) => expectTypeOf(message).toEqualTypeOf<Message>());
