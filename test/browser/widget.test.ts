@@ -43,7 +43,7 @@ beforeAll(async () => {
     new MutationObserver((records) => {
       for (const record of records)
         for (const node of record.addedNodes) if ((node as Element).matches?.("[data-testid=message]")) counter.seenMessages++;
-    }).observe(document.querySelector(".messages")!, { childList: true });
+    }).observe(document.querySelector("scrollback-chat")!.shadowRoot!.querySelector(".messages")!, { childList: true });
   });
 });
 afterAll(async () => {
@@ -87,7 +87,7 @@ async function timeArrivals(page: Page): Promise<void> {
   await page.evaluate(() => {
     const times: { submitted: Record<string, number>; arrived: Record<string, number> } = { submitted: {}, arrived: {} };
     (window as unknown as { times: typeof times }).times = times;
-    const composer = document.querySelector<HTMLTextAreaElement>("[data-testid=composer]")!;
+    const composer = document.querySelector("scrollback-chat")!.shadowRoot!.querySelector<HTMLTextAreaElement>("[data-testid=composer]")!;
     composer.form!.addEventListener("submit", () => (times.submitted[composer.value.trim()] ??= Date.now()), { capture: true });
     new MutationObserver((records) => {
       for (const record of records) {
@@ -98,7 +98,7 @@ async function timeArrivals(page: Page): Promise<void> {
           if (text) times.arrived[text] ??= Date.now();
         }
       }
-    }).observe(document.querySelector(".messages")!, { childList: true });
+    }).observe(document.querySelector("scrollback-chat")!.shadowRoot!.querySelector(".messages")!, { childList: true });
   });
 }
 const recorded = (page: Page, kind: "submitted" | "arrived", text: string) =>
