@@ -214,9 +214,10 @@ async function connections(replica: TestServer): Promise<number> {
 /** Waits until the page's animations (a new message rising in) have finished. */
 const settled = (page: Page) =>
   page.waitForFunction(() =>
-    document
-      .getAnimations()
-      .every((animation) => animation.playState !== "running" || animation.effect?.getTiming().iterations === Infinity),
+    // The document's animations do not include those in the widget's shadow root.
+    [...document.getAnimations(), ...(document.querySelector("scrollback-chat")?.shadowRoot?.getAnimations() ?? [])].every(
+      (animation) => animation.playState !== "running" || animation.effect?.getTiming().iterations === Infinity,
+    ),
   );
 
 /** axe-core's serious and critical violations on the page, shadow roots included. */

@@ -120,9 +120,10 @@ async function screenshot(page: Page, name: string): Promise<void> {
   const path = new URL(`widget-${name}.actual.png`, SCREENSHOTS);
   rmSync(path, { force: true });
   await page.waitForFunction(() =>
-    document
-      .getAnimations()
-      .every((animation) => animation.playState !== "running" || animation.effect?.getTiming().iterations === Infinity),
+    // The document's animations do not include those in the widget's shadow root.
+    [...document.getAnimations(), ...(document.querySelector("scrollback-chat")?.shadowRoot?.getAnimations() ?? [])].every(
+      (animation) => animation.playState !== "running" || animation.effect?.getTiming().iterations === Infinity,
+    ),
   );
   await page.screenshot({ path: path.pathname });
 }
