@@ -8,7 +8,6 @@
  * offline send; axe-core finds no serious or critical violation; keyboard
  * use; the script's gzip budget.
  */
-import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -18,12 +17,12 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vites
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { signToken, TEST_SECRET } from "../support/clients.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
+import { seriousViolations, settled } from "./axe.js";
 import { launchChromium } from "./chromium.js";
 
 /** The gzipped size `/widget/scrollback-chat.js` must stay under (PROTOCOL.md §6, README): measured 25.2 KiB, plus ~20%. */
 const SCRIPT_BUDGET_GZIP_BYTES = 30 * 1024;
 const SERVICE_TOKEN = "embed-test-service-token";
-const AXE_SOURCE = readFileSync(fileURLToPath(import.meta.resolve("axe-core/axe.min.js")), "utf8");
 const SCREENSHOT = fileURLToPath(new URL("../../docs/images/widget-embedded.png", import.meta.url));
 const DESKTOP = { width: 1280, height: 860 };
 const MOBILE = { width: 390, height: 760 };
@@ -58,7 +57,8 @@ async function startCustomerSite(): Promise<CustomerSite> {
     const url = new URL(request.url ?? "/", "http://customer.invalid");
     void (async () => {
       if (url.pathname === "/") {
-        const replicas = url.searchParams.get("first") === "b" ? [b.url, a.url] : [a.url, b.url];
+        const first = url.searchParams.get("first");
+        const replicas = first === "none" ? [] : first === "b" ? [b.url, a.url] : [a.url, b.url];
         const csp = [
           "default-src 'self'",
           `script-src 'self' ${a.url}`,
@@ -67,7 +67,29 @@ async function startCustomerSite(): Promise<CustomerSite> {
           "img-src 'self' data:",
         ].join("; ");
         response.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": csp });
-        response.end(customerPage(replicas.join(" ")));
+        response.end(
+          customerPage(replicas.join(" "), {
+            tokenUrl: url.searchParams.get("mode") === "token-url",
+            siteScriptFirst: url.searchParams.get("order") === "site-first",
+          }),
+        );
+      } else if (url.pathname === "/login") {
+        // The site's own sign-in: a session cookie its token endpoint reads.
+        const user = url.searchParams.get("user") ?? "";
+        response.writeHead(302, {
+          "set-cookie": `acme_session=${user}; HttpOnly; SameSite=Lax; Path=/`,
+          location: "/?mode=token-url&first=none",
+        });
+        response.end();
+      } else if (url.pathname === "/session-token") {
+        const user = /(?:^|;\s*)acme_session=([^;]+)/.exec(request.headers.cookie ?? "")?.[1];
+        if (!user) {
+          response.writeHead(401).end();
+          return;
+        }
+        issued.set(user, (issued.get(user) ?? 0) + 1);
+        response.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+        response.end(JSON.stringify({ token: await signToken(user) }));
       } else if (url.pathname === "/site.js") {
         response.writeHead(200, { "content-type": "text/javascript" });
         response.end(SITE_SCRIPT);
@@ -100,25 +122,32 @@ async function startCustomerSite(): Promise<CustomerSite> {
   };
 }
 
-/** The customer's page: its own header and text, and the snippet from the README. */
-const customerPage = (servers: string) => `<!doctype html>
+/**
+ * The customer's page: its own header and text, and the snippet from the
+ * README (no `server` when `servers` is empty: the script's origin).
+ */
+const customerPage = (servers: string, options: { tokenUrl: boolean; siteScriptFirst: boolean }) => {
+  const widgetScript = `<script src="${a.url}/widget/scrollback-chat.js" defer></script>`;
+  const siteScript = `<script src="/site.js" defer></script>`;
+  const attributes = [servers ? `server="${servers}"` : "", options.tokenUrl ? `token-url="/session-token"` : ""].join(" ");
+  return `<!doctype html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Acme support</title>
   <link rel="stylesheet" href="/site.css">
-  <script src="${a.url}/widget/scrollback-chat.js" defer></script>
-  <script src="/site.js" defer></script>
+  ${options.siteScriptFirst ? siteScript + widgetScript : widgetScript + siteScript}
 </head>
 <body>
   <header><h1>Acme support</h1></header>
   <main>
     <p>Ask us anything; your conversation follows you to every tab.</p>
-    <scrollback-chat server="${servers}"></scrollback-chat>
+    <scrollback-chat ${attributes}></scrollback-chat>
   </main>
 </body>
 </html>`;
+};
 
 /** The customer's script: the widget asks the site's own endpoint for a token on every (re)connect. */
 const SITE_SCRIPT = `
@@ -168,14 +197,19 @@ async function newContext(options: Parameters<Browser["newContext"]>[0] = {}): P
 }
 
 /** Opens the customer's page as `user` (no user: signed out), its widget's first replica `first`. */
-async function openCustomerPage(context: BrowserContext, user: string | undefined, first: "a" | "b" = "a"): Promise<Page> {
+async function openCustomerPage(
+  context: BrowserContext,
+  user: string | undefined,
+  first: "a" | "b" = "a",
+  extra: Record<string, string> = {},
+): Promise<Page> {
   const page = await context.newPage();
   page.on("pageerror", (error) => pageErrors.push(`${user}: ${error.message}`));
   page.on("console", (entry) => {
     // A CSP violation is reported on the console only.
     if (entry.type() === "error" && /Content Security Policy/i.test(entry.text())) pageErrors.push(`${user}: ${entry.text()}`);
   });
-  const query = new URLSearchParams({ first, ...(user ? { user } : {}) });
+  const query = new URLSearchParams({ first, ...(user ? { user } : {}), ...extra });
   await page.goto(`${site.url}/?${query}`);
   if (user) await waitOnline(page);
   return page;
@@ -209,33 +243,6 @@ async function addAsAssistant(userId: string, content: string): Promise<void> {
 async function connections(replica: TestServer): Promise<number> {
   const text = await (await fetch(`${replica.url}/metrics`)).text();
   return Number(/^scrollback_connections (\d+)$/m.exec(text)?.[1] ?? Number.NaN);
-}
-
-/** Waits until the page's animations (a new message rising in) have finished. */
-const settled = (page: Page) =>
-  page.waitForFunction(() =>
-    // The document's animations do not include those in the widget's shadow root.
-    [...document.getAnimations(), ...(document.querySelector("scrollback-chat")?.shadowRoot?.getAnimations() ?? [])].every(
-      (animation) => animation.playState !== "running" || animation.effect?.getTiming().iterations === Infinity,
-    ),
-  );
-
-/** axe-core's serious and critical violations on the page, shadow roots included. */
-async function seriousViolations(page: Page): Promise<{ id: string; impact: string; targets: string[] }[]> {
-  await settled(page);
-  // Evaluated through the DevTools protocol, so the page's CSP (no inline or foreign scripts) does not stop it.
-  if (!(await page.evaluate(() => "axe" in window))) await page.evaluate(AXE_SOURCE);
-  return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: typeof import("axe-core") }).axe;
-    const results = await axe.run(document, { resultTypes: ["violations"] });
-    return results.violations
-      .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
-      .map((violation) => ({
-        id: violation.id,
-        impact: violation.impact ?? "",
-        targets: violation.nodes.map((node) => JSON.stringify(node.target)),
-      }));
-  });
 }
 
 /** The element focused inside shadow roots: its data-testid (or tag). */
@@ -332,6 +339,30 @@ describe("a customer page taken offline", () => {
     expect(await kept("embed_offline")).toEqual(["written on the train"]);
     expect(await shown(page)).toEqual(["written on the train"]);
     expect(await shown(watcher)).toEqual(["written on the train"]);
+  });
+});
+
+describe("other ways a site configures it", () => {
+  it("token-url: asks the site's endpoint with the visitor's cookie; no `server`: uses the origin the script came from", async () => {
+    const context = await newContext();
+    const page = await context.newPage();
+    page.on("pageerror", (error) => pageErrors.push(`token-url: ${error.message}`));
+    await page.goto(`${site.url}/login?user=embed_cookie`);
+    expect(new URL(page.url()).searchParams.get("mode")).toBe("token-url");
+    await waitOnline(page);
+    expect(site.issued.get("embed_cookie")).toBe(1);
+    expect(await page.locator("[data-testid=user]").textContent()).toContain("embed_cookie");
+    await expect.poll(() => connections(a)).toBeGreaterThanOrEqual(1);
+    await send(page, "signed in by the site's session");
+    await stored(page, "signed in by the site's session").waitFor();
+    expect(await kept("embed_cookie")).toEqual(["signed in by the site's session"]);
+  });
+
+  it("getToken set before the script defined the element (the site's script runs first)", async () => {
+    const page = await openCustomerPage(await newContext(), "embed_early", "a", { order: "site-first" });
+    await send(page, "configured before the upgrade");
+    await stored(page, "configured before the upgrade").waitFor();
+    expect(await kept("embed_early")).toEqual(["configured before the upgrade"]);
   });
 });
 

@@ -15,6 +15,7 @@ import { freePort } from "../../dev/free-port.js";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { signToken, TEST_SECRET } from "../support/clients.js";
 import { spawnServer, startReplicas, startServer, type TestServer } from "../support/servers.js";
+import { seriousViolations, settled } from "./axe.js";
 import { launchChromium } from "./chromium.js";
 
 const SERVICE_TOKEN = "browser-test-service-token";
@@ -119,12 +120,7 @@ async function kept(userId: string): Promise<string[]> {
 async function screenshot(page: Page, name: string): Promise<void> {
   const path = new URL(`widget-${name}.actual.png`, SCREENSHOTS);
   rmSync(path, { force: true });
-  await page.waitForFunction(() =>
-    // The document's animations do not include those in the widget's shadow root.
-    [...document.getAnimations(), ...(document.querySelector("scrollback-chat")?.shadowRoot?.getAnimations() ?? [])].every(
-      (animation) => animation.playState !== "running" || animation.effect?.getTiming().iterations === Infinity,
-    ),
-  );
+  await settled(page);
   await page.screenshot({ path: path.pathname });
 }
 
@@ -382,6 +378,33 @@ describe("what the widget looks like", () => {
     await screenshot(desktop, "desktop");
     await screenshot(mobile, "mobile");
   });
+});
+
+describe("accessibility of the demo page (axe-core)", () => {
+  for (const [name, viewport] of [
+    ["desktop", { width: 1280, height: 860 }],
+    ["mobile", { width: 390, height: 760 }],
+  ] as const) {
+    it(`has no serious or critical violation on ${name}: the dev sign-in, then chatting`, async () => {
+      const page = await (await newContext({ viewport })).newPage();
+      page.on("pageerror", (error) => pageErrors.push(`axe ${name}: ${error.message}`));
+      await page.goto(`${a.url}/`);
+      await page.locator("[data-testid=user-id]").waitFor();
+      expect(await seriousViolations(page)).toEqual([]);
+
+      const user = `axe_demo_${name}`;
+      await page.locator("[data-testid=user-id]").fill(user);
+      await page.keyboard.press("Enter");
+      await waitOnline(page);
+      // Signed in here: the composer has the focus, so typing and Enter send.
+      await page.keyboard.type("typed right after signing in");
+      await page.keyboard.press("Enter");
+      await message(page, "typed right after signing in").and(page.locator('[data-state="stored"]')).waitFor();
+      await addAsAssistant(user, "An answer, to check the assistant's bubble too.");
+      await message(page, "An answer").waitFor();
+      expect(await seriousViolations(page)).toEqual([]);
+    });
+  }
 });
 
 describe("whom the page trusts with credentials (issue 10)", () => {

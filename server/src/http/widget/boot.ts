@@ -2,7 +2,9 @@
  * The demo page at `/` (PROTOCOL.md §6): a `<scrollback-chat>` configured
  * from the page's parameters. The element (`/widget/scrollback-chat.js`)
  * does the chatting; this file, the entry of `/widget/app.js`, decides which
- * servers and credentials a link may give it.
+ * servers and credentials a link may give it. It runs before the element's
+ * script, so the element starts fully configured (a property set now is
+ * taken over when the element is defined).
  *
  * Page parameters:
  *   ?server=URL        a replica to talk to; repeat (or comma-separate) for several (default: this site);
@@ -106,6 +108,7 @@ if (chat) {
   try {
     configure(chat);
   } catch (error) {
-    chat.fail(error instanceof Error ? error.message : String(error));
+    const reason = error instanceof Error ? error.message : String(error);
+    void customElements.whenDefined("scrollback-chat").then(() => chat.fail(reason));
   }
 }
