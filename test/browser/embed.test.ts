@@ -391,12 +391,13 @@ describe("the element's life", () => {
 });
 
 describe("accessibility (axe-core, keyboard, announcements)", () => {
-  for (const [name, viewport] of [
-    ["desktop", DESKTOP],
-    ["mobile", MOBILE],
+  for (const [name, viewport, colorScheme] of [
+    ["desktop", DESKTOP, "light"],
+    ["mobile", MOBILE, "light"],
+    ["desktop_dark", DESKTOP, "dark"],
   ] as const) {
     it(`has no serious or critical axe violation on ${name}, signed out and chatting`, async () => {
-      const context = await newContext({ viewport });
+      const context = await newContext({ viewport, colorScheme });
       const signedOut = await openCustomerPage(context, undefined);
       await signedOut.getByRole("heading", { name: "Sign-in needed" }).waitFor();
       expect(await seriousViolations(signedOut)).toEqual([]);
@@ -407,6 +408,10 @@ describe("accessibility (axe-core, keyboard, announcements)", () => {
       await stored(chatting, "Where is my order #1042?").waitFor();
       await addAsAssistant(user, "It left our warehouse this morning; it should reach you on Thursday.");
       await message(chatting, "It left our warehouse").waitFor();
+      // The scheme the checks ran in: the widget's own dark or light panel.
+      expect(await chatting.locator(".shell").evaluate((shell) => getComputedStyle(shell).backgroundColor)).toBe(
+        colorScheme === "dark" ? "rgb(20, 24, 33)" : "rgb(255, 255, 255)",
+      );
       expect(await seriousViolations(chatting)).toEqual([]);
 
       // The demo page at / is the same element: signed out there too (these replicas verify tokens).
