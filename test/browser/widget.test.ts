@@ -174,6 +174,25 @@ describe("two tabs of one user on two replicas", () => {
   });
 });
 
+describe("a hidden tab", () => {
+  it("counts in its title the messages that arrived while hidden (the element's scrollback-unread event), and resets when seen", async () => {
+    const context = await newContext();
+    const hidden = await openWidget(context, a.url, "unread_user");
+    const other = await openWidget(context, b.url, "unread_user");
+    // As if the visitor switched to another tab: the page reads document.hidden.
+    await hidden.evaluate(() => Object.defineProperty(document, "hidden", { configurable: true, get: () => true }));
+    await send(other, "while you were away");
+    await send(other, "and another one");
+    await expect.poll(() => hidden.title()).toBe("(2) scrollback");
+    expect(await other.title()).toBe("scrollback");
+    await hidden.evaluate(() => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => false });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    await expect.poll(() => hidden.title()).toBe("scrollback");
+  });
+});
+
 describe("a page taken offline", () => {
   it("keeps a message typed offline and stores it exactly once when back online", async () => {
     const offlineContext = await newContext();
