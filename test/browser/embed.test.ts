@@ -23,7 +23,8 @@ import { launchChromium } from "./chromium.js";
 /** The gzipped size `/widget/scrollback-chat.js` must stay under (PROTOCOL.md §6, README): measured 25.2 KiB, plus ~20%. */
 const SCRIPT_BUDGET_GZIP_BYTES = 30 * 1024;
 const SERVICE_TOKEN = "embed-test-service-token";
-const SCREENSHOT = fileURLToPath(new URL("../../docs/images/widget-embedded.png", import.meta.url));
+/** Saved on every run; docs/images/widget-embedded.png (in the README) is a reviewed copy, as with widget.test.ts's screenshots. */
+const SCREENSHOT = fileURLToPath(new URL("./__screenshots__/widget-embedded.actual.png", import.meta.url));
 const DESKTOP = { width: 1280, height: 860 };
 const MOBILE = { width: 390, height: 760 };
 
@@ -452,7 +453,7 @@ describe("accessibility (axe-core, keyboard, announcements)", () => {
 });
 
 describe("what the embedded widget looks like", () => {
-  it("is saved as docs/images/widget-embedded.png", async () => {
+  it("is saved as widget-embedded.actual.png (docs/images/widget-embedded.png is a reviewed copy)", async () => {
     const user = "embed_screenshot";
     const page = await openCustomerPage(await newContext({ viewport: { width: 1000, height: 780 } }), user);
     await send(page, "Hi! Can I change the delivery address of order #1042?");
