@@ -15,6 +15,7 @@ import { freePort } from "../../dev/free-port.js";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { signToken, TEST_SECRET } from "../support/clients.js";
 import { spawnServer, startReplicas, startServer, type TestServer } from "../support/servers.js";
+import { seriousViolations, settled } from "./axe.js";
 import { launchChromium } from "./chromium.js";
 
 const SERVICE_TOKEN = "browser-test-service-token";
@@ -43,7 +44,7 @@ beforeAll(async () => {
     new MutationObserver((records) => {
       for (const record of records)
         for (const node of record.addedNodes) if ((node as Element).matches?.("[data-testid=message]")) counter.seenMessages++;
-    }).observe(document.querySelector(".messages")!, { childList: true });
+    }).observe(document.querySelector("scrollback-chat")!.shadowRoot!.querySelector(".messages")!, { childList: true });
   });
 });
 afterAll(async () => {
@@ -87,7 +88,7 @@ async function timeArrivals(page: Page): Promise<void> {
   await page.evaluate(() => {
     const times: { submitted: Record<string, number>; arrived: Record<string, number> } = { submitted: {}, arrived: {} };
     (window as unknown as { times: typeof times }).times = times;
-    const composer = document.querySelector<HTMLTextAreaElement>("[data-testid=composer]")!;
+    const composer = document.querySelector("scrollback-chat")!.shadowRoot!.querySelector<HTMLTextAreaElement>("[data-testid=composer]")!;
     composer.form!.addEventListener("submit", () => (times.submitted[composer.value.trim()] ??= Date.now()), { capture: true });
     new MutationObserver((records) => {
       for (const record of records) {
@@ -98,7 +99,7 @@ async function timeArrivals(page: Page): Promise<void> {
           if (text) times.arrived[text] ??= Date.now();
         }
       }
-    }).observe(document.querySelector(".messages")!, { childList: true });
+    }).observe(document.querySelector("scrollback-chat")!.shadowRoot!.querySelector(".messages")!, { childList: true });
   });
 }
 const recorded = (page: Page, kind: "submitted" | "arrived", text: string) =>
@@ -119,11 +120,7 @@ async function kept(userId: string): Promise<string[]> {
 async function screenshot(page: Page, name: string): Promise<void> {
   const path = new URL(`widget-${name}.actual.png`, SCREENSHOTS);
   rmSync(path, { force: true });
-  await page.waitForFunction(() =>
-    document
-      .getAnimations()
-      .every((animation) => animation.playState !== "running" || animation.effect?.getTiming().iterations === Infinity),
-  );
+  await settled(page);
   await page.screenshot({ path: path.pathname });
 }
 
@@ -174,6 +171,25 @@ describe("two tabs of one user on two replicas", () => {
 
     const fresh = await openWidget(await newContext(), a.url, "tabs_user");
     await expect.poll(() => shown(fresh)).toEqual(before);
+  });
+});
+
+describe("a hidden tab", () => {
+  it("counts in its title the messages that arrived while hidden (the element's scrollback-unread event), and resets when seen", async () => {
+    const context = await newContext();
+    const hidden = await openWidget(context, a.url, "unread_user");
+    const other = await openWidget(context, b.url, "unread_user");
+    // As if the visitor switched to another tab: the page reads document.hidden.
+    await hidden.evaluate(() => Object.defineProperty(document, "hidden", { configurable: true, get: () => true }));
+    await send(other, "while you were away");
+    await send(other, "and another one");
+    await expect.poll(() => hidden.title()).toBe("(2) scrollback");
+    expect(await other.title()).toBe("scrollback");
+    await hidden.evaluate(() => {
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => false });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    await expect.poll(() => hidden.title()).toBe("scrollback");
   });
 });
 
@@ -381,6 +397,33 @@ describe("what the widget looks like", () => {
     await screenshot(desktop, "desktop");
     await screenshot(mobile, "mobile");
   });
+});
+
+describe("accessibility of the demo page (axe-core)", () => {
+  for (const [name, viewport] of [
+    ["desktop", { width: 1280, height: 860 }],
+    ["mobile", { width: 390, height: 760 }],
+  ] as const) {
+    it(`has no serious or critical violation on ${name}: the dev sign-in, then chatting`, async () => {
+      const page = await (await newContext({ viewport })).newPage();
+      page.on("pageerror", (error) => pageErrors.push(`axe ${name}: ${error.message}`));
+      await page.goto(`${a.url}/`);
+      await page.locator("[data-testid=user-id]").waitFor();
+      expect(await seriousViolations(page)).toEqual([]);
+
+      const user = `axe_demo_${name}`;
+      await page.locator("[data-testid=user-id]").fill(user);
+      await page.keyboard.press("Enter");
+      await waitOnline(page);
+      // Signed in here: the composer has the focus, so typing and Enter send.
+      await page.keyboard.type("typed right after signing in");
+      await page.keyboard.press("Enter");
+      await message(page, "typed right after signing in").and(page.locator('[data-state="stored"]')).waitFor();
+      await addAsAssistant(user, "An answer, to check the assistant's bubble too.");
+      await message(page, "An answer").waitFor();
+      expect(await seriousViolations(page)).toEqual([]);
+    });
+  }
 });
 
 describe("whom the page trusts with credentials (issue 10)", () => {

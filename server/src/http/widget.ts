@@ -1,8 +1,10 @@
 /**
- * GET /: the demo chat widget (PROTOCOL.md §6), and its assets:
- *   /widget/scrollback.js  the SDK's browser bundle (global `Scrollback`), usable by any page
- *   /widget/app.js         the widget (entry widget/boot.ts), which uses that global
- *   /widget/app.css
+ * GET /: the demo chat page (PROTOCOL.md §6), and the widget's assets:
+ *   /widget/scrollback-chat.js  the `<scrollback-chat>` element and the SDK (global `Scrollback`) in one
+ *                               script, for any site to embed (entry widget/scrollback-chat.ts)
+ *   /widget/scrollback.js       the SDK's browser bundle alone (global `Scrollback`), usable by any page
+ *   /widget/app.js              the demo page's script (entry widget/boot.ts), which configures the element
+ *   /widget/app.css             the demo page's own styles (the element's are inside it)
  * ASSETS is the one list of them. Two ways to serve it:
  * - from the TypeScript sources (`npm start`): each asset is bundled with
  *   esbuild on first request (tens of milliseconds) and kept in memory, so
@@ -53,6 +55,11 @@ const BROWSER: BuildOptions = {
 
 /** Every widget asset, by its plain path: its Content-Type and how to build it from the sources. */
 export const ASSETS: Record<string, { type: string; load: () => Promise<string> }> = {
+  "/widget/scrollback-chat.js": {
+    type: "text/javascript",
+    // The element's stylesheet is bundled as text and adopted by its shadow root.
+    load: () => bundle({ entryPoints: [`${WIDGET_DIR}scrollback-chat.ts`], globalName: "Scrollback", loader: { ".css": "text" } }),
+  },
   "/widget/scrollback.js": {
     type: "text/javascript",
     load: () =>

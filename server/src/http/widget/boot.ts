@@ -1,8 +1,10 @@
 /**
- * The demo chat widget (PROTOCOL.md §6), built on the SDK's browser bundle:
- * `/widget/scrollback.js` defines `window.Scrollback`; this file, the entry of
- * `/widget/app.js`, finds out who the visitor is (signing them in when needed)
- * and starts the chat view (chat-view.ts).
+ * The demo page at `/` (PROTOCOL.md §6): a `<scrollback-chat>` configured
+ * from the page's parameters. The element (`/widget/scrollback-chat.js`)
+ * does the chatting; this file, the entry of `/widget/app.js`, decides which
+ * servers and credentials a link may give it. It runs before the element's
+ * script, so the element starts fully configured (a property set now is
+ * taken over when the element is defined).
  *
  * Page parameters:
  *   ?server=URL        a replica to talk to; repeat (or comma-separate) for several (default: this site);
@@ -11,17 +13,9 @@
  *   #token=JWT         the user's token (taken out of the address bar once read)
  *   ?tokenUrl=/path    an endpoint on this site answering `{ "token": "…" }` (or the bare token), asked on every (re)connect
  */
-import type * as Sdk from "@scrollback/client";
-import type { Credentials } from "@scrollback/client";
 import { USER_ID_PATTERN } from "@scrollback/client/protocol";
-import { ChatView } from "./chat-view.js";
-import { $ } from "./dom.js";
-
-declare global {
-  interface Window {
-    Scrollback: typeof Sdk;
-  }
-}
+import type { ScrollbackChatElement } from "./element.js";
+import { originOf } from "./origins.js";
 
 interface WidgetConfig {
   authMode: "dev" | "jwt";
@@ -31,9 +25,10 @@ interface WidgetConfig {
 }
 
 const USER_KEY = "scrollback:userId";
-const config = JSON.parse($("#scrollback-config").textContent ?? "{}") as WidgetConfig;
+const config = JSON.parse(document.getElementById("scrollback-config")?.textContent ?? "{}") as WidgetConfig;
 const params = new URLSearchParams(location.search);
 const fragmentToken = takeFragmentToken();
+const chat = document.querySelector("scrollback-chat");
 
 /**
  * The `#token=` of the page's address, taken out of the address bar as soon
@@ -49,42 +44,11 @@ function takeFragmentToken(): string | undefined {
   return token || undefined;
 }
 
-/** Who to be, from the page's parameters; undefined when the visitor must sign in first. */
-function readCredentials(): Credentials | undefined {
-  if (fragmentToken) return { token: fragmentToken };
-  const tokenUrl = params.get("tokenUrl") ?? config.tokenUrl;
-  if (tokenUrl) {
-    const url = new URL(tokenUrl, location.href);
-    // Only this site's endpoint: a link must not be able to sign the visitor in as someone else.
-    if (url.origin !== location.origin) throw new Error("tokenUrl must be on this site");
-    return { token: () => fetchToken(url) };
-  }
-  if (config.authMode !== "dev") return undefined;
-  const userId = params.get("user") ?? localStorage.getItem(USER_KEY);
-  if (!userId || !USER_ID_PATTERN.test(userId)) return undefined;
-  localStorage.setItem(USER_KEY, userId);
-  return { userId };
-}
-
-async function fetchToken(url: URL): Promise<string> {
-  const response = await fetch(url, { credentials: "same-origin", headers: { accept: "application/json, text/plain" } });
-  if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
-  const text = (await response.text()).trim();
-  if (!text.startsWith("{")) return text;
-  const { token } = JSON.parse(text) as { token?: unknown };
-  if (typeof token !== "string") throw new Error("token endpoint answered no token");
-  return token;
-}
-
 /**
  * The servers to connect to: the origins named by `?server=` values, or this
  * site. A link must not be able to send the visitor's token or outbox
- * elsewhere, so every value must be a plain origin (no user info, path, query
- * or fragment) of this site or one of its WIDGET_SERVERS; otherwise this
- * throws and nothing connects. Only the normalised origin goes on to the SDK,
- * never the value as given: socket.io-client parses addresses its own way
- * (for `http://site\@evil` the browser reads host `site`, socket.io-client
- * reads `evil`).
+ * elsewhere, so every value must be a plain origin of this site or one of its
+ * WIDGET_SERVERS; otherwise this throws and nothing connects.
  */
 function readServers(): string[] {
   const given = params
@@ -94,7 +58,7 @@ function readServers(): string[] {
     .filter(Boolean);
   if (given.length === 0) return [location.origin];
   const allowed = new Set([location.origin, ...(config.servers ?? [])]);
-  const origins = given.map(originOf);
+  const origins = given.map((value) => originOf(value, location.href));
   const refused = given.filter((_, index) => !allowed.has(origins[index] ?? "null"));
   if (refused.length > 0) {
     throw new Error(`Not connecting: ${refused.join(", ")} is not one of this site's servers (WIDGET_SERVERS).`);
@@ -102,72 +66,49 @@ function readServers(): string[] {
   return origins;
 }
 
-/**
- * The http(s) origin a server address names (a ws(s) address counts as its
- * http(s) twin); "null" when it is no URL or more than an origin (user info,
- * a path other than "/", a query or a fragment).
- */
-function originOf(value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value, location.href);
-  } catch {
-    return "null";
-  }
-  const scheme = url.protocol === "ws:" ? "http:" : url.protocol === "wss:" ? "https:" : url.protocol;
-  if (scheme !== "http:" && scheme !== "https:") return "null";
-  if (url.username || url.password || url.pathname !== "/" || url.search || url.hash) return "null";
-  // A "?" or "#" with nothing after it leaves search and hash empty; the value as given still had it.
-  if (/[?#]/.test(value)) return "null";
-  return `${scheme}//${url.host}`;
-}
-
-/** The dev-mode sign-in: remembers the id and starts the chat. */
-function askForUser(servers: string[]): void {
-  const gate = $<HTMLElement>(".gate");
-  const form = $<HTMLFormElement>('[data-gate="dev"]');
-  const input = $<HTMLInputElement>("#user-id");
-  input.pattern = USER_ID_PATTERN.source;
-  gate.hidden = false;
-  form.hidden = false;
-  input.focus();
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const userId = input.value.trim();
-    if (!USER_ID_PATTERN.test(userId)) return void input.reportValidity();
-    localStorage.setItem(USER_KEY, userId);
-    gate.hidden = true;
-    startChat(servers, { userId });
-  });
-}
-
-function startChat(servers: string[], credentials: Credentials): void {
-  const client = window.Scrollback.connect(servers, { ...credentials, persist: true });
-  new ChatView(client, credentials.userId ? signOut : undefined);
-}
-
-/** Forgets the dev-mode user and reloads without `?user`, so the page asks again. */
-function signOut(): void {
-  localStorage.removeItem(USER_KEY);
-  const url = new URL(location.href);
-  url.searchParams.delete("user");
-  location.assign(url);
-}
-
-try {
+/** Gives the element its servers and credentials; throws (before any credential is handed over) for a refused server. */
+function configure(element: ScrollbackChatElement): void {
   // The servers first: a refused one must stop the page before it asks anyone for a token.
-  const servers = readServers();
-  const credentials = readCredentials();
-  if (credentials) startChat(servers, credentials);
-  else if (config.authMode === "dev") askForUser(servers);
-  else {
-    $<HTMLElement>(".gate").hidden = false;
-    $<HTMLElement>('[data-gate="token"]').hidden = false;
+  element.setAttribute("server", readServers().join(" "));
+  if (fragmentToken) {
+    element.token = fragmentToken;
+    return;
   }
-} catch (error) {
-  $<HTMLElement>('[data-testid="status"]').dataset.status = "offline";
-  $<HTMLElement>('[data-testid="status"] > :last-child').textContent = "Not connected";
-  const line = $<HTMLElement>('[data-testid="error"]');
-  line.hidden = false;
-  line.textContent = error instanceof Error ? error.message : String(error);
+  const tokenUrl = params.get("tokenUrl") ?? config.tokenUrl;
+  if (tokenUrl) {
+    const url = new URL(tokenUrl, location.href);
+    // Only this site's endpoint: a link must not be able to sign the visitor in as someone else.
+    if (url.origin !== location.origin) throw new Error("tokenUrl must be on this site");
+    element.setAttribute("token-url", url.href);
+    return;
+  }
+  if (config.authMode !== "dev") return;
+  element.setAttribute("sign-in", "dev");
+  const userId = params.get("user") ?? localStorage.getItem(USER_KEY);
+  if (!userId || !USER_ID_PATTERN.test(userId)) return;
+  localStorage.setItem(USER_KEY, userId);
+  element.setAttribute("user", userId);
+}
+
+if (chat) {
+  chat.addEventListener("scrollback-sign-in", (event) => {
+    localStorage.setItem(USER_KEY, (event as CustomEvent<{ userId: string }>).detail.userId);
+  });
+  // The element asks for a user again; the page forgets the old one and drops `?user` from its address.
+  chat.addEventListener("scrollback-sign-out", () => {
+    localStorage.removeItem(USER_KEY);
+    const url = new URL(location.href);
+    url.searchParams.delete("user");
+    history.replaceState(history.state, "", url);
+  });
+  chat.addEventListener("scrollback-unread", (event) => {
+    const { count } = (event as CustomEvent<{ count: number }>).detail;
+    document.title = count > 0 ? `(${count}) scrollback` : "scrollback";
+  });
+  try {
+    configure(chat);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    void customElements.whenDefined("scrollback-chat").then(() => chat.fail(reason));
+  }
 }

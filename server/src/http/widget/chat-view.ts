@@ -2,8 +2,8 @@
  * The chat view: renders the client's history (stored messages, then the
  * outbox), its status and errors, and sends what is typed.
  */
-import type { ConnectionStatus, Message, PendingMessage, ScrollbackClient } from "@scrollback/client";
-import { $, element, icon } from "./dom.js";
+import { type ConnectionStatus, type Message, type PendingMessage, type ScrollbackClient, ScrollbackError } from "@scrollback/client";
+import { element, find, icon } from "./dom.js";
 
 /** Messages kept on screen; the server keeps its own window. */
 const SHOWN_MAX = 500;
@@ -15,17 +15,30 @@ const STATUS_LABELS: Record<ConnectionStatus, string> = {
   unauthorized: "Signed out",
 };
 
-/** Renders the client's history, outbox and status, and sends what is typed. */
+export interface ChatViewOptions {
+  /** Given for a dev-mode user, who may sign in as someone else; a token's user cannot. */
+  signOut?: () => void;
+  /** Told how many messages arrived while the page was hidden (0 once it is seen again). */
+  onUnread?: (count: number) => void;
+  /** Focus the composer at once (after the visitor signed in here); an embedded widget must not steal focus on load. */
+  focus?: boolean;
+  /** Ends the view's listeners on the document. */
+  signal: AbortSignal;
+}
+
+/** Renders the client's history, outbox and status into the widget's markup under `root`, and sends what is typed. */
 export class ChatView {
   readonly #client: ScrollbackClient;
-  readonly #log = $<HTMLElement>(".log");
-  readonly #list = $<HTMLOListElement>(".messages");
-  readonly #empty = $<HTMLElement>(".empty");
-  readonly #status = $<HTMLElement>('[data-testid="status"]');
-  readonly #statusLabel = $<HTMLElement>('[data-testid="status"] > :last-child');
-  readonly #error = $<HTMLElement>('[data-testid="error"]');
-  readonly #composer = $<HTMLTextAreaElement>('[data-testid="composer"]');
-  readonly #send = $<HTMLButtonElement>('[data-testid="send"]');
+  readonly #root: ParentNode;
+  readonly #options: ChatViewOptions;
+  readonly #log: HTMLElement;
+  readonly #list: HTMLOListElement;
+  readonly #empty: HTMLElement;
+  readonly #status: HTMLElement;
+  readonly #statusLabel: HTMLElement;
+  readonly #error: HTMLElement;
+  readonly #composer: HTMLTextAreaElement;
+  readonly #send: HTMLButtonElement;
   readonly #nodes = new Map<string, HTMLElement>();
   #stored: Message[] = [];
   #pending: PendingMessage[] = [];
@@ -33,9 +46,18 @@ export class ChatView {
   readonly #time = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
   readonly #day = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "short", day: "numeric" });
 
-  /** `signOut` is given for a dev-mode user, who may sign in as someone else; a token's user cannot. */
-  constructor(client: ScrollbackClient, signOut?: () => void) {
+  constructor(client: ScrollbackClient, root: ParentNode, options: ChatViewOptions) {
     this.#client = client;
+    this.#root = root;
+    this.#options = options;
+    this.#log = find(root, ".log");
+    this.#list = find(root, ".messages");
+    this.#empty = find(root, ".empty");
+    this.#status = find(root, '[data-testid="status"]');
+    this.#statusLabel = find(root, '[data-testid="status"] > :last-child');
+    this.#error = find(root, '[data-testid="error"]');
+    this.#composer = find(root, '[data-testid="composer"]');
+    this.#send = find(root, '[data-testid="send"]');
     this.#pending = client.pending;
     client.on("reset", (messages) => {
       this.#stored = messages.slice(-SHOWN_MAX);
@@ -57,12 +79,16 @@ export class ChatView {
     client.on("status", (status) => this.#showStatus(status));
     client.on("error", (error) => this.#showError(describeError(error)));
     this.#showStatus(client.status);
-    this.#wireUser(signOut);
+    this.#wireUser(options.signOut);
     this.#wireComposer();
     this.#render(true);
-    document.addEventListener("visibilitychange", () => {
-      if (!document.hidden) this.#countUnread(0);
-    });
+    document.addEventListener(
+      "visibilitychange",
+      () => {
+        if (!document.hidden) this.#countUnread(0);
+      },
+      { signal: options.signal },
+    );
   }
 
   #wireComposer(): void {
@@ -99,17 +125,17 @@ export class ChatView {
       );
       this.#scrollToEnd();
     });
-    $<HTMLButtonElement>('[data-action="clear"]').addEventListener("click", () => {
+    find<HTMLButtonElement>(this.#root, '[data-action="clear"]').addEventListener("click", () => {
       if (!confirm("Clear your history? This removes it for every tab and device.")) return;
       this.#client.clear().catch((error: unknown) => this.#showError(`Not cleared: ${describeError(error)}`));
     });
     resize();
-    composer.focus();
+    if (this.#options.focus) composer.focus();
   }
 
   /** Shows who is signed in; a token function's user is known once it answered, so this runs on every status change too. */
   #showUser(): void {
-    const chip = $<HTMLButtonElement>('[data-testid="user"]');
+    const chip = find<HTMLButtonElement>(this.#root, '[data-testid="user"]');
     const userId = this.#client.userId ?? "";
     if (chip.dataset.userId === userId && !chip.hidden) return;
     chip.dataset.userId = userId;
@@ -118,8 +144,8 @@ export class ChatView {
   }
 
   #wireUser(signOut: (() => void) | undefined): void {
-    const chip = $<HTMLButtonElement>('[data-testid="user"]');
-    $<HTMLElement>('[data-action="clear"]').hidden = false;
+    const chip = find<HTMLButtonElement>(this.#root, '[data-testid="user"]');
+    find<HTMLElement>(this.#root, '[data-action="clear"]').hidden = false;
     this.#showUser();
     if (!signOut) {
       chip.disabled = true;
@@ -127,8 +153,6 @@ export class ChatView {
       return;
     }
     chip.addEventListener("click", () => {
-      // What this user left unsent must not go out later, on this browser, in their name.
-      this.#client.close({ discardOutbox: true });
       signOut();
     });
   }
@@ -146,8 +170,9 @@ export class ChatView {
   }
 
   #countUnread(count = this.#unread + 1): void {
+    if (count === this.#unread) return;
     this.#unread = count;
-    document.title = count > 0 ? `(${count}) scrollback` : "scrollback";
+    this.#options.onUnread?.(count);
   }
 
   /** Stored messages, then the outbox, oldest first; DOM nodes are reused by key. */
@@ -257,7 +282,7 @@ function dayLabel(day: string, format: Intl.DateTimeFormat): string {
 }
 
 function describeError(error: unknown): string {
-  if (error instanceof window.Scrollback.ScrollbackError) {
+  if (error instanceof ScrollbackError) {
     const reasons: Partial<Record<string, string>> = {
       TOO_LARGE: "the message is too long",
       INVALID_PAYLOAD: "the message was refused",

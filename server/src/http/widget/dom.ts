@@ -1,11 +1,11 @@
 /** The widget's DOM helpers: finding its markup, making elements and icons. */
 
-/** The element matching `selector`; throws when the page's markup lacks it. */
-export const $ = <T extends Element>(selector: string): T => {
-  const element = document.querySelector<T>(selector);
+/** The element matching `selector` under `root` (the widget's shadow root); throws when the markup lacks it. */
+export function find<T extends Element>(root: ParentNode, selector: string): T {
+  const element = root.querySelector<T>(selector);
   if (!element) throw new Error(`widget markup is missing ${selector}`);
   return element;
-};
+}
 
 export function element(tag: string, className: string, text?: string): HTMLElement {
   const node = document.createElement(tag);
