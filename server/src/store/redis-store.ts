@@ -40,21 +40,44 @@ declare module "ioredis" {
       channel?: string,
       payload?: string,
     ): Result<0 | string, Context>;
+    /** lua/appendMessage.lua with its optional KEYS[2]: the same, and the stored message XADDed to the inbox stream. */
+    appendMessageToInbox(
+      key: string,
+      inboxKey: string,
+      element: string,
+      dedupeId: string,
+      max: number,
+      ttlSeconds: number,
+      channel: string,
+      payload: string,
+      inboxMaxLen: number,
+      inboxUserId: string,
+      inboxId: string,
+      inboxMessage: string,
+    ): Result<0 | string, Context>;
     /** lua/clearHistory.lua: how many elements were deleted. */
     clearHistory(key: string, channel?: string, payload?: string): Result<number, Context>;
   }
 }
 
-const LUA_COMMANDS = ["appendMessage", "clearHistory"] as const;
+/** Each command: its script file and how many of its arguments are keys (appendMessage.lua's KEYS[2] is optional). */
+const LUA_COMMANDS = [
+  { name: "appendMessage", file: "appendMessage", numberOfKeys: 1 },
+  { name: "appendMessageToInbox", file: "appendMessage", numberOfKeys: 2 },
+  { name: "clearHistory", file: "clearHistory", numberOfKeys: 1 },
+] as const;
 
 /** Registers the Lua commands on a client (idempotent). Exported for tools that write the same way. */
 export function defineScrollbackCommands(client: Redis | Cluster): void {
-  for (const name of LUA_COMMANDS) {
+  for (const { name, file, numberOfKeys } of LUA_COMMANDS) {
     if (typeof (client as unknown as Record<string, unknown>)[name] === "function") continue;
-    const lua = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), "utf8");
-    client.defineCommand(name, { numberOfKeys: 1, lua });
+    const lua = readFileSync(new URL(`./lua/${file}.lua`, import.meta.url), "utf8");
+    client.defineCommand(name, { numberOfKeys, lua });
   }
 }
+
+/** The error appendMessage.lua answers when the inbox key holds something other than a stream. */
+const INBOX_TYPE_REPLY = /^INBOXTYPE\b/;
 
 // Server replies that mean "Redis cannot serve this right now", as opposed to
 // a bug or a wrong key type.
@@ -64,6 +87,7 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|READONLY|MASTERDOWN
 function toStoreError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const replyError = error instanceof Error && error.name === "ReplyError";
+  if (replyError && INBOX_TYPE_REPLY.test(error.message)) return internal();
   if (replyError && !TRANSIENT_REPLY.test(error.message)) return internal();
   return unavailable("the store did not answer");
 }
@@ -102,6 +126,32 @@ export interface RedisStoreOptions extends StoreSettings {
    * clears in the order Redis applied them.
    */
   announceClear?: ClearAnnouncer;
+  /** The inbox stream (INBOX_STREAM, PROTOCOL.md §8); unset: no add touches a stream. */
+  inbox?: InboxOptions;
+}
+
+/** Where, and which, stored messages are appended for backends to read. */
+export interface InboxOptions {
+  /** The stream's key. */
+  stream: string;
+  /** Roles whose messages are appended. */
+  roles: ReadonlySet<string>;
+  /** Approximate cap (`XADD … MAXLEN ~`). */
+  maxLen: number;
+  /**
+   * Told when an add could not reach the inbox: the key holds something
+   * other than a stream (the add then stored nothing and answers INTERNAL),
+   * or, on a Cluster, the XADD after the store failed (the add stays stored
+   * and acked; the stream misses it).
+   */
+  onProblem?: (problem: { error: Error; messageId: string; stored: boolean }) => void;
+}
+
+/** One inbox entry's fields, in XADD order. */
+interface InboxEntry {
+  userId: string;
+  id: string;
+  message: string;
 }
 
 /** What to publish, and on which channel, when `message` is stored. */
@@ -114,6 +164,9 @@ export interface Announcement {
   channel: string;
   payload: string;
 }
+
+/** Cluster only: how long an add, already stored, waits for its XADD to the inbox (in another slot) before it is answered anyway. */
+const INBOX_AFTER_STORE_TIMEOUT_MS = 500;
 
 /** How long an add's `WAIT` waits when `waitTimeoutMs` is not given. */
 const DEFAULT_WAIT_TIMEOUT_MS = 1_000;
@@ -162,13 +215,20 @@ export class RedisStore implements Store {
     const element = encodeElement(message);
     const dedupeId = options.freshId ? "" : message.id;
     const announcement = this.options.announce?.({ ...message, userId }, options.origin);
+    const entry = this.inboxEntry(userId, message);
+    // On a Cluster the stream sits in another slot than the user's key: the script cannot touch it.
+    const inScript = entry && !this.client.isCluster ? entry : undefined;
     const replicas = this.options.waitReplicas;
+    const reporting = <T>(add: () => Promise<T>) => this.reportingInboxType(message.id, add);
     const { kept, reached } = replicas
-      ? await this.runWaiting(key, (client) => this.appendAndWait(client, key, element, dedupeId, replicas, announcement))
+      ? await this.runWaiting(key, (client) =>
+          reporting(() => this.appendAndWait(client, key, element, dedupeId, replicas, announcement, inScript)),
+        )
       : {
-          kept: await this.run(key, () => this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement))),
+          kept: await this.run(key, () => reporting(() => this.sendAppend(this.client, key, element, dedupeId, announcement, inScript))),
           reached: 0,
         };
+    if (kept === 0 && entry && !inScript) await this.appendToInboxAfterStore(entry);
     const unconfirmed = replicas && reached < replicas ? { unconfirmed: { replicas: reached, wanted: replicas } } : {};
     if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined, ...unconfirmed };
     const existing = decodeElement(kept, userId);
@@ -269,6 +329,70 @@ export class RedisStore implements Store {
     return [key, element, dedupeId, historyMax, historyTtlSeconds, announce?.channel ?? "", announce?.payload ?? ""] as const;
   }
 
+  /** The same with KEYS[2], the inbox, and its ARGV[7..10]. */
+  private inboxAppendArgs(key: string, element: string, dedupeId: string, announce: Announcement | undefined, entry: InboxEntry) {
+    const [, ...args] = this.appendArgs(key, element, dedupeId, announce);
+    const { stream, maxLen } = this.options.inbox as InboxOptions;
+    return [key, stream, ...args, maxLen, entry.userId, entry.id, entry.message] as const;
+  }
+
+  /** The inbox entry of `message`, or undefined when the inbox is off or does not take its role. */
+  private inboxEntry(userId: string, message: NewMessage): InboxEntry | undefined {
+    const inbox = this.options.inbox;
+    if (!inbox?.roles.has(message.role)) return undefined;
+    // The Message exactly as the add's answer serves it (PROTOCOL.md §4).
+    return { userId, id: message.id, message: JSON.stringify({ ...message, userId }) };
+  }
+
+  /** One add on `client`: with the inbox XADD inside the script when `entry` is given. */
+  private sendAppend(
+    client: Redis | Cluster,
+    key: string,
+    element: string,
+    dedupeId: string,
+    announce: Announcement | undefined,
+    entry: InboxEntry | undefined,
+  ): Promise<0 | string> {
+    return entry
+      ? client.appendMessageToInbox(...this.inboxAppendArgs(key, element, dedupeId, announce, entry))
+      : client.appendMessage(...this.appendArgs(key, element, dedupeId, announce));
+  }
+
+  /** Runs an add, telling `inbox.onProblem` when the script refused it because the inbox key is not a stream. */
+  private async reportingInboxType<T>(messageId: string, add: () => Promise<T>): Promise<T> {
+    try {
+      return await add();
+    } catch (error) {
+      if (error instanceof Error && INBOX_TYPE_REPLY.test(error.message))
+        this.options.inbox?.onProblem?.({ error, messageId, stored: false });
+      throw error;
+    }
+  }
+
+  /**
+   * Cluster only: the XADD after the script, on the stream's master. The add
+   * is stored already, and its retry would be a duplicate (which appends
+   * nothing), so a failure here does not fail the add: it is reported and
+   * the stream misses that message (PROTOCOL.md §8).
+   */
+  private async appendToInboxAfterStore(entry: InboxEntry): Promise<void> {
+    const { stream, maxLen, onProblem } = this.options.inbox as InboxOptions;
+    const xadd = this.run(stream, () =>
+      this.client.xadd(stream, "MAXLEN", "~", maxLen, "*", "userId", entry.userId, "id", entry.id, "message", entry.message),
+    );
+    try {
+      // The add is stored already: a hanging stream master must not hold its answer for long.
+      await withTimeout(xadd, {
+        ms: INBOX_AFTER_STORE_TIMEOUT_MS,
+        onTimeout: () => {
+          throw new Error(`the inbox XADD was not answered within ${INBOX_AFTER_STORE_TIMEOUT_MS} ms (it may still land)`);
+        },
+      });
+    } catch (error) {
+      onProblem?.({ error: error instanceof Error ? error : new Error(String(error)), messageId: entry.id, stored: true });
+    }
+  }
+
   /**
    * The add and a `WAIT` in one pipeline: one round trip, and in a Cluster
    * both go to the master of the key's slot (WAIT has no key to route by).
@@ -282,20 +406,20 @@ export class RedisStore implements Store {
     dedupeId: string,
     replicas: number,
     announce: Announcement | undefined,
+    entry: InboxEntry | undefined,
     redirected = false,
   ): Promise<{ kept: 0 | string; reached: number }> {
-    const results = await client
-      .pipeline()
-      .appendMessage(...this.appendArgs(key, element, dedupeId, announce))
-      .wait(replicas, this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS)
-      .exec();
+    const pipeline = client.pipeline();
+    if (entry) pipeline.appendMessageToInbox(...this.inboxAppendArgs(key, element, dedupeId, announce, entry));
+    else pipeline.appendMessage(...this.appendArgs(key, element, dedupeId, announce));
+    const results = await pipeline.wait(replicas, this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS).exec();
     const [[appendError, kept], [waitError, reached]] = results as [[Error | null, 0 | string], [Error | null, number]];
     // ioredis follows MOVED for a pipeline only when every command in it was
     // redirected, and WAIT never is: after a failover, learn the new slot
     // owners and send it once more (the script did not run on that node).
     if (appendError && !redirected && client.isCluster && appendError.message.startsWith("MOVED ")) {
       await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));
-      return this.appendAndWait(client, key, element, dedupeId, replicas, announce, true);
+      return this.appendAndWait(client, key, element, dedupeId, replicas, announce, entry, true);
     }
     if (appendError) throw appendError;
     if (waitError) throw waitError;

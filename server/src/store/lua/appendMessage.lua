@@ -5,6 +5,10 @@
   replicas), so that storing and announcing take one round trip.
 
   KEYS[1]  the user's list, <prefix>:<userId>:messages
+  KEYS[2]  optional: the inbox stream (INBOX_STREAM) to XADD the stored
+           message to; absent when the message does not enter the inbox or
+           the stream is in another Cluster slot (the store then XADDs it
+           itself, after this script)
   ARGV[1]  the element to store (JSON, see message-codec.ts)
   ARGV[2]  the message id to dedupe on, or "" to skip the check
            (server-assigned ids are fresh and cannot collide)
@@ -13,10 +17,17 @@
   ARGV[5]  optional: the channel to SPUBLISH to once stored ("" or absent: none);
            on a Cluster it must hash to KEYS[1]'s slot (realtime/rooms.ts)
   ARGV[6]  optional: what to publish there
+  ARGV[7]  with KEYS[2]: INBOX_MAXLEN, trimmed approximately (MAXLEN ~)
+  ARGV[8]  with KEYS[2]: the entry's `userId` field
+  ARGV[9]  with KEYS[2]: the entry's `id` field (the message id)
+  ARGV[10] with KEYS[2]: the entry's `message` field (the Message as JSON)
 
   Returns  0 when stored;
            the element already kept under that id (a string) when it is a
-           duplicate, in which case nothing is written.
+           duplicate, in which case nothing is written;
+           the error "INBOXTYPE ..." when KEYS[2] holds something other than
+           a stream, in which case nothing is written either (checked before
+           any write, so the add stays all-or-nothing).
 ]]
 local key = KEYS[1]
 local id = ARGV[2]
@@ -59,10 +70,21 @@ if id ~= "" then
   end
 end
 
+local inbox = KEYS[2]
+if inbox then
+  local kind = redis.call("TYPE", inbox).ok
+  if kind ~= "stream" and kind ~= "none" then
+    return redis.error_reply("INBOXTYPE the inbox key " .. inbox .. " holds a " .. kind .. ", not a stream")
+  end
+end
+
 redis.call("RPUSH", key, ARGV[1])
 redis.call("LTRIM", key, -tonumber(ARGV[3]), -1)
 redis.call("EXPIRE", key, ARGV[4])
 if ARGV[5] and ARGV[5] ~= "" then
   redis.call("SPUBLISH", ARGV[5], ARGV[6])
+end
+if inbox then
+  redis.call("XADD", inbox, "MAXLEN", "~", ARGV[7], "*", "userId", ARGV[8], "id", ARGV[9], "message", ARGV[10])
 end
 return 0
