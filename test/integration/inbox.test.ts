@@ -84,6 +84,23 @@ describe("with INBOX_STREAM set", () => {
     expect((await entries(STREAM)).slice(before)).toEqual([{ userId: "inbox_http", id: message.id, message: JSON.stringify(message) }]);
   });
 
+  it("costs no extra round trip: each add is one EVALSHA, and the XADD runs inside it", async () => {
+    const monitor = await redis.client().monitor();
+    const sent: { args: string[]; source: string }[] = [];
+    monitor.on("monitor", (_time: string, args: string[], source: string) => sent.push({ args, source }));
+    try {
+      for (let i = 0; i < 5; i++)
+        expect((await post(server, "inbox_round_trips", { id: `trip-${i}`, content: "one trip" })).status).toBe(201);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      monitor.disconnect();
+    }
+    const ofTheAdds = sent.filter(({ args }) => args.some((arg) => arg.includes("inbox_round_trips")) || args[0]?.toLowerCase() === "xadd");
+    const fromClients = ofTheAdds.filter(({ source }) => source !== "lua").map(({ args }) => args[0]?.toLowerCase());
+    expect(fromClients).toEqual(["evalsha", "evalsha", "evalsha", "evalsha", "evalsha"]);
+    expect(ofTheAdds.filter(({ source, args }) => source === "lua" && args[0]?.toLowerCase() === "xadd")).toHaveLength(5);
+  });
+
   it("appends as many entries as stored messages under concurrent adds from two replicas", async () => {
     const other = await serverWith({ INBOX_STREAM: STREAM });
     const before = await reader.xlen(STREAM);

@@ -11,7 +11,7 @@ import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisCluster, startRedisCluster } from "../support/redis-cluster.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
-import { waitReady } from "../support/wait.js";
+import { until, waitReady } from "../support/wait.js";
 
 const TOKEN = "inbox-cluster-token";
 const STREAM = "temp_memory:inbox";
@@ -55,11 +55,13 @@ async function slotOf(name: string): Promise<number> {
 }
 
 describe("the inbox on a 3-master Redis Cluster", () => {
-  it("appends exactly one entry per stored message, for users on every master, under concurrent adds and duplicates", async () => {
+  it("appends exactly one entry per stored message, for users on every master, under concurrent adds and duplicates", {
+    timeout: 90_000,
+  }, async () => {
     const users = Array.from({ length: 30 }, (_, i) => `inbox_cluster_${i}`);
     const masters = new Set(await Promise.all(users.map(async (user) => (await cluster.masterOf(await slotOf(key(user)))).port)));
     expect(masters.size).toBe(3);
-    const ids = Array.from({ length: 600 }, (_, i) => `cluster-${i}`);
+    const ids = Array.from({ length: 400 }, (_, i) => `cluster-${i}`);
     const started = performance.now();
     const answers = await Promise.all(
       ids.flatMap((id, i) => replicas.map((server) => post(server, users[i % users.length]!, { id, content: id }))),
@@ -67,6 +69,8 @@ describe("the inbox on a 3-master Redis Cluster", () => {
     const elapsedMs = performance.now() - started;
     expect(answers.filter((answer) => answer.status === 201)).toHaveLength(ids.length);
     expect(answers.filter((answer) => answer.status === 200)).toHaveLength(ids.length);
+    // An XADD unanswered within 500 ms (a loaded machine) is counted as missed but may still land: wait for it.
+    await until("every entry landed", async () => (await reader.xlen(STREAM)) >= ids.length, 10_000);
     expect((await streamIds()).sort()).toEqual([...ids].sort());
     console.info(`cluster inbox: ${answers.length} adds (half duplicates) in ${Math.round(elapsedMs)} ms, ${ids.length} entries`);
   });

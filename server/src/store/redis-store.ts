@@ -80,14 +80,13 @@ export function defineScrollbackCommands(client: Redis | Cluster): void {
 const INBOX_TYPE_REPLY = /^INBOXTYPE\b/;
 
 // Server replies that mean "Redis cannot serve this right now", as opposed to
-// a bug or a wrong key type.
+// a bug or a wrong key type (appendMessage.lua's INBOXTYPE among them: INTERNAL).
 const TRANSIENT_REPLY = /^(LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|READONLY|MASTERDOWN|NOREPLICAS|MOVED|ASK)\b/;
 
 /** Turns an ioredis failure into UNAVAILABLE (connection trouble) or INTERNAL (anything else). */
 function toStoreError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const replyError = error instanceof Error && error.name === "ReplyError";
-  if (replyError && INBOX_TYPE_REPLY.test(error.message)) return internal();
   if (replyError && !TRANSIENT_REPLY.test(error.message)) return internal();
   return unavailable("the store did not answer");
 }
