@@ -6,8 +6,12 @@
  * their own connections.
  */
 import type { Redis } from "ioredis";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../dev/free-port.js";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { createApp } from "../../server/src/app.js";
+import { type Config, loadConfig } from "../../server/src/config.js";
 import { messagesKey } from "../../server/src/store/redis-keys.js";
 import { connect, requestOk, type TestSocket } from "../support/clients.js";
 import { startServer, type TestServer } from "../support/servers.js";
@@ -240,5 +244,15 @@ describe("backends reading with a consumer group", () => {
     expect(pending.every(([, owner, , deliveries]) => owner === "survivor" && deliveries === 2)).toBe(true);
     await survivor.xack(stream, GROUP, ...claimed.map(([entryId]) => entryId));
     expect(((await reader.xpending(stream, GROUP)) as [number])[0]).toBe(0);
+  });
+});
+
+describe("without Redis", () => {
+  it("STORE=auto that finds no Redis stops at start instead of running without the inbox", async () => {
+    const base = loadConfig({ LOG_LEVEL: "silent", HOST: "127.0.0.1", PORT: "0", INBOX_STREAM: STREAM });
+    expect(base.store).toBe("auto-probe");
+    // The probe pointed at a free port of ours, never the machine's 6379.
+    const config: Config = { ...base, redis: { kind: "standalone", host: "127.0.0.1", port: await freePort(), db: 0 } };
+    await expect(createApp(config, pino({ level: "silent" }))).rejects.toThrow(/INBOX_STREAM needs Redis/);
   });
 });
