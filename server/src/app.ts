@@ -48,6 +48,7 @@ async function openStore(
 ): Promise<{ store: Store; redis?: RedisConnections }> {
   const useRedis = config.store === "redis" || (config.store === "auto-probe" && (await probeRedis(config.redis)));
   if (!useRedis) {
+    if (config.inbox) throw new Error(`INBOX_STREAM needs Redis (the inbox is a Redis Stream), and no Redis answered at 127.0.0.1:6379`);
     if (config.store === "auto-probe") {
       logger.warn("no Redis at 127.0.0.1:6379: using the in-process memory store (one process only, lost on restart)");
     }
@@ -63,6 +64,7 @@ async function openStore(
     metrics,
     io,
     waitClients: redis.waits,
+    logger: logger.child({ component: "store" }),
     onStall: (stalled) => {
       metrics.storeUp.set(stalled ? 0 : 1);
       if (stalled) logger.warn("redis stopped answering on an open connection: refusing store calls until a PING answers");

@@ -3,8 +3,10 @@
  * `loadConfig(env)` is pure; main.ts is the only place that reads process.env.
  */
 
-import { META_BYTES_CEILING } from "@scrollback/client/protocol/schemas";
+import { META_BYTES_CEILING, roleSchema } from "@scrollback/client/protocol/schemas";
 import { z } from "zod";
+
+type Role = z.output<typeof roleSchema>;
 
 const optionalString = z
   .string()
@@ -54,6 +56,11 @@ const httpOriginList = optionalString.transform((value, ctx) => {
   return origins;
 });
 
+/** INBOX_MAXLEN's bounds: below ~100 an approximate trim hardly trims (Redis trims whole nodes of 100 entries). */
+const INBOX_MAXLEN_MIN = 100;
+const INBOX_MAXLEN_MAX = 10_000_000;
+const INBOX_MAXLEN_DEFAULT = 10_000;
+
 /** Each variable on its own. */
 const envFields = z.object({
   /** Where HTTP and Socket.IO listen. */
@@ -87,6 +94,27 @@ const envFields = z.object({
   REDIS_WAIT_TIMEOUT_MS: z.coerce.number().int().min(1).max(1_500).default(1_000),
   /** `redis`, `memory` or `auto`. */
   STORE: z.enum(["auto", "redis", "memory"]).default("auto"),
+  /** The Redis Stream every stored message of INBOX_ROLES is appended to (PROTOCOL.md §8); unset: off. */
+  INBOX_STREAM: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[^\s]+$/, "must not contain spaces")
+      .max(256)
+      .optional(),
+  ),
+  /** Comma-separated roles whose messages enter the inbox. */
+  INBOX_ROLES: z
+    .string()
+    .default("user")
+    .transform((value) =>
+      value
+        .split(",")
+        .map((role) => role.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(roleSchema).min(1, "must name at least one of user, assistant, system")),
+  /** The inbox is trimmed to about this many entries (`XADD … MAXLEN ~`). */
+  INBOX_MAXLEN: z.coerce.number().int().min(INBOX_MAXLEN_MIN).max(INBOX_MAXLEN_MAX).default(INBOX_MAXLEN_DEFAULT),
   /** Messages kept per user. */
   HISTORY_MAX: z.coerce.number().int().min(1).max(1000).default(15),
   /** A user's history expires this long after their last write. */
@@ -165,6 +193,8 @@ export interface Config {
   historyMax: number;
   historyTtlSeconds: number;
   keyPrefix: string;
+  /** The inbox stream (PROTOCOL.md §8); undefined while it is off (the default). */
+  inbox?: InboxConfig;
   maxMessageBytes: number;
   maxMetaBytes: number;
   auth: AuthConfig;
@@ -179,6 +209,16 @@ export interface Config {
   tracing?: TracingConfig;
   /** SCROLLBACK_COMMIT: the `commit` label of `scrollback_build_info`, when the deployment says. */
   commit?: string;
+}
+
+/** Where stored messages are appended for backends to read (INBOX_STREAM and its companions). */
+export interface InboxConfig {
+  /** The stream's key, as given (no prefix added). */
+  stream: string;
+  /** Roles whose messages are appended. */
+  roles: readonly Role[];
+  /** Approximate cap of the stream (`MAXLEN ~`). */
+  maxLen: number;
 }
 
 /** Where spans go (OTEL_TRACING and its companions; tracing.ts starts the exporter). */
@@ -224,6 +264,9 @@ function checkCombinations(e: Env, ctx: z.RefinementCtx<Env>, given: readonly st
     problem(firstMode, `set at most one of ${REDIS_MODES.join(", ")} (${redisModes.join(" and ")} are set)`);
   if (isSet("REDIS_SENTINEL_NAME") && !isSet("REDIS_SENTINELS")) problem("REDIS_SENTINELS", "required with REDIS_SENTINEL_NAME");
   if (isSet("REDIS_SENTINELS") && !isSet("REDIS_SENTINEL_NAME")) problem("REDIS_SENTINEL_NAME", "required with REDIS_SENTINELS");
+
+  if (e.INBOX_STREAM !== undefined && e.STORE === "memory")
+    problem("INBOX_STREAM", "needs Redis (the inbox is a Redis Stream): unset it, or do not set STORE=memory");
 
   if (e.NODE_ENV === "production") checkProduction(e, given, problem);
 
@@ -272,6 +315,7 @@ function toConfig(e: Env, given: string[]): Config {
     historyMax: e.HISTORY_MAX,
     historyTtlSeconds: e.HISTORY_TTL_SECONDS,
     keyPrefix: e.KEY_PREFIX,
+    inbox: e.INBOX_STREAM === undefined ? undefined : { stream: e.INBOX_STREAM, roles: e.INBOX_ROLES, maxLen: e.INBOX_MAXLEN },
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     maxMetaBytes: e.MAX_META_BYTES,
     auth: { mode: authMode(e), jwtSecret: e.AUTH_JWT_SECRET, jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE },

@@ -4,6 +4,7 @@
  * connections exactly as a replica does).
  */
 import type { Tracer } from "@opentelemetry/api";
+import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import type { HistoryOperations } from "./history-operations.js";
 import { type Broadcaster, HistoryService } from "./history-service.js";
@@ -41,10 +42,18 @@ export function storeSettings(config: StoreConfig, metrics: Metrics): StoreSetti
  * (redis-connections.ts).
  */
 export function createRedisStore(
-  config: StoreConfig & Pick<Config, "keyPrefix" | "redisWait">,
+  config: StoreConfig & Pick<Config, "keyPrefix" | "redisWait" | "inbox">,
   client: RedisClient,
-  options: { metrics: Metrics; io: IoRef; onStall?: (stalled: boolean) => void; waitClients?: readonly RedisClient[] },
+  options: {
+    metrics: Metrics;
+    io: IoRef;
+    onStall?: (stalled: boolean) => void;
+    waitClients?: readonly RedisClient[];
+    /** Where an add that missed the inbox is logged (the metric counts it either way). */
+    logger?: Logger;
+  },
 ): RedisStore {
+  const { inbox } = config;
   return new RedisStore({
     ...storeSettings(config, options.metrics),
     client,
@@ -53,6 +62,18 @@ export function createRedisStore(
     waitReplicas: config.redisWait.replicas,
     waitTimeoutMs: config.redisWait.timeoutMs,
     onStall: options.onStall,
+    inbox: inbox && {
+      stream: inbox.stream,
+      roles: new Set(inbox.roles),
+      maxLen: inbox.maxLen,
+      onProblem: ({ error, messageId, stored }) => {
+        options.metrics.inboxAppendFailures.inc({ stored: String(stored) });
+        options.logger?.error(
+          { err: error, messageId, stream: inbox.stream },
+          stored ? "stored, but not appended to the inbox stream" : "refused an add: the inbox key is not a stream",
+        );
+      },
+    },
     announce: (message, origin) => {
       const io = options.io();
       return io && announceMessageAdded(io, config.keyPrefix, message, origin);

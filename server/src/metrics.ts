@@ -35,6 +35,8 @@ export interface Metrics {
   storeUp: { set(value: 0 | 1): void };
   /** List elements skipped because they are not readable messages. */
   skippedElements: Counter;
+  /** Adds that did not reach the inbox stream, by whether the message was stored all the same (`stored`: Cluster only). */
+  inboxAppendFailures: Counter<"stored">;
   /** HTTP API operations (add, load, clear) that reached their handler, by route and status. */
   httpRequests: Counter<"route" | "status">;
   /** Every HTTP request's latency, by route template, method and status (refusals before a handler too). */
@@ -132,6 +134,12 @@ export function createMetrics(build: { commit?: string } = {}): Metrics {
     skippedElements: new Counter({
       name: "scrollback_skipped_elements_total",
       help: "Stored elements skipped because they are not readable messages",
+      registers: [registry],
+    }),
+    inboxAppendFailures: new Counter({
+      name: "scrollback_inbox_append_failures_total",
+      help: "Adds that did not reach the inbox stream, by whether the message was stored all the same",
+      labelNames: ["stored"],
       registers: [registry],
     }),
     rateLimitDisconnects: new Counter({

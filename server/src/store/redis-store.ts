@@ -31,17 +31,9 @@ import { TurnsPerKey } from "./turns-per-key.js";
 declare module "ioredis" {
   interface RedisCommander<Context> {
     /** lua/appendMessage.lua: 0 when stored, the kept element on a duplicate. */
-    appendMessage(
-      key: string,
-      idsKey: string,
-      element: string,
-      id: string,
-      checkDuplicate: "1" | "0",
-      max: number,
-      ttlSeconds: number,
-      channel?: string,
-      payload?: string,
-    ): Result<0 | string, Context>;
+    appendMessage(...args: AppendArgs): Result<0 | string, Context>;
+    /** lua/appendMessage.lua with its optional KEYS[3]: the same, and the stored message XADDed to the inbox stream. */
+    appendMessageToInbox(...args: InboxAppendArgs): Result<0 | string, Context>;
     /** lua/clearHistory.lua: how many elements were deleted. */
     clearHistory(key: string, idsKey: string, channel?: string, payload?: string): Result<number, Context>;
   }
@@ -60,19 +52,48 @@ type AppendArgs = [
   payload: string,
 ];
 
-const LUA_COMMANDS = ["appendMessage", "clearHistory"] as const;
+/** The same with KEYS[3], the inbox stream, and ARGV[8..11], its entry. */
+type InboxAppendArgs = [
+  key: string,
+  idsKey: string,
+  inboxKey: string,
+  element: string,
+  id: string,
+  checkDuplicate: "1" | "0",
+  max: number,
+  ttlSeconds: number,
+  channel: string,
+  payload: string,
+  inboxMaxLen: number,
+  inboxUserId: string,
+  inboxId: string,
+  inboxMessage: string,
+];
+
+/** One add's script call: with or without the inbox. */
+type AppendCall = { inbox: false; args: AppendArgs } | { inbox: true; args: InboxAppendArgs };
+
+/** Each command: its script file and how many of its arguments are keys (appendMessage.lua's KEYS[3] is optional). */
+const LUA_COMMANDS = [
+  { name: "appendMessage", file: "appendMessage", numberOfKeys: 2 },
+  { name: "appendMessageToInbox", file: "appendMessage", numberOfKeys: 3 },
+  { name: "clearHistory", file: "clearHistory", numberOfKeys: 2 },
+] as const;
 
 /** Registers the Lua commands on a client (idempotent). Exported for tools that write the same way. */
 export function defineScrollbackCommands(client: Redis | Cluster): void {
-  for (const name of LUA_COMMANDS) {
+  for (const { name, file, numberOfKeys } of LUA_COMMANDS) {
     if (typeof (client as unknown as Record<string, unknown>)[name] === "function") continue;
-    const lua = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), "utf8");
-    client.defineCommand(name, { numberOfKeys: 2, lua });
+    const lua = readFileSync(new URL(`./lua/${file}.lua`, import.meta.url), "utf8");
+    client.defineCommand(name, { numberOfKeys, lua });
   }
 }
 
+/** The error appendMessage.lua answers when the inbox key holds something other than a stream. */
+const INBOX_TYPE_REPLY = /^INBOXTYPE\b/;
+
 // Server replies that mean "Redis cannot serve this right now", as opposed to
-// a bug or a wrong key type.
+// a bug or a wrong key type (appendMessage.lua's INBOXTYPE among them: INTERNAL).
 const TRANSIENT_REPLY = /^(LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|READONLY|MASTERDOWN|NOREPLICAS|MOVED|ASK)\b/;
 
 /** Turns an ioredis failure into UNAVAILABLE (connection trouble) or INTERNAL (anything else). */
@@ -117,6 +138,32 @@ export interface RedisStoreOptions extends StoreSettings {
    * clears in the order Redis applied them.
    */
   announceClear?: ClearAnnouncer;
+  /** The inbox stream (INBOX_STREAM, PROTOCOL.md §8); unset: no add touches a stream. */
+  inbox?: InboxOptions;
+}
+
+/** Where, and which, stored messages are appended for backends to read. */
+export interface InboxOptions {
+  /** The stream's key. */
+  stream: string;
+  /** Roles whose messages are appended. */
+  roles: ReadonlySet<string>;
+  /** Approximate cap (`XADD … MAXLEN ~`). */
+  maxLen: number;
+  /**
+   * Told when an add could not reach the inbox: the key holds something
+   * other than a stream (the add then stored nothing and answers INTERNAL),
+   * or, on a Cluster, the XADD after the store failed (the add stays stored
+   * and acked; the stream misses it).
+   */
+  onProblem?: (problem: { error: Error; messageId: string; stored: boolean }) => void;
+}
+
+/** One inbox entry's fields, in XADD order. */
+interface InboxEntry {
+  userId: string;
+  id: string;
+  message: string;
 }
 
 /** What to publish, and on which channel, when `message` is stored. */
@@ -129,6 +176,9 @@ export interface Announcement {
   channel: string;
   payload: string;
 }
+
+/** Cluster only: how long an add, already stored, waits for its XADD to the inbox (in another slot) before it is answered anyway. */
+const INBOX_AFTER_STORE_TIMEOUT_MS = 500;
 
 /** How long an add's `WAIT` waits when `waitTimeoutMs` is not given. */
 const DEFAULT_WAIT_TIMEOUT_MS = 1_000;
@@ -175,11 +225,16 @@ export class RedisStore implements Store {
   async append(userId: string, message: NewMessage, options: AppendOptions = {}): Promise<AppendResult> {
     const key = messagesKey(this.options.keyPrefix, userId);
     const announcement = this.options.announce?.({ ...message, userId }, options.origin);
-    const args = this.appendArgs(userId, message, options, announcement);
+    const entry = this.inboxEntry(userId, message);
+    // On a Cluster the stream sits in another slot than the user's key: the script cannot touch it.
+    const inScript = entry && !this.client.isCluster ? entry : undefined;
+    const call = this.appendCall(userId, message, options, announcement, inScript);
     const replicas = this.options.waitReplicas;
+    const reporting = <T>(add: () => Promise<T>) => this.reportingInboxType(message.id, add);
     const { kept, reached } = replicas
-      ? await this.runWaiting(key, (client) => this.appendAndWait(client, args, replicas))
-      : { kept: await this.run(key, () => this.client.appendMessage(...args)), reached: 0 };
+      ? await this.runWaiting(key, (client) => reporting(() => this.appendAndWait(client, call, replicas)))
+      : { kept: await this.run(key, () => reporting(() => this.sendAppend(this.client, call))), reached: 0 };
+    if (kept === 0 && entry && !inScript) await this.appendToInboxAfterStore(entry);
     const unconfirmed = replicas && reached < replicas ? { unconfirmed: { replicas: reached, wanted: replicas } } : {};
     if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined, ...unconfirmed };
     const existing = decodeElement(kept, userId);
@@ -277,12 +332,18 @@ export class RedisStore implements Store {
     this.stallGuards.close();
   }
 
-  /** The arguments of appendMessage.lua, in its KEYS/ARGV order. */
-  private appendArgs(userId: string, message: NewMessage, options: AppendOptions, announce: Announcement | undefined): AppendArgs {
+  /** appendMessage.lua's call for one add: its KEYS and ARGV, with the inbox's when `entry` enters it within the script. */
+  private appendCall(
+    userId: string,
+    message: NewMessage,
+    options: AppendOptions,
+    announce: Announcement | undefined,
+    entry: InboxEntry | undefined,
+  ): AppendCall {
     const { keyPrefix, historyMax, historyTtlSeconds } = this.options;
-    return [
-      messagesKey(keyPrefix, userId),
-      messageIdsKey(keyPrefix, userId),
+    const key = messagesKey(keyPrefix, userId);
+    const idsKey = messageIdsKey(keyPrefix, userId);
+    const argv = [
       encodeElement(message),
       message.id,
       options.freshId ? "0" : "1",
@@ -290,7 +351,58 @@ export class RedisStore implements Store {
       historyTtlSeconds,
       announce?.channel ?? "",
       announce?.payload ?? "",
-    ];
+    ] as const;
+    if (!entry) return { inbox: false, args: [key, idsKey, ...argv] };
+    const { stream, maxLen } = this.options.inbox as InboxOptions;
+    return { inbox: true, args: [key, idsKey, stream, ...argv, maxLen, entry.userId, entry.id, entry.message] };
+  }
+
+  /** The inbox entry of `message`, or undefined when the inbox is off or does not take its role. */
+  private inboxEntry(userId: string, message: NewMessage): InboxEntry | undefined {
+    const inbox = this.options.inbox;
+    if (!inbox?.roles.has(message.role)) return undefined;
+    // The Message exactly as the add's answer serves it (PROTOCOL.md §4).
+    return { userId, id: message.id, message: JSON.stringify({ ...message, userId }) };
+  }
+
+  /** One add on `client`: with the inbox XADD inside the script when the call has it. */
+  private sendAppend(client: Redis | Cluster, call: AppendCall): Promise<0 | string> {
+    return call.inbox ? client.appendMessageToInbox(...call.args) : client.appendMessage(...call.args);
+  }
+
+  /** Runs an add, telling `inbox.onProblem` when the script refused it because the inbox key is not a stream. */
+  private async reportingInboxType<T>(messageId: string, add: () => Promise<T>): Promise<T> {
+    try {
+      return await add();
+    } catch (error) {
+      if (error instanceof Error && INBOX_TYPE_REPLY.test(error.message))
+        this.options.inbox?.onProblem?.({ error, messageId, stored: false });
+      throw error;
+    }
+  }
+
+  /**
+   * Cluster only: the XADD after the script, on the stream's master. The add
+   * is stored already, and its retry would be a duplicate (which appends
+   * nothing), so a failure here does not fail the add: it is reported and
+   * the stream misses that message (PROTOCOL.md §8).
+   */
+  private async appendToInboxAfterStore(entry: InboxEntry): Promise<void> {
+    const { stream, maxLen, onProblem } = this.options.inbox as InboxOptions;
+    const xadd = this.run(stream, () =>
+      this.client.xadd(stream, "MAXLEN", "~", maxLen, "*", "userId", entry.userId, "id", entry.id, "message", entry.message),
+    );
+    try {
+      // The add is stored already: a hanging stream master must not hold its answer for long.
+      await withTimeout(xadd, {
+        ms: INBOX_AFTER_STORE_TIMEOUT_MS,
+        onTimeout: () => {
+          throw new Error(`the inbox XADD was not answered within ${INBOX_AFTER_STORE_TIMEOUT_MS} ms (it may still land)`);
+        },
+      });
+    } catch (error) {
+      onProblem?.({ error: error instanceof Error ? error : new Error(String(error)), messageId: entry.id, stored: true });
+    }
   }
 
   /**
@@ -301,22 +413,21 @@ export class RedisStore implements Store {
    */
   private async appendAndWait(
     client: Redis | Cluster,
-    args: AppendArgs,
+    call: AppendCall,
     replicas: number,
     redirected = false,
   ): Promise<{ kept: 0 | string; reached: number }> {
-    const results = await client
-      .pipeline()
-      .appendMessage(...args)
-      .wait(replicas, this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS)
-      .exec();
+    const pipeline = client.pipeline();
+    if (call.inbox) pipeline.appendMessageToInbox(...call.args);
+    else pipeline.appendMessage(...call.args);
+    const results = await pipeline.wait(replicas, this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS).exec();
     const [[appendError, kept], [waitError, reached]] = results as [[Error | null, 0 | string], [Error | null, number]];
     // ioredis follows MOVED for a pipeline only when every command in it was
     // redirected, and WAIT never is: after a failover, learn the new slot
     // owners and send it once more (the script did not run on that node).
     if (appendError && !redirected && client.isCluster && appendError.message.startsWith("MOVED ")) {
       await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));
-      return this.appendAndWait(client, args, replicas, true);
+      return this.appendAndWait(client, call, replicas, true);
     }
     if (appendError) throw appendError;
     if (waitError) throw waitError;

@@ -16,6 +16,10 @@
 
   KEYS[1]  the user's list, <prefix>:<userId>:messages
   KEYS[2]  its id index, {<prefix>:<userId>:messages}:ids (same Cluster slot)
+  KEYS[3]  optional: the inbox stream (INBOX_STREAM) to XADD the stored
+           message to; absent when the message does not enter the inbox or
+           the stream is in another Cluster slot (the store then XADDs it
+           itself, after this script)
   ARGV[1]  the element to store (JSON, see message-codec.ts)
   ARGV[2]  the element's id
   ARGV[3]  "1" to refuse a duplicate of that id, "0" to skip the check
@@ -25,12 +29,19 @@
   ARGV[6]  optional: the channel to SPUBLISH to once stored ("" or absent: none);
            on a Cluster it must hash to KEYS[1]'s slot (realtime/rooms.ts)
   ARGV[7]  optional: what to publish there
+  ARGV[8]  with KEYS[3]: INBOX_MAXLEN, trimmed approximately (MAXLEN ~)
+  ARGV[9]  with KEYS[3]: the entry's `userId` field
+  ARGV[10] with KEYS[3]: the entry's `id` field (the message id)
+  ARGV[11] with KEYS[3]: the entry's `message` field (the Message as JSON)
 
   Returns  0 when stored;
            the element already kept under that id (a string) when it is a
-           duplicate, in which case the history is not written.
+           duplicate, in which case the history is not written;
+           the error "INBOXTYPE ..." when KEYS[3] holds something other than
+           a stream, in which case nothing is written either (checked before
+           any write, so the add stays all-or-nothing).
 ]]
-local key, index = KEYS[1], KEYS[2]
+local key, index, inbox = KEYS[1], KEYS[2], KEYS[3]
 local element, id, check = ARGV[1], ARGV[2], ARGV[3] == "1"
 local max, ttl = tonumber(ARGV[4]), ARGV[5]
 
@@ -128,6 +139,13 @@ if check then
   end
 end
 
+if inbox then
+  local kind = redis.call("TYPE", inbox).ok
+  if kind ~= "stream" and kind ~= "none" then
+    return redis.error_reply("INBOXTYPE the inbox key " .. inbox .. " holds a " .. kind .. ", not a stream")
+  end
+end
+
 length = redis.call("RPUSH", key, element)
 redis.call("HSET", index, id, head + length - 1)
 if length > max then
@@ -148,5 +166,8 @@ redis.call("EXPIRE", key, ttl)
 redis.call("EXPIRE", index, ttl)
 if ARGV[6] and ARGV[6] ~= "" then
   redis.call("SPUBLISH", ARGV[6], ARGV[7])
+end
+if inbox then
+  redis.call("XADD", inbox, "MAXLEN", "~", ARGV[8], "*", "userId", ARGV[9], "id", ARGV[10], "message", ARGV[11])
 end
 return 0
