@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { userIdSchema } from "@scrollback/client/protocol/schemas";
 import { type Config, ConfigError, loadConfig } from "../config.js";
 import type { RedisClient } from "../redis-connections.js";
+import { redisTlsOptions } from "../redis-tls.js";
 import { CliError, EXIT_CODES } from "./cli-error.js";
 import type { Command, CommandContext } from "./command.js";
 import { clearCommand } from "./commands/clear.js";
@@ -146,6 +147,7 @@ function loadCliConfig(
   let config: Readonly<Config>;
   try {
     config = loadConfig(effective);
+    if (config.store !== "memory") redisTlsOptions(config.redis);
   } catch (error) {
     if (error instanceof ConfigError) throw new CliError("USAGE", error.message);
     throw error;
