@@ -21,9 +21,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../dev/free-port.js";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { makeTestCertificates } from "../../dev/test-certificates.js";
+import { CHROMIUM_PATH } from "../browser/chromium.js";
 import { nextEvent, request, requestOk } from "../support/clients.js";
 import { startServer, type TestServer } from "../support/servers.js";
-import { CHROMIUM_PATH } from "../browser/chromium.js";
 import { Capture } from "./cli-harness.js";
 import { type DnsResponder, startDnsResponder } from "./dns-responder.js";
 
