@@ -168,6 +168,24 @@ describe("a server certificate the client must not trust", () => {
 });
 
 describe("TLS files checked at start", () => {
+  it("TLS is on with rediss:// (the system's CAs) or any REDIS_TLS_* setting, for every kind of target", () => {
+    expect(loadConfig({ REDIS_URL: "rediss://127.0.0.1:1" }).redis.tls).toEqual({});
+    expect(loadConfig({ REDIS_URL: "redis://127.0.0.1:1" }).redis.tls).toBeUndefined();
+    expect(loadConfig({ REDIS_HOST: "redis.internal", REDIS_TLS_CA_FILE: "/ca.crt" }).redis).toMatchObject({
+      kind: "standalone",
+      tls: { caFile: "/ca.crt" },
+    });
+    const both = { REDIS_TLS_CERT_FILE: "/c.crt", REDIS_TLS_KEY_FILE: "/c.key" };
+    expect(loadConfig({ REDIS_SENTINELS: "127.0.0.1:1", REDIS_SENTINEL_NAME: "m", ...both }).redis).toMatchObject({
+      kind: "sentinel",
+      tls: { certFile: "/c.crt", keyFile: "/c.key" },
+    });
+    expect(loadConfig({ REDIS_CLUSTER_NODES: "127.0.0.1:1", REDIS_TLS_CA_FILE: "/ca.crt" }).redis).toMatchObject({
+      kind: "cluster",
+      tls: { caFile: "/ca.crt" },
+    });
+  });
+
   it("a certificate without its key (or the reverse) is a configuration error", () => {
     expect(() => loadConfig({ REDIS_URL: "rediss://127.0.0.1:1", REDIS_TLS_CERT_FILE: "/x.crt" })).toThrow(
       /REDIS_TLS_KEY_FILE: required with REDIS_TLS_CERT_FILE/,
