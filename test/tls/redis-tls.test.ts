@@ -159,7 +159,23 @@ describe("a server certificate the client must not trust", () => {
     );
   });
 
-  it("without a client certificate, where Redis asks for one: one line naming REDIS_TLS_CERT_FILE", async () => {
+  it("a replica without a client certificate, where Redis asks for one: unready, one error line naming REDIS_TLS_CERT_FILE", async () => {
+    const { REDIS_TLS_CERT_FILE: _cert, REDIS_TLS_KEY_FILE: _key, ...withoutClientCertificate } = tlsEnv();
+    const server = await spawnServer(withoutClientCertificate);
+    try {
+      await expect.poll(() => server.output(), { timeout: 10_000 }).toMatch(/REDIS_TLS_CERT_FILE/);
+      const line = server
+        .output()
+        .split("\n")
+        .find((entry) => entry.includes("REDIS_TLS_CERT_FILE"))!;
+      expect(JSON.parse(line)).toMatchObject({ level: 50, msg: "redis connection error" });
+      expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("the CLI without a client certificate, where Redis asks for one: one line naming REDIS_TLS_CERT_FILE", async () => {
     const { REDIS_TLS_CERT_FILE: _cert, REDIS_TLS_KEY_FILE: _key, ...withoutClientCertificate } = tlsEnv();
     const result = await cli(["users"], withoutClientCertificate);
     expect(result.code).not.toBe(0);
