@@ -53,7 +53,8 @@ ${commands.join("\n")}
 
 Options:
   --json            results as JSON on stdout (errors as JSON on stderr)
-  --redis-url URL   this Redis instead of the configured one
+  --redis-url URL   this Redis instead of the configured one (the
+                    REDIS_TLS_* files still apply; rediss:// for TLS)
   --key-prefix P    this key prefix instead of KEY_PREFIX
   --replica URL     (stats) a replica's base URL; repeat it, or set
                     SCROLLBACK_REPLICAS=url,url. A name with several
