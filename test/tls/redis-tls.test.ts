@@ -112,6 +112,11 @@ describe("a TLS-only Redis with client certificates", () => {
     expect(shown.stderr).toBe("");
     expect(shown.code).toBe(0);
     expect(shown.json.messages.map((message) => message.content)).toEqual(["for the operator"]);
+    // --redis-url replaces the target, not the TLS files.
+    const { REDIS_URL: _url, ...filesOnly } = tlsEnv();
+    const listed = await cli(["users", "--json", "--redis-url", redis.url], filesOnly);
+    expect(listed.code).toBe(0);
+    expect(listed.json.users).toContain(user);
   });
 });
 
