@@ -5,11 +5,13 @@
  * test outages.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
 import { freePort } from "./free-port.js";
+import { makeTestCertificates, type TestCertificates } from "./test-certificates.js";
 
 export interface RedisServerOptions {
   /** Append-only file on, fsync'ed on every write: acked means on disk. */
@@ -20,12 +22,54 @@ export interface RedisServerOptions {
   configFile?: string;
   port?: number;
   dir?: string;
+  /**
+   * TLS only: no plain port, `port` is the TLS port. Certificates are made
+   * in the server's dir unless given (servers that talk to each other —
+   * replicas, Sentinels, a Cluster — share one CA).
+   */
+  tls?: RedisTlsSetup;
+}
+
+export interface RedisTlsSetup {
+  certificates?: TestCertificates;
+  /** `tls-auth-clients`: clients must show a certificate from the CA (mutual TLS). Default: yes. */
+  authClients?: boolean;
+}
+
+/** `redis-server` arguments for TLS only on `port` with `certificates`. */
+export function redisTlsArgs(port: number, certificates: TestCertificates, authClients = true): string[] {
+  return [
+    "--port",
+    "0",
+    "--tls-port",
+    String(port),
+    "--tls-cert-file",
+    certificates.serverCertFile,
+    "--tls-key-file",
+    certificates.serverKeyFile,
+    "--tls-ca-cert-file",
+    certificates.caFile,
+    "--tls-auth-clients",
+    authClients ? "yes" : "no",
+  ];
+}
+
+/** What a client needs to speak TLS to a server made with `certificates`: their CA and the client certificate. */
+export function clientTlsOptions(certificates: TestCertificates): ConnectionOptions {
+  return {
+    ca: readFileSync(certificates.caFile),
+    cert: readFileSync(certificates.clientCertFile),
+    key: readFileSync(certificates.clientKeyFile),
+  };
 }
 
 export interface RedisServer {
   port: number;
+  /** `redis://127.0.0.1:<port>`, or `rediss://` when TLS only. */
   url: string;
   dir: string;
+  /** The certificates, when it speaks TLS only. */
+  certificates?: TestCertificates;
   process: ChildProcess;
   /** A fresh client to this server (closed by `stop`). */
   client(): Redis;
@@ -39,10 +83,10 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+async function waitForPing(port: number, tls?: ConnectionOptions, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+    const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, tls });
     probe.on("error", () => {});
     try {
       await probe.connect();
@@ -59,10 +103,11 @@ async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
 export async function startRedis(options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = options.port ?? (await freePort());
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "scrollback-redis-"));
+  const certificates = options.tls && (options.tls.certificates ?? makeTestCertificates(join(dir, "tls")));
+  const tls = certificates && clientTlsOptions(certificates);
   const args = [
     ...(options.configFile ? [options.configFile] : []),
-    "--port",
-    String(port),
+    ...(certificates ? redisTlsArgs(port, certificates, options.tls?.authClients) : ["--port", String(port)]),
     "--bind",
     "127.0.0.1",
     "--dir",
@@ -78,7 +123,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   ];
   const clients: Redis[] = [];
   let child = spawn("redis-server", args, { stdio: "ignore" });
-  await waitForPing(port);
+  await waitForPing(port, tls);
 
   const exited = (proc: ChildProcess) =>
     proc.exitCode !== null || proc.signalCode !== null
@@ -87,13 +132,14 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
 
   const server: RedisServer = {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: `${tls ? "rediss" : "redis"}://127.0.0.1:${port}`,
     dir,
+    certificates,
     get process() {
       return child;
     },
     client() {
-      const client = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+      const client = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1, tls });
       client.on("error", () => {});
       clients.push(client);
       return client;
@@ -108,7 +154,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     },
     async restart() {
       child = spawn("redis-server", args, { stdio: "ignore" });
-      await waitForPing(port);
+      await waitForPing(port, tls);
     },
     async stop() {
       for (const client of clients) client.disconnect();

@@ -85,6 +85,11 @@ const envFields = z.object({
   REDIS_SENTINEL_NAME: optionalString,
   /** Redis Cluster seed nodes. */
   REDIS_CLUSTER_NODES: hostList,
+  /** TLS to Redis (each a PEM file path; any of them turns TLS on, as `rediss://` does): the CA that signed Redis's certificate… */
+  REDIS_TLS_CA_FILE: optionalString,
+  /** …and the client certificate and key, for a Redis that asks for one (`tls-auth-clients`); the two come together. */
+  REDIS_TLS_CERT_FILE: optionalString,
+  REDIS_TLS_KEY_FILE: optionalString,
   /**
    * Opt-in durability: after each add, `WAIT` until this many replicas have
    * it (0: off, the ack means "on the master"); fewer in time → UNAVAILABLE.
@@ -167,11 +172,22 @@ const envFields = z.object({
 
 type Env = z.output<typeof envFields>;
 
+/**
+ * TLS to Redis: the PEM files of REDIS_TLS_* (read by redis-tls.ts). Present
+ * (maybe empty: the system's CAs, no client certificate) whenever TLS is on.
+ */
+export interface RedisTlsFiles {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
 /** Where the store lives; `auto-probe` means "try 127.0.0.1:6379 once, else memory". */
-export type RedisTarget =
+export type RedisTarget = (
   | { kind: "standalone"; url?: string; host: string; port: number; db: number; username?: string; password?: string }
   | { kind: "sentinel"; sentinels: { host: string; port: number }[]; name: string; db: number; username?: string; password?: string }
-  | { kind: "cluster"; nodes: { host: string; port: number }[]; username?: string; password?: string };
+  | { kind: "cluster"; nodes: { host: string; port: number }[]; username?: string; password?: string }
+) & { tls?: RedisTlsFiles };
 
 export interface AuthConfig {
   mode: "jwt" | "dev";
@@ -264,6 +280,8 @@ function checkCombinations(e: Env, ctx: z.RefinementCtx<Env>, given: readonly st
     problem(firstMode, `set at most one of ${REDIS_MODES.join(", ")} (${redisModes.join(" and ")} are set)`);
   if (isSet("REDIS_SENTINEL_NAME") && !isSet("REDIS_SENTINELS")) problem("REDIS_SENTINELS", "required with REDIS_SENTINEL_NAME");
   if (isSet("REDIS_SENTINELS") && !isSet("REDIS_SENTINEL_NAME")) problem("REDIS_SENTINEL_NAME", "required with REDIS_SENTINELS");
+  if (isSet("REDIS_TLS_CERT_FILE") && !isSet("REDIS_TLS_KEY_FILE")) problem("REDIS_TLS_KEY_FILE", "required with REDIS_TLS_CERT_FILE");
+  if (isSet("REDIS_TLS_KEY_FILE") && !isSet("REDIS_TLS_CERT_FILE")) problem("REDIS_TLS_CERT_FILE", "required with REDIS_TLS_KEY_FILE");
 
   if (e.INBOX_STREAM !== undefined && e.STORE === "memory")
     problem("INBOX_STREAM", "needs Redis (the inbox is a Redis Stream): unset it, or do not set STORE=memory");
@@ -365,11 +383,18 @@ function redisConfigured(given: readonly string[]): boolean {
   return given.some((name) => name.startsWith("REDIS_"));
 }
 
+/** The TLS files, when TLS is on: any REDIS_TLS_* setting, or a `rediss://` REDIS_URL. */
+function redisTls(e: Env): RedisTlsFiles | undefined {
+  const files = { caFile: e.REDIS_TLS_CA_FILE, certFile: e.REDIS_TLS_CERT_FILE, keyFile: e.REDIS_TLS_KEY_FILE };
+  const anyFile = Object.values(files).some((file) => file !== undefined);
+  return anyFile || e.REDIS_URL?.startsWith("rediss://") ? files : undefined;
+}
+
 function redisTarget(e: Env): RedisTarget {
-  const credentials = { username: e.REDIS_USERNAME, password: e.REDIS_PASSWORD };
-  if (e.REDIS_CLUSTER_NODES) return { kind: "cluster", nodes: e.REDIS_CLUSTER_NODES, ...credentials };
+  const access = { username: e.REDIS_USERNAME, password: e.REDIS_PASSWORD, tls: redisTls(e) };
+  if (e.REDIS_CLUSTER_NODES) return { kind: "cluster", nodes: e.REDIS_CLUSTER_NODES, ...access };
   if (e.REDIS_SENTINELS && e.REDIS_SENTINEL_NAME) {
-    return { kind: "sentinel", sentinels: e.REDIS_SENTINELS, name: e.REDIS_SENTINEL_NAME, db: e.REDIS_DB ?? 0, ...credentials };
+    return { kind: "sentinel", sentinels: e.REDIS_SENTINELS, name: e.REDIS_SENTINEL_NAME, db: e.REDIS_DB ?? 0, ...access };
   }
   return {
     kind: "standalone",
@@ -377,7 +402,7 @@ function redisTarget(e: Env): RedisTarget {
     host: e.REDIS_HOST ?? "127.0.0.1",
     port: e.REDIS_PORT ?? 6379,
     db: e.REDIS_DB ?? 0,
-    ...credentials,
+    ...access,
   };
 }
 

@@ -7,6 +7,7 @@ import pino from "pino";
 import { createApp } from "./app.js";
 import { type Config, ConfigError, loadConfig } from "./config.js";
 import { readEnvironment } from "./environment.js";
+import { redisTlsOptions } from "./redis-tls.js";
 import { startTracing } from "./tracing.js";
 import { withTimeout } from "./with-timeout.js";
 
@@ -19,6 +20,8 @@ async function main(): Promise<void> {
   let config: Readonly<Config>;
   try {
     config = loadConfig(readEnvironment(process.env));
+    // REDIS_TLS_* files readable, PEM, and the certificate with its key: checked now, not at the first connection.
+    if (config.store !== "memory") redisTlsOptions(config.redis);
   } catch (error) {
     if (error instanceof ConfigError) {
       // One line per problem, each naming its variable.

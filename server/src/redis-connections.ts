@@ -16,6 +16,7 @@
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "pino";
 import type { RedisTarget } from "./config.js";
+import { describeRedisError, redisTlsOptions } from "./redis-tls.js";
 import { withTimeout } from "./with-timeout.js";
 
 /**
@@ -75,14 +76,21 @@ function roleOptions(role: Role): RedisOptions {
   return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: COMMAND_TIMEOUT_MS };
 }
 
-/** Creates one client of `role` for `target`. */
+/**
+ * Creates one client of `role` for `target`.
+ * @throws {ConfigError} when a REDIS_TLS_* file cannot be used.
+ */
 export function createRedisClient(target: RedisTarget, role: Role): RedisClient {
-  const options = roleOptions(role);
+  const tls = redisTlsOptions(target);
+  const options: RedisOptions = { ...roleOptions(role), ...(tls && { tls }) };
   const auth = { username: target.username, password: target.password };
   switch (target.kind) {
     case "cluster": {
       const clusterOptions: ClusterOptions = {
         redisOptions: { ...options, ...auth },
+        // With TLS, connect to each node by the name it is known by (a seed's
+        // host name, not its address), so the certificate is checked against it.
+        ...(tls && { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) }),
         enableOfflineQueue: options.enableOfflineQueue ?? true,
         clusterRetryStrategy: reconnectDelay,
         slotsRefreshTimeout: 2_000,
@@ -103,6 +111,8 @@ export function createRedisClient(target: RedisTarget, role: Role): RedisClient 
         sentinelUsername: target.username,
         sentinelPassword: target.password,
         sentinelRetryStrategy: reconnectDelay,
+        // With TLS, the Sentinels are spoken to over TLS too, with the same files.
+        ...(tls && { sentinelTLS: tls, enableTLSForSentinelMode: true }),
         // Follow +switch-master announcements: a master that hangs rather than
         // dies keeps its connections open, and only this moves them over.
         failoverDetector: true,
@@ -129,8 +139,13 @@ export function createRedisConnections(target: RedisTarget, logger: Logger, opti
     let lastError = "";
     // Without an error listener ioredis would print every failed reconnect.
     client.on("error", (error: Error) => {
-      if (error.message !== lastError) logger.warn({ role, err: error.message }, "redis connection error");
-      lastError = error.message;
+      const message = describeRedisError(error, target);
+      if (message !== lastError) {
+        // A refused certificate is the operator's to fix, not a passing outage.
+        const level = message === error.message ? "warn" : "error";
+        logger[level]({ role, err: message }, "redis connection error");
+      }
+      lastError = message;
     });
     client.on("ready", () => {
       if (lastError) logger.info({ role }, "redis connection restored");
@@ -178,7 +193,14 @@ export async function closeRedisClient(client: RedisClient): Promise<void> {
 /** One PING to `target` without retries: does a Redis answer there right now? */
 export async function probeRedis(target: RedisTarget, timeoutMs = 1_000): Promise<boolean> {
   if (target.kind !== "standalone") return false;
-  const options: RedisOptions = { connectTimeout: timeoutMs, retryStrategy: () => null, maxRetriesPerRequest: 0, lazyConnect: true };
+  const tls = redisTlsOptions(target);
+  const options: RedisOptions = {
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    lazyConnect: true,
+    ...(tls && { tls }),
+  };
   const client = target.url
     ? new Redis(target.url, options)
     : new Redis({ ...options, host: target.host, port: target.port, db: target.db });

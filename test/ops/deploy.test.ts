@@ -12,6 +12,7 @@ import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
+import { makeTestCertificates } from "../../dev/test-certificates.js";
 import { loadConfig } from "../../server/src/config.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -143,8 +144,14 @@ describe(`docker-compose.yml${hasCompose ? "" : skipNote("docker-compose", "dock
       const { lb } = resolved().services;
       expect(lb.image).toMatch(/^haproxy:/);
       expect(lb.volumes).toContain(`${join(root, "deploy/haproxy/haproxy.cfg")}:/usr/local/etc/haproxy/haproxy.cfg:ro`);
+      // The certificate's directory, where haproxy.cfg's default TLS_CERTIFICATE points.
+      expect(lb.volumes).toContain(`${join(root, "deploy/haproxy/certs")}:/usr/local/etc/haproxy/certs:ro`);
       expect(lb.environment!.SCROLLBACK_SERVICE).toBe("scrollback:3000");
-      expect(lb.ports).toEqual([{ published: 8080, target: 8080 }]);
+      expect(lb.environment!.PUBLIC_HTTPS_PORT).toBe("8443");
+      expect(lb.ports).toEqual([
+        { published: 8080, target: 8080 },
+        { published: 8443, target: 8443 },
+      ]);
     });
 
     it("keeps Prometheus and Grafana behind the observability profile, bound to loopback", () => {
@@ -171,9 +178,21 @@ describe(`deploy/haproxy/haproxy.cfg${hasHaproxy ? "" : skipNote("haproxy", "hap
   const file = join(root, "deploy/haproxy/haproxy.cfg");
 
   it.skipIf(!hasHaproxy)("is valid for `haproxy -c`, with its defaults and with the variables set", () => {
+    // HAProxy reads the certificate when it checks the file; the default path exists only in the container.
+    const certificates = makeTestCertificates(join(scratch, "tls"));
+    const pem = join(scratch, "tls", "site.pem");
+    writeFileSync(pem, readFileSync(certificates.serverCertFile, "utf8") + readFileSync(certificates.serverKeyFile, "utf8"));
     for (const env of [
-      {},
-      { SCROLLBACK_SERVICE: "app:4000", DNS_NAMESERVER: "127.0.0.1:5353", LISTEN_ADDRESS: "127.0.0.1:9999", DYNAMIC_COOKIE_KEY: "k" },
+      { TLS_CERTIFICATE: pem },
+      {
+        SCROLLBACK_SERVICE: "app:4000",
+        DNS_NAMESERVER: "127.0.0.1:5353",
+        LISTEN_ADDRESS: "127.0.0.1:9999",
+        TLS_LISTEN_ADDRESS: "127.0.0.1:9443",
+        TLS_CERTIFICATE: pem,
+        PUBLIC_HTTPS_PORT: "9443",
+        DYNAMIC_COOKIE_KEY: "k",
+      },
     ]) {
       const result = spawnSync("haproxy", ["-c", "-f", file], { encoding: "utf8", env: { PATH: process.env.PATH!, ...env } });
       expect(result.status, result.stdout + result.stderr).toBe(0);
@@ -186,6 +205,15 @@ describe(`deploy/haproxy/haproxy.cfg${hasHaproxy ? "" : skipNote("haproxy", "hap
     expect(text).toMatch(/^\s*cookie \S+ insert .*dynamic/m);
     expect(text).toMatch(/^\s*option httpchk GET \/readyz/m);
     expect(text).toMatch(/^\s*server-template \S+ 1-\d+ "\$\{SCROLLBACK_SERVICE-scrollback:3000\}"/m);
+  });
+
+  it("ends TLS with the certificate of TLS_CERTIFICATE, redirects plain HTTP and sends HSTS", () => {
+    const text = readFileSync(file, "utf8");
+    expect(text).toMatch(
+      /^\s*bind "\$\{TLS_LISTEN_ADDRESS-:8443\}" ssl crt "\$\{TLS_CERTIFICATE-\/usr\/local\/etc\/haproxy\/certs\/scrollback\.pem\}"/m,
+    );
+    expect(text).toMatch(/^\s*http-request redirect location "https:\/\/.*" code 308 unless \{ ssl_fc \}/m);
+    expect(text).toMatch(/^\s*http-response set-header Strict-Transport-Security "max-age=\d+" if \{ ssl_fc \}/m);
   });
 });
 

@@ -8,7 +8,8 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Cluster, Redis } from "ioredis";
-import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { clientTlsOptions, type RedisServer, startRedis } from "../../dev/redis-server.js";
+import type { TestCertificates } from "../../dev/test-certificates.js";
 import { until } from "./wait.js";
 
 const run = promisify(execFile);
@@ -21,6 +22,8 @@ export interface RedisClusterOptions {
   replicasPerMaster?: number;
   /** `cluster-node-timeout`; longer keeps a frozen master from being counted as failing. Default CLUSTER_NODE_TIMEOUT_MS. */
   nodeTimeoutMs?: number;
+  /** TLS only: clients, the cluster bus and replication over TLS with these certificates (client certificates required). */
+  tls?: TestCertificates;
 }
 
 /** One line of `CLUSTER NODES`, as far as the tests need it. */
@@ -96,12 +99,22 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     // Let any replica take over, however long it was cut off.
     "--cluster-replica-validity-factor",
     "0",
+    ...(options.tls ? ["--tls-cluster", "yes", "--tls-replication", "yes"] : []),
   ];
-  const nodes = await Promise.all(Array.from({ length: masters * (1 + replicasPerMaster) }, () => startRedis({ args })));
+  const tls = options.tls && { certificates: options.tls };
+  const tlsOptions = options.tls && clientTlsOptions(options.tls);
+  const nodes = await Promise.all(Array.from({ length: masters * (1 + replicasPerMaster) }, () => startRedis({ args, tls })));
   const clients: (Redis | Cluster)[] = [];
 
   const admin = (node: RedisServer): Redis => {
-    const client = new Redis({ port: node.port, host: "127.0.0.1", maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+    const client = new Redis({
+      port: node.port,
+      host: "127.0.0.1",
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      lazyConnect: true,
+      tls: tlsOptions,
+    });
     client.on("error", () => {});
     return client;
   };
@@ -116,7 +129,11 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   };
 
   try {
+    const cliTls = options.tls
+      ? ["--tls", "--cacert", options.tls.caFile, "--cert", options.tls.clientCertFile, "--key", options.tls.clientKeyFile]
+      : [];
     await run("redis-cli", [
+      ...cliTls,
       "--cluster",
       "create",
       ...nodes.map((node) => `127.0.0.1:${node.port}`),
@@ -149,7 +166,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       const client = new Cluster(
         nodes.map((node) => ({ host: "127.0.0.1", port: node.port })),
         {
-          redisOptions: { maxRetriesPerRequest: 1 },
+          redisOptions: { maxRetriesPerRequest: 1, tls: tlsOptions },
         },
       );
       client.on("error", () => {});

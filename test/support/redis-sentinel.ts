@@ -7,9 +7,11 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
 import { freePort } from "../../dev/free-port.js";
-import { type RedisServer, type RedisServerOptions, startRedis } from "../../dev/redis-server.js";
+import { clientTlsOptions, type RedisServer, type RedisServerOptions, startRedis } from "../../dev/redis-server.js";
+import type { TestCertificates } from "../../dev/test-certificates.js";
 import { until } from "./wait.js";
 
 /** The name Sentinels know the master by (`REDIS_SENTINEL_NAME`). */
@@ -21,6 +23,12 @@ export const SENTINEL_DOWN_AFTER_MS = 1_000;
 export interface RedisSentinelOptions {
   /** Options for the master and replica, e.g. `appendOnly`. */
   data?: Pick<RedisServerOptions, "appendOnly" | "args">;
+  /**
+   * TLS only, everywhere: data nodes and Sentinels on TLS ports with these
+   * certificates (client certificates required), replication and the
+   * Sentinels' own connections over TLS too.
+   */
+  tls?: TestCertificates;
 }
 
 export interface RedisSentinel {
@@ -44,8 +52,8 @@ function isRunning(node: RedisServer): boolean {
   return node.process.exitCode === null && node.process.signalCode === null;
 }
 
-async function ask<T>(port: number, command: (client: Redis) => Promise<T>): Promise<T> {
-  const client = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+async function ask<T>(port: number, command: (client: Redis) => Promise<T>, tls?: ConnectionOptions): Promise<T> {
+  const client = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true, tls });
   client.on("error", () => {});
   try {
     await client.connect();
@@ -55,7 +63,7 @@ async function ask<T>(port: number, command: (client: Redis) => Promise<T>): Pro
   }
 }
 
-async function startSentinel(masterPort: number): Promise<RedisServer> {
+async function startSentinel(masterPort: number, tls?: TestCertificates): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), "scrollback-sentinel-"));
   const configFile = join(dir, "sentinel.conf");
   const name = SENTINEL_MASTER_NAME;
@@ -66,27 +74,35 @@ async function startSentinel(masterPort: number): Promise<RedisServer> {
       `sentinel down-after-milliseconds ${name} ${SENTINEL_DOWN_AFTER_MS}`,
       `sentinel failover-timeout ${name} 10000`,
       `sentinel parallel-syncs ${name} 1`,
+      // Sentinels reach the data nodes (and each other) over TLS.
+      ...(tls ? ["tls-replication yes"] : []),
       "",
     ].join("\n"),
   );
-  return startRedis({ dir, configFile, port: await freePort(), args: ["--sentinel"] });
+  return startRedis({ dir, configFile, port: await freePort(), args: ["--sentinel"], tls: tls && { certificates: tls } });
 }
 
 export async function startRedisSentinel(options: RedisSentinelOptions = {}): Promise<RedisSentinel> {
-  const master = await startRedis(options.data);
-  const replica = await startRedis({
+  const tlsOptions = options.tls && clientTlsOptions(options.tls);
+  const dataOptions: RedisServerOptions = {
     ...options.data,
-    args: [...(options.data?.args ?? []), "--replicaof", "127.0.0.1", String(master.port)],
+    ...(options.tls && { tls: { certificates: options.tls }, args: [...(options.data?.args ?? []), "--tls-replication", "yes"] }),
+  };
+  const master = await startRedis(dataOptions);
+  const replica = await startRedis({
+    ...dataOptions,
+    args: [...(dataOptions.args ?? []), "--replicaof", "127.0.0.1", String(master.port)],
   });
   const dataNodes = [master, replica];
-  const sentinels = await Promise.all([0, 1, 2].map(() => startSentinel(master.port)));
+  const sentinels = await Promise.all([0, 1, 2].map(() => startSentinel(master.port, options.tls)));
+  const askNode = <T>(port: number, command: (client: Redis) => Promise<T>) => ask(port, command, tlsOptions);
 
   const masterPort = async (): Promise<number> => {
     for (const sentinel of sentinels.filter(isRunning)) {
       try {
-        const address = (await ask(sentinel.port, (client) => client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER_NAME))) as
-          | [string, string]
-          | null;
+        const address = (await askNode(sentinel.port, (client) =>
+          client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER_NAME),
+        )) as [string, string] | null;
         if (address) return Number(address[1]);
       } catch {
         // Try the next Sentinel.
@@ -115,7 +131,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
         async () => {
           const port = await masterPort();
           for (const sentinel of sentinels) {
-            const [replicas, peers] = await ask(sentinel.port, async (client) => [
+            const [replicas, peers] = await askNode(sentinel.port, async (client) => [
               (await client.call("SENTINEL", "REPLICAS", SENTINEL_MASTER_NAME)) as string[][],
               (await client.call("SENTINEL", "SENTINELS", SENTINEL_MASTER_NAME)) as string[][],
             ]);
@@ -123,10 +139,10 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
             const liveReplicas = replicas.filter((entry) => !String(field(entry, "flags")).includes("down"));
             if (liveReplicas.length < dataNodes.filter(isRunning).length - 1 || peers.length < 2) return false;
           }
-          const role = await ask(port, (client) => client.info("replication"));
+          const role = await askNode(port, (client) => client.info("replication"));
           if (!role.includes("role:master")) return false;
           for (const node of dataNodes.filter((candidate) => candidate.port !== port && isRunning(candidate))) {
-            const replication = await ask(node.port, (client) => client.info("replication"));
+            const replication = await askNode(node.port, (client) => client.info("replication"));
             if (!replication.includes(`master_port:${port}`) || !replication.includes("master_link_status:up")) return false;
           }
           return true;
@@ -144,7 +160,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       // and lose everything, the hazard Redis's Sentinel docs warn about.
       const everySentinelNames = async (port: number) => {
         for (const sentinel of sentinels.filter(isRunning)) {
-          const address = (await ask(sentinel.port, (client) =>
+          const address = (await askNode(sentinel.port, (client) =>
             client.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", SENTINEL_MASTER_NAME),
           )) as [string, string] | null;
           if (!address || Number(address[1]) !== port) return false;
@@ -156,7 +172,7 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
         async () => {
           const port = await masterPort();
           if (port === oldMaster.port || !(await everySentinelNames(port))) return false;
-          const replication = await ask(port, (client) => client.info("replication"));
+          const replication = await askNode(port, (client) => client.info("replication"));
           newMaster = byPort(port);
           return replication.includes("role:master");
         },

@@ -7,6 +7,7 @@ import { ERROR_CODES } from "@scrollback/client/protocol";
 import type { RedisTarget } from "../config.js";
 import { AppError } from "../errors.js";
 import { closeRedisClient, createRedisClient, type RedisClient } from "../redis-connections.js";
+import { describeRedisError } from "../redis-tls.js";
 import { withTimeout } from "../with-timeout.js";
 import { CliError } from "./cli-error.js";
 
@@ -50,7 +51,8 @@ export async function connectRedis(target: RedisTarget, role: "data" | "pub" | "
     });
   } catch (error) {
     client.disconnect();
-    throw new CliError("UNAVAILABLE", `cannot reach ${describeTarget(target)}: ${(error as Error).message || "connection failed"}`);
+    const reason = error instanceof Error && error.message ? describeRedisError(error, target) : "connection failed";
+    throw new CliError("UNAVAILABLE", `cannot reach ${describeTarget(target)}: ${reason}`);
   }
   // Later errors surface as failed commands; without a listener ioredis would also print them.
   client.on("error", () => {});

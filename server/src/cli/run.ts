@@ -7,6 +7,7 @@ import { parseArgs } from "node:util";
 import { userIdSchema } from "@scrollback/client/protocol/schemas";
 import { type Config, ConfigError, loadConfig } from "../config.js";
 import type { RedisClient } from "../redis-connections.js";
+import { redisTlsOptions } from "../redis-tls.js";
 import { CliError, EXIT_CODES } from "./cli-error.js";
 import type { Command, CommandContext } from "./command.js";
 import { clearCommand } from "./commands/clear.js";
@@ -52,7 +53,8 @@ ${commands.join("\n")}
 
 Options:
   --json            results as JSON on stdout (errors as JSON on stderr)
-  --redis-url URL   this Redis instead of the configured one
+  --redis-url URL   this Redis instead of the configured one (the
+                    REDIS_TLS_* files still apply; rediss:// for TLS)
   --key-prefix P    this key prefix instead of KEY_PREFIX
   --replica URL     (stats) a replica's base URL; repeat it, or set
                     SCROLLBACK_REPLICAS=url,url. A name with several
@@ -146,6 +148,7 @@ function loadCliConfig(
   let config: Readonly<Config>;
   try {
     config = loadConfig(effective);
+    if (config.store !== "memory") redisTlsOptions(config.redis);
   } catch (error) {
     if (error instanceof ConfigError) throw new CliError("USAGE", error.message);
     throw error;

@@ -1,0 +1,77 @@
+/**
+ * Redis through Sentinel over TLS only (PROTOCOL.md §1, REDIS_TLS_*): a
+ * master, a replica and three Sentinels on TLS ports that ask for client
+ * certificates, replicating and watching over TLS; two scrollback replicas
+ * find the master through the Sentinels and speak TLS to both.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeTestCertificates, type TestCertificates } from "../../dev/test-certificates.js";
+import { connect, nextEvent, requestOk, type TestSocket } from "../support/clients.js";
+import { type RedisSentinel, SENTINEL_MASTER_NAME, startRedisSentinel } from "../support/redis-sentinel.js";
+import { startReplicas, type TestServer } from "../support/servers.js";
+import { waitReady } from "../support/wait.js";
+
+let dir: string;
+let certificates: TestCertificates;
+let deployment: RedisSentinel;
+let servers: TestServer[] = [];
+const sockets: TestSocket[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "scrollback-sentinel-tls-"));
+  certificates = makeTestCertificates(dir);
+  deployment = await startRedisSentinel({ tls: certificates });
+  servers = await startReplicas(2, {
+    STORE: "redis",
+    REDIS_SENTINELS: deployment.sentinelsEnv,
+    REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
+    REDIS_TLS_CA_FILE: certificates.caFile,
+    REDIS_TLS_CERT_FILE: certificates.clientCertFile,
+    REDIS_TLS_KEY_FILE: certificates.clientKeyFile,
+  });
+  await Promise.all(servers.map((server) => waitReady(server.url)));
+});
+
+afterAll(async () => {
+  for (const socket of sockets) socket.close();
+  await Promise.all(servers.map((server) => server.close()));
+  await deployment?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function open(server: TestServer, userId: string): Promise<TestSocket> {
+  const socket = await connect(server.url, { userId });
+  sockets.push(socket);
+  return socket;
+}
+
+describe("Sentinel over TLS", () => {
+  it("the data nodes and the Sentinels have no plain port, and the replica follows the master over TLS", async () => {
+    const master = await deployment.master();
+    const replica = await deployment.replica();
+    for (const node of [master, replica, ...deployment.sentinels]) expect(node.url).toMatch(/^rediss:\/\//);
+    expect(await master.client().config("GET", "port")).toEqual(["port", "0"]);
+    expect(await replica.client().info("replication")).toMatch(/master_link_status:up/);
+  });
+
+  it("add on one replica, fanned out on the other, load from either; stored on the master and replicated", async () => {
+    const [one, two] = servers as [TestServer, TestServer];
+    const sender = await open(one, "sentinel_tls");
+    const receiver = await open(two, "sentinel_tls");
+    const arrival = nextEvent(receiver, "message:new");
+    const ack = await requestOk(sender, "message:add", { id: "via-sentinel-tls", content: "hello over TLS" });
+    expect(await arrival).toEqual(ack.message);
+    expect((await requestOk(receiver, "history:load")).messages.map((message) => message.id)).toEqual(["via-sentinel-tls"]);
+
+    const key = "temp_memory:sentinel_tls:messages";
+    const master = (await deployment.master()).client();
+    expect((await master.lrange(key, 0, -1)).map((element) => JSON.parse(element).id)).toEqual(["via-sentinel-tls"]);
+    // WAIT: the replica has it too, copied over the TLS replication link.
+    expect(await master.wait(1, 2_000)).toBe(1);
+    const replica = (await deployment.replica()).client();
+    expect(await replica.llen(key)).toBe(1);
+  });
+});
