@@ -105,6 +105,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
     metrics,
     maxMessageBytes: config.maxMessageBytes,
     maxMetaBytes: config.maxMetaBytes,
+    draftIdleMs: config.drafts.idleMs,
     keyPrefix: config.keyPrefix,
     io: () => io,
     tracer: options.tracer,
@@ -135,6 +136,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
       metrics,
       logger: logger.child({ component: "http" }),
       serviceToken: config.serviceToken,
+      draftChunksPerSecond: config.drafts.chunksPerSecond,
       bodyLimitBytes: MAX_HTTP_BUFFER_SIZE,
     }),
   );

@@ -4,20 +4,26 @@
  * any number of replicas.
  */
 import { readFileSync } from "node:fs";
-import type { Message } from "@scrollback/client/protocol";
+import type { Draft, DraftUpdate, Message } from "@scrollback/client/protocol";
 import type { Cluster, Redis, Result } from "ioredis";
-import { AppError, internal, unavailable } from "../errors.js";
+import { AppError, draftClosed, internal, tooLarge, tooManyDrafts, unavailable } from "../errors.js";
 import { withTimeout } from "../with-timeout.js";
+import { decodeDraft, sortDrafts } from "./draft-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { MasterStallGuards } from "./master-stall-guards.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
-import { messageIdsKey, messagesKey } from "./redis-keys.js";
+import { draftsKey, messageIdsKey, messagesKey } from "./redis-keys.js";
 import type { StallGuard } from "./stall-guard.js";
 import {
   type AppendOptions,
   type AppendResult,
   type ClearOptions,
   type ClearResult,
+  type DraftAppendResult,
+  type DraftChunk,
+  type DraftDiscardResult,
+  type DraftOptions,
+  draftBounds,
   type LoadOptions,
   type LoadResult,
   type NewMessage,
@@ -34,6 +40,7 @@ declare module "ioredis" {
     appendMessage(
       key: string,
       idsKey: string,
+      draftsKey: string,
       element: string,
       id: string,
       checkDuplicate: "1" | "0",
@@ -44,6 +51,24 @@ declare module "ioredis" {
     ): Result<0 | string, Context>;
     /** lua/clearHistory.lua: how many elements were deleted. */
     clearHistory(key: string, idsKey: string, channel?: string, payload?: string): Result<number, Context>;
+    /** lua/appendDraft.lua: ["ok", seq, length] or ["closed"|"large"|"full"]. */
+    appendDraft(
+      draftsKey: string,
+      idsKey: string,
+      id: string,
+      role: string,
+      chunk: string,
+      maxBytes: number,
+      maxDrafts: number,
+      idleMs: number,
+      channel: string,
+      before: string,
+      after: string,
+    ): Result<[string, number?, number?], Context>;
+    /** lua/readDrafts.lua: [id, value, id, value, …] of the live drafts. */
+    readDrafts(draftsKey: string, idleMs: number): Result<string[], Context>;
+    /** lua/discardDraft.lua: 1 when a live draft was discarded, else 0. */
+    discardDraft(draftsKey: string, id: string, idleMs: number, channel: string, payload: string): Result<0 | 1, Context>;
   }
 }
 
@@ -51,6 +76,7 @@ declare module "ioredis" {
 type AppendArgs = [
   key: string,
   idsKey: string,
+  draftsKey: string,
   element: string,
   id: string,
   checkDuplicate: "1" | "0",
@@ -60,14 +86,15 @@ type AppendArgs = [
   payload: string,
 ];
 
-const LUA_COMMANDS = ["appendMessage", "clearHistory"] as const;
+/** Each Lua command and how many of its arguments are keys. */
+const LUA_COMMANDS = { appendMessage: 3, clearHistory: 2, appendDraft: 2, readDrafts: 1, discardDraft: 1 } as const;
 
 /** Registers the Lua commands on a client (idempotent). Exported for tools that write the same way. */
 export function defineScrollbackCommands(client: Redis | Cluster): void {
-  for (const name of LUA_COMMANDS) {
+  for (const [name, numberOfKeys] of Object.entries(LUA_COMMANDS)) {
     if (typeof (client as unknown as Record<string, unknown>)[name] === "function") continue;
     const lua = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), "utf8");
-    client.defineCommand(name, { numberOfKeys: 2, lua });
+    client.defineCommand(name, { numberOfKeys, lua });
   }
 }
 
@@ -117,6 +144,29 @@ export interface RedisStoreOptions extends StoreSettings {
    * clears in the order Redis applied them.
    */
   announceClear?: ClearAnnouncer;
+  /** The same for a draft's chunk (`draft:update`), published by appendDraft.lua. */
+  announceDraftUpdate?: DraftUpdateAnnouncer;
+  /** The same for an abandoned draft (`draft:discarded`). */
+  announceDraftDiscarded?: DraftDiscardAnnouncer;
+}
+
+/**
+ * What to publish, and where, for a draft's chunk: the broadcast cut around
+ * its `seq`, which only the script learns (it publishes `before + seq + after`).
+ */
+export type DraftUpdateAnnouncer = (
+  userId: string,
+  update: Omit<DraftUpdate, "seq">,
+  origin: string | undefined,
+) => SplitAnnouncement | undefined;
+
+/** What to publish, and where, when `userId`'s draft `id` is discarded. */
+export type DraftDiscardAnnouncer = (userId: string, id: string, origin: string | undefined) => Announcement | undefined;
+
+export interface SplitAnnouncement {
+  channel: string;
+  before: string;
+  after: string;
 }
 
 /** What to publish, and on which channel, when `message` is stored. */
@@ -157,11 +207,13 @@ export class RedisStore implements Store {
   private readonly stallGuards: MasterStallGuards;
   private readonly waitLanes: WaitLane[];
   private readonly waitTurns = new TurnsPerKey(STORE_DEADLINE_MS);
+  private readonly drafting: ReturnType<typeof draftBounds>;
   private pingInFlight: Promise<void> | undefined;
   private lastPingAnsweredAt: number | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
+    this.drafting = draftBounds(options);
     this.waitLanes = (options.waitClients ?? []).map((client) => {
       defineScrollbackCommands(client);
       return { client, inFlight: 0 };
@@ -187,8 +239,60 @@ export class RedisStore implements Store {
     return { message: existing, duplicate: true, ...unconfirmed };
   }
 
+  /** The window and the live drafts in one round trip (a pipeline: both keys sit in one Cluster slot). */
   async load(userId: string, options?: LoadOptions): Promise<LoadResult> {
-    return selectWindow(await this.readWindow(userId), options);
+    const key = messagesKey(this.options.keyPrefix, userId);
+    const results = await this.run(key, () =>
+      this.client.pipeline().lrangeBuffer(key, 0, -1).readDrafts(draftsKey(this.options.keyPrefix, userId), this.drafting.idleMs).exec(),
+    );
+    const [[windowError, raws], [draftsError, fields]] = (results ?? []) as [[Error | null, Buffer[]], [Error | null, string[]]];
+    if (windowError || draftsError) throw toStoreError(windowError ?? draftsError);
+    return { ...selectWindow(this.decodeWindow(raws, userId), options), drafts: decodeDraftFields(fields) };
+  }
+
+  async appendDraft(userId: string, chunk: DraftChunk, options: DraftOptions = {}): Promise<DraftAppendResult> {
+    const { keyPrefix } = this.options;
+    const { idleMs, maxPerUser, maxBytes } = this.drafting;
+    const key = draftsKey(keyPrefix, userId);
+    const announcement = this.options.announceDraftUpdate?.(
+      userId,
+      { id: chunk.id, role: chunk.role, chunk: chunk.chunk, idleMs },
+      options.origin,
+    );
+    const [outcome, seq, length] = await this.run(key, () =>
+      this.client.appendDraft(
+        key,
+        messageIdsKey(keyPrefix, userId),
+        chunk.id,
+        chunk.role,
+        chunk.chunk,
+        maxBytes,
+        maxPerUser,
+        idleMs,
+        announcement?.channel ?? "",
+        announcement?.before ?? "",
+        announcement?.after ?? "",
+      ),
+    );
+    if (outcome === "closed") throw draftClosed(chunk.id);
+    if (outcome === "large") throw tooLarge(`content: the draft would be over ${maxBytes} UTF-8 bytes`);
+    if (outcome === "full") throw tooManyDrafts(maxPerUser);
+    if (outcome !== "ok" || seq === undefined || length === undefined) throw internal();
+    return { draft: { id: chunk.id, seq, length }, announced: announcement !== undefined };
+  }
+
+  async discardDraft(userId: string, id: string, options: DraftOptions = {}): Promise<DraftDiscardResult> {
+    const key = draftsKey(this.options.keyPrefix, userId);
+    const announcement = this.options.announceDraftDiscarded?.(userId, id, options.origin);
+    const discarded = await this.run(key, () =>
+      this.client.discardDraft(key, id, this.drafting.idleMs, announcement?.channel ?? "", announcement?.payload ?? ""),
+    );
+    return { discarded: discarded === 1, announced: discarded === 1 && announcement !== undefined };
+  }
+
+  async drafts(userId: string): Promise<Draft[]> {
+    const key = draftsKey(this.options.keyPrefix, userId);
+    return decodeDraftFields(await this.run(key, () => this.client.readDrafts(key, this.drafting.idleMs)));
   }
 
   async search(userId: string, options: SearchOptions): Promise<Message[]> {
@@ -283,6 +387,7 @@ export class RedisStore implements Store {
     return [
       messagesKey(keyPrefix, userId),
       messageIdsKey(keyPrefix, userId),
+      draftsKey(keyPrefix, userId),
       encodeElement(message),
       message.id,
       options.freshId ? "0" : "1",
@@ -327,6 +432,10 @@ export class RedisStore implements Store {
     // Buffers, so that ids derived from foreign elements hash the exact bytes Lua hashes.
     const key = messagesKey(this.options.keyPrefix, userId);
     const raws = await this.run(key, () => this.client.lrangeBuffer(key, 0, -1));
+    return this.decodeWindow(raws, userId);
+  }
+
+  private decodeWindow(raws: Buffer[], userId: string): Message[] {
     const { messages, skipped } = decodeElements(raws, userId);
     if (skipped > 0) this.options.onSkippedElements?.(skipped);
     return messages;
@@ -394,6 +503,16 @@ export class RedisStore implements Store {
       throw toStoreError(error);
     }
   }
+}
+
+/** readDrafts.lua's answer as drafts (values it cannot read are left out). */
+function decodeDraftFields(fields: string[]): Draft[] {
+  const drafts: Draft[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const draft = decodeDraft(fields[i] as string, fields[i + 1] as string);
+    if (draft) drafts.push(draft);
+  }
+  return sortDrafts(drafts);
 }
 
 /**

@@ -16,6 +16,8 @@
 
   KEYS[1]  the user's list, <prefix>:<userId>:messages
   KEYS[2]  its id index, {<prefix>:<userId>:messages}:ids (same Cluster slot)
+  KEYS[3]  optional: its drafts hash, {<prefix>:<userId>:messages}:drafts: the
+           draft streamed under the id ends as the message is stored (appendDraft.lua)
   ARGV[1]  the element to store (JSON, see message-codec.ts)
   ARGV[2]  the element's id
   ARGV[3]  "1" to refuse a duplicate of that id, "0" to skip the check
@@ -128,6 +130,9 @@ if check then
   end
 end
 
+if KEYS[3] and redis.call("TYPE", KEYS[3]).ok == "hash" then
+  redis.call("HDEL", KEYS[3], id)
+end
 length = redis.call("RPUSH", key, element)
 redis.call("HSET", index, id, head + length - 1)
 if length > max then
