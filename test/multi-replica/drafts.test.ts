@@ -5,11 +5,12 @@
  * final add replaces the draft; and every refusal changes nothing. Two
  * replicas on a real redis-server.
  */
-import { createMessageId, type DraftUpdate } from "@scrollback/client/protocol";
+import { createMessageId, type DraftUpdate, ERROR_CODES } from "@scrollback/client/protocol";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { countCommandsByRole } from "../../bench/redis-stats.js";
 import { draftsKey } from "../../server/src/store/redis-keys.js";
-import { collect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
+import { collect, nextEvent, request, requestOk, requestRaw, type TestSocket } from "../support/clients.js";
 import { useReplicasOnRedis } from "../support/replicas-on-redis.js";
 import { startServer } from "../support/servers.js";
 
@@ -284,6 +285,30 @@ describe("a reply streamed over HTTP on replica 1", () => {
     expect(await redis.get(draftsKey("temp_memory", user))).toBe("not a hash");
     for (const replica of fixture.replicas) expect((await fetch(`${replica.url}/readyz`)).status).toBe(200);
   });
+});
+
+describe("anything at all, for the draft events", () => {
+  it("acks ok or a documented code, never INTERNAL, and the connection survives", async () => {
+    const socket = await fixture.open("drafts_fuzz", 0);
+    const codes = new Set<string>(Object.values(ERROR_CODES));
+    const payloads = fc.oneof(
+      fc.anything(),
+      fc.record(
+        { id: fc.string({ maxLength: 70 }), chunk: fc.string({ maxLength: 40 }), role: fc.string({ maxLength: 10 }) },
+        { requiredKeys: [] },
+      ),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom("draft:append", "draft:discard"), payloads, async (event, payload) => {
+        const answer = await requestRaw<{ ok: boolean; error?: { code: string } }>(socket, event, payload);
+        if (answer.ok) return;
+        expect(codes.has(answer.error!.code), JSON.stringify(answer)).toBe(true);
+        expect(answer.error!.code).not.toBe("INTERNAL");
+      }),
+      { numRuns: 300 },
+    );
+    expect(socket.connected).toBe(true);
+  }, 60_000);
 });
 
 describe("DRAFT_CHUNKS_PER_SECOND", () => {
