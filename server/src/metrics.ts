@@ -35,7 +35,7 @@ export interface Metrics {
   storeUp: { set(value: 0 | 1): void };
   /** List elements skipped because they are not readable messages. */
   skippedElements: Counter;
-  /** HTTP API operations (add, load, clear) that reached their handler, by route and status. */
+  /** HTTP API operations (add, load, clear, the draft routes) that reached their handler, by route and status. */
   httpRequests: Counter<"route" | "status">;
   /** Every HTTP request's latency, by route template, method and status (refusals before a handler too). */
   httpDuration: Histogram<"route" | "method" | "status">;
