@@ -19,8 +19,9 @@ export class AppError extends Error {
     readonly code: AnyErrorCode,
     message: string,
     readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 
   /** Whether sending the same request again can succeed. */
@@ -87,9 +88,9 @@ export function notFound(message: string): AppError {
   return new AppError(ERROR_CODES.NOT_FOUND, message);
 }
 
-/** INTERNAL, saying nothing about the cause (which belongs in the server's log). */
-export function internal(): AppError {
-  return new AppError(ERROR_CODES.INTERNAL, "internal error");
+/** INTERNAL, saying nothing about the cause: `cause` is kept for the server's log, never sent (toBody). */
+export function internal(cause?: unknown): AppError {
+  return new AppError(ERROR_CODES.INTERNAL, "internal error", undefined, cause === undefined ? undefined : { cause });
 }
 
 /** Maps anything thrown to an AppError; unexpected errors become INTERNAL without leaking details. */

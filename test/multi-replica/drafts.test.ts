@@ -12,7 +12,8 @@ import { countCommandsByRole } from "../../bench/redis-stats.js";
 import { draftsKey } from "../../server/src/store/redis-keys.js";
 import { collect, nextEvent, request, requestOk, requestRaw, type TestSocket } from "../support/clients.js";
 import { useReplicasOnRedis } from "../support/replicas-on-redis.js";
-import { startServer } from "../support/servers.js";
+import { spawnServer, startServer } from "../support/servers.js";
+import { until, waitReady } from "../support/wait.js";
 
 const TOKEN = "drafts-test-token";
 const MAX_MESSAGE_BYTES = 2_000;
@@ -284,6 +285,25 @@ describe("a reply streamed over HTTP on replica 1", () => {
     expect((await requestOk(tab, "history:load")).messages.map((message) => message.content)).toEqual(["stored all the same"]);
     expect(await redis.get(draftsKey("temp_memory", user))).toBe("not a hash");
     for (const replica of fixture.replicas) expect((await fetch(`${replica.url}/readyz`)).status).toBe(200);
+
+    // A server process logs what the key holds (the client is told only INTERNAL) and carries on.
+    const child = await spawnServer({ STORE: "redis", REDIS_URL: fixture.redis.url, SERVICE_TOKEN: TOKEN });
+    try {
+      await waitReady(child.url);
+      const answer = await fetch(`${child.url}/api/v1/users/${user}/drafts/broken`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({ chunk: "x" }),
+      });
+      expect(answer.status).toBe(500);
+      expect(await answer.text()).not.toContain("WRONGTYPE");
+      await until("the log names the key", () =>
+        child.output().includes(`WRONGTYPE the drafts key ${draftsKey("temp_memory", user)} holds a string, not a hash`),
+      );
+      expect((await fetch(`${child.url}/healthz`)).status).toBe(200);
+    } finally {
+      await child.stop();
+    }
   });
 });
 

@@ -106,7 +106,8 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|READONLY|MASTERDOWN
 function toStoreError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const replyError = error instanceof Error && error.name === "ReplyError";
-  if (replyError && !TRANSIENT_REPLY.test(error.message)) return internal();
+  // The reply (e.g. a WRONGTYPE naming the key) goes to the log with the INTERNAL, never to the client.
+  if (replyError && !TRANSIENT_REPLY.test(error.message)) return internal(error);
   return unavailable("the store did not answer");
 }
 
