@@ -139,9 +139,10 @@ export function traceStore(store: Store, tracer: Tracer): Store {
     load: (userId, options) =>
       span(
         "load",
-        "LRANGE",
+        // One pipeline: the window and the drafts (readDrafts.lua).
+        "LRANGE EVALSHA readDrafts",
         () => store.load(userId, options),
-        (result) => ({ "scrollback.messages": result.messages.length }),
+        (result) => ({ "scrollback.messages": result.messages.length, "scrollback.drafts": result.drafts.length }),
       ),
     search: (userId, options) =>
       span(

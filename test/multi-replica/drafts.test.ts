@@ -17,7 +17,8 @@ import { until, waitReady } from "../support/wait.js";
 
 const TOKEN = "drafts-test-token";
 const MAX_MESSAGE_BYTES = 2_000;
-const IDLE_MS = 1_000;
+// Long enough that no step of a test on a loaded machine outlasts it, short enough to wait out once.
+const IDLE_MS = 3_000;
 const fixture = useReplicasOnRedis(2, {
   SERVICE_TOKEN: TOKEN,
   MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
