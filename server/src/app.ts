@@ -107,6 +107,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
     metrics,
     maxMessageBytes: config.maxMessageBytes,
     maxMetaBytes: config.maxMetaBytes,
+    draftIdleMs: config.drafts.idleMs,
     keyPrefix: config.keyPrefix,
     io: () => io,
     tracer: options.tracer,
@@ -137,6 +138,7 @@ export async function createApp(config: Readonly<Config>, logger: Logger, option
       metrics,
       logger: logger.child({ component: "http" }),
       serviceToken: config.serviceToken,
+      draftChunksPerSecond: config.drafts.chunksPerSecond,
       bodyLimitBytes: MAX_HTTP_BUFFER_SIZE,
     }),
   );

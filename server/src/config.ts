@@ -136,6 +136,12 @@ const envFields = z.object({
   MAX_MESSAGE_BYTES: z.coerce.number().int().min(1).max(900_000).default(16_384),
   /** Largest `meta`, in UTF-8 bytes of its JSON (`{}` is 2). */
   MAX_META_BYTES: z.coerce.number().int().min(2).max(META_BYTES_CEILING).default(2_048),
+  /** A draft no chunk reached for this long disappears (PROTOCOL.md §4, Drafts). */
+  DRAFT_IDLE_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+  /** Live drafts one user may have at once. */
+  MAX_DRAFTS_PER_USER: z.coerce.number().int().min(1).max(100).default(4),
+  /** Draft chunks per user per replica over the HTTP API (a token bucket of one second's worth); 0 turns the limit off. */
+  DRAFT_CHUNKS_PER_SECOND: z.coerce.number().min(0).max(10_000).default(50),
   /** `jwt` or `dev`; defaults per PROTOCOL.md §3. */
   AUTH_MODE: optionalString.pipe(z.enum(["jwt", "dev"]).optional()),
   AUTH_JWT_SECRET: optionalString,
@@ -213,6 +219,8 @@ export interface Config {
   inbox?: InboxConfig;
   maxMessageBytes: number;
   maxMetaBytes: number;
+  /** Streamed replies: idle expiry, live drafts per user, HTTP chunks per user per second (0: no limit). */
+  drafts: { idleMs: number; maxPerUser: number; chunksPerSecond: number };
   auth: AuthConfig;
   serviceToken?: string;
   corsOrigins?: string[];
@@ -336,6 +344,7 @@ function toConfig(e: Env, given: string[]): Config {
     inbox: e.INBOX_STREAM === undefined ? undefined : { stream: e.INBOX_STREAM, roles: e.INBOX_ROLES, maxLen: e.INBOX_MAXLEN },
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     maxMetaBytes: e.MAX_META_BYTES,
+    drafts: { idleMs: e.DRAFT_IDLE_MS, maxPerUser: e.MAX_DRAFTS_PER_USER, chunksPerSecond: e.DRAFT_CHUNKS_PER_SECOND },
     auth: { mode: authMode(e), jwtSecret: e.AUTH_JWT_SECRET, jwksUrl: e.AUTH_JWKS_URL, issuer: e.AUTH_ISSUER, audience: e.AUTH_AUDIENCE },
     serviceToken: e.SERVICE_TOKEN,
     corsOrigins: e.CORS_ORIGINS,

@@ -19,8 +19,9 @@ export class AppError extends Error {
     readonly code: AnyErrorCode,
     message: string,
     readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 
   /** Whether sending the same request again can succeed. */
@@ -72,14 +73,24 @@ export function unauthorized(message: string): AppError {
   return new AppError(ERROR_CODES.UNAUTHORIZED, message);
 }
 
+/** DRAFT_CLOSED: the draft's final message is already kept. */
+export function draftClosed(id: string): AppError {
+  return new AppError(ERROR_CODES.DRAFT_CLOSED, `draft ${id}: its message is already stored; nothing was changed`);
+}
+
+/** TOO_MANY_DRAFTS: the user's live drafts are at their bound. */
+export function tooManyDrafts(max: number): AppError {
+  return new AppError(ERROR_CODES.TOO_MANY_DRAFTS, `at most ${max} live drafts per user; finish or discard one first`);
+}
+
 /** NOT_FOUND (HTTP only). */
 export function notFound(message: string): AppError {
   return new AppError(ERROR_CODES.NOT_FOUND, message);
 }
 
-/** INTERNAL, saying nothing about the cause (which belongs in the server's log). */
-export function internal(): AppError {
-  return new AppError(ERROR_CODES.INTERNAL, "internal error");
+/** INTERNAL, saying nothing about the cause: `cause` is kept for the server's log, never sent (toBody). */
+export function internal(cause?: unknown): AppError {
+  return new AppError(ERROR_CODES.INTERNAL, "internal error", undefined, cause === undefined ? undefined : { cause });
 }
 
 /** Maps anything thrown to an AppError; unexpected errors become INTERNAL without leaking details. */
@@ -93,7 +104,10 @@ export const HTTP_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   INVALID_PAYLOAD: 400,
   UNAUTHORIZED: 401,
   NOT_FOUND: 404,
+  DRAFT_CLOSED: 409,
+  TOO_MANY_DRAFTS: 409,
   TOO_LARGE: 413,
+  RATE_LIMITED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,
 };
@@ -105,8 +119,9 @@ export const HTTP_STATUS: Readonly<Record<HttpErrorCode, number>> = {
  */
 export function toHttpAnswer(error: AppError): { status: number; body: { error: ErrorBody<HttpErrorCode> } } {
   const code = isHttpErrorCode(error.code) ? error.code : ERROR_CODES.INTERNAL;
-  const message = code === error.code ? error.message : internal().message;
-  return { status: HTTP_STATUS[code], body: { error: { code, message } } };
+  if (code !== error.code) return { status: HTTP_STATUS[code], body: { error: { code, message: internal().message } } };
+  const body = error.toBody() as ErrorBody<HttpErrorCode>;
+  return { status: HTTP_STATUS[code], body: { error: body } };
 }
 
 function isHttpErrorCode(code: AnyErrorCode): code is HttpErrorCode {

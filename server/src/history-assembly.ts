@@ -9,7 +9,13 @@ import type { Config } from "./config.js";
 import type { HistoryOperations } from "./history-operations.js";
 import { type Broadcaster, HistoryService } from "./history-service.js";
 import type { Metrics } from "./metrics.js";
-import { announceHistoryCleared, announceMessageAdded, createRoomBroadcaster } from "./realtime/broadcaster.js";
+import {
+  announceDraftDiscarded,
+  announceDraftUpdated,
+  announceHistoryCleared,
+  announceMessageAdded,
+  createRoomBroadcaster,
+} from "./realtime/broadcaster.js";
 import type { ScrollbackServer } from "./realtime/types.js";
 import type { RedisClient } from "./redis-connections.js";
 import { RedisStore } from "./store/redis-store.js";
@@ -23,13 +29,16 @@ import { traceBroadcaster, traceHistory, traceStore } from "./tracing.js";
  */
 export type IoRef = () => ScrollbackServer | undefined;
 
-type StoreConfig = Pick<Config, "historyMax" | "historyTtlSeconds">;
+type StoreConfig = Pick<Config, "historyMax" | "historyTtlSeconds" | "drafts" | "maxMessageBytes">;
 
 /** The limits both stores share, with unreadable elements counted in `metrics`. */
 export function storeSettings(config: StoreConfig, metrics: Metrics): StoreSettings {
   return {
     historyMax: config.historyMax,
     historyTtlSeconds: config.historyTtlSeconds,
+    draftIdleMs: config.drafts.idleMs,
+    maxDraftsPerUser: config.drafts.maxPerUser,
+    maxDraftBytes: config.maxMessageBytes,
     onSkippedElements: (count) => metrics.skippedElements.inc(count),
   };
 }
@@ -82,6 +91,14 @@ export function createRedisStore(
       const io = options.io();
       return io && announceHistoryCleared(io, config.keyPrefix, userId, origin);
     },
+    announceDraftUpdate: (userId, update, origin) => {
+      const io = options.io();
+      return io && announceDraftUpdated(io, config.keyPrefix, userId, update, origin);
+    },
+    announceDraftDiscarded: (userId, id, origin) => {
+      const io = options.io();
+      return io && announceDraftDiscarded(io, config.keyPrefix, userId, id, origin);
+    },
   });
 }
 
@@ -90,6 +107,8 @@ export interface HistoryAssemblyOptions {
   metrics: Metrics;
   maxMessageBytes: number;
   maxMetaBytes: number;
+  /** DRAFT_IDLE_MS (default: the stores' default). */
+  draftIdleMs?: number;
   /** KEY_PREFIX: names the users' rooms (rooms.ts). */
   keyPrefix: string;
   io: IoRef;
@@ -109,12 +128,15 @@ export function assembleHistory(options: HistoryAssemblyOptions): HistoryOperati
   const broadcaster: Broadcaster = {
     messageAdded: (message, except, announced) => current()?.messageAdded(message, except, announced),
     historyCleared: (userId, except, announced) => current()?.historyCleared(userId, except, announced),
+    draftUpdated: (userId, update, except, announced) => current()?.draftUpdated(userId, update, except, announced),
+    draftDiscarded: (userId, id, except, announced) => current()?.draftDiscarded(userId, id, except, announced),
   };
   const service = new HistoryService({
     store: tracer ? traceStore(options.store, tracer) : options.store,
     metrics: options.metrics,
     maxMessageBytes: options.maxMessageBytes,
     maxMetaBytes: options.maxMetaBytes,
+    draftIdleMs: options.draftIdleMs,
     broadcaster: tracer ? traceBroadcaster(broadcaster, tracer) : broadcaster,
   });
   return tracer ? traceHistory(service, tracer) : service;

@@ -3,11 +3,13 @@
  * the HTTP API: validate the payload (zod, at the edge), call the store within
  * its deadline, measure it, and fan out what changed.
  */
-import { createMessageId, type Message } from "@scrollback/client/protocol";
+import { createMessageId, type Draft, type DraftState, type DraftUpdate, type Message } from "@scrollback/client/protocol";
 import {
   type AddMessageInput,
   addMessageSchema,
   clearHistorySchema,
+  draftAppendSchema,
+  draftDiscardSchema,
   loadHistorySchema,
   META_MAX_KEY_LENGTH,
   metaKeyLength,
@@ -17,7 +19,16 @@ import { tooLarge, unavailable } from "./errors.js";
 import type { HistoryOperations } from "./history-operations.js";
 import type { Metrics } from "./metrics.js";
 import { parsePayload } from "./parse-payload.js";
-import { type AppendResult, type ClearResult, type LoadResult, STORE_DEADLINE_MS, type Store } from "./store/store.js";
+import {
+  type AppendResult,
+  type ClearResult,
+  DRAFT_DEFAULTS,
+  type DraftAppendResult,
+  type DraftDiscardResult,
+  type LoadResult,
+  STORE_DEADLINE_MS,
+  type Store,
+} from "./store/store.js";
 import { withTimeout } from "./with-timeout.js";
 
 /** Pushes changes to a user's connections on every replica. */
@@ -31,6 +42,10 @@ export interface Broadcaster {
   messageAdded(message: Message, exceptSocketId?: string, announced?: boolean): void;
   /** `history:cleared` to the user's connections, except `exceptSocketId`; `announced` as above (`ClearResult.announced`). */
   historyCleared(userId: string, exceptSocketId?: string, announced?: boolean): void;
+  /** `draft:update` to the user's connections, except `exceptSocketId`; `announced` as above (`DraftAppendResult.announced`). */
+  draftUpdated(userId: string, update: DraftUpdate, exceptSocketId?: string, announced?: boolean): void;
+  /** `draft:discarded` to the user's connections, except `exceptSocketId`; `announced` as above. */
+  draftDiscarded(userId: string, id: string, exceptSocketId?: string, announced?: boolean): void;
 }
 
 export interface HistoryServiceOptions {
@@ -40,6 +55,8 @@ export interface HistoryServiceOptions {
   maxMessageBytes: number;
   /** Largest `meta`, in UTF-8 bytes of its JSON. */
   maxMetaBytes: number;
+  /** DRAFT_IDLE_MS, told to clients in every `draft:update` (default: the store's default). */
+  draftIdleMs?: number;
   now?: () => number;
 }
 
@@ -104,6 +121,43 @@ export class HistoryService implements HistoryOperations {
     const result = await this.timed("clear", () => this.options.store.clear(userId), fanOut);
     fanOut(result);
     return result.removed;
+  }
+
+  /**
+   * `draft:append`: `payload` is `{ id, role?, chunk }` (the HTTP API puts
+   * the path's id in). A chunk over MAX_MESSAGE_BYTES on its own is refused
+   * before the store is asked; the store checks the whole draft.
+   */
+  async appendDraft(userId: string, payload: unknown, originSocketId?: string): Promise<DraftState> {
+    const input = parsePayload(draftAppendSchema, payload);
+    const { maxMessageBytes, store, broadcaster, draftIdleMs = DRAFT_DEFAULTS.idleMs } = this.options;
+    if (Buffer.byteLength(input.chunk, "utf8") > maxMessageBytes) throw tooLarge(`chunk: over ${maxMessageBytes} UTF-8 bytes`);
+    const fanOut = ({ draft, announced }: DraftAppendResult) =>
+      broadcaster.draftUpdated(
+        userId,
+        { id: draft.id, role: input.role, seq: draft.seq, chunk: input.chunk, idleMs: draftIdleMs },
+        originSocketId,
+        announced === true,
+      );
+    const result = await this.timed("draft_append", () => store.appendDraft(userId, input, { origin: originSocketId }), fanOut);
+    fanOut(result);
+    return result.draft;
+  }
+
+  /** `draft:discard`. */
+  async discardDraft(userId: string, payload: unknown, originSocketId?: string): Promise<boolean> {
+    const { id } = parsePayload(draftDiscardSchema, payload);
+    const fanOut = ({ discarded, announced }: DraftDiscardResult) => {
+      if (discarded) this.options.broadcaster.draftDiscarded(userId, id, originSocketId, announced === true);
+    };
+    const result = await this.timed("draft_discard", () => this.options.store.discardDraft(userId, id, { origin: originSocketId }), fanOut);
+    fanOut(result);
+    return result.discarded;
+  }
+
+  /** The live drafts. */
+  async drafts(userId: string): Promise<Draft[]> {
+    return this.timed("drafts", () => this.options.store.drafts(userId));
   }
 
   /**

@@ -37,7 +37,7 @@ export interface Metrics {
   skippedElements: Counter;
   /** Adds that did not reach the inbox stream, by whether the message was stored all the same (`stored`: Cluster only). */
   inboxAppendFailures: Counter<"stored">;
-  /** HTTP API operations (add, load, clear) that reached their handler, by route and status. */
+  /** HTTP API operations (add, load, clear, the draft routes) that reached their handler, by route and status. */
   httpRequests: Counter<"route" | "status">;
   /** Every HTTP request's latency, by route template, method and status (refusals before a handler too). */
   httpDuration: Histogram<"route" | "method" | "status">;

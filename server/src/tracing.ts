@@ -107,6 +107,11 @@ export function traceHistory(operations: HistoryOperations, tracer: Tracer): His
     search: (userId, payload) => span("history:search", undefined, () => operations.search(userId, payload)),
     clear: (userId, payload, originSocketId) =>
       span("history:clear", originSocketId, () => operations.clear(userId, payload, originSocketId)),
+    appendDraft: (userId, payload, originSocketId) =>
+      span("draft:append", originSocketId, () => operations.appendDraft(userId, payload, originSocketId)),
+    discardDraft: (userId, payload, originSocketId) =>
+      span("draft:discard", originSocketId, () => operations.discardDraft(userId, payload, originSocketId)),
+    drafts: (userId) => span("drafts", undefined, () => operations.drafts(userId)),
   };
 }
 
@@ -134,9 +139,10 @@ export function traceStore(store: Store, tracer: Tracer): Store {
     load: (userId, options) =>
       span(
         "load",
-        "LRANGE",
+        // One pipeline: the window and the drafts (readDrafts.lua).
+        "LRANGE EVALSHA readDrafts",
         () => store.load(userId, options),
-        (result) => ({ "scrollback.messages": result.messages.length }),
+        (result) => ({ "scrollback.messages": result.messages.length, "scrollback.drafts": result.drafts.length }),
       ),
     search: (userId, options) =>
       span(
@@ -152,6 +158,15 @@ export function traceStore(store: Store, tracer: Tracer): Store {
         () => store.clear(userId, options),
         (result) => ({ "scrollback.removed": result.removed }),
       ),
+    appendDraft: (userId, chunk, options) =>
+      span(
+        "append_draft",
+        "EVALSHA appendDraft",
+        () => store.appendDraft(userId, chunk, options),
+        (result) => ({ "scrollback.message_id": result.draft.id, "scrollback.draft_seq": result.draft.seq }),
+      ),
+    discardDraft: (userId, id, options) => span("discard_draft", "EVALSHA discardDraft", () => store.discardDraft(userId, id, options)),
+    drafts: (userId) => span("drafts", "EVALSHA readDrafts", () => store.drafts(userId)),
     ping: () => store.ping(),
     close: () => store.close(),
   };
@@ -176,5 +191,9 @@ export function traceBroadcaster(broadcaster: Broadcaster, tracer: Tracer): Broa
     messageAdded: (message, except, announced) =>
       span("message:new", { "scrollback.message_id": message.id }, () => broadcaster.messageAdded(message, except, announced)),
     historyCleared: (userId, except, announced) => span("history:cleared", {}, () => broadcaster.historyCleared(userId, except, announced)),
+    draftUpdated: (userId, update, except, announced) =>
+      span("draft:update", { "scrollback.message_id": update.id }, () => broadcaster.draftUpdated(userId, update, except, announced)),
+    draftDiscarded: (userId, id, except, announced) =>
+      span("draft:discarded", { "scrollback.message_id": id }, () => broadcaster.draftDiscarded(userId, id, except, announced)),
   };
 }

@@ -4,7 +4,8 @@
  */
 import { createMessageId } from "@scrollback/client/protocol";
 import { describe, expect, it } from "vitest";
-import type { NewMessage, Store } from "../../server/src/store/store.js";
+import { AppError } from "../../server/src/errors.js";
+import type { DraftChunk, NewMessage, Store } from "../../server/src/store/store.js";
 
 /** A store as the contract tests it: the `Store` interface, plus the TTL both implementations expose for tests. */
 export type TestedStore = Store & { ttlSeconds(userId: string): Promise<number | null> };
@@ -23,6 +24,9 @@ export interface StoreHarness {
 export interface HarnessSettings {
   historyMax: number;
   historyTtlSeconds: number;
+  draftIdleMs?: number;
+  maxDraftsPerUser?: number;
+  maxDraftBytes?: number;
 }
 
 let counter = 0;
@@ -187,7 +191,7 @@ export function describeStoreContract(name: string, open: (settings: HarnessSett
         expect(after.messages.map((m) => m.content)).toEqual(["m2", "m3"]);
         expect(after.gap).toBe(false);
         const latest = await store.load(user, { afterId: ids[3] });
-        expect(latest).toEqual({ messages: [], gap: false });
+        expect(latest).toEqual({ messages: [], gap: false, drafts: [] });
 
         await store.append(user, newMessage("m4"));
         await store.append(user, newMessage("m5"));
@@ -306,5 +310,98 @@ export function describeStoreContract(name: string, open: (settings: HarnessSett
         expect(raced.filter((r) => !r.duplicate)).toHaveLength(1);
         expect((await store.search(user, { query: "race" })).length).toBe(1);
       }));
+
+    describe("drafts", () => {
+      const chunk = (id: string, text: string, role: DraftChunk["role"] = "assistant"): DraftChunk => ({ id, role, chunk: text });
+      /** The error code `promise` is refused with. */
+      const refusal = async (promise: Promise<unknown>) => {
+        const error = await promise.then(
+          () => undefined,
+          (reason: unknown) => reason,
+        );
+        expect(error).toBeInstanceOf(AppError);
+        return (error as AppError).code;
+      };
+
+      it("grows a draft chunk by chunk, numbering each, outside the kept window; a twin sees it", () =>
+        withStore({}, async ({ store, twin }) => {
+          const user = freshUser();
+          const id = createMessageId();
+          await store.append(user, newMessage("question"));
+          expect(await store.appendDraft(user, chunk(id, "Hel"))).toMatchObject({ draft: { id, seq: 1, length: 3 } });
+          expect((await twin.appendDraft(user, chunk(id, "lo é", "system"))).draft).toEqual({ id, seq: 2, length: 8 });
+          const [draft] = await store.drafts(user);
+          // A draft keeps the role of its first chunk.
+          expect(draft).toMatchObject({ id, role: "assistant", content: "Hello é", seq: 2 });
+          expect(Math.abs(draft!.updatedAt - Date.now())).toBeLessThan(5_000);
+          const loaded = await twin.load(user);
+          expect(loaded.messages.map((m) => m.content)).toEqual(["question"]);
+          expect(loaded.drafts).toEqual([draft]);
+        }));
+
+      it("ends the draft when its message is stored, and refuses later chunks with DRAFT_CLOSED, changing nothing", () =>
+        withStore({}, async ({ store, twin }) => {
+          const user = freshUser();
+          const id = createMessageId();
+          await store.appendDraft(user, chunk(id, "The answer"));
+          await twin.append(user, newMessage("The answer is 42", { id, role: "assistant" }));
+          expect(await store.drafts(user)).toEqual([]);
+          expect(await refusal(store.appendDraft(user, chunk(id, " late")))).toBe("DRAFT_CLOSED");
+          expect(await store.drafts(user)).toEqual([]);
+          expect((await store.load(user)).messages.map((m) => m.content)).toEqual(["The answer is 42"]);
+        }));
+
+      it("refuses a chunk that would take the draft over maxDraftBytes with TOO_LARGE, keeping the draft as it was", () =>
+        withStore({ maxDraftBytes: 10 }, async ({ store }) => {
+          const user = freshUser();
+          const id = createMessageId();
+          await store.appendDraft(user, chunk(id, "12345678"));
+          expect(await refusal(store.appendDraft(user, chunk(id, "é€")))).toBe("TOO_LARGE");
+          expect((await store.appendDraft(user, chunk(id, "é"))).draft).toEqual({ id, seq: 2, length: 10 });
+          expect((await store.drafts(user)).map((d) => d.content)).toEqual(["12345678é"]);
+        }));
+
+      it("holds at most maxDraftsPerUser live drafts: a new one beyond is TOO_MANY_DRAFTS, the others still grow", () =>
+        withStore({ maxDraftsPerUser: 2 }, async ({ store }) => {
+          const user = freshUser();
+          const [a, b, c] = [createMessageId(), createMessageId(), createMessageId()];
+          await store.appendDraft(user, chunk(a, "a"));
+          await store.appendDraft(user, chunk(b, "b"));
+          expect(await refusal(store.appendDraft(user, chunk(c, "c")))).toBe("TOO_MANY_DRAFTS");
+          expect((await store.appendDraft(user, chunk(a, "a"))).draft.seq).toBe(2);
+          expect((await store.drafts(user)).map((d) => d.id).sort()).toEqual([a, b].sort());
+          // Another user is not counted.
+          expect((await store.appendDraft(freshUser(), chunk(c, "c"))).draft.seq).toBe(1);
+          expect(await store.discardDraft(user, b)).toMatchObject({ discarded: true });
+          expect((await store.appendDraft(user, chunk(c, "c"))).draft.seq).toBe(1);
+        }));
+
+      it("discards a live draft once; an unknown id is not discarded", () =>
+        withStore({}, async ({ store, twin }) => {
+          const user = freshUser();
+          const id = createMessageId();
+          await store.appendDraft(user, chunk(id, "maybe"));
+          expect(await twin.discardDraft(user, id)).toMatchObject({ discarded: true });
+          expect(await store.discardDraft(user, id)).toMatchObject({ discarded: false });
+          expect(await store.discardDraft(user, createMessageId())).toMatchObject({ discarded: false });
+          expect((await store.load(user)).drafts).toEqual([]);
+        }));
+
+      it("drops a draft idle for draftIdleMs: gone from reads, not counted, and a new chunk starts it again at 1", () =>
+        withStore({ draftIdleMs: 250, maxDraftsPerUser: 1 }, async ({ store }) => {
+          const user = freshUser();
+          const [idle, next] = [createMessageId(), createMessageId()];
+          await store.appendDraft(user, chunk(idle, "abandoned"));
+          await store.appendDraft(user, chunk(idle, " reply"));
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          expect(await store.drafts(user)).toEqual([]);
+          expect((await store.load(user)).drafts).toEqual([]);
+          expect(await store.discardDraft(user, idle)).toMatchObject({ discarded: false });
+          expect((await store.appendDraft(user, chunk(next, "fresh"))).draft.seq).toBe(1);
+          await new Promise((resolve) => setTimeout(resolve, 400));
+          const again = await store.appendDraft(user, chunk(next, "again"));
+          expect(again.draft).toEqual({ id: next, seq: 1, length: 5 });
+        }));
+    });
   });
 }

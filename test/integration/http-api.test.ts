@@ -94,7 +94,7 @@ describe("POST /api/v1/users/:userId/messages", () => {
       ]);
     }
     expect(keysOf(await (await api("/api/v1/users/api_fields/messages")).json())).toEqual(["gap", "messages"]);
-    expect(keysOf(await request(tab, "history:load", {}))).toEqual(["gap", "messages", "ok"]);
+    expect(keysOf(await request(tab, "history:load", {}))).toEqual(["drafts", "gap", "messages", "ok"]);
   });
 
   it.each([

@@ -48,7 +48,7 @@ describe("error codes", () => {
   });
 
   it("answers a Socket.IO-only code over HTTP as a documented 500 INTERNAL, never a status §5 does not list", () => {
-    for (const code of [ERROR_CODES.RATE_LIMITED, ERROR_CODES.UNKNOWN_EVENT]) {
+    for (const code of [ERROR_CODES.UNKNOWN_EVENT, ERROR_CODES.TOO_MANY_CONNECTIONS]) {
       expect(toHttpAnswer(new AppError(code, "x"))).toEqual({
         status: 500,
         body: { error: { code: "INTERNAL", message: "internal error" } },

@@ -33,7 +33,7 @@ describe("the meta key bound on message:add", () => {
       metrics: createMetrics(),
       maxMessageBytes: 10_000,
       maxMetaBytes: 65_536,
-      broadcaster: { messageAdded: () => {}, historyCleared: () => {} },
+      broadcaster: { messageAdded: () => {}, historyCleared: () => {}, draftUpdated: () => {}, draftDiscarded: () => {} },
     });
   }
 

@@ -89,6 +89,7 @@ describe("the document's examples", () => {
     userId: userIdSchema,
     limit: limitSchema,
     afterId: messageIdSchema,
+    id: messageIdSchema,
     q: searchHistorySchema.shape.query,
   };
 

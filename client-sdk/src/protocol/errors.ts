@@ -1,7 +1,7 @@
 /**
  * Every error code a scrollback server answers with (PROTOCOL.md §4, §5).
  * One registry: the server, the SDK and the docs test all read it from here.
- * Most codes travel on both transports; `RATE_LIMITED`, `UNKNOWN_EVENT` and
+ * Most codes travel on both transports; `UNKNOWN_EVENT` and
  * `TOO_MANY_CONNECTIONS` only in Socket.IO answers, `NOT_FOUND` only in HTTP answers.
  */
 export const ERROR_CODES = {
@@ -9,7 +9,7 @@ export const ERROR_CODES = {
   INVALID_PAYLOAD: "INVALID_PAYLOAD",
   /** `content` over `MAX_MESSAGE_BYTES` UTF-8 bytes, or `meta` over `MAX_META_BYTES` of JSON or with a key over 64 characters (over HTTP: or the body over its limit). */
   TOO_LARGE: "TOO_LARGE",
-  /** Socket.IO only. The user's token bucket on that server (shared by their connections) is empty; `retryAfterMs` says when to retry. */
+  /** The user's token bucket on that server is empty (Socket.IO: every event; HTTP: draft chunks only); `retryAfterMs` says when to retry. */
   RATE_LIMITED: "RATE_LIMITED",
   /** The store did not answer within 2 s; the write may or may not be stored, and retrying with the same id is safe. */
   UNAVAILABLE: "UNAVAILABLE",
@@ -21,6 +21,10 @@ export const ERROR_CODES = {
   NOT_FOUND: "NOT_FOUND",
   /** Socket.IO only (`connect_error`). The user already has `MAX_CONNECTIONS_PER_USER` open on that server. */
   TOO_MANY_CONNECTIONS: "TOO_MANY_CONNECTIONS",
+  /** A draft chunk for an id whose final message is already kept: the reply is over, nothing was changed. */
+  DRAFT_CLOSED: "DRAFT_CLOSED",
+  /** A new draft while the user already has `MAX_DRAFTS_PER_USER` live ones (another id's). */
+  TOO_MANY_DRAFTS: "TOO_MANY_DRAFTS",
   /** Anything unexpected; details stay in the server's log. */
   INTERNAL: "INTERNAL",
 } as const;
@@ -32,10 +36,7 @@ export type AnyErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];
 export type ErrorCode = Exclude<AnyErrorCode, typeof ERROR_CODES.NOT_FOUND>;
 
 /** A code of an HTTP API error body (PROTOCOL.md §5): every code but the Socket.IO-only ones. */
-export type HttpErrorCode = Exclude<
-  AnyErrorCode,
-  typeof ERROR_CODES.RATE_LIMITED | typeof ERROR_CODES.UNKNOWN_EVENT | typeof ERROR_CODES.TOO_MANY_CONNECTIONS
->;
+export type HttpErrorCode = Exclude<AnyErrorCode, typeof ERROR_CODES.UNKNOWN_EVENT | typeof ERROR_CODES.TOO_MANY_CONNECTIONS>;
 
 /** The `error` of a refused ack and of `connect_error.data`; over HTTP, with an {@link HttpErrorCode}. */
 export interface ErrorBody<Code extends AnyErrorCode = ErrorCode> {

@@ -46,6 +46,50 @@ export interface SearchHistoryPayload {
 /** `history:clear` payload. */
 export type ClearHistoryPayload = Record<string, never>;
 
+/**
+ * A reply being streamed (PROTOCOL.md §4, Drafts): the text so far of the
+ * message that will be stored under `id`. Never part of the kept window.
+ */
+export interface Draft {
+  id: string;
+  role: Role;
+  content: string;
+  /** How many chunks it has: the last `draft:update` applied has this `seq`. */
+  seq: number;
+  /** When the last chunk landed, in ms since the epoch (the store's clock). */
+  updatedAt: number;
+}
+
+/** `draft:append` payload: one more chunk of the reply that will be stored under `id`. */
+export interface DraftAppendPayload {
+  id: string;
+  role?: Role;
+  chunk: string;
+}
+
+/** `draft:discard` payload. */
+export interface DraftDiscardPayload {
+  id: string;
+}
+
+/** `draft:update`: one chunk, to append when `seq` is one more than the draft's (or 1 for a new draft). */
+export interface DraftUpdate {
+  id: string;
+  role: Role;
+  seq: number;
+  chunk: string;
+  /** Drop the draft when no update came for this long (DRAFT_IDLE_MS). */
+  idleMs: number;
+}
+
+/** What a `draft:append` ack and the HTTP API say of the draft after the chunk. */
+export interface DraftState {
+  id: string;
+  seq: number;
+  /** `content`'s length in UTF-8 bytes. */
+  length: number;
+}
+
 /** A refused request. */
 export interface AckError {
   ok: false;
@@ -56,9 +100,11 @@ export interface AckError {
 export type Ack<T> = ({ ok: true } & T) | AckError;
 
 export type AddMessageAck = Ack<{ message: Message; duplicate: boolean }>;
-export type LoadHistoryAck = Ack<{ messages: Message[]; gap: boolean }>;
+export type LoadHistoryAck = Ack<{ messages: Message[]; gap: boolean; drafts: Draft[] }>;
 export type SearchHistoryAck = Ack<{ messages: Message[] }>;
 export type ClearHistoryAck = Ack<{ removed: number }>;
+export type DraftAppendAck = Ack<{ draft: DraftState }>;
+export type DraftDiscardAck = Ack<{ discarded: boolean }>;
 
 /** Events a client sends; each takes an ack callback last. */
 export interface ClientToServerEvents {
@@ -66,6 +112,8 @@ export interface ClientToServerEvents {
   "history:load": (payload: LoadHistoryPayload, ack: (answer: LoadHistoryAck) => void) => void;
   "history:search": (payload: SearchHistoryPayload, ack: (answer: SearchHistoryAck) => void) => void;
   "history:clear": (payload: ClearHistoryPayload, ack: (answer: ClearHistoryAck) => void) => void;
+  "draft:append": (payload: DraftAppendPayload, ack: (answer: DraftAppendAck) => void) => void;
+  "draft:discard": (payload: DraftDiscardPayload, ack: (answer: DraftDiscardAck) => void) => void;
 }
 
 /** Events the server sends to a user's connections. */
@@ -73,10 +121,12 @@ export interface ServerToClientEvents {
   "message:new": (message: Message) => void;
   "history:cleared": (payload: Record<string, never>) => void;
   "auth:expired": (payload: Record<string, never>) => void;
+  "draft:update": (update: DraftUpdate) => void;
+  "draft:discarded": (payload: { id: string }) => void;
 }
 
 /** The names of the client events, for routing and for refusing unknown ones. */
-export const CLIENT_EVENTS = ["message:add", "history:load", "history:search", "history:clear"] as const;
+export const CLIENT_EVENTS = ["message:add", "history:load", "history:search", "history:clear", "draft:append", "draft:discard"] as const;
 
 /** One of {@link CLIENT_EVENTS}. */
 export type ClientEventName = (typeof CLIENT_EVENTS)[number];

@@ -92,7 +92,17 @@ export const searchHistorySchema = z.object({
 
 export const clearHistorySchema = z.object({}).default({});
 
+/** `draft:append` (the HTTP route takes `id` from its path); `chunk`'s byte bound (MAX_MESSAGE_BYTES) is the server's. */
+export const draftAppendSchema = z.object({
+  id: messageIdSchema,
+  role: roleSchema.default("assistant"),
+  chunk: textSchema.min(1),
+});
+
+export const draftDiscardSchema = z.object({ id: messageIdSchema });
+
 /** The parsed form of each client payload. */
 export type AddMessageInput = z.output<typeof addMessageSchema>;
 export type LoadHistoryInput = z.output<typeof loadHistorySchema>;
 export type SearchHistoryInput = z.output<typeof searchHistorySchema>;
+export type DraftAppendInput = z.output<typeof draftAppendSchema>;

@@ -8,6 +8,9 @@ export const API_ROUTES = [
   { name: "add", method: "post", path: "/api/v1/users/:userId/messages" },
   { name: "load", method: "get", path: "/api/v1/users/:userId/messages" },
   { name: "clear", method: "delete", path: "/api/v1/users/:userId/messages" },
+  { name: "draftAppend", method: "post", path: "/api/v1/users/:userId/drafts/:id" },
+  { name: "draftDiscard", method: "delete", path: "/api/v1/users/:userId/drafts/:id" },
+  { name: "drafts", method: "get", path: "/api/v1/users/:userId/drafts" },
   { name: "openapi", method: "get", path: "/api/v1/openapi.json" },
 ] as const;
 

@@ -4,9 +4,10 @@
  * at `GET /api/v1/openapi.json` and kept in docs/openapi.json by
  * `npm run openapi`; test/unit/openapi-document.test.ts fails when the two differ.
  */
-import { ERROR_CODES, type HttpErrorCode, type Message } from "@scrollback/client/protocol";
+import { type Draft, type DraftState, ERROR_CODES, type HttpErrorCode, type Message } from "@scrollback/client/protocol";
 import {
   addMessageSchema,
+  draftAppendSchema,
   limitSchema,
   META_MAX_KEYS,
   messageIdSchema,
@@ -33,17 +34,37 @@ export const API_ANSWERS = {
     timestamp: z.string().nullable(),
     meta: z.record(z.string(), metaValueSchema).optional(),
   }) satisfies z.ZodType<Message>,
+  draft: z.object({
+    id: messageIdSchema,
+    role: roleSchema,
+    content: z.string(),
+    seq: z.number().int().min(1),
+    updatedAt: z.number(),
+  }) satisfies z.ZodType<Draft>,
+  draftState: z.object({
+    id: messageIdSchema,
+    seq: z.number().int().min(1),
+    length: z.number().int().min(1),
+  }) satisfies z.ZodType<DraftState>,
   health: z.object({ status: z.literal("ok") }),
   ready: z.object({ store: z.enum(["redis", "memory"]) }),
 };
 const added = z.object({ message: API_ANSWERS.message, duplicate: z.boolean() });
 const history = z.object({ messages: z.array(API_ANSWERS.message), gap: z.boolean() });
 const cleared = z.object({ removed: z.number().int().min(0) });
+const draftAppended = z.object({ draft: API_ANSWERS.draftState });
+const draftDiscarded = z.object({ discarded: z.literal(true) });
+const draftList = z.object({ drafts: z.array(API_ANSWERS.draft) });
+/** The HTTP body of a draft chunk: `draft:append` without the id, which the path gives. */
+const draftChunkBody = draftAppendSchema.omit({ id: true });
 /** The success answer of each /api/v1 route, for tests to check real answers against. */
 export const ROUTE_ANSWERS: Record<ApiRouteName, z.ZodType> = {
   add: added,
   load: history,
   clear: cleared,
+  draftAppend: draftAppended,
+  draftDiscard: draftDiscarded,
+  drafts: draftList,
   openapi: z.record(z.string(), z.unknown()),
 };
 const errorBody = (codes: readonly HttpErrorCode[]) =>
@@ -77,6 +98,9 @@ const EXAMPLES = {
   limit: 15,
   afterId: "01JDQ3W7K5V8Z9X0ABCDEFGHJK",
   q: "report",
+  draftId: "01JDQ3W7K5V8Z9X0ABCDEFGHJM",
+  chunk: { chunk: "Your report is ", role: "assistant" },
+  draft: { id: "01JDQ3W7K5V8Z9X0ABCDEFGHJM", role: "assistant", content: "Your report is ", seq: 1, updatedAt: 1780306200000 },
   stored: {
     id: "01JDQ3W7K5V8Z9X0ABCDEFGHJK",
     userId: "team_lead_001",
@@ -100,9 +124,21 @@ function errorResponse(code: HttpErrorCode): JsonObject {
   return answer;
 }
 
-/** An operation's error answers, by status. */
+/** An operation's error answers, by status; codes sharing a status (409) are described together. */
 function errorResponses(codes: readonly HttpErrorCode[]): JsonObject {
-  return Object.fromEntries(codes.map((code) => [String(HTTP_STATUS[code]), { $ref: `#/components/responses/${code}` }]));
+  const byStatus = new Map<number, HttpErrorCode[]>();
+  for (const code of codes) byStatus.set(HTTP_STATUS[code], [...(byStatus.get(HTTP_STATUS[code]) ?? []), code]);
+  return Object.fromEntries(
+    [...byStatus].map(([status, shared]) => [
+      String(status),
+      shared.length === 1
+        ? { $ref: `#/components/responses/${shared[0]}` }
+        : {
+            description: `${shared.map((code) => `\`${code}\``).join(" or ")} (PROTOCOL.md §5)`,
+            content: json(jsonSchema(z.object({ error: errorBody(shared) }))),
+          },
+    ]),
+  );
 }
 
 /** What every /api/v1 route can answer besides its own answers. */
@@ -115,6 +151,15 @@ const userIdParameter = {
   description: "The user whose history this is (URL-decoded).",
   schema: jsonSchema(userIdSchema),
   example: EXAMPLES.userId,
+};
+
+const draftIdParameter = {
+  name: "id",
+  in: "path",
+  required: true,
+  description: "The draft's id: the id its final message will be stored under.",
+  schema: jsonSchema(messageIdSchema),
+  example: EXAMPLES.draftId,
 };
 
 const OPERATIONS: Record<ApiRouteName, JsonObject> = {
@@ -182,6 +227,50 @@ const OPERATIONS: Record<ApiRouteName, JsonObject> = {
       ...errorResponses([ERROR_CODES.INVALID_PAYLOAD, ERROR_CODES.UNAVAILABLE, ...API_ERRORS]),
     },
   },
+  draftAppend: {
+    operationId: "appendDraft",
+    summary: "Stream one more chunk of a reply",
+    description:
+      "Like `draft:append` (PROTOCOL.md §4, Drafts): appends `chunk` to the draft stored under `id` (creating it, with `role`, default `assistant`) and sends `draft:update` to all the user's connections. " +
+      "Store the finished reply with `POST …/messages` and the same `id`: it replaces the draft everywhere. " +
+      "409 DRAFT_CLOSED once that message is kept, 409 TOO_MANY_DRAFTS beyond MAX_DRAFTS_PER_USER live drafts, 413 when the draft would exceed MAX_MESSAGE_BYTES, 429 beyond DRAFT_CHUNKS_PER_SECOND chunks per user (`Retry-After`).",
+    parameters: [userIdParameter, draftIdParameter],
+    requestBody: { required: true, content: json(ref("DraftChunk"), EXAMPLES.chunk) },
+    responses: {
+      "200": { description: "Appended", content: json(ref("DraftAppended"), { draft: { id: EXAMPLES.draftId, seq: 1, length: 15 } }) },
+      ...errorResponses([
+        ERROR_CODES.INVALID_PAYLOAD,
+        ERROR_CODES.DRAFT_CLOSED,
+        ERROR_CODES.TOO_MANY_DRAFTS,
+        ERROR_CODES.TOO_LARGE,
+        ERROR_CODES.RATE_LIMITED,
+        ERROR_CODES.UNAVAILABLE,
+        ...API_ERRORS,
+      ]),
+    },
+  },
+  draftDiscard: {
+    operationId: "discardDraft",
+    summary: "Abandon a reply",
+    description:
+      "Like `draft:discard`: deletes the draft and sends `draft:discarded` to all the user's connections. 404 NOT_FOUND when there is no live draft under `id`. Any body is ignored.",
+    parameters: [userIdParameter, draftIdParameter],
+    responses: {
+      "200": { description: "Discarded", content: json(ref("DraftDiscarded"), { discarded: true }) },
+      ...errorResponses([ERROR_CODES.INVALID_PAYLOAD, ERROR_CODES.UNAVAILABLE, ...API_ERRORS]),
+    },
+  },
+  drafts: {
+    operationId: "listDrafts",
+    summary: "The replies being streamed",
+    description:
+      "The user's live drafts (not idle past DRAFT_IDLE_MS), as `history:load` returns them beside the window, oldest update first.",
+    parameters: [userIdParameter],
+    responses: {
+      "200": { description: "The live drafts", content: json(ref("Drafts"), { drafts: [EXAMPLES.draft] }) },
+      ...errorResponses([ERROR_CODES.INVALID_PAYLOAD, ERROR_CODES.UNAVAILABLE, ...API_ERRORS]),
+    },
+  },
   openapi: {
     operationId: "getOpenApiDocument",
     summary: "This document",
@@ -246,6 +335,11 @@ function buildDocument(): JsonObject {
         AddAnswer: { ...jsonSchema(added), properties: { message: ref("Message"), duplicate: { type: "boolean" } } },
         History: { ...jsonSchema(history), properties: { messages: { type: "array", items: ref("Message") }, gap: { type: "boolean" } } },
         Cleared: jsonSchema(cleared),
+        DraftChunk: jsonSchema(draftChunkBody, "input"),
+        Draft: jsonSchema(API_ANSWERS.draft),
+        DraftAppended: jsonSchema(draftAppended),
+        DraftDiscarded: jsonSchema(draftDiscarded),
+        Drafts: { ...jsonSchema(draftList), properties: { drafts: { type: "array", items: ref("Draft") } } },
       },
     },
   };

@@ -3,7 +3,7 @@
  * Socket.IO events, behind `Authorization: Bearer <SERVICE_TOKEN>`.
  */
 import { ERROR_CODES } from "@scrollback/client/protocol";
-import { userIdSchema } from "@scrollback/client/protocol/schemas";
+import { messageIdSchema, userIdSchema } from "@scrollback/client/protocol/schemas";
 import express, {
   type ErrorRequestHandler,
   type NextFunction,
@@ -13,7 +13,17 @@ import express, {
   type Router,
 } from "express";
 import type { Logger } from "pino";
-import { type AppError, internal, invalidPayload, notFound, toAppError, toHttpAnswer, tooLarge, unauthorized } from "../errors.js";
+import {
+  type AppError,
+  internal,
+  invalidPayload,
+  notFound,
+  rateLimited,
+  toAppError,
+  toHttpAnswer,
+  tooLarge,
+  unauthorized,
+} from "../errors.js";
 import type { HistoryOperations } from "../history-operations.js";
 import type { Metrics } from "../metrics.js";
 import { parsePayload } from "../parse-payload.js";
@@ -21,24 +31,29 @@ import { API_ROUTES, type ApiRouteName } from "./api-routes.js";
 import { exactRouter } from "./exact-router.js";
 import { openApiText } from "./openapi.js";
 import { bearerToken, secretMatches } from "./token-match.js";
+import { UserRate } from "./user-rate.js";
 
 export interface ServiceApiOptions {
   service: HistoryOperations;
   metrics: Metrics;
   logger: Logger;
   serviceToken?: string;
+  /** DRAFT_CHUNKS_PER_SECOND: draft chunks per user on this replica (0 or unset: no limit). */
+  draftChunksPerSecond?: number;
   /** Largest accepted body, in bytes. */
   bodyLimitBytes: number;
 }
 
 function sendError(res: Response, error: AppError): void {
   const { status, body } = toHttpAnswer(error);
+  if (body.error.retryAfterMs !== undefined) res.set("Retry-After", String(Math.ceil(body.error.retryAfterMs / 1000)));
   res.status(status).json(body);
 }
 
 export function createServiceApiRouter(options: ServiceApiOptions): Router {
   const { service, metrics, serviceToken } = options;
   const router = exactRouter();
+  const draftRate = new UserRate(options.draftChunksPerSecond ?? 0);
 
   router.use("/api/v1", (req, res, next) => {
     // Without a token the API does not exist (404), rather than being open.
@@ -91,6 +106,30 @@ export function createServiceApiRouter(options: ServiceApiOptions): Router {
     clear: [
       handle("clear", async (userId, _req, res) => {
         res.json({ removed: await service.clear(userId, {}) });
+      }),
+    ],
+    draftAppend: [
+      json,
+      handle("draftAppend", async (userId, req, res) => {
+        const id = parsePayload(messageIdSchema, req.params.id);
+        const waitMs = draftRate.take(userId);
+        if (waitMs > 0) throw rateLimited(waitMs);
+        const body: unknown = req.body;
+        // The path names the draft; an id in the body is ignored, like any field not listed.
+        const payload = typeof body === "object" && body !== null && !Array.isArray(body) ? { ...body, id } : body;
+        res.json({ draft: await service.appendDraft(userId, payload) });
+      }),
+    ],
+    draftDiscard: [
+      handle("draftDiscard", async (userId, req, res) => {
+        const id = parsePayload(messageIdSchema, req.params.id);
+        if (!(await service.discardDraft(userId, { id }))) throw notFound(`no live draft ${id}`);
+        res.json({ discarded: true });
+      }),
+    ],
+    drafts: [
+      handle("drafts", async (userId, _req, res) => {
+        res.json({ drafts: await service.drafts(userId) });
       }),
     ],
     // Behind the token like every /api/v1 route (PROTOCOL.md §5); docs/openapi.json is the same document.

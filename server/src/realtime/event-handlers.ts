@@ -1,5 +1,5 @@
 /**
- * The four client events (PROTOCOL.md §4). Each handler takes `unknown`
+ * The client events (PROTOCOL.md §4). Each handler takes `unknown`
  * arguments, lets the history operations validate them, and always answers the ack
  * with `{ ok: true, ... }` or `{ ok: false, error }`.
  */
@@ -37,11 +37,15 @@ const HANDLERS: Record<ClientEventName, (socket: ScrollbackSocket, service: Hist
     return { message, duplicate };
   },
   "history:load": async (socket, service, payload) => {
-    const { messages, gap } = await service.load(socket.data.userId, payload);
-    return { messages, gap };
+    const { messages, gap, drafts } = await service.load(socket.data.userId, payload);
+    return { messages, gap, drafts };
   },
   "history:search": async (socket, service, payload) => ({ messages: await service.search(socket.data.userId, payload) }),
   "history:clear": async (socket, service, payload) => ({ removed: await service.clear(socket.data.userId, payload, socket.id) }),
+  "draft:append": async (socket, service, payload) => ({ draft: await service.appendDraft(socket.data.userId, payload, socket.id) }),
+  "draft:discard": async (socket, service, payload) => ({
+    discarded: await service.discardDraft(socket.data.userId, payload, socket.id),
+  }),
 };
 
 /** Counts a handled event and its receipt-to-ack latency, on series bound once per metrics (metrics.ts). */

@@ -3,10 +3,10 @@
  * stores so that they cannot drift apart.
  */
 import type { Message } from "@scrollback/client/protocol";
-import type { LoadOptions, LoadResult, SearchOptions } from "./store.js";
+import type { LoadOptions, SearchOptions, WindowSelection } from "./store.js";
 
 /** `history:load`: after `afterId` (or the whole window with a gap), newest `limit`. */
-export function selectWindow(window: Message[], options: LoadOptions = {}): LoadResult {
+export function selectWindow(window: Message[], options: LoadOptions = {}): WindowSelection {
   let messages = window;
   let gap = false;
   if (options.afterId !== undefined) {

@@ -3,20 +3,25 @@
  * this process's memory. One process only: nothing is shared between
  * replicas and everything is lost on restart.
  */
-import type { Message } from "@scrollback/client/protocol";
-import { unavailable } from "../errors.js";
+import type { Draft, Message } from "@scrollback/client/protocol";
+import { draftClosed, tooLarge, tooManyDrafts, unavailable } from "../errors.js";
+import { sortDrafts } from "./draft-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
-import type {
-  AppendOptions,
-  AppendResult,
-  ClearResult,
-  LoadOptions,
-  LoadResult,
-  NewMessage,
-  SearchOptions,
-  Store,
-  StoreSettings,
+import {
+  type AppendOptions,
+  type AppendResult,
+  type ClearResult,
+  type DraftAppendResult,
+  type DraftChunk,
+  type DraftDiscardResult,
+  draftBounds,
+  type LoadOptions,
+  type LoadResult,
+  type NewMessage,
+  type SearchOptions,
+  type Store,
+  type StoreSettings,
 } from "./store.js";
 
 interface StoredList {
@@ -35,15 +40,24 @@ export interface MemoryStoreOptions extends StoreSettings {
   sweepIntervalMs?: number;
 }
 
+/** A user's drafts, as the Redis hash keeps them: one expiry for all, restarted by each chunk. */
+interface StoredDrafts {
+  byId: Map<string, Omit<Draft, "id">>;
+  expiresAt: number;
+}
+
 export class MemoryStore implements Store {
   readonly kind = "memory";
   private readonly lists = new Map<string, StoredList>();
+  private readonly userDrafts = new Map<string, StoredDrafts>();
+  private readonly drafting: ReturnType<typeof draftBounds>;
   private readonly now: () => number;
   private readonly sweeper: NodeJS.Timeout;
   private closed = false;
 
   constructor(private readonly options: MemoryStoreOptions) {
     this.now = options.now ?? Date.now;
+    this.drafting = draftBounds(options);
     this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
     this.sweeper.unref();
   }
@@ -54,6 +68,8 @@ export class MemoryStore implements Store {
     const element = sequence === undefined ? undefined : list?.elements[sequence - list.head];
     const kept = element === undefined ? null : decodeElement(element, userId);
     if (kept) return { message: kept, duplicate: true };
+    // The draft streamed under this id ends as the message is stored (appendMessage.lua's HDEL).
+    this.userDrafts.get(userId)?.byId.delete(message.id);
     this.push(userId, encodeElement(message), message.id);
     return { message: { ...message, userId }, duplicate: false };
   }
@@ -67,7 +83,41 @@ export class MemoryStore implements Store {
   }
 
   async load(userId: string, options?: LoadOptions): Promise<LoadResult> {
-    return selectWindow(this.readWindow(userId), options);
+    return { ...selectWindow(this.readWindow(userId), options), drafts: this.liveDrafts(userId) };
+  }
+
+  async appendDraft(userId: string, chunk: DraftChunk): Promise<DraftAppendResult> {
+    const { idleMs, maxPerUser, maxBytes } = this.drafting;
+    // An id the index holds was stored by an add: the reply is over (appendDraft.lua).
+    if (this.live(userId)?.ids.has(chunk.id)) throw draftClosed(chunk.id);
+    const now = this.now();
+    const stored = this.draftsOf(userId) ?? { byId: new Map(), expiresAt: 0 };
+    const existing = stored.byId.get(chunk.id);
+    let current = existing && now - existing.updatedAt <= idleMs ? existing : undefined;
+    if (!current) {
+      for (const [id, draft] of stored.byId) if (id !== chunk.id && now - draft.updatedAt > idleMs) stored.byId.delete(id);
+      const others = [...stored.byId.keys()].filter((id) => id !== chunk.id).length;
+      if (others >= maxPerUser) throw tooManyDrafts(maxPerUser);
+      current = { role: chunk.role, content: "", seq: 0, updatedAt: now };
+    }
+    const length = Buffer.byteLength(current.content, "utf8") + Buffer.byteLength(chunk.chunk, "utf8");
+    if (length > maxBytes) throw tooLarge(`content: the draft would be over ${maxBytes} UTF-8 bytes`);
+    const next = { role: current.role, content: current.content + chunk.chunk, seq: current.seq + 1, updatedAt: now };
+    stored.byId.set(chunk.id, next);
+    stored.expiresAt = now + idleMs;
+    this.userDrafts.set(userId, stored);
+    return { draft: { id: chunk.id, seq: next.seq, length } };
+  }
+
+  async discardDraft(userId: string, id: string): Promise<DraftDiscardResult> {
+    const stored = this.draftsOf(userId);
+    const draft = stored?.byId.get(id);
+    stored?.byId.delete(id);
+    return { discarded: draft !== undefined && this.now() - draft.updatedAt <= this.drafting.idleMs };
+  }
+
+  async drafts(userId: string): Promise<Draft[]> {
+    return this.liveDrafts(userId);
   }
 
   async search(userId: string, options: SearchOptions): Promise<Message[]> {
@@ -96,6 +146,7 @@ export class MemoryStore implements Store {
     this.closed = true;
     clearInterval(this.sweeper);
     this.lists.clear();
+    this.userDrafts.clear();
   }
 
   /** Appends, trims to the window and restarts the TTL; `id` is the element's served id (none for one that is not served). */
@@ -116,6 +167,29 @@ export class MemoryStore implements Store {
     this.lists.set(userId, list);
   }
 
+  /** The user's live drafts, deleting those idle past DRAFT_IDLE_MS (as readDrafts.lua does). */
+  private liveDrafts(userId: string): Draft[] {
+    const stored = this.draftsOf(userId);
+    if (!stored) return [];
+    const now = this.now();
+    const drafts: Draft[] = [];
+    for (const [id, draft] of stored.byId) {
+      if (now - draft.updatedAt > this.drafting.idleMs) stored.byId.delete(id);
+      else drafts.push({ id, ...draft });
+    }
+    return sortDrafts(drafts);
+  }
+
+  /** The user's drafts unless the whole set has expired. */
+  private draftsOf(userId: string): StoredDrafts | undefined {
+    const stored = this.userDrafts.get(userId);
+    if (stored && stored.expiresAt <= this.now()) {
+      this.userDrafts.delete(userId);
+      return undefined;
+    }
+    return stored;
+  }
+
   private readWindow(userId: string): Message[] {
     const { messages, skipped } = decodeElements(this.live(userId)?.elements ?? [], userId);
     if (skipped > 0) this.options.onSkippedElements?.(skipped);
@@ -134,5 +208,6 @@ export class MemoryStore implements Store {
 
   private sweep(): void {
     for (const userId of this.lists.keys()) this.live(userId);
+    for (const userId of this.userDrafts.keys()) this.draftsOf(userId);
   }
 }

@@ -20,6 +20,15 @@ export function messageIdsKey(prefix: string, userId: string): string {
   return `{${messagesKey(prefix, userId)}}:ids`;
 }
 
+/**
+ * `{<prefix>:<userId>:messages}:drafts`: the user's streamed replies
+ * (appendDraft.lua), a hash of draft id → `{role, content, seq, updatedAt}`.
+ * Same hash tag, so same Cluster slot, as the list and its index.
+ */
+export function draftsKey(prefix: string, userId: string): string {
+  return `{${messagesKey(prefix, userId)}}:drafts`;
+}
+
 /** The SCAN pattern matching every user's history under `prefix`. */
 export function messagesKeyPattern(prefix: string): string {
   // A prefix may contain glob characters; SCAN MATCH must take them literally.

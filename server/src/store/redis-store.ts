@@ -4,20 +4,26 @@
  * any number of replicas.
  */
 import { readFileSync } from "node:fs";
-import type { Message } from "@scrollback/client/protocol";
+import type { Draft, DraftUpdate, Message } from "@scrollback/client/protocol";
 import type { Cluster, Redis, Result } from "ioredis";
-import { AppError, internal, unavailable } from "../errors.js";
+import { AppError, draftClosed, internal, tooLarge, tooManyDrafts, unavailable } from "../errors.js";
 import { withTimeout } from "../with-timeout.js";
+import { decodeDraft, sortDrafts } from "./draft-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { MasterStallGuards } from "./master-stall-guards.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
-import { messageIdsKey, messagesKey } from "./redis-keys.js";
+import { draftsKey, messageIdsKey, messagesKey } from "./redis-keys.js";
 import type { StallGuard } from "./stall-guard.js";
 import {
   type AppendOptions,
   type AppendResult,
   type ClearOptions,
   type ClearResult,
+  type DraftAppendResult,
+  type DraftChunk,
+  type DraftDiscardResult,
+  type DraftOptions,
+  draftBounds,
   type LoadOptions,
   type LoadResult,
   type NewMessage,
@@ -32,10 +38,28 @@ declare module "ioredis" {
   interface RedisCommander<Context> {
     /** lua/appendMessage.lua: 0 when stored, the kept element on a duplicate. */
     appendMessage(...args: AppendArgs): Result<0 | string, Context>;
-    /** lua/appendMessage.lua with its optional KEYS[3]: the same, and the stored message XADDed to the inbox stream. */
+    /** lua/appendMessage.lua with its optional KEYS[4]: the same, and the stored message XADDed to the inbox stream. */
     appendMessageToInbox(...args: InboxAppendArgs): Result<0 | string, Context>;
     /** lua/clearHistory.lua: how many elements were deleted. */
     clearHistory(key: string, idsKey: string, channel?: string, payload?: string): Result<number, Context>;
+    /** lua/appendDraft.lua: ["ok", seq, length] or ["closed"|"large"|"full"]. */
+    appendDraft(
+      draftsKey: string,
+      idsKey: string,
+      id: string,
+      role: string,
+      chunk: string,
+      maxBytes: number,
+      maxDrafts: number,
+      idleMs: number,
+      channel: string,
+      before: string,
+      after: string,
+    ): Result<[string, number?, number?], Context>;
+    /** lua/readDrafts.lua: [id, value, id, value, …] of the live drafts. */
+    readDrafts(draftsKey: string, idleMs: number): Result<string[], Context>;
+    /** lua/discardDraft.lua: 1 when a live draft was discarded, else 0. */
+    discardDraft(draftsKey: string, id: string, idleMs: number, channel: string, payload: string): Result<0 | 1, Context>;
   }
 }
 
@@ -43,6 +67,7 @@ declare module "ioredis" {
 type AppendArgs = [
   key: string,
   idsKey: string,
+  draftsKey: string,
   element: string,
   id: string,
   checkDuplicate: "1" | "0",
@@ -52,10 +77,11 @@ type AppendArgs = [
   payload: string,
 ];
 
-/** The same with KEYS[3], the inbox stream, and ARGV[8..11], its entry. */
+/** The same with KEYS[4], the inbox stream, and ARGV[8..11], its entry. */
 type InboxAppendArgs = [
   key: string,
   idsKey: string,
+  draftsKey: string,
   inboxKey: string,
   element: string,
   id: string,
@@ -73,11 +99,14 @@ type InboxAppendArgs = [
 /** One add's script call: with or without the inbox. */
 type AppendCall = { inbox: false; args: AppendArgs } | { inbox: true; args: InboxAppendArgs };
 
-/** Each command: its script file and how many of its arguments are keys (appendMessage.lua's KEYS[3] is optional). */
+/** Each command: its script file and how many of its arguments are keys (appendMessage.lua's KEYS[4] is optional). */
 const LUA_COMMANDS = [
-  { name: "appendMessage", file: "appendMessage", numberOfKeys: 2 },
-  { name: "appendMessageToInbox", file: "appendMessage", numberOfKeys: 3 },
+  { name: "appendMessage", file: "appendMessage", numberOfKeys: 3 },
+  { name: "appendMessageToInbox", file: "appendMessage", numberOfKeys: 4 },
   { name: "clearHistory", file: "clearHistory", numberOfKeys: 2 },
+  { name: "appendDraft", file: "appendDraft", numberOfKeys: 2 },
+  { name: "readDrafts", file: "readDrafts", numberOfKeys: 1 },
+  { name: "discardDraft", file: "discardDraft", numberOfKeys: 1 },
 ] as const;
 
 /** Registers the Lua commands on a client (idempotent). Exported for tools that write the same way. */
@@ -100,7 +129,8 @@ const TRANSIENT_REPLY = /^(LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|READONLY|MASTERDOWN
 function toStoreError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const replyError = error instanceof Error && error.name === "ReplyError";
-  if (replyError && !TRANSIENT_REPLY.test(error.message)) return internal();
+  // The reply (e.g. a WRONGTYPE naming the key) goes to the log with the INTERNAL, never to the client.
+  if (replyError && !TRANSIENT_REPLY.test(error.message)) return internal(error);
   return unavailable("the store did not answer");
 }
 
@@ -140,6 +170,10 @@ export interface RedisStoreOptions extends StoreSettings {
   announceClear?: ClearAnnouncer;
   /** The inbox stream (INBOX_STREAM, PROTOCOL.md §8); unset: no add touches a stream. */
   inbox?: InboxOptions;
+  /** The same for a draft's chunk (`draft:update`), published by appendDraft.lua. */
+  announceDraftUpdate?: DraftUpdateAnnouncer;
+  /** The same for an abandoned draft (`draft:discarded`). */
+  announceDraftDiscarded?: DraftDiscardAnnouncer;
 }
 
 /** Where, and which, stored messages are appended for backends to read. */
@@ -164,6 +198,25 @@ interface InboxEntry {
   userId: string;
   id: string;
   message: string;
+}
+
+/**
+ * What to publish, and where, for a draft's chunk: the broadcast cut around
+ * its `seq`, which only the script learns (it publishes `before + seq + after`).
+ */
+export type DraftUpdateAnnouncer = (
+  userId: string,
+  update: Omit<DraftUpdate, "seq">,
+  origin: string | undefined,
+) => SplitAnnouncement | undefined;
+
+/** What to publish, and where, when `userId`'s draft `id` is discarded. */
+export type DraftDiscardAnnouncer = (userId: string, id: string, origin: string | undefined) => Announcement | undefined;
+
+export interface SplitAnnouncement {
+  channel: string;
+  before: string;
+  after: string;
 }
 
 /** What to publish, and on which channel, when `message` is stored. */
@@ -207,11 +260,13 @@ export class RedisStore implements Store {
   private readonly stallGuards: MasterStallGuards;
   private readonly waitLanes: WaitLane[];
   private readonly waitTurns = new TurnsPerKey(STORE_DEADLINE_MS);
+  private readonly drafting: ReturnType<typeof draftBounds>;
   private pingInFlight: Promise<void> | undefined;
   private lastPingAnsweredAt: number | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
+    this.drafting = draftBounds(options);
     this.waitLanes = (options.waitClients ?? []).map((client) => {
       defineScrollbackCommands(client);
       return { client, inFlight: 0 };
@@ -242,8 +297,60 @@ export class RedisStore implements Store {
     return { message: existing, duplicate: true, ...unconfirmed };
   }
 
+  /** The window and the live drafts in one round trip (a pipeline: both keys sit in one Cluster slot). */
   async load(userId: string, options?: LoadOptions): Promise<LoadResult> {
-    return selectWindow(await this.readWindow(userId), options);
+    const key = messagesKey(this.options.keyPrefix, userId);
+    const results = await this.run(key, () =>
+      this.client.pipeline().lrangeBuffer(key, 0, -1).readDrafts(draftsKey(this.options.keyPrefix, userId), this.drafting.idleMs).exec(),
+    );
+    const [[windowError, raws], [draftsError, fields]] = (results ?? []) as [[Error | null, Buffer[]], [Error | null, string[]]];
+    if (windowError || draftsError) throw toStoreError(windowError ?? draftsError);
+    return { ...selectWindow(this.decodeWindow(raws, userId), options), drafts: decodeDraftFields(fields) };
+  }
+
+  async appendDraft(userId: string, chunk: DraftChunk, options: DraftOptions = {}): Promise<DraftAppendResult> {
+    const { keyPrefix } = this.options;
+    const { idleMs, maxPerUser, maxBytes } = this.drafting;
+    const key = draftsKey(keyPrefix, userId);
+    const announcement = this.options.announceDraftUpdate?.(
+      userId,
+      { id: chunk.id, role: chunk.role, chunk: chunk.chunk, idleMs },
+      options.origin,
+    );
+    const [outcome, seq, length] = await this.run(key, () =>
+      this.client.appendDraft(
+        key,
+        messageIdsKey(keyPrefix, userId),
+        chunk.id,
+        chunk.role,
+        chunk.chunk,
+        maxBytes,
+        maxPerUser,
+        idleMs,
+        announcement?.channel ?? "",
+        announcement?.before ?? "",
+        announcement?.after ?? "",
+      ),
+    );
+    if (outcome === "closed") throw draftClosed(chunk.id);
+    if (outcome === "large") throw tooLarge(`content: the draft would be over ${maxBytes} UTF-8 bytes`);
+    if (outcome === "full") throw tooManyDrafts(maxPerUser);
+    if (outcome !== "ok" || seq === undefined || length === undefined) throw internal();
+    return { draft: { id: chunk.id, seq, length }, announced: announcement !== undefined };
+  }
+
+  async discardDraft(userId: string, id: string, options: DraftOptions = {}): Promise<DraftDiscardResult> {
+    const key = draftsKey(this.options.keyPrefix, userId);
+    const announcement = this.options.announceDraftDiscarded?.(userId, id, options.origin);
+    const discarded = await this.run(key, () =>
+      this.client.discardDraft(key, id, this.drafting.idleMs, announcement?.channel ?? "", announcement?.payload ?? ""),
+    );
+    return { discarded: discarded === 1, announced: discarded === 1 && announcement !== undefined };
+  }
+
+  async drafts(userId: string): Promise<Draft[]> {
+    const key = draftsKey(this.options.keyPrefix, userId);
+    return decodeDraftFields(await this.run(key, () => this.client.readDrafts(key, this.drafting.idleMs)));
   }
 
   async search(userId: string, options: SearchOptions): Promise<Message[]> {
@@ -343,6 +450,7 @@ export class RedisStore implements Store {
     const { keyPrefix, historyMax, historyTtlSeconds } = this.options;
     const key = messagesKey(keyPrefix, userId);
     const idsKey = messageIdsKey(keyPrefix, userId);
+    const drafts = draftsKey(keyPrefix, userId);
     const argv = [
       encodeElement(message),
       message.id,
@@ -352,9 +460,9 @@ export class RedisStore implements Store {
       announce?.channel ?? "",
       announce?.payload ?? "",
     ] as const;
-    if (!entry) return { inbox: false, args: [key, idsKey, ...argv] };
+    if (!entry) return { inbox: false, args: [key, idsKey, drafts, ...argv] };
     const { stream, maxLen } = this.options.inbox as InboxOptions;
-    return { inbox: true, args: [key, idsKey, stream, ...argv, maxLen, entry.userId, entry.id, entry.message] };
+    return { inbox: true, args: [key, idsKey, drafts, stream, ...argv, maxLen, entry.userId, entry.id, entry.message] };
   }
 
   /** The inbox entry of `message`, or undefined when the inbox is off or does not take its role. */
@@ -438,6 +546,10 @@ export class RedisStore implements Store {
     // Buffers, so that ids derived from foreign elements hash the exact bytes Lua hashes.
     const key = messagesKey(this.options.keyPrefix, userId);
     const raws = await this.run(key, () => this.client.lrangeBuffer(key, 0, -1));
+    return this.decodeWindow(raws, userId);
+  }
+
+  private decodeWindow(raws: Buffer[], userId: string): Message[] {
     const { messages, skipped } = decodeElements(raws, userId);
     if (skipped > 0) this.options.onSkippedElements?.(skipped);
     return messages;
@@ -505,6 +617,16 @@ export class RedisStore implements Store {
       throw toStoreError(error);
     }
   }
+}
+
+/** readDrafts.lua's answer as drafts (values it cannot read are left out). */
+function decodeDraftFields(fields: string[]): Draft[] {
+  const drafts: Draft[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const draft = decodeDraft(fields[i] as string, fields[i + 1] as string);
+    if (draft) drafts.push(draft);
+  }
+  return sortDrafts(drafts);
 }
 
 /**

@@ -6,7 +6,7 @@
  * stored JSON form of PROTOCOL.md §2 and read them through `message-codec.ts`,
  * so foreign and garbage elements are handled the same way by both.
  */
-import type { Message, MessageMeta, Role } from "@scrollback/client/protocol";
+import type { Draft, DraftState, Message, MessageMeta, Role } from "@scrollback/client/protocol";
 
 /** Every store call must answer within this long (PROTOCOL.md §4: 2 s). */
 // A little under 2 s, so that the UNAVAILABLE answer itself reaches the client within 2 s.
@@ -72,10 +72,42 @@ export interface LoadOptions {
   afterId?: string;
 }
 
-export interface LoadResult {
+/** The messages a load selects from the window (history-window.ts). */
+export interface WindowSelection {
   messages: Message[];
   /** True when messages after `afterId` may be missing from `messages`. */
   gap: boolean;
+}
+
+export interface LoadResult extends WindowSelection {
+  /** The user's live drafts, read in the same round trip as the window. */
+  drafts: Draft[];
+}
+
+/** One chunk of a streamed reply (PROTOCOL.md §4, Drafts), validated. */
+export interface DraftChunk {
+  /** The id the final message will be stored under. */
+  id: string;
+  /** Taken when the chunk starts the draft. */
+  role: Role;
+  chunk: string;
+}
+
+export interface DraftOptions {
+  /** Who sent the chunk or discard (a connection id): only handed to the store's announcer. */
+  origin?: string;
+}
+
+export interface DraftAppendResult {
+  draft: DraftState;
+  /** The store published `draft:update` itself within the write (a RedisStore built with `announceDraft`). */
+  announced?: boolean;
+}
+
+export interface DraftDiscardResult {
+  /** False when there was no live draft under that id. */
+  discarded: boolean;
+  announced?: boolean;
 }
 
 export interface SearchOptions {
@@ -105,6 +137,20 @@ export interface Store {
   /** Kept messages whose content contains `query` (case-insensitive), oldest first. */
   search(userId: string, options: SearchOptions): Promise<Message[]>;
 
+  /**
+   * Appends a chunk to the draft `chunk.id` (creating it), unless a message
+   * with that id is kept (DRAFT_CLOSED), the content would exceed
+   * `maxDraftBytes` (TOO_LARGE) or the user has `maxDraftsPerUser` other live
+   * drafts (TOO_MANY_DRAFTS): one atomic step. The draft's idle clock restarts.
+   */
+  appendDraft(userId: string, chunk: DraftChunk, options?: DraftOptions): Promise<DraftAppendResult>;
+
+  /** Deletes a live draft; `discarded: false` when there is none. */
+  discardDraft(userId: string, id: string, options?: DraftOptions): Promise<DraftDiscardResult>;
+
+  /** The user's live drafts (not idle past `draftIdleMs`). */
+  drafts(userId: string): Promise<Draft[]>;
+
   /** Deletes the user's history; reports how many elements it held. */
   clear(userId: string, options?: ClearOptions): Promise<ClearResult>;
 
@@ -119,6 +165,24 @@ export interface Store {
 export interface StoreSettings {
   historyMax: number;
   historyTtlSeconds: number;
+  /** DRAFT_IDLE_MS: a draft no chunk reached for this long is gone (default {@link DRAFT_DEFAULTS}). */
+  draftIdleMs?: number;
+  /** MAX_DRAFTS_PER_USER. */
+  maxDraftsPerUser?: number;
+  /** MAX_MESSAGE_BYTES: the largest draft content, in UTF-8 bytes. */
+  maxDraftBytes?: number;
   /** Called with the number of unreadable elements skipped by a read. */
   onSkippedElements?: (count: number) => void;
+}
+
+/** The draft bounds when StoreSettings leaves them out (the defaults of PROTOCOL.md §1). */
+export const DRAFT_DEFAULTS = { idleMs: 30_000, maxPerUser: 4, maxBytes: 16_384 } as const;
+
+/** The draft bounds of `settings`, defaults filled in. */
+export function draftBounds(settings: StoreSettings): { idleMs: number; maxPerUser: number; maxBytes: number } {
+  return {
+    idleMs: settings.draftIdleMs ?? DRAFT_DEFAULTS.idleMs,
+    maxPerUser: settings.maxDraftsPerUser ?? DRAFT_DEFAULTS.maxPerUser,
+    maxBytes: settings.maxDraftBytes ?? DRAFT_DEFAULTS.maxBytes,
+  };
 }

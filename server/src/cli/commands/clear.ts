@@ -29,6 +29,7 @@ export const clearCommand: Command = {
       metrics,
       maxMessageBytes: config.maxMessageBytes,
       maxMetaBytes: config.maxMetaBytes,
+      draftIdleMs: config.drafts.idleMs,
       keyPrefix: config.keyPrefix,
       io: () => io,
     });

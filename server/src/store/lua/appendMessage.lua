@@ -16,7 +16,9 @@
 
   KEYS[1]  the user's list, <prefix>:<userId>:messages
   KEYS[2]  its id index, {<prefix>:<userId>:messages}:ids (same Cluster slot)
-  KEYS[3]  optional: the inbox stream (INBOX_STREAM) to XADD the stored
+  KEYS[3]  its drafts hash, {<prefix>:<userId>:messages}:drafts: the draft
+           streamed under the id ends as the message is stored (appendDraft.lua)
+  KEYS[4]  optional: the inbox stream (INBOX_STREAM) to XADD the stored
            message to; absent when the message does not enter the inbox or
            the stream is in another Cluster slot (the store then XADDs it
            itself, after this script)
@@ -29,19 +31,19 @@
   ARGV[6]  optional: the channel to SPUBLISH to once stored ("" or absent: none);
            on a Cluster it must hash to KEYS[1]'s slot (realtime/rooms.ts)
   ARGV[7]  optional: what to publish there
-  ARGV[8]  with KEYS[3]: INBOX_MAXLEN, trimmed approximately (MAXLEN ~)
-  ARGV[9]  with KEYS[3]: the entry's `userId` field
-  ARGV[10] with KEYS[3]: the entry's `id` field (the message id)
-  ARGV[11] with KEYS[3]: the entry's `message` field (the Message as JSON)
+  ARGV[8]  with KEYS[4]: INBOX_MAXLEN, trimmed approximately (MAXLEN ~)
+  ARGV[9]  with KEYS[4]: the entry's `userId` field
+  ARGV[10] with KEYS[4]: the entry's `id` field (the message id)
+  ARGV[11] with KEYS[4]: the entry's `message` field (the Message as JSON)
 
   Returns  0 when stored;
            the element already kept under that id (a string) when it is a
            duplicate, in which case the history is not written;
-           the error "INBOXTYPE ..." when KEYS[3] holds something other than
+           the error "INBOXTYPE ..." when KEYS[4] holds something other than
            a stream, in which case nothing is written either (checked before
            any write, so the add stays all-or-nothing).
 ]]
-local key, index, inbox = KEYS[1], KEYS[2], KEYS[3]
+local key, index, drafts, inbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local element, id, check = ARGV[1], ARGV[2], ARGV[3] == "1"
 local max, ttl = tonumber(ARGV[4]), ARGV[5]
 
@@ -145,6 +147,11 @@ if inbox then
     return redis.error_reply("INBOXTYPE the inbox key " .. inbox .. " holds a " .. kind .. ", not a stream")
   end
 end
+
+-- The draft streamed under this id ends here. pcall: a drafts key of another
+-- type (another program's) must not fail the add, and its WRONGTYPE is all
+-- that HDEL can answer there.
+redis.pcall("HDEL", drafts, id)
 
 length = redis.call("RPUSH", key, element)
 redis.call("HSET", index, id, head + length - 1)

@@ -1,0 +1,106 @@
+--[[
+  Appends one chunk to a streamed reply (a draft, PROTOCOL.md §4 "Drafts"),
+  atomically: refuse when the reply is over or too large or the user has too
+  many live drafts, else store the text so far with the next sequence
+  number, restart the drafts key's idle expiry and publish `draft:update` to
+  the user's room, all in one round trip.
+
+  A draft is one field of the user's drafts hash (KEYS[1]), named by the id
+  its final message will be stored under; its value is JSON
+  {role, content, seq, updatedAt} (updatedAt in ms of Redis's clock, so every
+  replica judges idleness by one clock). A field older than ARGV[6] is dead:
+  readers skip it and whoever meets it deletes it.
+
+  "The reply is over" is read from the id index (KEYS[2], appendMessage.lua):
+  an id it holds was stored by an add, so the chunk is refused. The index is
+  not re-checked against the list here (that check needs a read of the
+  window): a message written under the draft's id by another program straight
+  into the list (RPUSH, without the index) is not seen until the next add
+  rebuilds the index. Such a draft then lingers until it is discarded or
+  idle; clients drop a draft whose id they hold as a message. An id the index
+  still holds after another program trimmed its message away is still
+  refused, which is right: that reply was finished.
+
+  KEYS[1]  the drafts hash, {<prefix>:<userId>:messages}:drafts
+  KEYS[2]  the id index, {<prefix>:<userId>:messages}:ids (same Cluster slot)
+  ARGV[1]  the draft's id
+  ARGV[2]  its role (used when the chunk starts a draft; a draft keeps its first role)
+  ARGV[3]  the chunk (UTF-8)
+  ARGV[4]  MAX_MESSAGE_BYTES: the largest content, in bytes
+  ARGV[5]  MAX_DRAFTS_PER_USER
+  ARGV[6]  DRAFT_IDLE_MS
+  ARGV[7]  the channel to SPUBLISH `draft:update` on ("": none)
+  ARGV[8]  what to publish before the sequence number
+  ARGV[9]  what to publish after it. The payload carries the new sequence
+           number, which only this script knows: the caller encodes the
+           broadcast around a placeholder and hands the two sides, so the
+           script needs no knowledge of the adapter's format.
+
+  Returns  {"ok", seq, length in bytes}, or {"closed"}, {"large"}, {"full"}
+           when refused (nothing changed); an error reply when KEYS[1] is not
+           a hash.
+]]
+if redis.replicate_commands then
+  -- Redis < 5 only allows TIME before a write in effects replication; a no-op since.
+  redis.replicate_commands()
+end
+local drafts, index = KEYS[1], KEYS[2]
+local id, role, chunk = ARGV[1], ARGV[2], ARGV[3]
+local maxBytes, maxDrafts, idle = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+
+local kind = redis.call("TYPE", drafts).ok
+if kind ~= "none" and kind ~= "hash" then
+  return redis.error_reply("WRONGTYPE the drafts key " .. drafts .. " holds a " .. kind .. ", not a hash")
+end
+if redis.call("HEXISTS", index, id) == 1 then
+  return { "closed" }
+end
+
+local time = redis.call("TIME")
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+
+-- The draft a field holds, or nil when it is idle past DRAFT_IDLE_MS or unreadable.
+local function live(raw)
+  local ok, draft = pcall(cjson.decode, raw)
+  if not ok or type(draft) ~= "table" or type(draft.content) ~= "string" then
+    return nil
+  end
+  if type(draft.seq) ~= "number" or type(draft.updatedAt) ~= "number" or now - draft.updatedAt > idle then
+    return nil
+  end
+  return draft
+end
+
+local raw = redis.call("HGET", drafts, id)
+local current = raw and live(raw)
+if not current then
+  -- A new draft (or one that went idle, which starts again at 1): count the
+  -- user's other live drafts, deleting the dead ones met on the way.
+  local fields = redis.call("HGETALL", drafts)
+  local others = 0
+  for i = 1, #fields, 2 do
+    if fields[i] ~= id then
+      if live(fields[i + 1]) then
+        others = others + 1
+      else
+        redis.call("HDEL", drafts, fields[i])
+      end
+    end
+  end
+  if others >= maxDrafts then
+    return { "full" }
+  end
+  current = { role = role, content = "", seq = 0 }
+end
+
+if #current.content + #chunk > maxBytes then
+  return { "large" }
+end
+local seq = current.seq + 1
+local content = current.content .. chunk
+redis.call("HSET", drafts, id, cjson.encode({ role = current.role, content = content, seq = seq, updatedAt = now }))
+redis.call("PEXPIRE", drafts, idle)
+if ARGV[7] ~= "" then
+  redis.call("SPUBLISH", ARGV[7], ARGV[8] .. string.format("%d", seq) .. ARGV[9])
+end
+return { "ok", seq, #content }
