@@ -97,7 +97,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
     "--cluster-replica-validity-factor",
     "0",
   ];
-  const nodes = await Promise.all(Array.from({ length: masters * (1 + replicasPerMaster) }, () => startRedis({ args })));
+  const nodes = await Promise.all(Array.from({ length: masters * (1 + replicasPerMaster) }, () => startRedis({ args, acl: false })));
   const clients: (Redis | Cluster)[] = [];
 
   const admin = (node: RedisServer): Redis => {

@@ -69,13 +69,15 @@ async function startSentinel(masterPort: number): Promise<RedisServer> {
       "",
     ].join("\n"),
   );
-  return startRedis({ dir, configFile, port: await freePort(), args: ["--sentinel"] });
+  return startRedis({ dir, configFile, port: await freePort(), args: ["--sentinel"], acl: false });
 }
 
 export async function startRedisSentinel(options: RedisSentinelOptions = {}): Promise<RedisSentinel> {
-  const master = await startRedis(options.data);
+  // Without ACL users: the Sentinels monitor and reconfigure the data nodes unauthenticated.
+  const master = await startRedis({ ...options.data, acl: false });
   const replica = await startRedis({
     ...options.data,
+    acl: false,
     args: [...(options.data?.args ?? []), "--replicaof", "127.0.0.1", String(master.port)],
   });
   const dataNodes = [master, replica];

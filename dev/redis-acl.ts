@@ -1,0 +1,62 @@
+/**
+ * The least-privilege Redis ACL rules for scrollback (README "Operations",
+ * PROTOCOL.md §2), in one place: the test Redis (redis-server.ts) defines its
+ * users from these very strings, and test/unit/redis-acl-documented.test.ts
+ * checks the docs quote them verbatim, so a command the code starts using
+ * outside the rule fails the integration suites, and the docs cannot drift.
+ *
+ * Why each command is there:
+ * - handshake: PING (readiness, stall probes), INFO (ioredis's ready check),
+ *   CLIENT SETNAME (connection names), SELECT (REDIS_DB > 0), QUIT (shutdown);
+ *   CLUSTER SLOTS / CLUSTER INFO and ASKING only matter on a Cluster.
+ * - the store: EVALSHA and EVAL (ioredis sends EVALSHA and falls back to EVAL
+ *   on NOSCRIPT, so SCRIPT LOAD is never needed), and what the two scripts
+ *   call inside (LRANGE RPUSH LTRIM EXPIRE LLEN DEL SPUBLISH: Redis checks a
+ *   script's calls against the caller's ACL too), TTL (tools), WAIT
+ *   (REDIS_WAIT_REPLICAS).
+ * - the fan-out: SPUBLISH / SSUBSCRIBE / SUNSUBSCRIBE on the adapter's
+ *   channels `socket.io#/#…` and the pub/sub canary's `scrollback:canary:…`,
+ *   PUBSUB SHARDNUMSUB (the adapter's server count).
+ *
+ * Nothing else: no CONFIG, KEYS, SCAN, FLUSH*, DEBUG, MONITOR, SCRIPT.
+ */
+
+/** The KEY_PREFIX the documented rules are written for. */
+export const DEFAULT_KEY_PREFIX = "temp_memory";
+
+/** What every client of scrollback sends while connecting and closing. */
+const HANDSHAKE = "+ping +info +client|setname +select +quit +cluster|slots +cluster|info +asking";
+
+/** The ACL key pattern for every key under `prefix` (a glob character in the prefix is taken literally). */
+function keyPattern(prefix: string): string {
+  return `${prefix.replace(/[*?[\]\\]/g, "\\$&")}:*`;
+}
+
+/**
+ * `ACL SETUSER` arguments (after the user name) for a replica: read and write
+ * its keys, publish and subscribe on its fan-out channels. `password` is
+ * written as `>password`.
+ */
+export function serverAclRule(password: string, prefix = DEFAULT_KEY_PREFIX): string {
+  return [
+    `on >${password} resetkeys ~${keyPattern(prefix)} resetchannels &socket.io#/#* &scrollback:canary:*`,
+    `-@all ${HANDSHAKE}`,
+    "+evalsha +eval +lrange +rpush +ltrim +expire +llen +del +ttl +wait",
+    "+spublish +ssubscribe +sunsubscribe +pubsub|shardnumsub",
+  ].join(" ");
+}
+
+/**
+ * `ACL SETUSER` arguments for the operator CLI's read-only commands (`users`,
+ * `show`, `export`, `stats`, `tail`): read its keys only (`%R~`), SCAN (never
+ * KEYS), MEMORY USAGE (optional: refused, `show` leaves the size out), INFO
+ * and PUBSUB SHARDNUMSUB for `stats`, and SSUBSCRIBE to one user's room
+ * channel for `tail`. `clear` writes and needs the server's rule.
+ */
+export function cliReadOnlyAclRule(password: string, prefix = DEFAULT_KEY_PREFIX): string {
+  return [
+    `on >${password} resetkeys %R~${keyPattern(prefix)} resetchannels &socket.io#/#user:*`,
+    `-@all ${HANDSHAKE}`,
+    "+scan +llen +lrange +pttl +multi +exec +memory|usage +ssubscribe +sunsubscribe +pubsub|shardnumsub",
+  ].join(" ");
+}
