@@ -3,9 +3,10 @@
  * script per add, so every add is exactly one round trip and atomic across
  * any number of replicas.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Message } from "@scrollback/client/protocol";
-import type { Cluster, Redis, Result } from "ioredis";
+import type { Cluster, Redis } from "ioredis";
 import { AppError, internal, unavailable } from "../errors.js";
 import { withTimeout } from "../with-timeout.js";
 import { searchWindow, selectWindow } from "./history-window.js";
@@ -28,31 +29,43 @@ import {
 } from "./store.js";
 import { TurnsPerKey } from "./turns-per-key.js";
 
-declare module "ioredis" {
-  interface RedisCommander<Context> {
-    /** lua/appendMessage.lua: 0 when stored, the kept element on a duplicate. */
-    appendMessage(
-      key: string,
-      element: string,
-      dedupeId: string,
-      max: number,
-      ttlSeconds: number,
-      channel?: string,
-      payload?: string,
-    ): Result<0 | string, Context>;
-    /** lua/clearHistory.lua: how many elements were deleted. */
-    clearHistory(key: string, channel?: string, payload?: string): Result<number, Context>;
-  }
+/** One of the Lua scripts in ./lua, with its body and the SHA1 that names it in Redis's script cache. */
+interface LuaScript {
+  lua: string;
+  sha: string;
 }
 
-const LUA_COMMANDS = ["appendMessage", "clearHistory"] as const;
+function loadScript(name: "appendMessage" | "clearHistory"): LuaScript {
+  const lua = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), "utf8");
+  return { lua, sha: createHash("sha1").update(lua).digest("hex") };
+}
 
-/** Registers the Lua commands on a client (idempotent). Exported for tools that write the same way. */
-export function defineScrollbackCommands(client: Redis | Cluster): void {
-  for (const name of LUA_COMMANDS) {
-    if (typeof (client as unknown as Record<string, unknown>)[name] === "function") continue;
-    const lua = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), "utf8");
-    client.defineCommand(name, { numberOfKeys: 1, lua });
+/** lua/appendMessage.lua: 0 when stored, the kept element on a duplicate. */
+const APPEND_MESSAGE = loadScript("appendMessage");
+/** lua/clearHistory.lua: how many elements were deleted. */
+const CLEAR_HISTORY = loadScript("clearHistory");
+
+/** Redis has no script of that SHA1 (flushed, restarted, failed over): nothing ran. */
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("NOSCRIPT");
+}
+
+/**
+ * Runs a script on `key`: EVALSHA, and on NOSCRIPT (the script cache was
+ * flushed, by SCRIPT FLUSH, a restart or a failover to a node that never ran
+ * it) EVAL with the body, which cannot miss. Nothing ran on a NOSCRIPT, so
+ * sending again never writes twice, and SCRIPT LOAD is never needed (the ACL
+ * rule has no SCRIPT). (ioredis's `defineCommand` also falls back, but its
+ * fallback may be an EVALSHA again when another command on the connection
+ * sent the body first, which a second flush then refuses; and inside a
+ * pipeline it sends the script again outside it, after the pipeline's WAIT.)
+ */
+async function runScript(client: Redis | Cluster, script: LuaScript, key: string, args: (string | number)[]): Promise<unknown> {
+  try {
+    return await client.evalsha(script.sha, 1, key, ...args);
+  } catch (error) {
+    if (!isNoScript(error)) throw error;
+    return client.eval(script.lua, 1, key, ...args);
   }
 }
 
@@ -147,11 +160,7 @@ export class RedisStore implements Store {
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
-    this.waitLanes = (options.waitClients ?? []).map((client) => {
-      defineScrollbackCommands(client);
-      return { client, inFlight: 0 };
-    });
-    defineScrollbackCommands(this.client);
+    this.waitLanes = (options.waitClients ?? []).map((client) => ({ client, inFlight: 0 }));
     // One guard per master: a Cluster spreads users over several masters,
     // and one hanging master must not refuse the others' users.
     this.stallGuards = new MasterStallGuards(this.client, { onChange: options.onStall, stallAfterMs: STORE_DEADLINE_MS });
@@ -163,15 +172,15 @@ export class RedisStore implements Store {
     const dedupeId = options.freshId ? "" : message.id;
     const announcement = this.options.announce?.({ ...message, userId }, options.origin);
     const replicas = this.options.waitReplicas;
-    const { kept, reached } = replicas
+    const { kept, reached }: { kept: unknown; reached: number } = replicas
       ? await this.runWaiting(key, (client) => this.appendAndWait(client, key, element, dedupeId, replicas, announcement))
       : {
-          kept: await this.run(key, () => this.client.appendMessage(...this.appendArgs(key, element, dedupeId, announcement))),
+          kept: await this.run(key, () => runScript(this.client, APPEND_MESSAGE, key, this.appendArgs(element, dedupeId, announcement))),
           reached: 0,
         };
     const unconfirmed = replicas && reached < replicas ? { unconfirmed: { replicas: reached, wanted: replicas } } : {};
     if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined, ...unconfirmed };
-    const existing = decodeElement(kept, userId);
+    const existing = typeof kept === "string" ? decodeElement(kept, userId) : undefined;
     if (!existing) throw internal();
     return { message: existing, duplicate: true, ...unconfirmed };
   }
@@ -187,7 +196,9 @@ export class RedisStore implements Store {
   async clear(userId: string, options: ClearOptions = {}): Promise<ClearResult> {
     const announcement = this.options.announceClear?.(userId, options.origin);
     const key = messagesKey(this.options.keyPrefix, userId);
-    const removed = await this.run(key, () => this.client.clearHistory(key, announcement?.channel ?? "", announcement?.payload ?? ""));
+    const removed = (await this.run(key, () =>
+      runScript(this.client, CLEAR_HISTORY, key, [announcement?.channel ?? "", announcement?.payload ?? ""]),
+    )) as number;
     return { removed, announced: announcement !== undefined };
   }
 
@@ -263,10 +274,10 @@ export class RedisStore implements Store {
     this.stallGuards.close();
   }
 
-  /** The arguments of appendMessage.lua, in its KEYS/ARGV order. */
-  private appendArgs(key: string, element: string, dedupeId: string, announce: Announcement | undefined) {
+  /** The ARGV of appendMessage.lua, in its order. */
+  private appendArgs(element: string, dedupeId: string, announce: Announcement | undefined): (string | number)[] {
     const { historyMax, historyTtlSeconds } = this.options;
-    return [key, element, dedupeId, historyMax, historyTtlSeconds, announce?.channel ?? "", announce?.payload ?? ""] as const;
+    return [element, dedupeId, historyMax, historyTtlSeconds, announce?.channel ?? "", announce?.payload ?? ""];
   }
 
   /**
@@ -283,19 +294,26 @@ export class RedisStore implements Store {
     replicas: number,
     announce: Announcement | undefined,
     redirected = false,
+    withBody = false,
   ): Promise<{ kept: 0 | string; reached: number }> {
-    const results = await client
-      .pipeline()
-      .appendMessage(...this.appendArgs(key, element, dedupeId, announce))
-      .wait(replicas, this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS)
-      .exec();
+    const args = this.appendArgs(element, dedupeId, announce);
+    const pipeline = client.pipeline();
+    // The script and its WAIT in one pipeline, always: were the script sent
+    // again on its own after a NOSCRIPT, the WAIT would have counted replicas
+    // before the write, and the add be acked as replicated when it is not.
+    if (withBody) pipeline.eval(APPEND_MESSAGE.lua, 1, key, ...args);
+    else pipeline.evalsha(APPEND_MESSAGE.sha, 1, key, ...args);
+    const results = await pipeline.wait(replicas, this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS).exec();
     const [[appendError, kept], [waitError, reached]] = results as [[Error | null, 0 | string], [Error | null, number]];
+    // The script cache was flushed: nothing ran; send the body, and the WAIT after it.
+    if (appendError && !withBody && isNoScript(appendError))
+      return this.appendAndWait(client, key, element, dedupeId, replicas, announce, redirected, true);
     // ioredis follows MOVED for a pipeline only when every command in it was
     // redirected, and WAIT never is: after a failover, learn the new slot
     // owners and send it once more (the script did not run on that node).
     if (appendError && !redirected && client.isCluster && appendError.message.startsWith("MOVED ")) {
       await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));
-      return this.appendAndWait(client, key, element, dedupeId, replicas, announce, true);
+      return this.appendAndWait(client, key, element, dedupeId, replicas, announce, true, withBody);
     }
     if (appendError) throw appendError;
     if (waitError) throw waitError;
