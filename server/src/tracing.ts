@@ -153,6 +153,7 @@ export function traceStore(store: Store, tracer: Tracer): Store {
         (result) => ({ "scrollback.removed": result.removed }),
       ),
     ping: () => store.ping(),
+    ...(store.isFull ? { isFull: () => store.isFull?.() ?? Promise.resolve(false) } : {}),
     close: () => store.close(),
   };
 }

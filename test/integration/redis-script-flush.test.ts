@@ -9,7 +9,7 @@
  */
 import type { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { startRedis } from "../../dev/redis-server.js";
 import { connect, request, type TestSocket } from "../support/clients.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { until } from "../support/wait.js";

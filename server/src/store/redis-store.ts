@@ -5,9 +5,9 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { Message } from "@scrollback/client/protocol";
+import { ERROR_CODES, type Message } from "@scrollback/client/protocol";
 import type { Cluster, Redis } from "ioredis";
-import { AppError, internal, unavailable } from "../errors.js";
+import { AppError, internal, storeFull, unavailable } from "../errors.js";
 import { withTimeout } from "../with-timeout.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { MasterStallGuards } from "./master-stall-guards.js";
@@ -73,10 +73,18 @@ async function runScript(client: Redis | Cluster, script: LuaScript, key: string
 // a bug or a wrong key type.
 const TRANSIENT_REPLY = /^(LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|READONLY|MASTERDOWN|NOREPLICAS|MOVED|ASK)\b/;
 
-/** Turns an ioredis failure into UNAVAILABLE (connection trouble) or INTERNAL (anything else). */
+/**
+ * Redis at `maxmemory` under `noeviction`. A script gets it from its first
+ * write (the RPUSH, before anything was written: Redis refuses a script's
+ * write only while it has written nothing), so nothing is stored.
+ */
+const OUT_OF_MEMORY_REPLY = /^OOM\b/;
+
+/** Turns an ioredis failure into STORE_FULL (out of memory), UNAVAILABLE (connection trouble) or INTERNAL (anything else). */
 function toStoreError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const replyError = error instanceof Error && error.name === "ReplyError";
+  if (replyError && OUT_OF_MEMORY_REPLY.test(error.message)) return storeFull();
   if (replyError && !TRANSIENT_REPLY.test(error.message)) return internal();
   return unavailable("the store did not answer");
 }
@@ -140,6 +148,9 @@ const WAIT_GRACE_MS = 250;
 /** How long each Cluster master has to answer a readiness PING: under /readyz's 1 s, so that its 503 names the master. */
 const MASTER_PING_TIMEOUT_MS = 800;
 
+/** A Redis that refused an add for memory has room again once it uses at most this share of `maxmemory` (see `isFull`). */
+const ROOM_SHARE = 0.95;
+
 /** How long a ping's answer stands for the next pings (see `ping`). */
 export const PING_REUSE_MS = 250;
 
@@ -156,6 +167,9 @@ export class RedisStore implements Store {
   private readonly waitLanes: WaitLane[];
   private readonly waitTurns = new TurnsPerKey(STORE_DEADLINE_MS);
   private pingInFlight: Promise<void> | undefined;
+  /** Redis is out of memory for adds, as last known (see `isFull`): set by a refused add, cleared by a stored one. */
+  private full = false;
+  private fullCheckedAt = 0;
   private lastPingAnsweredAt: number | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
@@ -172,12 +186,21 @@ export class RedisStore implements Store {
     const dedupeId = options.freshId ? "" : message.id;
     const announcement = this.options.announce?.({ ...message, userId }, options.origin);
     const replicas = this.options.waitReplicas;
-    const { kept, reached }: { kept: unknown; reached: number } = replicas
-      ? await this.runWaiting(key, (client) => this.appendAndWait(client, key, element, dedupeId, replicas, announcement))
-      : {
-          kept: await this.run(key, () => runScript(this.client, APPEND_MESSAGE, key, this.appendArgs(element, dedupeId, announcement))),
-          reached: 0,
-        };
+    let outcome: { kept: unknown; reached: number };
+    try {
+      outcome = replicas
+        ? await this.runWaiting(key, (client) => this.appendAndWait(client, key, element, dedupeId, replicas, announcement))
+        : {
+            kept: await this.run(key, () => runScript(this.client, APPEND_MESSAGE, key, this.appendArgs(element, dedupeId, announcement))),
+            reached: 0,
+          };
+    } catch (error) {
+      if (error instanceof AppError && error.code === ERROR_CODES.STORE_FULL) this.full = true;
+      throw error;
+    }
+    const { kept, reached } = outcome;
+    // A duplicate writes nothing, so only a stored add shows there is room again.
+    if (kept === 0) this.full = false;
     const unconfirmed = replicas && reached < replicas ? { unconfirmed: { replicas: reached, wanted: replicas } } : {};
     if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined, ...unconfirmed };
     const existing = typeof kept === "string" ? decodeElement(kept, userId) : undefined;
@@ -237,6 +260,36 @@ export class RedisStore implements Store {
       );
     }
     return this.pingInFlight;
+  }
+
+  /**
+   * Whether Redis is out of memory for adds: an add was refused STORE_FULL
+   * and none has been stored since. While it says so, at most once per
+   * PING_REUSE_MS it asks every master for `INFO memory`, and clears once
+   * each has `used_memory` at most ROOM_SHARE of `maxmemory`, so a store
+   * nobody writes to stops reading full when it has room. (Not at the limit
+   * itself: Redis counts the pending command's own bytes, so it refuses adds
+   * while INFO shows it just under.) No answer: as last known.
+   */
+  async isFull(): Promise<boolean> {
+    if (!this.full || Date.now() - this.fullCheckedAt < PING_REUSE_MS) return this.full;
+    this.fullCheckedAt = Date.now();
+    try {
+      const masters = await withTimeout(this.mastersMemory(), { ms: MASTER_PING_TIMEOUT_MS, onTimeout: () => undefined });
+      if (masters?.every(({ used, max }) => max === 0 || used <= max * ROOM_SHARE)) this.full = false;
+    } catch {
+      // No answer: as last known.
+    }
+    return this.full;
+  }
+
+  private async mastersMemory(): Promise<{ used: number; max: number }[]> {
+    const masters = this.client.isCluster ? (this.client as Cluster).nodes("master") : [this.client as Redis];
+    const infos = await Promise.all(masters.map((master) => master.info("memory")));
+    return infos.map((info) => {
+      const field = (name: string) => new RegExp(`^${name}:(\\S+)`, "m").exec(info)?.[1] ?? "";
+      return { used: Number(field("used_memory")), max: Number(field("maxmemory")) };
+    });
   }
 
   private anyMasterStalled(): boolean {
