@@ -8,7 +8,10 @@
  * Why each command is there:
  * - handshake: PING (readiness, stall probes), INFO (ioredis's ready check),
  *   CLIENT SETNAME (connection names), SELECT (REDIS_DB > 0), QUIT (shutdown);
- *   CLUSTER SLOTS / CLUSTER INFO and ASKING only matter on a Cluster.
+ *   on a Cluster only: CLUSTER SLOTS / CLUSTER INFO, ASKING (during
+ *   resharding) and READONLY / READWRITE (ioredis sends one to each replica
+ *   node it connects to, even when reading from masters only).
+ * - INFO also tells whether Redis has room again after STORE_FULL.
  * - the store: EVALSHA and EVAL (ioredis sends EVALSHA and falls back to EVAL
  *   on NOSCRIPT, so SCRIPT LOAD is never needed), and what the two scripts
  *   call inside (LRANGE RPUSH LTRIM EXPIRE LLEN DEL SPUBLISH: Redis checks a
@@ -25,7 +28,7 @@
 export const DEFAULT_KEY_PREFIX = "temp_memory";
 
 /** What every client of scrollback sends while connecting and closing. */
-const HANDSHAKE = "+ping +info +client|setname +select +quit +cluster|slots +cluster|info +asking";
+const HANDSHAKE = "+ping +info +client|setname +select +quit +cluster|slots +cluster|info +asking +readonly +readwrite";
 
 /** The ACL key pattern for every key under `prefix` (a glob character in the prefix is taken literally). */
 function keyPattern(prefix: string): string {
