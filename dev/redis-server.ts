@@ -48,6 +48,8 @@ export interface RedisServer {
   port: number;
   /** `REDIS_URL` for a replica: as the restricted `scrollback` user when `acl` is on. */
   url: string;
+  /** A URL with every right (the `admin` user when `acl` is on, else `url`): for tools that watch or inspect, such as MONITOR. */
+  adminUrl: string;
   /** `REDIS_URL` for the CLI's read-only commands (the `scrollback-cli` user when `acl` is on, else `url`). */
   cliUrl: string;
   /** The credentials in `url` (for REDIS_USERNAME / REDIS_PASSWORD, or a proxy's URL); none without `acl`. */
@@ -126,6 +128,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     port,
     url: redisUrl(port, acl ? TEST_REDIS_USERS.server : undefined),
     cliUrl: redisUrl(port, acl ? TEST_REDIS_USERS.cli : undefined),
+    adminUrl: redisUrl(port, admin),
     ...(acl ? TEST_REDIS_USERS.server : {}),
     dir,
     get process() {
