@@ -50,6 +50,16 @@ export function serverAclRule(password: string, prefix = DEFAULT_KEY_PREFIX): st
 }
 
 /**
+ * `ACL SETUSER` arguments for the same user on each Sentinel (REDIS_SENTINELS:
+ * a replica authenticates to the Sentinels with REDIS_USERNAME /
+ * REDIS_PASSWORD too): ask for the master's address and the other
+ * Sentinels, and follow `+switch-master` announcements.
+ */
+export function sentinelAclRule(password: string): string {
+  return `on >${password} resetchannels &+switch-master -@all +ping +client|setname +sentinel|get-master-addr-by-name +sentinel|sentinels +subscribe`;
+}
+
+/**
  * `ACL SETUSER` arguments for the operator CLI's read-only commands (`users`,
  * `show`, `export`, `stats`, `tail`): read its keys only (`%R~`), SCAN (never
  * KEYS), MEMORY USAGE (optional: refused, `show` leaves the size out), INFO
