@@ -5,6 +5,8 @@
  * announces nothing, and the replicas stay up, serving reads, duplicates and
  * clears; `/readyz` and `scrollback_store_full` say the store is full on
  * the replicas that were refused, and stop saying so once Redis has room again.
+ * Under `volatile-ttl` instead, adds keep being accepted and the histories
+ * written longest ago are evicted first.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
@@ -101,6 +103,41 @@ describe("Redis at maxmemory under noeviction", () => {
     for (const replica of replicas) {
       await until("/readyz no longer says full", async () => (await readyz(replica)).body.full === undefined, 5_000);
       expect(await fullGauge(replica)).toBe("0");
+    }
+  });
+});
+
+describe("Redis at maxmemory under volatile-ttl", () => {
+  it("keeps accepting adds and evicts the histories written longest ago first", async () => {
+    const lru = await startRedis({ args: ["--maxmemory", "4mb", "--maxmemory-policy", "volatile-ttl"] });
+    const [server] = await startReplicas(1, { STORE: "redis", REDIS_URL: lru.url, SERVICE_TOKEN: TOKEN });
+    try {
+      const users = 300;
+      const content = "y".repeat(16_000);
+      const refused: number[] = [];
+      for (let i = 0; i < users; i++) {
+        // One user after another, so their TTLs (restarted by each add) end in that order.
+        const answer = await fetch(`${server!.url}/api/v1/users/ttl_user_${i}/messages`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+          body: JSON.stringify({ role: "assistant", content }),
+        });
+        if (answer.status !== 201) refused.push(answer.status);
+      }
+      expect(refused).toEqual([]);
+      const admin = lru.client();
+      const kept = await Promise.all(Array.from({ length: users }, (_, i) => admin.exists(`temp_memory:ttl_user_${i}:messages`)));
+      const evicted = kept.flatMap((exists, i) => (exists ? [] : [i]));
+      expect(evicted.length).toBeGreaterThan(0);
+      // Redis samples keys, so the order is approximate: the evicted were written earlier on the whole, the newest are all kept.
+      const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+      const keptIndexes = kept.flatMap((exists, i) => (exists ? [i] : []));
+      expect(mean(evicted)).toBeLessThan(mean(keptIndexes));
+      expect(kept.slice(-30)).toEqual(Array(30).fill(1));
+      expect((await fetch(`${server!.url}/readyz`)).status).toBe(200);
+    } finally {
+      await server?.close();
+      await lru.stop();
     }
   });
 });
