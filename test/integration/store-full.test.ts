@@ -112,6 +112,8 @@ describe("Redis at maxmemory under volatile-ttl", () => {
     const lru = await startRedis({ args: ["--maxmemory", "4mb", "--maxmemory-policy", "volatile-ttl"] });
     const [server] = await startReplicas(1, { STORE: "redis", REDIS_URL: lru.url, SERVICE_TOKEN: TOKEN });
     try {
+      // Its data connection may still be connecting (no offline queue: an add would answer UNAVAILABLE).
+      await until("the replica is ready", async () => (await fetch(`${server!.url}/readyz`)).status === 200, 10_000);
       const users = 300;
       const content = "y".repeat(16_000);
       const refused: number[] = [];
