@@ -24,7 +24,8 @@ const candidate = take(args, "candidate");
 if (candidate === undefined) throw new Error("--candidate DIR is required");
 const options = parseBenchOptions(["--quick", "--rounds", "5", ...args]);
 
-const redis = await startRedis();
+// No ACL users: the naive baseline and the stats watcher connect without credentials.
+const redis = await startRedis({ acl: false });
 const context: BenchContext = {
   options,
   redis,

@@ -27,7 +27,8 @@ async function main(): Promise<void> {
   const loadBefore = loadavg()[0]!;
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
 
-  const redis = await startRedis();
+  // No ACL users: the naive baseline and the stats watcher connect without credentials.
+  const redis = await startRedis({ acl: false });
   const admin = redis.client();
   const context: BenchContext = { options, redis, admin, generators: [], log };
   const stopAll = async () => {

@@ -5,13 +5,29 @@
  * test outages.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
 import { freePort } from "./free-port.js";
+import { cliReadOnlyAclRule, serverAclRule } from "./redis-acl.js";
 import { makeTestCertificates, type TestCertificates } from "./test-certificates.js";
+
+/**
+ * The users of a Redis started with `acl` (the default): the default user is
+ * off, scrollback's replicas connect as `scrollback` (the least-privilege rule
+ * of redis-acl.ts), the operator CLI's read commands as `scrollback-cli`, and
+ * the test's own inspection and fault injection (`client()`, replication) as
+ * `admin`. Test passwords, for loopback servers in temp dirs only.
+ */
+export const TEST_REDIS_USERS = {
+  server: { username: "scrollback", password: "scrollback-test-pw" },
+  cli: { username: "scrollback-cli", password: "scrollback-cli-test-pw" },
+  admin: { username: "admin", password: "admin-test-pw" },
+} as const;
+
+type Credentials = { username: string; password: string };
 
 export interface RedisServerOptions {
   /** Append-only file on, fsync'ed on every write: acked means on disk. */
@@ -28,6 +44,12 @@ export interface RedisServerOptions {
    * replicas, Sentinels, a Cluster — share one CA).
    */
   tls?: RedisTlsSetup;
+  /**
+   * Users and permissions as in production (TEST_REDIS_USERS), the default
+   * user disabled: true unless set to false. A topology whose nodes must
+   * talk to each other unauthenticated (Cluster, Sentinel fixtures) opts out.
+   */
+  acl?: boolean;
 }
 
 export interface RedisTlsSetup {
@@ -65,8 +87,15 @@ export function clientTlsOptions(certificates: TestCertificates): ConnectionOpti
 
 export interface RedisServer {
   port: number;
-  /** `redis://127.0.0.1:<port>`, or `rediss://` when TLS only. */
+  /** `REDIS_URL` for a replica: as the restricted `scrollback` user when `acl` is on; `rediss://` when TLS only. */
   url: string;
+  /** A URL with every right (the `admin` user when `acl` is on, else `url`): for tools that watch or inspect, such as MONITOR. */
+  adminUrl: string;
+  /** `REDIS_URL` for the CLI's read-only commands (the `scrollback-cli` user when `acl` is on, else `url`). */
+  cliUrl: string;
+  /** The credentials in `url` (for REDIS_USERNAME / REDIS_PASSWORD, or a proxy's URL); none without `acl`. */
+  username?: string;
+  password?: string;
   dir: string;
   /** The certificates, when it speaks TLS only. */
   certificates?: TestCertificates;
@@ -79,14 +108,28 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts it again on the same port and dir (after `kill`). */
   restart(): Promise<void>;
-  /** Stops it, closes clients, removes its dir. */
+  /**
+   * Stops it, closes clients, removes its dir. With `acl`, it then rejects if
+   * Redis refused any scrollback user a command (its `ACL LOG`): the rule is
+   * missing something, or the code uses a command it should not.
+   */
   stop(): Promise<void>;
+  /** What `ACL LOG` holds for the scrollback users, e.g. `scrollback: command keys`; empty without `acl`. */
+  aclRefusals(): Promise<string[]>;
 }
 
-async function waitForPing(port: number, tls?: ConnectionOptions, timeoutMs = 10_000): Promise<void> {
+async function waitForPing(port: number, admin: Credentials | undefined, tls?: ConnectionOptions, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = new Redis({ port, host: "127.0.0.1", lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, tls });
+    const probe = new Redis({
+      port,
+      host: "127.0.0.1",
+      lazyConnect: true,
+      retryStrategy: () => null,
+      maxRetriesPerRequest: 0,
+      tls,
+      ...admin,
+    });
     probe.on("error", () => {});
     try {
       await probe.connect();
@@ -105,6 +148,8 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), "scrollback-redis-"));
   const certificates = options.tls && (options.tls.certificates ?? makeTestCertificates(join(dir, "tls")));
   const tls = certificates && clientTlsOptions(certificates);
+  const acl = options.acl ?? true;
+  const admin = acl ? TEST_REDIS_USERS.admin : undefined;
   const args = [
     ...(options.configFile ? [options.configFile] : []),
     ...(certificates ? redisTlsArgs(port, certificates, options.tls?.authClients) : ["--port", String(port)]),
@@ -119,11 +164,12 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     "--logfile",
     join(dir, "redis.log"),
     ...(options.appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
+    ...(admin ? ["--aclfile", writeAclFile(dir), "--masteruser", admin.username, "--masterauth", admin.password] : []),
     ...(options.args ?? []),
   ];
   const clients: Redis[] = [];
   let child = spawn("redis-server", args, { stdio: "ignore" });
-  await waitForPing(port, tls);
+  await waitForPing(port, admin, tls);
 
   const exited = (proc: ChildProcess) =>
     proc.exitCode !== null || proc.signalCode !== null
@@ -132,14 +178,17 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
 
   const server: RedisServer = {
     port,
-    url: `${tls ? "rediss" : "redis"}://127.0.0.1:${port}`,
+    url: redisUrl(port, acl ? TEST_REDIS_USERS.server : undefined, tls !== undefined),
+    cliUrl: redisUrl(port, acl ? TEST_REDIS_USERS.cli : undefined, tls !== undefined),
+    adminUrl: redisUrl(port, admin, tls !== undefined),
+    ...(acl ? TEST_REDIS_USERS.server : {}),
     dir,
     certificates,
     get process() {
       return child;
     },
     client() {
-      const client = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1, tls });
+      const client = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1, tls, ...admin });
       client.on("error", () => {});
       clients.push(client);
       return client;
@@ -154,13 +203,74 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     },
     async restart() {
       child = spawn("redis-server", args, { stdio: "ignore" });
-      await waitForPing(port, tls);
+      await waitForPing(port, admin, tls);
     },
     async stop() {
+      const refused = admin ? await refusedByAcl(port, admin, tls) : [];
       for (const client of clients) client.disconnect();
       await server.kill();
       rmSync(dir, { recursive: true, force: true });
+      // A command outside scrollback's rule fails the suite, even where the caller swallowed the refusal.
+      if (refused.length > 0) throw new Error(`Redis refused commands outside the ACL rule (dev/redis-acl.ts): ${refused.join("; ")}`);
+    },
+    async aclRefusals() {
+      return admin ? refusedByAcl(port, admin) : [];
     },
   };
   return server;
+}
+
+/** The ACL LOG entries of the scrollback users (a Redis that no longer answers has none to give). */
+async function refusedByAcl(port: number, admin: Credentials, tls?: ConnectionOptions): Promise<string[]> {
+  const client = new Redis({
+    port,
+    host: "127.0.0.1",
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    tls,
+    ...admin,
+  });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    const entries = (await client.call("ACL", "LOG", "128")) as unknown[][];
+    const scrollbackUsers: string[] = [TEST_REDIS_USERS.server.username, TEST_REDIS_USERS.cli.username];
+    return entries
+      .map((entry) => {
+        const fields = new Map<string, unknown>();
+        for (let i = 0; i + 1 < entry.length; i += 2) fields.set(String(entry[i]), entry[i + 1]);
+        return fields;
+      })
+      .filter((fields) => scrollbackUsers.includes(String(fields.get("username"))))
+      .map((fields) => `${fields.get("username")}: ${fields.get("reason")} ${fields.get("object")} (${fields.get("context")})`);
+  } catch {
+    return [];
+  } finally {
+    client.disconnect();
+  }
+}
+
+function redisUrl(port: number, user: Credentials | undefined, tls = false): string {
+  const scheme = tls ? "rediss" : "redis";
+  return user ? `${scheme}://${user.username}:${user.password}@127.0.0.1:${port}` : `${scheme}://127.0.0.1:${port}`;
+}
+
+/** Writes the ACL file of TEST_REDIS_USERS into `dir` and returns its path. */
+function writeAclFile(dir: string): string {
+  const { server, cli, admin } = TEST_REDIS_USERS;
+  const path = join(dir, "users.acl");
+  writeFileSync(
+    path,
+    [
+      // Off, but its permissions kept: Redis 7.0 replays an AOF's MULTI/EXEC (a script's effects) checking them
+      // against the default user, and with `-@all` it drops every such write on restart (seen on 7.0.15).
+      "user default off ~* &* +@all",
+      `user ${server.username} ${serverAclRule(server.password)}`,
+      `user ${cli.username} ${cliReadOnlyAclRule(cli.password)}`,
+      `user ${admin.username} on >${admin.password} ~* &* +@all`,
+      "",
+    ].join("\n"),
+  );
+  return path;
 }

@@ -105,7 +105,7 @@ async function measureWindow(
       // Exactly probeAdds adds with nothing else running, so the counts divide
       // without rounding error; MONITOR tells the connections apart.
       let adds = 0;
-      const byRole = await countCommandsByRole(context.redis.url, admin, async () => {
+      const byRole = await countCommandsByRole(context.redis.adminUrl, admin, async () => {
         await resetCommandStats(admin);
         const share = Math.ceil(options.probeAdds / generators.length);
         const answers = await Promise.all(

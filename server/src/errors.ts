@@ -63,6 +63,11 @@ export function unavailable(reason: string): AppError {
   return new AppError(ERROR_CODES.UNAVAILABLE, `${reason}; ${RETRY_IS_SAFE}`);
 }
 
+/** STORE_FULL: Redis refused the write for lack of memory, and nothing was stored. */
+export function storeFull(): AppError {
+  return new AppError(ERROR_CODES.STORE_FULL, "the store is out of memory: nothing was stored; a later retry with the same id is safe");
+}
+
 /** UNKNOWN_EVENT, naming the event (cut to 64 characters). */
 export function unknownEvent(event: string): AppError {
   return new AppError(ERROR_CODES.UNKNOWN_EVENT, `unknown event: ${event.slice(0, 64)}`);
@@ -110,6 +115,7 @@ export const HTTP_STATUS: Readonly<Record<HttpErrorCode, number>> = {
   RATE_LIMITED: 429,
   INTERNAL: 500,
   UNAVAILABLE: 503,
+  STORE_FULL: 507,
 };
 
 /**

@@ -45,6 +45,8 @@ export interface Metrics {
   rateLimitDisconnects: Counter;
   /** 1 while this replica's fan-out subscription delivers its own canary messages, else 0 (see pubsub-canary.ts). */
   pubsubUp: Gauge;
+  /** 1 while the store refuses adds for lack of memory (STORE_FULL), else 0. */
+  storeFull: Gauge;
 }
 
 /** Seconds: from well under a millisecond (memory store) to the 2 s store deadline and past it. */
@@ -145,6 +147,11 @@ export function createMetrics(build: { commit?: string } = {}): Metrics {
     rateLimitDisconnects: new Counter({
       name: "scrollback_rate_limit_disconnects_total",
       help: "Connections closed for sending far past their rate limit",
+      registers: [registry],
+    }),
+    storeFull: new Gauge({
+      name: "scrollback_store_full",
+      help: "1 while the store refuses new messages for lack of memory (Redis at maxmemory under noeviction), else 0",
       registers: [registry],
     }),
     pubsubUp: new Gauge({

@@ -168,6 +168,7 @@ export function traceStore(store: Store, tracer: Tracer): Store {
     discardDraft: (userId, id, options) => span("discard_draft", "EVALSHA discardDraft", () => store.discardDraft(userId, id, options)),
     drafts: (userId) => span("drafts", "EVALSHA readDrafts", () => store.drafts(userId)),
     ping: () => store.ping(),
+    ...(store.isFull ? { isFull: () => store.isFull?.() ?? Promise.resolve(false) } : {}),
     close: () => store.close(),
   };
 }

@@ -33,7 +33,7 @@ afterEach(async () => {
 /** A Redis with appendfsync always and two server processes on it (through `viaProxy` when asked). */
 async function setUp(options: { viaProxy?: boolean } = {}): Promise<void> {
   redis = await startRedis({ appendOnly: true });
-  if (options.viaProxy) proxy = await startTcpProxy({ port: redis.port });
+  if (options.viaProxy) proxy = await startTcpProxy(redis);
   const env = { STORE: "redis", REDIS_URL: proxy?.url ?? redis.url, HISTORY_MAX: "1000" };
   replicas = await Promise.all([spawnServer(env), spawnServer(env)]);
 }

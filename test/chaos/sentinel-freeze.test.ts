@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type TestSocket } from "../support/clients.js";
-import { type RedisSentinel, SENTINEL_MASTER_NAME, startRedisSentinel } from "../support/redis-sentinel.js";
+import { type RedisSentinel, startRedisSentinel } from "../support/redis-sentinel.js";
 import { type ServerProcess, spawnServer } from "../support/servers.js";
 import { httpStatus, until } from "../support/wait.js";
 import { idsOf, startWorkload, verifyStored } from "../support/workload.js";
@@ -19,7 +19,7 @@ const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
   deployment = await startRedisSentinel();
-  const env = { STORE: "redis", REDIS_SENTINELS: deployment.sentinelsEnv, REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME, HISTORY_MAX: "1000" };
+  const env = { STORE: "redis", ...deployment.serverEnv, HISTORY_MAX: "1000" };
   replicas = await Promise.all([spawnServer(env), spawnServer(env)]);
   await until(
     "both replicas are ready",

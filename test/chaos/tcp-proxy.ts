@@ -42,7 +42,8 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
-export async function startTcpProxy(target: { host?: string; port: number }): Promise<TcpProxy> {
+/** Proxies to `target`; the proxy's `url` carries the target's credentials (a RedisServer's, when passed one). */
+export async function startTcpProxy(target: { host?: string; port: number; username?: string; password?: string }): Promise<TcpProxy> {
   const links = new Set<Link>();
   const delay: Delay = { ms: 0 };
   const server: Server = createServer((client) => {
@@ -72,7 +73,7 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
   const { port } = server.address() as AddressInfo;
   return {
     port,
-    url: `redis://127.0.0.1:${port}`,
+    url: target.username ? `redis://${target.username}:${target.password ?? ""}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`,
     get connections() {
       return links.size;
     },

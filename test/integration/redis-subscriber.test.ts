@@ -19,7 +19,10 @@ afterAll(async () => {
 });
 
 it("keeps a subscription sent between connect and ready, without a connection error", async () => {
-  const sub = createRedisClient({ kind: "standalone", host: "127.0.0.1", port: redis.port, db: 0 }, "sub") as Redis;
+  const sub = createRedisClient(
+    { kind: "standalone", host: "127.0.0.1", port: redis.port, db: 0, username: redis.username, password: redis.password },
+    "sub",
+  ) as Redis;
   const errors: string[] = [];
   sub.on("error", (error: Error) => errors.push(error.message));
   // "connect" fires before ioredis's own start-up commands: the moment a

@@ -5,7 +5,6 @@
  * anyone else's calls, and the connections of the user who wrote still learn
  * of the message that is on the master.
  */
-import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { connect, nextEvent, request, type TestSocket } from "../support/clients.js";
@@ -40,7 +39,7 @@ beforeAll(async () => {
   const writer = await open(servers[0]!, "wait_warmup");
   expect(await request(writer, "message:add", { content: "replicated" })).toMatchObject({ ok: true });
   await replica.kill();
-  const masterClient = new Redis(master.port, "127.0.0.1");
+  const masterClient = master.client();
   await until(
     "the master has no replica left",
     async () => (await masterClient.info("replication")).includes("connected_slaves:0"),

@@ -2,7 +2,7 @@
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../../dev/free-port.js";
-import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { type RedisServer, startRedis, TEST_REDIS_USERS } from "../../dev/redis-server.js";
 import { createApp, type ScrollbackApp } from "../../server/src/app.js";
 import { type Config, loadConfig } from "../../server/src/config.js";
 import { connect, request } from "../support/clients.js";
@@ -31,7 +31,14 @@ describe("store selection", () => {
     ["STORE=auto with a REDIS_* variable", { STORE: "auto" }],
   ])("%s with Redis down starts anyway, answers 503 and UNAVAILABLE, and heals when Redis appears", async (_name, env) => {
     const port = await freePort();
-    const server = await started({ ...env, REDIS_HOST: "127.0.0.1", REDIS_PORT: String(port) });
+    const { username, password } = TEST_REDIS_USERS.server;
+    const server = await started({
+      ...env,
+      REDIS_HOST: "127.0.0.1",
+      REDIS_PORT: String(port),
+      REDIS_USERNAME: username,
+      REDIS_PASSWORD: password,
+    });
     expect((await fetch(`${server.url}/readyz`)).status).toBe(503);
     const socket = await connect(server.url, { userId: "late_redis" });
     cleanups.push(async () => void socket.close());
@@ -64,7 +71,8 @@ describe("store selection", () => {
   });
 
   it("auto without REDIS_* uses the default Redis when it answers", async () => {
-    const redis = await startRedis();
+    // The default address is a Redis without users: the probe has no credentials to give.
+    const redis = await startRedis({ acl: false });
     cleanups.push(() => redis.stop());
     const app = await autoProbe(redis.port);
     expect(app.store.kind).toBe("redis");

@@ -44,7 +44,7 @@ it("sends exactly one command per add on the data connection, with the publish i
   const listener = await open("fanout_one_trip", 1);
   const adds = 20;
   const lastArrival = arrivalOf(listener, `m${adds - 1}`);
-  const counts = await countCommandsByRole(fixture.redis.url, fixture.redis.client(), async () => {
+  const counts = await countCommandsByRole(fixture.redis.adminUrl, fixture.redis.client(), async () => {
     for (let i = 0; i < adds; i++)
       await request(sender, "message:add", i % 2 === 0 ? { content: `m${i}` } : { id: `trip-${i}`, content: `m${i}` });
     await lastArrival;

@@ -19,7 +19,7 @@ const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
-  proxy = await startTcpProxy({ port: redis.port });
+  proxy = await startTcpProxy(redis);
   slow = await startServer({ STORE: "redis", REDIS_URL: proxy.url });
   direct = await startServer({ STORE: "redis", REDIS_URL: redis.url });
 });

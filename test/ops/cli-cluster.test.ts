@@ -21,8 +21,9 @@ const USERS = Array.from({ length: 30 }, (_, i) => `cluster_user_${i}`);
 beforeAll(async () => {
   cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
   raw = cluster.client();
-  replicas = await startReplicas(2, { STORE: "redis", REDIS_CLUSTER_NODES: cluster.nodesEnv });
-  env = { REDIS_CLUSTER_NODES: cluster.nodesEnv };
+  replicas = await startReplicas(2, { STORE: "redis", ...cluster.serverEnv });
+  // The read commands run as the read-only CLI user; clear, which writes, as the server's user.
+  env = cluster.cliEnv;
   for (const user of USERS) await raw.rpush(`temp_memory:${user}:messages`, '{"content":"seeded"}');
 });
 afterAll(async () => {
@@ -73,7 +74,7 @@ describe("scrollback CLI on Redis Cluster", () => {
     await run.stdout.waitFor(/on the cluster/);
 
     const cleared = [nextEvent(tab, "history:cleared"), nextEvent(otherTab, "history:cleared")];
-    const result = await cli(["clear", "cluster_tail", "--json"], env);
+    const result = await cli(["clear", "cluster_tail", "--json"], cluster.serverEnv);
     expect(result.json).toEqual({ userId: "cluster_tail", removed: 1, notified: true });
     await Promise.all(cleared);
     await run.stdout.waitFor(/history:cleared/);
@@ -92,7 +93,7 @@ describe("scrollback CLI on Redis Cluster", () => {
       expect({ userId, arrived: await arrival }).toEqual({ userId, arrived: ack.message });
       await run.stdout.waitFor(/message:new/);
       const cleared = tabs.map((tab) => nextEvent(tab, "history:cleared"));
-      expect((await cli(["clear", userId, "--json"], env)).json).toEqual({ userId, removed: 1, notified: true });
+      expect((await cli(["clear", userId, "--json"], cluster.serverEnv)).json).toEqual({ userId, removed: 1, notified: true });
       await Promise.all(cleared);
       await run.stdout.waitFor(/history:cleared/);
       run.stop();

@@ -22,6 +22,7 @@ let redis: RedisServer;
 let replicas: TestServer[];
 let raw: Redis;
 let env: Record<string, string>;
+let writerEnv: Record<string, string>;
 const sockets: TestSocket[] = [];
 /** Which replica each socket is connected to. */
 const socketReplica = new Map<TestSocket, number>();
@@ -30,7 +31,9 @@ beforeAll(async () => {
   redis = await startRedis({ args: ["--rename-command", "KEYS", ""] });
   raw = redis.client();
   replicas = await startReplicas(2, { STORE: "redis", REDIS_URL: redis.url, SERVICE_TOKEN: TOKEN });
-  env = { REDIS_URL: redis.url };
+  // The read commands run as the read-only CLI user of README "Operations"; clear, which writes, as the server's user.
+  env = { REDIS_URL: redis.cliUrl };
+  writerEnv = { REDIS_URL: redis.url };
 });
 afterAll(async () => {
   for (const socket of sockets) socket.close();
@@ -214,14 +217,14 @@ describe("clear", () => {
     await raw.rpush("temp_memory:clear_bob:messages", '{"content":"stays"}');
     const cleared = tabs.map((tab) => nextEvent(tab, "history:cleared"));
 
-    const result = await cli(["clear", "clear_alice", "--json"], env);
+    const result = await cli(["clear", "clear_alice", "--json"], writerEnv);
     expect(result.code).toBe(0);
     expect(result.json).toEqual({ userId: "clear_alice", removed: 2, notified: true });
     await Promise.all(cleared);
     expect(await raw.exists("temp_memory:clear_alice:messages")).toBe(0);
     expect(await raw.llen("temp_memory:clear_bob:messages")).toBe(1);
 
-    const again = await cli(["clear", "clear_alice"], env);
+    const again = await cli(["clear", "clear_alice"], writerEnv);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/0 elements removed/);
   });
@@ -282,7 +285,7 @@ describe("user ids of every length", () => {
       await run.stdout.waitFor(/message:new/);
 
       const cleared = tabs.map((tab) => nextEvent(tab, "history:cleared"));
-      const result = await cli(["clear", userId, "--json"], env);
+      const result = await cli(["clear", userId, "--json"], writerEnv);
       expect(result.json).toEqual({ userId, removed: 1, notified: true });
       await Promise.all(cleared);
       await run.stdout.waitFor(/history:cleared/);
@@ -358,7 +361,7 @@ describe("foreign data is shown, never obeyed by the terminal", () => {
   });
 
   it("clear's and errors' text lines write no control character either", async () => {
-    const cleared = await cli(["clear", "foreign_alice"], env);
+    const cleared = await cli(["clear", "foreign_alice"], writerEnv);
     expect(cleared.code).toBe(0);
     expect(cleared.stdout).toMatch(/cleared "foreign_alice": 2 elements removed/);
     const failed = await cli(["show", "bad\u001b[2Jid"], env);
@@ -445,7 +448,7 @@ describe("npx scrollback (the installed bin)", () => {
     const child = spawn(command, args, {
       cwd: root,
       detached: true,
-      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/tmp", REDIS_URL: redis.url },
+      env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? "/tmp", REDIS_URL: redis.cliUrl },
       stdio: ["ignore", "pipe", "pipe"],
     });
     started.push(child);

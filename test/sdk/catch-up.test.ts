@@ -94,7 +94,7 @@ describe("a message in transit when the connection dropped (issue 10)", () => {
   it("is delivered by the catch-up, once and in the server's order, though the client's own later add was acked", async () => {
     const [a, b] = servers as [TestServer, TestServer];
     // Tab B's replica reaches Redis through a proxy that can stop the fan-out reaching it.
-    const proxy = await startTcpProxy({ port: redis.port });
+    const proxy = await startTcpProxy(redis);
     const deafening = await startServer({ ...env, REDIS_URL: proxy.url });
     onTestFinished(async () => {
       await deafening.close();

@@ -3,12 +3,15 @@
  * `replicasPerMaster` replicas each, every node a `redis-server
  * --cluster-enabled yes` on a free port in its own temp dir, joined with
  * `redis-cli --cluster create`. Node timeouts are short so that a killed
- * master is failed over within a few seconds.
+ * master is failed over within a few seconds. Every node has the test users
+ * of dev/redis-server.ts (the default user off): the servers under test
+ * connect as the least-privilege `scrollback` user (`serverEnv`), the
+ * fixture and the assertions as `admin`.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Cluster, Redis } from "ioredis";
-import { clientTlsOptions, type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { clientTlsOptions, type RedisServer, startRedis, TEST_REDIS_USERS } from "../../dev/redis-server.js";
 import type { TestCertificates } from "../../dev/test-certificates.js";
 import { until } from "./wait.js";
 
@@ -43,6 +46,10 @@ export interface RedisCluster {
   nodes: RedisServer[];
   /** `REDIS_CLUSTER_NODES` for the server: every node's host:port. */
   nodesEnv: string;
+  /** The server's settings for this cluster: `REDIS_CLUSTER_NODES` and the `scrollback` user's credentials. */
+  serverEnv: Record<string, string>;
+  /** The same for the CLI's read commands, as the read-only `scrollback-cli` user. */
+  cliEnv: Record<string, string>;
   /** The cluster as one node sees it (the first live node). */
   topology(): Promise<ClusterNodeInfo[]>;
   /** The running node serving as master of `slot`. */
@@ -106,6 +113,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
   const nodes = await Promise.all(Array.from({ length: masters * (1 + replicasPerMaster) }, () => startRedis({ args, tls })));
   const clients: (Redis | Cluster)[] = [];
 
+  const adminUser = TEST_REDIS_USERS.admin;
   const admin = (node: RedisServer): Redis => {
     const client = new Redis({
       port: node.port,
@@ -114,6 +122,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       retryStrategy: () => null,
       lazyConnect: true,
       tls: tlsOptions,
+      ...adminUser,
     });
     client.on("error", () => {});
     return client;
@@ -140,15 +149,27 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       "--cluster-replicas",
       String(replicasPerMaster),
       "--cluster-yes",
+      "--user",
+      adminUser.username,
+      "--pass",
+      adminUser.password,
+      "--no-auth-warning",
     ]);
   } catch (error) {
     await Promise.all(nodes.map((node) => node.stop()));
     throw error;
   }
 
+  const nodesEnv = nodes.map((node) => `127.0.0.1:${node.port}`).join(",");
   const cluster: RedisCluster = {
     nodes,
-    nodesEnv: nodes.map((node) => `127.0.0.1:${node.port}`).join(","),
+    nodesEnv,
+    serverEnv: {
+      REDIS_CLUSTER_NODES: nodesEnv,
+      REDIS_USERNAME: TEST_REDIS_USERS.server.username,
+      REDIS_PASSWORD: TEST_REDIS_USERS.server.password,
+    },
+    cliEnv: { REDIS_CLUSTER_NODES: nodesEnv, REDIS_USERNAME: TEST_REDIS_USERS.cli.username, REDIS_PASSWORD: TEST_REDIS_USERS.cli.password },
     async topology() {
       const live = nodes.find(isRunning);
       if (!live) throw new Error("no cluster node is running");
@@ -166,7 +187,7 @@ export async function startRedisCluster(options: RedisClusterOptions = {}): Prom
       const client = new Cluster(
         nodes.map((node) => ({ host: "127.0.0.1", port: node.port })),
         {
-          redisOptions: { maxRetriesPerRequest: 1, tls: tlsOptions },
+          redisOptions: { maxRetriesPerRequest: 1, tls: tlsOptions, ...adminUser },
         },
       );
       client.on("error", () => {});

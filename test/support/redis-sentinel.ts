@@ -10,7 +10,8 @@ import { join } from "node:path";
 import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
 import { freePort } from "../../dev/free-port.js";
-import { clientTlsOptions, type RedisServer, type RedisServerOptions, startRedis } from "../../dev/redis-server.js";
+import { sentinelAclRule } from "../../dev/redis-acl.js";
+import { clientTlsOptions, type RedisServer, type RedisServerOptions, startRedis, TEST_REDIS_USERS } from "../../dev/redis-server.js";
 import type { TestCertificates } from "../../dev/test-certificates.js";
 import { until } from "./wait.js";
 
@@ -37,6 +38,8 @@ export interface RedisSentinel {
   sentinels: RedisServer[];
   /** `REDIS_SENTINELS` for the server. */
   sentinelsEnv: string;
+  /** The server's settings for this deployment: the Sentinels, the master's name and the `scrollback` user's credentials. */
+  serverEnv: Record<string, string>;
   /** The data node the Sentinels currently name as master. */
   master(): Promise<RedisServer>;
   /** The data node that is not the master. */
@@ -48,12 +51,30 @@ export interface RedisSentinel {
   stop(): Promise<void>;
 }
 
+/** What a Sentinel's ACL LOG holds for the scrollback user. */
+async function refusedToScrollback(client: Redis): Promise<string[]> {
+  const entries = (await client.call("ACL", "LOG", "128")) as unknown[][];
+  return entries
+    .map((entry) => new Map(Array.from({ length: entry.length / 2 }, (_, i) => [String(entry[2 * i]), entry[2 * i + 1]])))
+    .filter((fields) => fields.get("username") === TEST_REDIS_USERS.server.username)
+    .map((fields) => `sentinel: ${fields.get("reason")} ${fields.get("object")}`);
+}
+
 function isRunning(node: RedisServer): boolean {
   return node.process.exitCode === null && node.process.signalCode === null;
 }
 
+/** A question to a data node or a Sentinel, as `admin` (both have that user). */
 async function ask<T>(port: number, command: (client: Redis) => Promise<T>, tls?: ConnectionOptions): Promise<T> {
-  const client = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true, tls });
+  const client = new Redis({
+    port,
+    host: "127.0.0.1",
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    lazyConnect: true,
+    tls,
+    ...TEST_REDIS_USERS.admin,
+  });
   client.on("error", () => {});
   try {
     await client.connect();
@@ -67,6 +88,7 @@ async function startSentinel(masterPort: number, tls?: TestCertificates): Promis
   const dir = mkdtempSync(join(tmpdir(), "scrollback-sentinel-"));
   const configFile = join(dir, "sentinel.conf");
   const name = SENTINEL_MASTER_NAME;
+  const { server, admin } = TEST_REDIS_USERS;
   writeFileSync(
     configFile,
     [
@@ -74,12 +96,19 @@ async function startSentinel(masterPort: number, tls?: TestCertificates): Promis
       `sentinel down-after-milliseconds ${name} ${SENTINEL_DOWN_AFTER_MS}`,
       `sentinel failover-timeout ${name} 10000`,
       `sentinel parallel-syncs ${name} 1`,
+      // The data nodes have the test users with the default user off: monitor and fail over as admin.
+      `sentinel auth-user ${name} ${admin.username}`,
+      `sentinel auth-pass ${name} ${admin.password}`,
+      // The Sentinels' own users: the replicas ask as scrollback, the fixture as admin. The default
+      // user stays on here, for the Sentinels' talk among themselves.
+      `user ${server.username} ${sentinelAclRule(server.password)}`,
+      `user ${admin.username} on >${admin.password} ~* &* +@all`,
       // Sentinels reach the data nodes (and each other) over TLS.
       ...(tls ? ["tls-replication yes"] : []),
       "",
     ].join("\n"),
   );
-  return startRedis({ dir, configFile, port: await freePort(), args: ["--sentinel"], tls: tls && { certificates: tls } });
+  return startRedis({ dir, configFile, port: await freePort(), args: ["--sentinel"], acl: false, tls: tls && { certificates: tls } });
 }
 
 export async function startRedisSentinel(options: RedisSentinelOptions = {}): Promise<RedisSentinel> {
@@ -116,10 +145,17 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
     return node;
   };
 
+  const sentinelsEnv = sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`).join(",");
   const deployment: RedisSentinel = {
     dataNodes,
     sentinels,
-    sentinelsEnv: sentinels.map((sentinel) => `127.0.0.1:${sentinel.port}`).join(","),
+    sentinelsEnv,
+    serverEnv: {
+      REDIS_SENTINELS: sentinelsEnv,
+      REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
+      REDIS_USERNAME: TEST_REDIS_USERS.server.username,
+      REDIS_PASSWORD: TEST_REDIS_USERS.server.password,
+    },
     master: async () => byPort(await masterPort()),
     replica: async () => {
       const port = await masterPort();
@@ -181,7 +217,12 @@ export async function startRedisSentinel(options: RedisSentinelOptions = {}): Pr
       return { oldMaster, newMaster: newMaster! };
     },
     async stop() {
+      // The Sentinels' ACL LOG, as the data nodes' own stop() checks theirs: a refusal fails the suite.
+      const refused = (
+        await Promise.all(sentinels.filter(isRunning).map((sentinel) => ask(sentinel.port, refusedToScrollback).catch(() => [])))
+      ).flat();
       await Promise.all([...sentinels, ...dataNodes].map((node) => node.stop()));
+      if (refused.length > 0) throw new Error(`Sentinels refused commands outside the ACL rule (dev/redis-acl.ts): ${refused.join("; ")}`);
     },
   };
 

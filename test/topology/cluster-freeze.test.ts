@@ -26,7 +26,7 @@ const sockets: TestSocket[] = [];
 beforeAll(async () => {
   cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0, nodeTimeoutMs: 60_000 });
   reader = cluster.client();
-  server = await startServer({ STORE: "redis", REDIS_CLUSTER_NODES: cluster.nodesEnv });
+  server = await startServer({ STORE: "redis", ...cluster.serverEnv });
   await waitReady(server.url);
 });
 

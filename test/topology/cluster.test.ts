@@ -35,7 +35,7 @@ afterAll(async () => {
 
 /** Starts `count` scrollback replicas on the cluster and waits until they are ready. */
 async function startOnCluster(count: number, env: Record<string, string> = {}): Promise<TestServer[]> {
-  const started = await startReplicas(count, { STORE: "redis", REDIS_CLUSTER_NODES: cluster.nodesEnv, HISTORY_MAX: "1000", ...env });
+  const started = await startReplicas(count, { STORE: "redis", ...cluster.serverEnv, HISTORY_MAX: "1000", ...env });
   servers.push(...started);
   await Promise.all(started.map((server) => waitReady(server.url)));
   return started;

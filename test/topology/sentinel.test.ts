@@ -31,7 +31,7 @@ afterAll(async () => {
 async function startOnSentinel(count: number, env: Record<string, string> = {}): Promise<TestServer[]> {
   const started = await startReplicas(count, {
     STORE: "redis",
-    REDIS_SENTINELS: deployment.sentinelsEnv,
+    ...deployment.serverEnv,
     REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
     HISTORY_MAX: "1000",
     LOG_LEVEL: process.env.LL ?? "silent",

@@ -13,6 +13,13 @@ export const ERROR_CODES = {
   RATE_LIMITED: "RATE_LIMITED",
   /** The store did not answer within 2 s; the write may or may not be stored, and retrying with the same id is safe. */
   UNAVAILABLE: "UNAVAILABLE",
+  /**
+   * The store is out of memory (Redis at `maxmemory` with `noeviction`): the
+   * add was refused and nothing was stored. Not retryable: sent again at once
+   * it gets the same answer until memory is freed (histories expiring, an
+   * operator); a later resend with the same id is safe. Reads and clears still work.
+   */
+  STORE_FULL: "STORE_FULL",
   /** Socket.IO only. An event name the server does not know, sent with an ack. */
   UNKNOWN_EVENT: "UNKNOWN_EVENT",
   /** A refused connection (bad, expired or missing credentials), or a wrong service token over HTTP. */

@@ -18,10 +18,24 @@ export function createHealthRouter(store: Store, metrics: Metrics): Router {
   router.get("/readyz", async (_req, res) => {
     const failure = await checkStore(store);
     metrics.storeUp.set(failure ? 0 : 1);
-    if (!failure) res.json({ store: store.kind });
-    else res.status(503).json({ store: store.kind, error: failure.toBody() });
+    if (failure) {
+      res.status(503).json({ store: store.kind, error: failure.toBody() });
+      return;
+    }
+    // Full is still ready (200): every replica shares the one Redis, so a 503
+    // would take them all out of rotation, refusing the reads and clears that
+    // still work along with the adds that cannot.
+    const full = await checkFull(store, metrics);
+    res.json(full ? { store: store.kind, full } : { store: store.kind });
   });
   return router;
+}
+
+/** Whether the store is out of space for adds (PROTOCOL.md §5), also set as `scrollback_store_full`. */
+export async function checkFull(store: Store, metrics: Metrics): Promise<boolean> {
+  const full = (await store.isFull?.().catch(() => false)) ?? false;
+  metrics.storeFull.set(full ? 1 : 0);
+  return full;
 }
 
 /**

@@ -47,7 +47,11 @@ export const API_ANSWERS = {
     length: z.number().int().min(1),
   }) satisfies z.ZodType<DraftState>,
   health: z.object({ status: z.literal("ok") }),
-  ready: z.object({ store: z.enum(["redis", "memory"]) }),
+  ready: z.object({
+    store: z.enum(["redis", "memory"]),
+    /** Present while the store refuses adds for lack of memory (STORE_FULL); reads and clears still work. */
+    full: z.literal(true).optional(),
+  }),
 };
 const added = z.object({ message: API_ANSWERS.message, duplicate: z.boolean() });
 const history = z.object({ messages: z.array(API_ANSWERS.message), gap: z.boolean() });
@@ -178,7 +182,13 @@ const OPERATIONS: Record<ApiRouteName, JsonObject> = {
         description: "A message with this id was already kept: nothing stored (`duplicate: true`)",
         content: json(ref("AddAnswer"), { message: EXAMPLES.stored, duplicate: true }),
       },
-      ...errorResponses([ERROR_CODES.INVALID_PAYLOAD, ERROR_CODES.TOO_LARGE, ERROR_CODES.UNAVAILABLE, ...API_ERRORS]),
+      ...errorResponses([
+        ERROR_CODES.INVALID_PAYLOAD,
+        ERROR_CODES.TOO_LARGE,
+        ERROR_CODES.UNAVAILABLE,
+        ERROR_CODES.STORE_FULL,
+        ...API_ERRORS,
+      ]),
     },
   },
   load: {

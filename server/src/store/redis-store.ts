@@ -3,13 +3,13 @@
  * script per add, so every add is exactly one round trip and atomic across
  * any number of replicas.
  */
-import { readFileSync } from "node:fs";
-import type { Draft, DraftUpdate, Message } from "@scrollback/client/protocol";
-import type { Cluster, Redis, Result } from "ioredis";
-import { AppError, draftClosed, internal, tooLarge, tooManyDrafts, unavailable } from "../errors.js";
+import { type Draft, type DraftUpdate, ERROR_CODES, type Message } from "@scrollback/client/protocol";
+import type { Cluster, Redis } from "ioredis";
+import { AppError, draftClosed, internal, storeFull, tooLarge, tooManyDrafts, unavailable } from "../errors.js";
 import { withTimeout } from "../with-timeout.js";
 import { decodeDraft, sortDrafts } from "./draft-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
+import { isNoScript, pipeScript, runScript, SCRIPTS, type ScriptCall } from "./lua-scripts.js";
 import { MasterStallGuards } from "./master-stall-guards.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
 import { draftsKey, messageIdsKey, messagesKey } from "./redis-keys.js";
@@ -34,89 +34,8 @@ import {
 } from "./store.js";
 import { TurnsPerKey } from "./turns-per-key.js";
 
-declare module "ioredis" {
-  interface RedisCommander<Context> {
-    /** lua/appendMessage.lua: 0 when stored, the kept element on a duplicate. */
-    appendMessage(...args: AppendArgs): Result<0 | string, Context>;
-    /** lua/appendMessage.lua with its optional KEYS[4]: the same, and the stored message XADDed to the inbox stream. */
-    appendMessageToInbox(...args: InboxAppendArgs): Result<0 | string, Context>;
-    /** lua/clearHistory.lua: how many elements were deleted. */
-    clearHistory(key: string, idsKey: string, channel?: string, payload?: string): Result<number, Context>;
-    /** lua/appendDraft.lua: ["ok", seq, length] or ["closed"|"large"|"full"]. */
-    appendDraft(
-      draftsKey: string,
-      idsKey: string,
-      id: string,
-      role: string,
-      chunk: string,
-      maxBytes: number,
-      maxDrafts: number,
-      idleMs: number,
-      channel: string,
-      before: string,
-      after: string,
-    ): Result<[string, number?, number?], Context>;
-    /** lua/readDrafts.lua: [id, value, id, value, …] of the live drafts. */
-    readDrafts(draftsKey: string, idleMs: number): Result<string[], Context>;
-    /** lua/discardDraft.lua: 1 when a live draft was discarded, else 0. */
-    discardDraft(draftsKey: string, id: string, idleMs: number, channel: string, payload: string): Result<0 | 1, Context>;
-  }
-}
-
-/** appendMessage.lua's KEYS and ARGV, in order. */
-type AppendArgs = [
-  key: string,
-  idsKey: string,
-  draftsKey: string,
-  element: string,
-  id: string,
-  checkDuplicate: "1" | "0",
-  max: number,
-  ttlSeconds: number,
-  channel: string,
-  payload: string,
-];
-
-/** The same with KEYS[4], the inbox stream, and ARGV[8..11], its entry. */
-type InboxAppendArgs = [
-  key: string,
-  idsKey: string,
-  draftsKey: string,
-  inboxKey: string,
-  element: string,
-  id: string,
-  checkDuplicate: "1" | "0",
-  max: number,
-  ttlSeconds: number,
-  channel: string,
-  payload: string,
-  inboxMaxLen: number,
-  inboxUserId: string,
-  inboxId: string,
-  inboxMessage: string,
-];
-
-/** One add's script call: with or without the inbox. */
-type AppendCall = { inbox: false; args: AppendArgs } | { inbox: true; args: InboxAppendArgs };
-
-/** Each command: its script file and how many of its arguments are keys (appendMessage.lua's KEYS[4] is optional). */
-const LUA_COMMANDS = [
-  { name: "appendMessage", file: "appendMessage", numberOfKeys: 3 },
-  { name: "appendMessageToInbox", file: "appendMessage", numberOfKeys: 4 },
-  { name: "clearHistory", file: "clearHistory", numberOfKeys: 2 },
-  { name: "appendDraft", file: "appendDraft", numberOfKeys: 2 },
-  { name: "readDrafts", file: "readDrafts", numberOfKeys: 1 },
-  { name: "discardDraft", file: "discardDraft", numberOfKeys: 1 },
-] as const;
-
-/** Registers the Lua commands on a client (idempotent). Exported for tools that write the same way. */
-export function defineScrollbackCommands(client: Redis | Cluster): void {
-  for (const { name, file, numberOfKeys } of LUA_COMMANDS) {
-    if (typeof (client as unknown as Record<string, unknown>)[name] === "function") continue;
-    const lua = readFileSync(new URL(`./lua/${file}.lua`, import.meta.url), "utf8");
-    client.defineCommand(name, { numberOfKeys, lua });
-  }
-}
+/** A Redis that refused an add for memory has room again once it uses at most this share of `maxmemory` (see `isFull`). */
+const ROOM_SHARE = 0.95;
 
 /** The error appendMessage.lua answers when the inbox key holds something other than a stream. */
 const INBOX_TYPE_REPLY = /^INBOXTYPE\b/;
@@ -125,10 +44,18 @@ const INBOX_TYPE_REPLY = /^INBOXTYPE\b/;
 // a bug or a wrong key type (appendMessage.lua's INBOXTYPE among them: INTERNAL).
 const TRANSIENT_REPLY = /^(LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|READONLY|MASTERDOWN|NOREPLICAS|MOVED|ASK)\b/;
 
-/** Turns an ioredis failure into UNAVAILABLE (connection trouble) or INTERNAL (anything else). */
+/**
+ * Redis at `maxmemory` under `noeviction`. A script gets it from its first
+ * write (Redis refuses a script's write only while it has written nothing),
+ * so nothing is stored.
+ */
+const OUT_OF_MEMORY_REPLY = /^OOM\b/;
+
+/** Turns an ioredis failure into STORE_FULL (out of memory), UNAVAILABLE (connection trouble) or INTERNAL (anything else). */
 function toStoreError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const replyError = error instanceof Error && error.name === "ReplyError";
+  if (replyError && OUT_OF_MEMORY_REPLY.test(error.message)) return storeFull();
   // The reply (e.g. a WRONGTYPE naming the key) goes to the log with the INTERNAL, never to the client.
   if (replyError && !TRANSIENT_REPLY.test(error.message)) return internal(error);
   return unavailable("the store did not answer");
@@ -262,16 +189,15 @@ export class RedisStore implements Store {
   private readonly waitTurns = new TurnsPerKey(STORE_DEADLINE_MS);
   private readonly drafting: ReturnType<typeof draftBounds>;
   private pingInFlight: Promise<void> | undefined;
+  /** Redis is out of memory for adds, as last known (see `isFull`): set by a refused add, cleared by a stored one. */
+  private full = false;
+  private fullCheckedAt = 0;
   private lastPingAnsweredAt: number | undefined;
 
   constructor(private readonly options: RedisStoreOptions) {
     this.client = options.client;
     this.drafting = draftBounds(options);
-    this.waitLanes = (options.waitClients ?? []).map((client) => {
-      defineScrollbackCommands(client);
-      return { client, inFlight: 0 };
-    });
-    defineScrollbackCommands(this.client);
+    this.waitLanes = (options.waitClients ?? []).map((client) => ({ client, inFlight: 0 }));
     // One guard per master: a Cluster spreads users over several masters,
     // and one hanging master must not refuse the others' users.
     this.stallGuards = new MasterStallGuards(this.client, { onChange: options.onStall, stallAfterMs: STORE_DEADLINE_MS });
@@ -286,13 +212,22 @@ export class RedisStore implements Store {
     const call = this.appendCall(userId, message, options, announcement, inScript);
     const replicas = this.options.waitReplicas;
     const reporting = <T>(add: () => Promise<T>) => this.reportingInboxType(message.id, add);
-    const { kept, reached } = replicas
-      ? await this.runWaiting(key, (client) => reporting(() => this.appendAndWait(client, call, replicas)))
-      : { kept: await this.run(key, () => reporting(() => this.sendAppend(this.client, call))), reached: 0 };
+    let outcome: { kept: unknown; reached: number };
+    try {
+      outcome = replicas
+        ? await this.runWaiting(key, (client) => reporting(() => this.appendAndWait(client, call, replicas)))
+        : { kept: await this.run(key, () => reporting(() => runScript(this.client, SCRIPTS.appendMessage, call))), reached: 0 };
+    } catch (error) {
+      if (error instanceof AppError && error.code === ERROR_CODES.STORE_FULL) this.full = true;
+      throw error;
+    }
+    const { kept, reached } = outcome;
+    // A duplicate writes nothing, so only a stored add shows there is room again.
+    if (kept === 0) this.full = false;
     if (kept === 0 && entry && !inScript) await this.appendToInboxAfterStore(entry);
     const unconfirmed = replicas && reached < replicas ? { unconfirmed: { replicas: reached, wanted: replicas } } : {};
     if (kept === 0) return { message: { ...message, userId }, duplicate: false, announced: announcement !== undefined, ...unconfirmed };
-    const existing = decodeElement(kept, userId);
+    const existing = typeof kept === "string" ? decodeElement(kept, userId) : undefined;
     if (!existing) throw internal();
     return { message: existing, duplicate: true, ...unconfirmed };
   }
@@ -300,10 +235,16 @@ export class RedisStore implements Store {
   /** The window and the live drafts in one round trip (a pipeline: both keys sit in one Cluster slot). */
   async load(userId: string, options?: LoadOptions): Promise<LoadResult> {
     const key = messagesKey(this.options.keyPrefix, userId);
-    const results = await this.run(key, () =>
-      this.client.pipeline().lrangeBuffer(key, 0, -1).readDrafts(draftsKey(this.options.keyPrefix, userId), this.drafting.idleMs).exec(),
-    );
-    const [[windowError, raws], [draftsError, fields]] = (results ?? []) as [[Error | null, Buffer[]], [Error | null, string[]]];
+    const drafts = this.readDraftsCall(userId);
+    const read = async (withBody: boolean) => {
+      const results = await pipeScript(this.client.pipeline().lrangeBuffer(key, 0, -1), SCRIPTS.readDrafts, drafts, withBody).exec();
+      return (results ?? []) as [[Error | null, Buffer[]], [Error | null, string[]]];
+    };
+    const [[windowError, raws], [draftsError, fields]] = await this.run(key, async () => {
+      const first = await read(false);
+      // Both only read: after a NOSCRIPT, send both again with the script's body.
+      return isNoScript(first[1][0]) ? read(true) : first;
+    });
     if (windowError || draftsError) throw toStoreError(windowError ?? draftsError);
     return { ...selectWindow(this.decodeWindow(raws, userId), options), drafts: decodeDraftFields(fields) };
   }
@@ -317,21 +258,22 @@ export class RedisStore implements Store {
       { id: chunk.id, role: chunk.role, chunk: chunk.chunk, idleMs },
       options.origin,
     );
-    const [outcome, seq, length] = await this.run(key, () =>
-      this.client.appendDraft(
-        key,
-        messageIdsKey(keyPrefix, userId),
-        chunk.id,
-        chunk.role,
-        chunk.chunk,
-        maxBytes,
-        maxPerUser,
-        idleMs,
-        announcement?.channel ?? "",
-        announcement?.before ?? "",
-        announcement?.after ?? "",
-      ),
-    );
+    const [outcome, seq, length] = (await this.run(key, () =>
+      runScript(this.client, SCRIPTS.appendDraft, {
+        keys: [key, messageIdsKey(keyPrefix, userId)],
+        args: [
+          chunk.id,
+          chunk.role,
+          chunk.chunk,
+          maxBytes,
+          maxPerUser,
+          idleMs,
+          announcement?.channel ?? "",
+          announcement?.before ?? "",
+          announcement?.after ?? "",
+        ],
+      }),
+    )) as [string, number?, number?];
     if (outcome === "closed") throw draftClosed(chunk.id);
     if (outcome === "large") throw tooLarge(`content: the draft would be over ${maxBytes} UTF-8 bytes`);
     if (outcome === "full") throw tooManyDrafts(maxPerUser);
@@ -343,14 +285,18 @@ export class RedisStore implements Store {
     const key = draftsKey(this.options.keyPrefix, userId);
     const announcement = this.options.announceDraftDiscarded?.(userId, id, options.origin);
     const discarded = await this.run(key, () =>
-      this.client.discardDraft(key, id, this.drafting.idleMs, announcement?.channel ?? "", announcement?.payload ?? ""),
+      runScript(this.client, SCRIPTS.discardDraft, {
+        keys: [key],
+        args: [id, this.drafting.idleMs, announcement?.channel ?? "", announcement?.payload ?? ""],
+      }),
     );
     return { discarded: discarded === 1, announced: discarded === 1 && announcement !== undefined };
   }
 
   async drafts(userId: string): Promise<Draft[]> {
     const key = draftsKey(this.options.keyPrefix, userId);
-    return decodeDraftFields(await this.run(key, () => this.client.readDrafts(key, this.drafting.idleMs)));
+    const call = this.readDraftsCall(userId);
+    return decodeDraftFields((await this.run(key, () => runScript(this.client, SCRIPTS.readDrafts, call))) as string[]);
   }
 
   async search(userId: string, options: SearchOptions): Promise<Message[]> {
@@ -361,9 +307,12 @@ export class RedisStore implements Store {
     const announcement = this.options.announceClear?.(userId, options.origin);
     const key = messagesKey(this.options.keyPrefix, userId);
     const idsKey = messageIdsKey(this.options.keyPrefix, userId);
-    const removed = await this.run(key, () =>
-      this.client.clearHistory(key, idsKey, announcement?.channel ?? "", announcement?.payload ?? ""),
-    );
+    const removed = (await this.run(key, () =>
+      runScript(this.client, SCRIPTS.clearHistory, {
+        keys: [key, idsKey],
+        args: [announcement?.channel ?? "", announcement?.payload ?? ""],
+      }),
+    )) as number;
     return { removed, announced: announcement !== undefined };
   }
 
@@ -402,6 +351,36 @@ export class RedisStore implements Store {
       );
     }
     return this.pingInFlight;
+  }
+
+  /**
+   * Whether Redis is out of memory for adds: an add was refused STORE_FULL
+   * and none has been stored since. While it says so, at most once per
+   * PING_REUSE_MS it asks every master for `INFO memory`, and clears once
+   * each has `used_memory` at most ROOM_SHARE of `maxmemory`, so a store
+   * nobody writes to stops reading full when it has room. (Not at the limit
+   * itself: Redis counts the pending command's own bytes, so it refuses adds
+   * while INFO shows it just under.) No answer: as last known.
+   */
+  async isFull(): Promise<boolean> {
+    if (!this.full || Date.now() - this.fullCheckedAt < PING_REUSE_MS) return this.full;
+    this.fullCheckedAt = Date.now();
+    try {
+      const masters = await withTimeout(this.mastersMemory(), { ms: MASTER_PING_TIMEOUT_MS, onTimeout: () => undefined });
+      if (masters?.every(({ used, max }) => max === 0 || used <= max * ROOM_SHARE)) this.full = false;
+    } catch {
+      // No answer: as last known.
+    }
+    return this.full;
+  }
+
+  private async mastersMemory(): Promise<{ used: number; max: number }[]> {
+    const masters = this.client.isCluster ? (this.client as Cluster).nodes("master") : [this.client as Redis];
+    const infos = await Promise.all(masters.map((master) => master.info("memory")));
+    return infos.map((info) => {
+      const field = (name: string) => new RegExp(`^${name}:(\\S+)`, "m").exec(info)?.[1] ?? "";
+      return { used: Number(field("used_memory")), max: Number(field("maxmemory")) };
+    });
   }
 
   private anyMasterStalled(): boolean {
@@ -446,12 +425,10 @@ export class RedisStore implements Store {
     options: AppendOptions,
     announce: Announcement | undefined,
     entry: InboxEntry | undefined,
-  ): AppendCall {
+  ): ScriptCall {
     const { keyPrefix, historyMax, historyTtlSeconds } = this.options;
-    const key = messagesKey(keyPrefix, userId);
-    const idsKey = messageIdsKey(keyPrefix, userId);
-    const drafts = draftsKey(keyPrefix, userId);
-    const argv = [
+    const keys = [messagesKey(keyPrefix, userId), messageIdsKey(keyPrefix, userId), draftsKey(keyPrefix, userId)];
+    const args = [
       encodeElement(message),
       message.id,
       options.freshId ? "0" : "1",
@@ -459,10 +436,15 @@ export class RedisStore implements Store {
       historyTtlSeconds,
       announce?.channel ?? "",
       announce?.payload ?? "",
-    ] as const;
-    if (!entry) return { inbox: false, args: [key, idsKey, drafts, ...argv] };
+    ];
+    if (!entry) return { keys, args };
     const { stream, maxLen } = this.options.inbox as InboxOptions;
-    return { inbox: true, args: [key, idsKey, drafts, stream, ...argv, maxLen, entry.userId, entry.id, entry.message] };
+    return { keys: [...keys, stream], args: [...args, maxLen, entry.userId, entry.id, entry.message] };
+  }
+
+  /** readDrafts.lua's call for `userId`. */
+  private readDraftsCall(userId: string): ScriptCall {
+    return { keys: [draftsKey(this.options.keyPrefix, userId)], args: [this.drafting.idleMs] };
   }
 
   /** The inbox entry of `message`, or undefined when the inbox is off or does not take its role. */
@@ -471,11 +453,6 @@ export class RedisStore implements Store {
     if (!inbox?.roles.has(message.role)) return undefined;
     // The Message exactly as the add's answer serves it (PROTOCOL.md §4).
     return { userId, id: message.id, message: JSON.stringify({ ...message, userId }) };
-  }
-
-  /** One add on `client`: with the inbox XADD inside the script when the call has it. */
-  private sendAppend(client: Redis | Cluster, call: AppendCall): Promise<0 | string> {
-    return call.inbox ? client.appendMessageToInbox(...call.args) : client.appendMessage(...call.args);
   }
 
   /** Runs an add, telling `inbox.onProblem` when the script refused it because the inbox key is not a stream. */
@@ -521,21 +498,25 @@ export class RedisStore implements Store {
    */
   private async appendAndWait(
     client: Redis | Cluster,
-    call: AppendCall,
+    call: ScriptCall,
     replicas: number,
     redirected = false,
+    withBody = false,
   ): Promise<{ kept: 0 | string; reached: number }> {
-    const pipeline = client.pipeline();
-    if (call.inbox) pipeline.appendMessageToInbox(...call.args);
-    else pipeline.appendMessage(...call.args);
+    // The script and its WAIT in one pipeline, always: were the script sent
+    // again on its own after a NOSCRIPT, the WAIT would have counted replicas
+    // before the write, and the add be acked as replicated when it is not.
+    const pipeline = pipeScript(client.pipeline(), SCRIPTS.appendMessage, call, withBody);
     const results = await pipeline.wait(replicas, this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS).exec();
     const [[appendError, kept], [waitError, reached]] = results as [[Error | null, 0 | string], [Error | null, number]];
+    // The script cache was flushed: nothing ran; send the body, and the WAIT after it.
+    if (appendError && !withBody && isNoScript(appendError)) return this.appendAndWait(client, call, replicas, redirected, true);
     // ioredis follows MOVED for a pipeline only when every command in it was
     // redirected, and WAIT never is: after a failover, learn the new slot
     // owners and send it once more (the script did not run on that node).
     if (appendError && !redirected && client.isCluster && appendError.message.startsWith("MOVED ")) {
       await new Promise<void>((resolve) => (client as Cluster).refreshSlotsCache(() => resolve()));
-      return this.appendAndWait(client, call, replicas, true);
+      return this.appendAndWait(client, call, replicas, true, withBody);
     }
     if (appendError) throw appendError;
     if (waitError) throw waitError;

@@ -157,6 +157,13 @@ export interface Store {
   /** Resolves when the store answers; rejects otherwise. */
   ping(): Promise<void>;
 
+  /**
+   * Whether the store refuses new messages for lack of space: an add was
+   * refused STORE_FULL and the store has not been seen to have room since.
+   * Absent: the store never fills up that way (MemoryStore).
+   */
+  isFull?(): Promise<boolean>;
+
   /** Releases connections and timers. */
   close(): Promise<void>;
 }

@@ -1,0 +1,68 @@
+/**
+ * The store's Lua scripts (./lua) and how they are sent: EVALSHA, and on
+ * NOSCRIPT (the script cache was flushed, by SCRIPT FLUSH, a restart or a
+ * failover to a node that never ran it) EVAL with the body, which cannot
+ * miss. Nothing ran on a NOSCRIPT, so sending again never writes twice, and
+ * SCRIPT LOAD is never needed (the ACL rule has no SCRIPT).
+ *
+ * Not ioredis's `defineCommand`: its fallback may be an EVALSHA again when
+ * another command on the connection sent the body first, which a second
+ * flush then refuses; and inside a pipeline it sends the script again
+ * outside it, after the pipeline's WAIT, which would then have counted
+ * replicas before the write.
+ */
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import type { ChainableCommander, Cluster, Redis } from "ioredis";
+
+/** One script of ./lua: its body and the SHA1 that names it in Redis's script cache. */
+export interface LuaScript {
+  name: string;
+  lua: string;
+  sha: string;
+}
+
+function loadScript(name: string): LuaScript {
+  const lua = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), "utf8");
+  return { name, lua, sha: createHash("sha1").update(lua).digest("hex") };
+}
+
+/** Every script the store runs; each file's header says its KEYS, ARGV and answer. */
+export const SCRIPTS = {
+  appendMessage: loadScript("appendMessage"),
+  clearHistory: loadScript("clearHistory"),
+  appendDraft: loadScript("appendDraft"),
+  readDrafts: loadScript("readDrafts"),
+  discardDraft: loadScript("discardDraft"),
+} as const;
+
+/** A script's keys and arguments, in its KEYS and ARGV order. */
+export interface ScriptCall {
+  keys: readonly string[];
+  args: readonly (string | number)[];
+}
+
+/** Redis has no script of that SHA1: nothing ran. */
+export function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith("NOSCRIPT");
+}
+
+/** Runs `script` on `client` (see the module's comment); resolves with its answer. */
+export async function runScript(client: Redis | Cluster, script: LuaScript, { keys, args }: ScriptCall): Promise<unknown> {
+  try {
+    return await client.evalsha(script.sha, keys.length, ...keys, ...args);
+  } catch (error) {
+    if (!isNoScript(error)) throw error;
+    return client.eval(script.lua, keys.length, ...keys, ...args);
+  }
+}
+
+/** Queues `script` on a pipeline: by SHA1, or with its body once a NOSCRIPT said the node lacks it. */
+export function pipeScript(
+  pipeline: ChainableCommander,
+  script: LuaScript,
+  { keys, args }: ScriptCall,
+  withBody: boolean,
+): ChainableCommander {
+  return withBody ? pipeline.eval(script.lua, keys.length, ...keys, ...args) : pipeline.evalsha(script.sha, keys.length, ...keys, ...args);
+}
