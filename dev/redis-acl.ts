@@ -78,3 +78,21 @@ export function cliReadOnlyAclRule(password: string, prefix = DEFAULT_KEY_PREFIX
     "+scan +llen +lrange +pttl +multi +exec +memory|usage +ssubscribe +sunsubscribe +pubsub|shardnumsub",
   ].join(" ");
 }
+
+/** The INBOX_STREAM the documented assistant rule is written for (PROTOCOL.md §8's example). */
+export const DEFAULT_INBOX_STREAM = "temp_memory:inbox";
+
+/**
+ * `ACL SETUSER` arguments for an assistant backend reading the inbox stream
+ * (PROTOCOL.md §8) with a consumer group: create the group (and the stream,
+ * MKSTREAM), read, acknowledge, claim and look at what is pending, on that
+ * one key; nothing else (it replies through the HTTP API, not Redis).
+ * `streamPattern` is an ACL key pattern (the stream's name, or a glob).
+ */
+export function assistantAclRule(password: string, streamPattern = DEFAULT_INBOX_STREAM): string {
+  return [
+    `on >${password} resetkeys ~${streamPattern} resetchannels`,
+    "-@all +ping +info +client|setname +select +quit",
+    "+xgroup|create +xreadgroup +xack +xautoclaim +xpending",
+  ].join(" ");
+}

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
 import { freePort } from "./free-port.js";
-import { cliReadOnlyAclRule, serverAclRule } from "./redis-acl.js";
+import { assistantAclRule, cliReadOnlyAclRule, serverAclRule } from "./redis-acl.js";
 import { makeTestCertificates, type TestCertificates } from "./test-certificates.js";
 
 /**
@@ -25,7 +25,11 @@ export const TEST_REDIS_USERS = {
   server: { username: "scrollback", password: "scrollback-test-pw" },
   cli: { username: "scrollback-cli", password: "scrollback-cli-test-pw" },
   admin: { username: "admin", password: "admin-test-pw" },
+  assistant: { username: "scrollback-assistant", password: "scrollback-assistant-test-pw" },
 } as const;
+
+/** The inbox streams the test Redis's assistant user may read: `temp_memory:inbox`, and `temp_memory:inbox-<anything>` for tests that want a stream of their own. */
+export const TEST_INBOX_STREAMS = "temp_memory:inbox*";
 
 type Credentials = { username: string; password: string };
 
@@ -91,6 +95,8 @@ export interface RedisServer {
   url: string;
   /** A URL with every right (the `admin` user when `acl` is on, else `url`): for tools that watch or inspect, such as MONITOR. */
   adminUrl: string;
+  /** `REDIS_URL` for an assistant reading the inbox (`scrollback-assistant`, streams TEST_INBOX_STREAMS, when `acl` is on, else `url`). */
+  assistantUrl: string;
   /** `REDIS_URL` for the CLI's read-only commands (the `scrollback-cli` user when `acl` is on, else `url`). */
   cliUrl: string;
   /** The credentials in `url` (for REDIS_USERNAME / REDIS_PASSWORD, or a proxy's URL); none without `acl`. */
@@ -181,6 +187,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     url: redisUrl(port, acl ? TEST_REDIS_USERS.server : undefined, tls !== undefined),
     cliUrl: redisUrl(port, acl ? TEST_REDIS_USERS.cli : undefined, tls !== undefined),
     adminUrl: redisUrl(port, admin, tls !== undefined),
+    assistantUrl: redisUrl(port, acl ? TEST_REDIS_USERS.assistant : undefined, tls !== undefined),
     ...(acl ? TEST_REDIS_USERS.server : {}),
     dir,
     certificates,
@@ -235,7 +242,7 @@ async function refusedByAcl(port: number, admin: Credentials, tls?: ConnectionOp
   try {
     await client.connect();
     const entries = (await client.call("ACL", "LOG", "128")) as unknown[][];
-    const scrollbackUsers: string[] = [TEST_REDIS_USERS.server.username, TEST_REDIS_USERS.cli.username];
+    const scrollbackUsers: string[] = [TEST_REDIS_USERS.server.username, TEST_REDIS_USERS.cli.username, TEST_REDIS_USERS.assistant.username];
     return entries
       .map((entry) => {
         const fields = new Map<string, unknown>();
@@ -258,7 +265,7 @@ function redisUrl(port: number, user: Credentials | undefined, tls = false): str
 
 /** Writes the ACL file of TEST_REDIS_USERS into `dir` and returns its path. */
 function writeAclFile(dir: string): string {
-  const { server, cli, admin } = TEST_REDIS_USERS;
+  const { server, cli, admin, assistant } = TEST_REDIS_USERS;
   const path = join(dir, "users.acl");
   writeFileSync(
     path,
@@ -268,6 +275,7 @@ function writeAclFile(dir: string): string {
       "user default off ~* &* +@all",
       `user ${server.username} ${serverAclRule(server.password)}`,
       `user ${cli.username} ${cliReadOnlyAclRule(cli.password)}`,
+      `user ${assistant.username} ${assistantAclRule(assistant.password, TEST_INBOX_STREAMS)}`,
       `user ${admin.username} on >${admin.password} ~* &* +@all`,
       "",
     ].join("\n"),

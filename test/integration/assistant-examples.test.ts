@@ -60,7 +60,8 @@ async function startAssistant(language: "python" | "node", stream: string, env: 
       PATH: process.env.PATH,
       SCROLLBACK_URL: servers.at(-1)!.url,
       SERVICE_TOKEN: TOKEN,
-      REDIS_URL: redis.url,
+      // As an operator would run it: a Redis user of its own that may only read the inbox (dev/redis-acl.ts).
+      REDIS_URL: redis.assistantUrl,
       INBOX_STREAM: stream,
       ...env,
     },
@@ -117,7 +118,7 @@ async function pendingCount(stream: string): Promise<number> {
 }
 
 describe.each(["python", "node"] as const)("examples/%s assistant", (language) => {
-  const stream = `${language}:inbox`;
+  const stream = `temp_memory:inbox-${language}`;
   let server: TestServer;
   beforeAll(async () => {
     server = await serverWithInbox(stream);
@@ -142,7 +143,7 @@ describe.each(["python", "node"] as const)("examples/%s assistant", (language) =
 });
 
 describe("the Python assistant killed mid-work", () => {
-  const stream = "killed:inbox";
+  const stream = "temp_memory:inbox-killed";
   let server: TestServer;
   beforeAll(async () => {
     server = await serverWithInbox(stream);
@@ -173,7 +174,7 @@ describe("the Python assistant killed mid-work", () => {
 
 describe("several assistants, Python and Node, in one group", () => {
   it("share the messages, and each message gets exactly one reply", async () => {
-    const stream = "shared:inbox";
+    const stream = "temp_memory:inbox-shared";
     const server = await serverWithInbox(stream);
     const assistants = [
       await startAssistant("python", stream, { INBOX_CONSUMER: "py-1" }),

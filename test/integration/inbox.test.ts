@@ -121,19 +121,19 @@ describe("with INBOX_STREAM set", () => {
 
 describe("INBOX_ROLES and INBOX_MAXLEN", () => {
   it("takes every role listed", async () => {
-    const server = await serverWith({ INBOX_STREAM: "roles:inbox", INBOX_ROLES: "user, assistant" });
+    const server = await serverWith({ INBOX_STREAM: "temp_memory:inbox-roles", INBOX_ROLES: "user, assistant" });
     for (const role of ["user", "assistant", "system"]) {
       expect((await post(server, "inbox_roles", { id: `role-${role}`, role, content: role })).status).toBe(201);
     }
-    expect((await entries("roles:inbox")).map((entry) => entry.id)).toEqual(["role-user", "role-assistant"]);
+    expect((await entries("temp_memory:inbox-roles")).map((entry) => entry.id)).toEqual(["role-user", "role-assistant"]);
   });
 
   it("trims the stream to about INBOX_MAXLEN entries (MAXLEN ~: never under it, whole nodes of 100 over)", async () => {
-    const server = await serverWith({ INBOX_STREAM: "trimmed:inbox", INBOX_MAXLEN: "100" });
+    const server = await serverWith({ INBOX_STREAM: "temp_memory:inbox-trimmed", INBOX_MAXLEN: "100" });
     for (let batch = 0; batch < 10; batch++) {
       await Promise.all(Array.from({ length: 100 }, (_, i) => post(server, `inbox_trim_${i % 10}`, { content: `${batch}-${i}` })));
     }
-    const length = await reader.xlen("trimmed:inbox");
+    const length = await reader.xlen("temp_memory:inbox-trimmed");
     expect(length).toBeGreaterThanOrEqual(100);
     expect(length).toBeLessThanOrEqual(200);
   });
@@ -141,8 +141,8 @@ describe("INBOX_ROLES and INBOX_MAXLEN", () => {
 
 describe("a key that is not a stream", () => {
   it("refuses the add with INTERNAL and stores nothing; once the key is a stream again, adds go through", async () => {
-    await reader.set("broken:inbox", "not a stream");
-    const server = await serverWith({ INBOX_STREAM: "broken:inbox" });
+    await reader.set("temp_memory:inbox-broken", "not a stream");
+    const server = await serverWith({ INBOX_STREAM: "temp_memory:inbox-broken" });
     const socket = await socketOf(server, "inbox_broken");
     const refused = await fetch(`${server.url}/api/v1/users/inbox_broken/messages`, {
       method: "POST",
@@ -154,15 +154,15 @@ describe("a key that is not a stream", () => {
     const ack = await new Promise<unknown>((resolve) => socket.emit("message:add", { id: "refused-2", content: "lost?" }, resolve));
     expect(ack).toMatchObject({ error: { code: "INTERNAL" } });
     expect(await reader.lrange(messagesKey("temp_memory", "inbox_broken"), 0, -1)).toEqual([]);
-    expect(await reader.get("broken:inbox")).toBe("not a stream");
+    expect(await reader.get("temp_memory:inbox-broken")).toBe("not a stream");
     const failures = (await server.app.metrics.inboxAppendFailures.get()).values.find((value) => value.labels.stored === "false");
     expect(failures?.value).toBe(2);
     // An assistant's message does not enter the inbox, so it is stored as usual.
     expect((await post(server, "inbox_broken", { id: "assistant-1", role: "assistant", content: "fine" })).status).toBe(201);
 
-    await reader.del("broken:inbox");
+    await reader.del("temp_memory:inbox-broken");
     expect((await post(server, "inbox_broken", { id: "refused-1", content: "now" })).status).toBe(201);
-    expect((await entries("broken:inbox")).map((entry) => entry.id)).toEqual(["refused-1"]);
+    expect((await entries("temp_memory:inbox-broken")).map((entry) => entry.id)).toEqual(["refused-1"]);
   });
 });
 
@@ -174,7 +174,7 @@ describe("backends reading with a consumer group", () => {
   let next = 0;
 
   beforeAll(async () => {
-    stream = "group:inbox";
+    stream = "temp_memory:inbox-group";
     server = await serverWith({ INBOX_STREAM: stream });
     await reader.xgroup("CREATE", stream, GROUP, "$", "MKSTREAM");
   });

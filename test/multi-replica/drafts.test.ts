@@ -251,7 +251,7 @@ describe("a reply streamed over HTTP on replica 1", () => {
     const id = createMessageId();
     const chunks = 20;
     const last = updateArrival(far, id, chunks);
-    const counts = await countCommandsByRole(fixture.redis.url, fixture.redis.client(), async () => {
+    const counts = await countCommandsByRole(fixture.redis.adminUrl, fixture.redis.client(), async () => {
       for (let i = 0; i < chunks; i++) await requestOk(sender, "draft:append", { id, chunk: `c${i}` });
       await last;
     });

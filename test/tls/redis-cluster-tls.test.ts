@@ -26,7 +26,7 @@ beforeAll(async () => {
   cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, tls: certificates });
   servers = await startReplicas(2, {
     STORE: "redis",
-    REDIS_CLUSTER_NODES: cluster.nodesEnv,
+    ...cluster.serverEnv,
     REDIS_TLS_CA_FILE: certificates.caFile,
     REDIS_TLS_CERT_FILE: certificates.clientCertFile,
     REDIS_TLS_KEY_FILE: certificates.clientKeyFile,

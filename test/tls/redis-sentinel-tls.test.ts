@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTestCertificates, type TestCertificates } from "../../dev/test-certificates.js";
 import { connect, nextEvent, requestOk, type TestSocket } from "../support/clients.js";
-import { type RedisSentinel, SENTINEL_MASTER_NAME, startRedisSentinel } from "../support/redis-sentinel.js";
+import { type RedisSentinel, startRedisSentinel } from "../support/redis-sentinel.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { waitReady } from "../support/wait.js";
 
@@ -26,8 +26,7 @@ beforeAll(async () => {
   deployment = await startRedisSentinel({ tls: certificates });
   servers = await startReplicas(2, {
     STORE: "redis",
-    REDIS_SENTINELS: deployment.sentinelsEnv,
-    REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
+    ...deployment.serverEnv,
     REDIS_TLS_CA_FILE: certificates.caFile,
     REDIS_TLS_CERT_FILE: certificates.clientCertFile,
     REDIS_TLS_KEY_FILE: certificates.clientKeyFile,

@@ -108,13 +108,14 @@ describe("a TLS-only Redis with client certificates", () => {
   it("the CLI reads the same Redis with the same settings", async () => {
     const user = freshUser();
     await requestOk(await open(user, 0), "message:add", { content: "for the operator" });
-    const shown = await cli(["show", user, "--json"], tlsEnv());
+    // The CLI's read commands run as its read-only user (dev/redis-acl.ts).
+    const shown = await cli(["show", user, "--json"], { ...tlsEnv(), REDIS_URL: redis.cliUrl });
     expect(shown.stderr).toBe("");
     expect(shown.code).toBe(0);
     expect(shown.json.messages.map((message) => message.content)).toEqual(["for the operator"]);
     // --redis-url replaces the target, not the TLS files.
     const { REDIS_URL: _url, ...filesOnly } = tlsEnv();
-    const listed = await cli(["users", "--json", "--redis-url", redis.url], filesOnly);
+    const listed = await cli(["users", "--json", "--redis-url", redis.cliUrl], filesOnly);
     expect(listed.code).toBe(0);
     expect(listed.json.users).toContain(user);
   });

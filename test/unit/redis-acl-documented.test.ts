@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { cliReadOnlyAclRule, sentinelAclRule, serverAclRule } from "../../dev/redis-acl.js";
+import { assistantAclRule, cliReadOnlyAclRule, sentinelAclRule, serverAclRule } from "../../dev/redis-acl.js";
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
 
@@ -15,6 +15,9 @@ describe.each(["README.md", "docs/PROTOCOL.md"])("%s", (path) => {
   });
   it("quotes the Sentinels' ACL rule verbatim", () => {
     expect(text).toContain(`ACL SETUSER scrollback ${sentinelAclRule("PASSWORD")}\n`);
+  });
+  it("quotes the assistants' ACL rule verbatim", () => {
+    expect(text).toContain(`ACL SETUSER scrollback-assistant ${assistantAclRule("PASSWORD")}\n`);
   });
   it("quotes the CLI's read-only ACL rule verbatim", () => {
     expect(text).toContain(`ACL SETUSER scrollback-cli ${cliReadOnlyAclRule("PASSWORD")}\n`);

@@ -71,6 +71,16 @@ local function live(raw)
   return draft
 end
 
+-- Dead fields met on the way, deleted only after the HSET below: Redis
+-- checks maxmemory only until a script's first write, and HDEL is a write it
+-- never refuses, so deleting first would let a full Redis take the chunk.
+local dead = {}
+local function deleteDead()
+  for i = 1, #dead do
+    redis.call("HDEL", drafts, dead[i])
+  end
+end
+
 local raw = redis.call("HGET", drafts, id)
 local current = raw and live(raw)
 if not current then
@@ -83,11 +93,12 @@ if not current then
       if live(fields[i + 1]) then
         others = others + 1
       else
-        redis.call("HDEL", drafts, fields[i])
+        dead[#dead + 1] = fields[i]
       end
     end
   end
   if others >= maxDrafts then
+    deleteDead()
     return { "full" }
   end
   current = { role = role, content = "", seq = 0 }
@@ -100,6 +111,7 @@ local seq = current.seq + 1
 local content = current.content .. chunk
 redis.call("HSET", drafts, id, cjson.encode({ role = current.role, content = content, seq = seq, updatedAt = now }))
 redis.call("PEXPIRE", drafts, idle)
+deleteDead()
 if ARGV[7] ~= "" then
   redis.call("SPUBLISH", ARGV[7], ARGV[8] .. string.format("%d", seq) .. ARGV[9])
 end

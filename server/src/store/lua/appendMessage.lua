@@ -97,6 +97,10 @@ end
 
 -- Indexes the list as it is (head 0), with the list's expiry.
 local function rebuild(length)
+  -- HSET before DEL: Redis checks maxmemory only until a script's first
+  -- write, and DEL is a write it never refuses; a full Redis must refuse
+  -- the add here, before anything changed, not let the RPUSH through.
+  redis.call("HSET", index, ".head", 0)
   redis.call("DEL", index)
   local elements = redis.call("LRANGE", key, 0, -1)
   for i = 1, #elements do
@@ -148,12 +152,13 @@ if inbox then
   end
 end
 
+-- RPUSH is the add's first write: a full Redis refuses it (Redis checks
+-- maxmemory only until a script's first write), and nothing is stored.
+length = redis.call("RPUSH", key, element)
 -- The draft streamed under this id ends here. pcall: a drafts key of another
 -- type (another program's) must not fail the add, and its WRONGTYPE is all
 -- that HDEL can answer there.
 redis.pcall("HDEL", drafts, id)
-
-length = redis.call("RPUSH", key, element)
 redis.call("HSET", index, id, head + length - 1)
 if length > max then
   -- Pop what falls out of the window (one element in the steady state),
