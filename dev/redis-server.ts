@@ -242,7 +242,11 @@ async function refusedByAcl(port: number, admin: Credentials, tls?: ConnectionOp
   try {
     await client.connect();
     const entries = (await client.call("ACL", "LOG", "128")) as unknown[][];
-    const scrollbackUsers: string[] = [TEST_REDIS_USERS.server.username, TEST_REDIS_USERS.cli.username, TEST_REDIS_USERS.assistant.username];
+    const scrollbackUsers: string[] = [
+      TEST_REDIS_USERS.server.username,
+      TEST_REDIS_USERS.cli.username,
+      TEST_REDIS_USERS.assistant.username,
+    ];
     return entries
       .map((entry) => {
         const fields = new Map<string, unknown>();
