@@ -110,7 +110,7 @@ async function main(): Promise<void> {
       `${options.rounds} rounds of ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s measured (medians), ${options.idleConnections} idle connections` +
       (Object.keys(options.env).length > 0 ? `; env ${JSON.stringify(options.env)}` : ""),
   );
-  console.log(formatTable(results));
+  if (results.add || results.fanout || results.load || results.idle) console.log(formatTable(results));
   if (report.targets.length > 0) console.log(formatTargets(report.targets));
   if (results.scale) console.log(formatScale(results.scale));
   const line = JSON.stringify(report);

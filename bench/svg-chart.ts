@@ -20,6 +20,8 @@ export interface ChartSpec {
   series: Series[];
   /** A dashed vertical line at x, with its label (e.g. the open-file limit). */
   marker?: { x: number; label: string };
+  /** x takes whole values only (replicas): no ticks between them. */
+  integerX?: boolean;
 }
 
 const WIDTH = 640;
@@ -32,9 +34,9 @@ function escapeXml(text: string): string {
 }
 
 /** Round tick values from 0 to at least `max`: steps of 1, 2 or 5 × 10^k, about five of them. */
-export function ticks(max: number): number[] {
+export function ticks(max: number, minStep = 0): number[] {
   if (!(max > 0)) return [0, 1];
-  const rough = max / 5;
+  const rough = Math.max(max / 5, minStep);
   const power = 10 ** Math.floor(Math.log10(rough));
   const step = [1, 2, 5, 10].map((factor) => factor * power).find((candidate) => candidate >= rough)!;
   const count = Math.ceil(max / step - 1e-9);
@@ -51,7 +53,7 @@ export function lineChart(spec: ChartSpec): string {
   const all = spec.series.flatMap((series) => series.points);
   const xs = all.map(([x]) => x).concat(spec.marker ? [spec.marker.x] : []);
   const ys = all.map(([, y]) => y).filter((y): y is number => y !== null && Number.isFinite(y));
-  const xTicks = ticks(Math.max(1, ...xs));
+  const xTicks = ticks(Math.max(1, ...xs), spec.integerX ? 1 : 0);
   const yTicks = ticks(Math.max(0, ...ys) * 1.05);
   const xMax = xTicks.at(-1)!;
   const yMax = yTicks.at(-1)!;

@@ -279,6 +279,7 @@ function writeCharts(result: Omit<ScaleResult, "charts">, dir: string, subtitle:
       title: "Fan-out: server CPU per add, per replica",
       subtitle,
       xLabel: "replicas",
+      integerX: true,
       yLabel: "µs CPU per add per replica",
       series: bySeries(
         result.replicas,
@@ -290,6 +291,7 @@ function writeCharts(result: Omit<ScaleResult, "charts">, dir: string, subtitle:
       title: "Fan-out: adds/s over 1 → N replicas",
       subtitle,
       xLabel: "replicas",
+      integerX: true,
       yLabel: "adds/s",
       series: bySeries(
         result.replicas,
