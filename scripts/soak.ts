@@ -19,6 +19,7 @@ import { measureWindow } from "../bench/cases/throughput.js";
 import { benchUserId } from "../bench/fixtures.js";
 import { type BenchContext, serverCpuMicros, startGenerators, startServers } from "../bench/fleet.js";
 import { Histogram } from "../bench/histogram.js";
+import { slope } from "../bench/linear-fit.js";
 import type { LoopOptions, PlannedSocket, WindowStats } from "../bench/load-generator.js";
 import { parseBenchOptions } from "../bench/options.js";
 import { readRedisMemory } from "../bench/redis-stats.js";
@@ -68,21 +69,6 @@ interface Sample {
   skipped: number;
   deliveryP99Ms: number | null;
   serverCpuShare: number;
-}
-
-/** Least-squares slope of y over x. */
-export function slope(points: [number, number][]): number {
-  const n = points.length;
-  if (n < 2) return 0;
-  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n;
-  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (const [x, y] of points) {
-    num += (x - meanX) * (y - meanY);
-    den += (x - meanX) ** 2;
-  }
-  return den === 0 ? 0 : num / den;
 }
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
