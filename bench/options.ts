@@ -55,7 +55,7 @@ export interface BenchOptions {
 }
 
 const HELP = `npm run bench -- [options]
-  --quick                 short runs (under 2 minutes in all)
+  --quick                 short runs (about 2 minutes on an idle machine)
   --cases add,fanout,load,idle[,scale]   (scale only when named: it takes a few minutes)
   --variants scrollback,scrollback-h1000,ceiling,bare-fanout,naive
                           scrollback-h1000 (HISTORY_MAX=1000) runs in add only, bare-fanout in fanout only
