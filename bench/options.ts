@@ -9,7 +9,12 @@ export const VARIANTS = ["scrollback", "scrollback-h1000", "ceiling", "bare-fano
 export type VariantName = (typeof VARIANTS)[number];
 
 /** The points of the scale case (cases/scale.ts). */
+export const SCALE_PARTS = ["idle", "replicas", "history"] as const;
+export type ScalePart = (typeof SCALE_PARTS)[number];
+
 export interface ScaleOptions {
+  /** Which parts run (default all). */
+  parts: ScalePart[];
   /** Idle connection counts on one replica; capped by the server's open-file limit. */
   idle: number[];
   /** Replicas from 1 up to this in the fan-out points. */
@@ -71,6 +76,7 @@ const HELP = `npm run bench -- [options]
   --env KEY=VALUE         extra setting for the scrollback servers (repeatable)
   --out FILE              where to write the JSON result
   --charts DIR            where the scale case writes its SVG charts (beside the JSON result)
+  --scale-parts P,P       only these parts of the scale case: idle,replicas,history
   --scale-idle N,N,...    idle connection counts of the scale case (1000,2000,5000,10000,15000,max)
                           "max": as many as the server's open-file limit leaves room for
   --scale-replicas R      replicas 1..R in the scale case's fan-out points (4)
@@ -97,6 +103,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       env: { type: "string", multiple: true },
       out: { type: "string" },
       charts: { type: "string" },
+      "scale-parts": { type: "string" },
       "scale-idle": { type: "string" },
       "scale-replicas": { type: "string" },
       "scale-history": { type: "string" },
@@ -155,6 +162,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     out: values.out,
     chartsDir: values.charts,
     scale: {
+      parts: list(values["scale-parts"], SCALE_PARTS, "scale-parts"),
       idle: numbers(values["scale-idle"], [1_000, 2_000, 5_000, 10_000, 15_000, Number.POSITIVE_INFINITY], "scale-idle"),
       maxReplicas: Math.round(number(values["scale-replicas"], 4, "scale-replicas")),
       history: numbers(values["scale-history"], [15, 100, 250, 500, 1_000], "scale-history").map((value) => {

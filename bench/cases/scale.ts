@@ -351,18 +351,19 @@ function writeCharts(result: Omit<ScaleResult, "charts">, dir: string, subtitle:
 export async function runScale(context: BenchContext, variants: RunVariant[], chartsDir: string, subtitle: string): Promise<ScaleResult> {
   const idle: IdlePoint[] = [];
   let idleLimit = { connections: 0, reason: "not run" };
-  for (const variant of among(variants, ["scrollback", "ceiling"])) {
+  const parts = context.options.scale.parts;
+  for (const variant of parts.includes("idle") ? among(variants, ["scrollback", "ceiling"]) : []) {
     const ramp = await idleRamp(context, variant);
     idle.push(...ramp.points);
     idleLimit = ramp.limit;
   }
   const replicas: ReplicaPoint[] = [];
-  for (let count = 1; count <= context.options.scale.maxReplicas; count++) {
+  for (let count = 1; parts.includes("replicas") && count <= context.options.scale.maxReplicas; count++) {
     for (const variant of among(variants, ["scrollback", "bare-fanout", "naive"]))
       replicas.push(await replicaPoint(context, variant, count));
   }
   const history: HistoryPoint[] = [];
-  for (const historyMax of context.options.scale.history) {
+  for (const historyMax of parts.includes("history") ? context.options.scale.history : []) {
     for (const variant of among(variants, ["scrollback", "naive"])) history.push(...(await historyPoints(context, variant, historyMax)));
   }
   const result = { idle, idleLimit, replicas, history };
