@@ -18,17 +18,13 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "scrollback-bench-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function runScript(script: string, args: string[]): Promise<{ stdout: string; exitCode: number }> {
+/** Runs `script` with node; `openFiles` lowers the soft open-file limit of it and its children first. */
+async function runScript(script: string, args: string[], openFiles?: number): Promise<{ stdout: string; exitCode: number }> {
+  const node = [process.execPath, "--conditions=@scrollback/source", "--import", "tsx", script, ...args];
+  const [command, commandArgs] =
+    openFiles === undefined ? [node[0]!, node.slice(1)] : ["sh", ["-c", `ulimit -n ${openFiles} && exec "$@"`, "sh", ...node]];
   try {
-    const { stdout } = await promisify(execFile)(
-      process.execPath,
-      ["--conditions=@scrollback/source", "--import", "tsx", script, ...args],
-      {
-        cwd: ROOT,
-        timeout: 170_000,
-        maxBuffer: 16 * 2 ** 20,
-      },
-    );
+    const { stdout } = await promisify(execFile)(command, commandArgs, { cwd: ROOT, timeout: 170_000, maxBuffer: 16 * 2 ** 20 });
     return { stdout, exitCode: 0 };
   } catch (error) {
     const failed = error as { stdout?: string; code?: number | string; stderr?: string };
@@ -147,6 +143,42 @@ it("runs the scale case in a tiny configuration and writes its charts", async ()
   expect(stdout).toMatch(/^scale idle \(one replica; /m);
   expect(stdout).toMatch(/^scale replicas /m);
 }, 180_000);
+
+it("stops the idle ramp at the server's open-file limit and says so", async () => {
+  const charts = join(dir, "charts-limit");
+  // 400 descriptors per process: the ramp's "max" is what the server has left of them.
+  const { stdout, exitCode } = await runScript(
+    "bench/run.ts",
+    [
+      ...TINY,
+      "--cases",
+      "scale",
+      "--scale-parts",
+      "idle",
+      "--variants",
+      "scrollback",
+      "--scale-idle",
+      "50,max",
+      "--scale-seconds",
+      "0.3",
+      "--charts",
+      charts,
+      "--out",
+      join(dir, "limit.json"),
+    ],
+    400,
+  );
+  expect(exitCode).toBe(0);
+  const scale = JSON.parse(stdout.trim().split("\n").at(-1)!).results.scale;
+  const last = scale.idle.at(-1).connections;
+  expect(scale.idle.map((point: { connections: number }) => point.connections)).toEqual([50, last]);
+  expect(last).toBeGreaterThan(200);
+  expect(last).toBeLessThan(400);
+  expect(scale.idleLimit.connections).toBe(last);
+  expect(scale.idleLimit.reason).toMatch(new RegExp(`^cut at ${last} connections: the server process's open-file limit \\(400\\)`));
+  expect(stdout).toMatch(/^scale idle \(one replica; cut at \d+ connections/m);
+  expect(readFileSync(join(charts, "scale-idle-memory.svg"), "utf8")).toContain(`open-file limit: ${last}`);
+}, 120_000);
 
 it("soaks for a few seconds and says whether memory stayed flat, with figures", async () => {
   const out = join(dir, "soak.json");
