@@ -37,7 +37,7 @@ const context: BenchContext = {
 try {
   context.generators = await startGenerators(Math.max(2, options.generators));
   for (const caseName of options.cases) {
-    if (caseName === "idle") continue;
+    if (caseName === "idle" || caseName === "scale") continue;
     const results = await runThroughputCase(context, THROUGHPUT_CASES[caseName], ["ceiling", "scrollback", "candidate"]);
     const ceiling = results.ceiling!;
     for (const variant of ["scrollback", "candidate"] as const) {

@@ -8,7 +8,7 @@ import type { Redis } from "ioredis";
 import type { RedisServer } from "../dev/redis-server.js";
 import { startWorker, type Worker } from "./ipc.js";
 import type { BenchOptions } from "./options.js";
-import type { RunVariant } from "./results.js";
+import { LARGE_HISTORY_MAX, type RunVariant } from "./results.js";
 import type { ProcessUsage, ServerProcessOptions } from "./server-process.js";
 
 export interface BenchContext {
@@ -35,26 +35,44 @@ export interface ServerSet {
   stop(): Promise<void>;
 }
 
+/** The window a variant's servers keep (HISTORY_MAX). */
+export function historyMaxOf(variant: RunVariant): number {
+  return variant === "scrollback-h1000" ? LARGE_HISTORY_MAX : HISTORY_MAX;
+}
+
+export interface StartOptions {
+  /** Extra node flags, e.g. --expose-gc. */
+  nodeFlags?: string[];
+  /** HISTORY_MAX for these servers (default: the variant's, historyMaxOf). */
+  historyMax?: number;
+}
+
+function withoutHistoryMax(env: Record<string, string>): Record<string, string> {
+  const { HISTORY_MAX: _ignored, ...rest } = env;
+  return rest;
+}
+
 /** Starts `count` server processes of `variant`; `label` names their profile folders. */
 export async function startServers(
   context: BenchContext,
   variant: RunVariant,
   count: number,
   label: string,
-  extraFlags: string[] = [],
+  start: StartOptions = {},
 ): Promise<ServerSet> {
   const { options, redis } = context;
   const script = variant === "candidate" ? join(context.candidateRoot!, "bench/server-process.ts") : "./server-process.ts";
   const processOptions: ServerProcessOptions = {
-    variant: variant === "candidate" ? "scrollback" : variant,
+    variant: variant === "candidate" || variant === "scrollback-h1000" ? "scrollback" : variant,
     settings: {
       redisUrl: redis.url,
       keyPrefix: KEY_PREFIX,
-      historyMax: HISTORY_MAX,
+      historyMax: start.historyMax ?? historyMaxOf(variant),
       historyTtlSeconds: HISTORY_TTL_SECONDS,
       contentBytes: options.contentBytes,
     },
-    env: options.env,
+    // A window chosen here (a variant's, a scale point's) wins over an --env HISTORY_MAX meant for the default one.
+    env: start.historyMax !== undefined || variant === "scrollback-h1000" ? withoutHistoryMax(options.env) : options.env,
   };
   const workers = await Promise.all(
     Array.from({ length: count }, (_, index) => {
@@ -64,7 +82,7 @@ export async function startServers(
         : [];
       return startWorker(script, {
         env: { BENCH_SERVER: JSON.stringify(processOptions) },
-        nodeFlags: [...profile, ...extraFlags],
+        nodeFlags: [...profile, ...(start.nodeFlags ?? [])],
         label: `${variant} server ${index}`,
       });
     }),

@@ -150,6 +150,7 @@ function mark(): void {
 /** Stops sending, freezes the window's figures, then waits up to `drainMs` for the outstanding acks. */
 async function stop({ drainMs }: { drainMs: number }): Promise<WindowStats> {
   running = false;
+  clearInterval(pacer);
   measuring = false;
   const stats: WindowStats = {
     elapsedMs: performance.now() - markedAt,
@@ -204,10 +205,109 @@ async function exactly({ count, ...options }: LoopOptions & { count: number }): 
   return { ok, failed };
 }
 
+/**
+ * An open loop (the soak): `rate` requests per second spread over the
+ * senders, whatever the answers take. Past `maxOutstanding` unanswered
+ * requests a tick sends nothing and counts the requests it skipped, so a
+ * server that falls behind shows as skipped sends rather than a queue that
+ * grows without bound in this process.
+ */
+let pacer: NodeJS.Timeout | undefined;
+let skipped = 0;
+const TICK_MS = 20;
+function pace({ rate, maxOutstanding, ...options }: LoopOptions & { rate: number; maxOutstanding: number }): void {
+  running = true;
+  let owed = 0;
+  let next = 0;
+  clearInterval(pacer);
+  pacer = setInterval(() => {
+    owed += (rate * TICK_MS) / 1000;
+    for (; owed >= 1 && senders.length > 0; owed--) {
+      if (outstanding >= maxOutstanding) {
+        if (measuring) skipped++;
+        continue;
+      }
+      send(senders[next++ % senders.length]!, options, () => {});
+    }
+  }, TICK_MS);
+}
+
+/** The figures since the last mark (or sample), then a new mark: a rolling window that keeps the loop running. */
+function sample(): WindowStats & { skipped: number } {
+  const stats = {
+    elapsedMs: performance.now() - markedAt,
+    cpuMicros: cpuMicros() - cpuAtMark,
+    acks,
+    errors,
+    ackLatency: ackLatency.toData(),
+    deliveries,
+    deliveryLatency: deliveryLatency.toData(),
+    lost: outstanding,
+    skipped,
+  };
+  skipped = 0;
+  mark();
+  return stats;
+}
+
+/**
+ * Users connecting and leaving (the soak): every `tickMs`, `perTick` new
+ * listening connections of users from the pool, on the given servers in
+ * turn; each closes after `lifetimeMs`.
+ */
+let churner: NodeJS.Timeout | undefined;
+let churning: { socket: Socket; closeAt: number }[] = [];
+const churnCounts = { opened: 0, closed: 0, failed: 0 };
+function churn({
+  urls,
+  users,
+  perTick,
+  tickMs,
+  lifetimeMs,
+}: {
+  urls: string[];
+  users: string[];
+  perTick: number;
+  tickMs: number;
+  lifetimeMs: number;
+}): void {
+  let next = 0;
+  clearInterval(churner);
+  churner = setInterval(() => {
+    const now = performance.now();
+    churning = churning.filter(({ socket, closeAt }) => {
+      if (closeAt > now) return true;
+      socket.disconnect();
+      churnCounts.closed++;
+      return false;
+    });
+    for (let i = 0; i < perTick; i++, next++) {
+      connectOne({ url: urls[next % urls.length]!, userId: users[next % users.length]!, sender: false }).then(
+        (socket) => {
+          churnCounts.opened++;
+          churning.push({ socket, closeAt: performance.now() + lifetimeMs });
+        },
+        () => churnCounts.failed++,
+      );
+    }
+  }, tickMs);
+}
+
+function stopChurn(): typeof churnCounts {
+  clearInterval(churner);
+  for (const { socket } of churning) socket.disconnect();
+  churnCounts.closed += churning.length;
+  churning = [];
+  return churnCounts;
+}
+
 function close(): void {
+  clearInterval(pacer);
+  running = false;
+  stopChurn();
   for (const socket of sockets) socket.disconnect();
   sockets = [];
   senders = [];
 }
 
-serveMethods({ open, start, mark, stop, exactly, close }, async () => close());
+serveMethods({ open, start, mark, stop, exactly, pace, sample, churn, stopChurn, close }, async () => close());

@@ -6,8 +6,15 @@ import { Histogram } from "./histogram.js";
 import type { WindowStats } from "./load-generator.js";
 import type { Variant } from "./server-process.js";
 
-/** A variant, or `candidate`: scrollback from another checkout (bench/compare.ts). */
-export type RunVariant = Variant | "candidate";
+/**
+ * A variant as a case runs it: a server variant, `scrollback-h1000`
+ * (scrollback with HISTORY_MAX=1000, its windows full, in the add case), or
+ * `candidate`: scrollback from another checkout (bench/compare.ts).
+ */
+export type RunVariant = Variant | "scrollback-h1000" | "candidate";
+
+/** The window of the `scrollback-h1000` variant. */
+export const LARGE_HISTORY_MAX = 1000;
 
 /** One variant's figures in a throughput case. */
 export interface ThroughputResult {

@@ -10,19 +10,24 @@ import { cpus, loadavg, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startRedis } from "../dev/redis-server.js";
 import { runIdle, runThroughputCase, THROUGHPUT_CASES } from "./cases/index.js";
+import { formatScale, runScale } from "./cases/scale.js";
 import { type BenchContext, startGenerators } from "./fleet.js";
-import { parseBenchOptions } from "./options.js";
-import { type CaseResults, checkTargets, formatTable } from "./report.js";
-import type { Variant } from "./server-process.js";
+import { parseBenchOptions, type VariantName } from "./options.js";
+import { type CaseResults, checkTargets, formatTable, formatTargets } from "./report.js";
+import type { RunVariant } from "./results.js";
 
 /** Baselines first, so a slow machine shows the ceiling before the rest. */
-const VARIANT_ORDER: Variant[] = ["ceiling", "naive", "scrollback"];
+const VARIANT_ORDER: VariantName[] = ["ceiling", "bare-fanout", "naive", "scrollback", "scrollback-h1000"];
+
+/** The idle case compares scrollback with the bare server and the naive design only. */
+const IDLE_VARIANTS: RunVariant[] = ["ceiling", "naive", "scrollback"];
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 async function main(): Promise<void> {
   const options = parseBenchOptions(process.argv.slice(2));
   const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, "-");
   // Whatever else runs on the machine moves the figures: say how busy it was.
   const loadBefore = loadavg()[0]!;
   if (options.profileDir) mkdirSync(options.profileDir, { recursive: true });
@@ -46,8 +51,12 @@ async function main(): Promise<void> {
     const variants = VARIANT_ORDER.filter((variant) => options.variants.includes(variant));
     for (const caseName of options.cases) {
       const began = performance.now();
-      if (caseName === "idle") {
-        for (const variant of variants) {
+      if (caseName === "scale") {
+        const chartsDir = options.chartsDir ?? fileURLToPath(new URL(`./results/${stamp}-scale/`, import.meta.url));
+        const subtitle = `${startedAt.toISOString().slice(0, 10)}, ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, load average ${loadavg()[0]!.toFixed(1)} at start`;
+        results.scale = await runScale(context, variants, chartsDir, subtitle);
+      } else if (caseName === "idle") {
+        for (const variant of variants.filter((variant) => IDLE_VARIANTS.includes(variant))) {
           const result = await runIdle(context, variant);
           results.idle ??= {};
           results.idle[variant] = result;
@@ -88,6 +97,9 @@ async function main(): Promise<void> {
       contentBytes: options.contentBytes,
       clientIds: options.clientIds,
       env: options.env,
+      scale: options.cases.includes("scale")
+        ? { ...options.scale, idle: options.scale.idle.map((count) => (Number.isFinite(count) ? count : "max")) }
+        : undefined,
     },
     results,
     targets: checkTargets(results),
@@ -99,10 +111,12 @@ async function main(): Promise<void> {
       `${options.rounds} rounds of ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s measured (medians), ${options.idleConnections} idle connections` +
       (Object.keys(options.env).length > 0 ? `; env ${JSON.stringify(options.env)}` : ""),
   );
-  console.log(formatTable(results));
+  if (results.add || results.fanout || results.load || results.idle) console.log(formatTable(results));
+  if (report.targets.length > 0) console.log(formatTargets(report.targets));
+  if (results.scale) console.log(formatScale(results.scale));
   const line = JSON.stringify(report);
   console.log(line);
-  const out = options.out ?? fileURLToPath(new URL(`./results/${startedAt.toISOString().replace(/[:.]/g, "-")}.json`, import.meta.url));
+  const out = options.out ?? fileURLToPath(new URL(`./results/${stamp}.json`, import.meta.url));
   writeFileSync(out, `${line}\n`);
   log(`written to ${out}`);
 }

@@ -1,18 +1,20 @@
 /**
  * A child process serving one variant: `scrollback` (the real server, built
  * by createApp exactly as main.ts builds it), `ceiling` or `naive`. It
- * reports its own CPU time and memory to the orchestrator.
+ * reports its own CPU time and memory to the orchestrator. `bare-fanout`
+ * is the fan-out case's yardstick (baselines/bare-fanout.ts).
  */
 import pino from "pino";
 import { createApp } from "../server/src/app.js";
 import { loadConfig } from "../server/src/config.js";
 import { MAX_HTTP_BUFFER_SIZE } from "../server/src/realtime/socket-server.js";
+import { startBareFanoutServer } from "./baselines/bare-fanout.js";
 import { startCeilingServer } from "./baselines/ceiling.js";
 import { startNaiveServer } from "./baselines/naive.js";
 import type { BaselineServer, BaselineSettings } from "./baselines/settings.js";
 import { serveMethods } from "./ipc.js";
 
-export type Variant = "scrollback" | "ceiling" | "naive";
+export type Variant = "scrollback" | "ceiling" | "naive" | "bare-fanout";
 
 export interface ServerProcessOptions {
   variant: Variant;
@@ -61,7 +63,9 @@ const server =
     ? await startScrollback(options)
     : options.variant === "ceiling"
       ? await startCeilingServer(settings)
-      : await startNaiveServer(settings);
+      : options.variant === "bare-fanout"
+        ? await startBareFanoutServer(settings)
+        : await startNaiveServer(settings);
 
 serveMethods(
   {

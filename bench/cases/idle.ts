@@ -11,7 +11,7 @@ export async function runIdle(context: BenchContext, variant: RunVariant): Promi
   const { options, admin } = context;
   const count = options.idleConnections;
   await admin.flushall();
-  const servers = await startServers(context, variant, 1, "idle", ["--expose-gc"]);
+  const servers = await startServers(context, variant, 1, "idle", { nodeFlags: ["--expose-gc"] });
   const generators = context.generators;
   try {
     // A warm-up round first, so neither side measures its first-connection costs (JIT, lazy loading).

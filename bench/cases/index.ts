@@ -1,4 +1,4 @@
-/** The four cases, each run once per variant with the same settings (bench/README.md describes them). */
+/** The throughput cases, each run for every variant it takes with the same settings (bench/README.md describes them; idle and scale have their own files). */
 import { addCase } from "./add.js";
 import { fanoutCase } from "./fanout.js";
 import { loadCase } from "./load.js";

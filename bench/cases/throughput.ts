@@ -11,7 +11,7 @@ import type { CaseName } from "../options.js";
 import { countCommandsByRole, readCommandCalls, readRedisCpuSeconds, resetCommandStats } from "../redis-stats.js";
 import { medianOf, type RunVariant, summarise, type ThroughputResult } from "../results.js";
 
-export type ThroughputCaseName = Exclude<CaseName, "idle">;
+export type ThroughputCaseName = Exclude<CaseName, "idle" | "scale">;
 
 export interface ThroughputCase {
   name: ThroughputCaseName;
@@ -19,14 +19,22 @@ export interface ThroughputCase {
   event: LoopOptions["event"];
   /** Server processes per variant; with two, each user also has a receiving connection on the second. The ceiling always runs one. */
   replicas: 1 | 2;
-  /** Runs before each window, on a flushed Redis. */
-  prepare?(context: BenchContext): Promise<void>;
+  /** Runs before each window of `variant`, on a flushed Redis. */
+  prepare?(context: BenchContext, variant: RunVariant): Promise<void>;
+}
+
+/** Variants that belong to one case only: the fan-out yardstick, and the large window of the add case. */
+const ONLY_IN: Partial<Record<RunVariant, ThroughputCaseName>> = { "bare-fanout": "fanout", "scrollback-h1000": "add" };
+
+/** The variants of `variants` that `caseName` runs. */
+export function variantsOf(caseName: ThroughputCaseName, variants: RunVariant[]): RunVariant[] {
+  return variants.filter((variant) => (ONLY_IN[variant] ?? caseName) === caseName);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Splits the planned sockets over `count` generators; a user's sockets stay together. */
-function planFor(urls: string[], users: number, withReceivers: boolean, count: number): PlannedSocket[][] {
+export function planFor(urls: string[], users: number, withReceivers: boolean, count: number): PlannedSocket[][] {
   const plans: PlannedSocket[][] = Array.from({ length: count }, () => []);
   for (let i = 0; i < users; i++) {
     const userId = benchUserId(i);
@@ -46,6 +54,7 @@ export async function runThroughputCase(
   // The servers of every variant stay up for the whole case (idle ones cost
   // nothing), so that rounds can alternate: a burst of load from elsewhere on
   // the machine then disturbs one round of each variant rather than one variant.
+  variants = variantsOf(spec.name, variants);
   const servers = new Map<RunVariant, ServerSet>();
   try {
     for (const variant of variants) {
@@ -57,7 +66,15 @@ export async function runThroughputCase(
     for (let round = 0; round < context.options.rounds; round++) {
       const order = variants.map((_, i) => variants[(i + round) % variants.length]!);
       for (const variant of order) {
-        const result = await measureWindow(context, spec, variant, servers.get(variant)!, round === 0);
+        const set = servers.get(variant)!;
+        const result = await measureWindow(context, {
+          event: spec.event,
+          variant,
+          servers: set,
+          plans: planFor(set.urls, context.options.users, set.urls.length === 2, context.options.generators),
+          prepare: () => spec.prepare?.(context, variant) ?? Promise.resolve(),
+          probe: round === 0,
+        });
         rounds.get(variant)!.push(result);
         context.log?.(`${spec.name} ${variant} round ${round + 1}: ${Math.round(result.perSecond)}/s, p99 ${result.p99Ms?.toFixed(2)} ms`);
       }
@@ -68,40 +85,54 @@ export async function runThroughputCase(
   }
 }
 
-/** One measured window of one variant; `probe`: then count the Redis commands of exactly probeAdds adds. */
-async function measureWindow(
-  context: BenchContext,
-  spec: ThroughputCase,
-  variant: RunVariant,
-  servers: ServerSet,
-  probe: boolean,
-): Promise<ThroughputResult> {
+/** What one measured window runs. */
+export interface WindowSpec {
+  event: LoopOptions["event"];
+  variant: RunVariant;
+  servers: ServerSet;
+  /** The sockets of each generator (one list per generator used). */
+  plans: PlannedSocket[][];
+  /** Runs on the flushed Redis before the sockets open. */
+  prepare?(): Promise<void>;
+  /** Then count the Redis commands of exactly probeAdds adds. */
+  probe?: boolean;
+  /** Flush Redis first (default true; the scale case keeps its idle connections' state). */
+  flush?: boolean;
+  /** Requests in flight per sender (default: the bench's --inflight). */
+  inflight?: number;
+  /** Override the bench's warm-up and measured seconds (the scale case's short points). */
+  warmupSeconds?: number;
+  durationSeconds?: number;
+}
+
+/** One measured window of one variant under closed-loop load. */
+export async function measureWindow(context: BenchContext, spec: WindowSpec): Promise<ThroughputResult> {
   const { options, admin } = context;
-  await admin.flushall();
-  await spec.prepare?.(context);
-  const generators = context.generators.slice(0, options.generators);
+  const { variant, servers, plans } = spec;
+  if (spec.flush !== false) await admin.flushall();
+  await spec.prepare?.();
+  const generators = context.generators.slice(0, plans.length);
   try {
-    const plans = planFor(servers.urls, options.users, servers.urls.length === 2, generators.length);
     await Promise.all(generators.map((generator, index) => generator.call("open", { plan: plans[index], concurrency: 20 })));
 
     const loop: LoopOptions = {
       event: spec.event,
-      inflight: options.inflight,
+      inflight: spec.inflight ?? options.inflight,
       contentBytes: options.contentBytes,
       clientIds: options.clientIds,
     };
     await Promise.all(generators.map((generator) => generator.call("start", loop)));
-    await sleep(options.warmupSeconds * 1000);
+    await sleep((spec.warmupSeconds ?? options.warmupSeconds) * 1000);
 
     const [cpuBefore, redisCpuBefore] = await Promise.all([serverCpuMicros(servers), readRedisCpuSeconds(admin)]);
     await Promise.all(generators.map((generator) => generator.call("mark")));
-    await sleep(options.durationSeconds * 1000);
+    await sleep((spec.durationSeconds ?? options.durationSeconds) * 1000);
     const windows = await Promise.all(generators.map((generator) => generator.call<WindowStats>("stop", { drainMs: 10_000 })));
     const [cpuAfter, redisCpuAfter] = await Promise.all([serverCpuMicros(servers), readRedisCpuSeconds(admin)]);
 
     const result = summarise(variant, servers.urls.length, windows, (cpuAfter - cpuBefore) / 1e6, redisCpuAfter - redisCpuBefore);
 
-    if (probe && loop.event === "message:add") {
+    if (spec.probe && loop.event === "message:add") {
       // Exactly probeAdds adds with nothing else running, so the counts divide
       // without rounding error; MONITOR tells the connections apart.
       let adds = 0;
