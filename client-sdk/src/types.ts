@@ -3,6 +3,7 @@
  * take, and the events it emits.
  */
 import type { ManagerOptions, SocketOptions } from "socket.io-client";
+import type { DraftEndReason, LiveDraft } from "./drafts.js";
 import type { KeyValueStorage, PendingMessage } from "./outbox.js";
 import type { Message, MessageMeta, Role } from "./protocol/events.js";
 import type { ScrollbackError } from "./scrollback-error.js";
@@ -62,6 +63,12 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/** What `appendDraft` takes besides the id and the chunk. */
+export interface DraftAppendOptions extends CallOptions {
+  /** Who writes the reply (default `assistant`); a draft keeps the role of its first chunk. */
+  role?: Role;
+}
+
 /** What `close` takes. */
 export interface CloseOptions {
   /**
@@ -89,4 +96,16 @@ export interface ClientEvents {
   error: (error: ScrollbackError) => void;
   /** The outbox changed; `pending` are the messages not yet stored, oldest first. */
   outbox: (pending: PendingMessage[]) => void;
+  /**
+   * A reply being streamed (PROTOCOL.md §4, Drafts) started or grew, here or
+   * on a load: `draft` is its text so far. Emitted in the order chunks were
+   * applied; never for an id whose message is shown.
+   */
+  draft: (draft: LiveDraft) => void;
+  /**
+   * A draft left: its message is shown (`stored`, the `message` event came
+   * just before), it was `discarded` (or a reload no longer had it), or no
+   * update reached it for its `idleMs` (`idle`).
+   */
+  draftEnd: (id: string, reason: DraftEndReason) => void;
 }
