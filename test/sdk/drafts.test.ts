@@ -177,6 +177,21 @@ describe("drafts in the SDK", () => {
     await until("the sender reloaded too", () => assistant.getSnapshot().drafts[0]?.content === "abc", 15_000, 5);
   });
 
+  it("keeps drafts through a clear of the history, as the server does", async () => {
+    const server = await serve();
+    const viewer = await open(server.url, "draft_clear_user");
+    const assistant = await open(server.url, "draft_clear_user");
+    await viewer.add({ content: "a question" });
+    await assistant.appendDraft("reply-8", "an answer in progress");
+    await until("the viewer shows the draft", () => viewer.getSnapshot().drafts.length === 1, 15_000, 5);
+    const cleared = nextClientEvent(viewer, "cleared");
+    expect(await viewer.clear()).toBe(1);
+    await cleared;
+    expect(viewer.getSnapshot()).toMatchObject({ messages: [], drafts: [{ id: "reply-8", content: "an answer in progress" }] });
+    await assistant.appendDraft("reply-8", ", done");
+    await until("it grows on", () => viewer.getSnapshot().drafts[0]?.content === "an answer in progress, done", 15_000, 5);
+  });
+
   it("removes a discarded draft everywhere", async () => {
     const server = await serve();
     const viewer = await open(server.url, "draft_discard_user");
