@@ -13,7 +13,7 @@
  *   types.ts          the public types
  */
 import { Connection } from "./connection.js";
-import { DraftBook, type LiveDraft } from "./drafts.js";
+import { DraftBook } from "./drafts.js";
 import { Emitter } from "./emitter.js";
 import { identityOf } from "./identity.js";
 import { Outbox, type PendingMessage } from "./outbox.js";
@@ -24,7 +24,16 @@ import { closedError, ScrollbackError } from "./scrollback-error.js";
 import { type ScrollbackSnapshot, SnapshotStore } from "./snapshot.js";
 import { Timeline } from "./timeline.js";
 import { anySignal, type BackoffOptions } from "./timing.js";
-import type { AddInput, CallOptions, ClientEvents, CloseOptions, ConnectionStatus, ConnectOptions, DraftAppendOptions } from "./types.js";
+import type {
+  AddInput,
+  CallOptions,
+  ClientEvents,
+  CloseOptions,
+  ConnectionStatus,
+  ConnectOptions,
+  DraftAppendOptions,
+  LiveDraft,
+} from "./types.js";
 
 const DEFAULT_ACK_TIMEOUT_MS = 8_000;
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 10_000 };

@@ -14,26 +14,10 @@
  */
 import type { Emitter } from "./emitter.js";
 import type { Draft, Role } from "./protocol/events.js";
-import type { ClientEvents } from "./types.js";
+import type { ClientEvents, DraftEndReason, LiveDraft } from "./types.js";
 
 /** How long a draft lives without an update before this client learns the server's `DRAFT_IDLE_MS` (its default). */
 export const DEFAULT_DRAFT_IDLE_MS = 30_000;
-
-/**
- * A reply being streamed, as the client shows it: the text so far of the
- * message that will be stored under `id`. Frozen; a new object each time it grows.
- */
-export interface LiveDraft {
-  readonly id: string;
-  readonly role: Role;
-  /** The text so far. */
-  readonly content: string;
-  /** How many chunks it has. */
-  readonly seq: number;
-}
-
-/** Why a draft left: its message is shown (`stored`), it was discarded (or a reload no longer had it), or it went `idle`. */
-export type DraftEndReason = "stored" | "discarded" | "idle";
 
 /** One chunk to apply: a `draft:update`, or this client's own acked `draft:append` (no `idleMs` then). */
 export interface DraftChunk {

@@ -6,7 +6,7 @@
  * not (they live at `@scrollback/client/protocol/schemas`, for servers).
  */
 export { connect, ScrollbackClient } from "./client.js";
-export { DEFAULT_DRAFT_IDLE_MS, type DraftEndReason, type LiveDraft } from "./drafts.js";
+export { DEFAULT_DRAFT_IDLE_MS } from "./drafts.js";
 export type { KeyValueStorage, PendingMessage } from "./outbox.js";
 // The protocol's types, error codes and id maker; its id patterns stay at
 // `@scrollback/client/protocol`, so the SDK's own exports do not grow.
@@ -33,5 +33,7 @@ export type {
   ConnectOptions,
   Credentials,
   DraftAppendOptions,
+  DraftEndReason,
+  LiveDraft,
   TokenSource,
 } from "./types.js";

@@ -9,13 +9,12 @@
  * `status`, `outbox`, `draft`, `draftEnd`), the outbox's delivery states and
  * the kept drafts; nothing here talks to the server.
  */
-import type { LiveDraft } from "./drafts.js";
 import type { Emitter } from "./emitter.js";
 import type { Outbox, OutboxEntry, PendingMessage } from "./outbox.js";
 import type { ErrorCode } from "./protocol/errors.js";
 import type { Message, MessageMeta, Role } from "./protocol/events.js";
 import type { ClientErrorCode, ScrollbackError } from "./scrollback-error.js";
-import type { ClientEvents, ConnectionStatus } from "./types.js";
+import type { ClientEvents, ConnectionStatus, LiveDraft } from "./types.js";
 
 /** How many shown messages a snapshot keeps (the newest): at least the largest window a server keeps (`HISTORY_MAX` ≤ 1000). */
 export const SNAPSHOT_MESSAGES_KEPT = 1_000;

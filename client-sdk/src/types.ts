@@ -3,7 +3,6 @@
  * take, and the events it emits.
  */
 import type { ManagerOptions, SocketOptions } from "socket.io-client";
-import type { DraftEndReason, LiveDraft } from "./drafts.js";
 import type { KeyValueStorage, PendingMessage } from "./outbox.js";
 import type { Message, MessageMeta, Role } from "./protocol/events.js";
 import type { ScrollbackError } from "./scrollback-error.js";
@@ -62,6 +61,22 @@ export interface CallOptions {
   /** Give up after this long; the promise rejects with a `TIMEOUT` {@link ScrollbackError}. */
   timeoutMs?: number;
 }
+
+/**
+ * A reply being streamed, as the client shows it: the text so far of the
+ * message that will be stored under `id`. Frozen; a new object each time it grows.
+ */
+export interface LiveDraft {
+  readonly id: string;
+  readonly role: Role;
+  /** The text so far. */
+  readonly content: string;
+  /** How many chunks it has. */
+  readonly seq: number;
+}
+
+/** Why a draft left: its message is shown (`stored`), it was discarded (or a reload no longer had it), or it went `idle`. */
+export type DraftEndReason = "stored" | "discarded" | "idle";
 
 /** What `appendDraft` takes besides the id and the chunk. */
 export interface DraftAppendOptions extends CallOptions {
