@@ -9,10 +9,12 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { startServer, type TestServer } from "../support/servers.js";
-import { seriousViolations } from "./axe.js";
+import { seriousViolations, settled } from "./axe.js";
 import { launchChromium } from "./chromium.js";
 
 const SERVICE_TOKEN = "drafts-browser-test-token";
+/** Saved on every run for review (not compared): the growing reply with its typing indicator. */
+const SCREENSHOT = new URL("./__screenshots__/widget-draft.actual.png", import.meta.url);
 
 let server: TestServer;
 let browser: Browser;
@@ -96,6 +98,8 @@ describe("a reply streamed through the HTTP draft routes", () => {
     await expect.poll(() => draft.locator(".bubble").textContent()).toBe(chunks.join(""));
     await expect.poll(() => bubble(late, "reply-1").locator(".bubble").textContent()).toBe(chunks.join(""));
     expect(await seriousViolations(page)).toEqual([]);
+    await settled(page);
+    await page.screenshot({ path: SCREENSHOT.pathname });
 
     const final = "Sure: the migration shipped on Friday. (final)";
     expect((await api("POST", `/users/${user}/messages`, { id: "reply-1", role: "assistant", content: final })).status).toBe(201);
@@ -112,10 +116,10 @@ describe("a reply streamed through the HTTP draft routes", () => {
     expect(await seriousViolations(page)).toEqual([]);
   });
 
-  it("holds the typing dots still under prefers-reduced-motion, and bounces them otherwise", async () => {
+  it("holds the typing dots still under prefers-reduced-motion, and bounces them otherwise; axe-clean in dark mode too", async () => {
     const user = "widget_motion_user";
     const moving = await openWidget(await newContext(), user);
-    const still = await openWidget(await newContext({ reducedMotion: "reduce" }), user);
+    const still = await openWidget(await newContext({ reducedMotion: "reduce", colorScheme: "dark" }), user);
     await streamChunk(user, "reply-2", "Thinking");
     const animationOf = (page: Page) =>
       bubble(page, "reply-2")
@@ -126,6 +130,7 @@ describe("a reply streamed through the HTTP draft routes", () => {
     await bubble(still, "reply-2").waitFor();
     expect(await animationOf(moving)).toBe("typing");
     expect(await animationOf(still)).toBe("none");
+    expect(await seriousViolations(still)).toEqual([]);
   });
 
   it("removes a discarded draft's bubble", async () => {
