@@ -8,21 +8,32 @@
  *   timeline.ts       what was shown: catch-up, held-back live messages, seen ids
  *   outbox.ts         the messages not yet stored (persisted across pages)
  *   outbox-sender.ts  sending them, in order, until stored or refused
+ *   drafts.ts         the replies being streamed, by the protocol's seq rule
  *   snapshot.ts       what a UI shows, as one immutable value (getSnapshot/subscribe)
  *   types.ts          the public types
  */
 import { Connection } from "./connection.js";
+import { DraftBook } from "./drafts.js";
 import { Emitter } from "./emitter.js";
 import { identityOf } from "./identity.js";
 import { Outbox, type PendingMessage } from "./outbox.js";
 import { OutboxSender } from "./outbox-sender.js";
-import type { Message, Role } from "./protocol/events.js";
+import type { DraftState, Message, Role } from "./protocol/events.js";
 import { createMessageId, MESSAGE_ID_PATTERN, MESSAGE_ID_RULE } from "./protocol/ids.js";
 import { closedError, ScrollbackError } from "./scrollback-error.js";
 import { type ScrollbackSnapshot, SnapshotStore } from "./snapshot.js";
 import { Timeline } from "./timeline.js";
 import { anySignal, type BackoffOptions } from "./timing.js";
-import type { AddInput, CallOptions, ClientEvents, CloseOptions, ConnectionStatus, ConnectOptions } from "./types.js";
+import type {
+  AddInput,
+  CallOptions,
+  ClientEvents,
+  CloseOptions,
+  ConnectionStatus,
+  ConnectOptions,
+  DraftAppendOptions,
+  LiveDraft,
+} from "./types.js";
 
 const DEFAULT_ACK_TIMEOUT_MS = 8_000;
 const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 10_000 };
@@ -46,8 +57,10 @@ export class ScrollbackClient {
     outbox: this.#outbox,
     // The connection starts last, after the snapshot: until then it is connecting.
     status: () => this.#connection?.status ?? "connecting",
+    drafts: () => this.#drafts?.list() ?? [],
   });
   readonly #timeline: Timeline;
+  readonly #drafts: DraftBook;
   readonly #sender: OutboxSender;
 
   /** @internal Use {@link connect}. */
@@ -63,6 +76,9 @@ export class ScrollbackClient {
     const ackTimeoutMs = options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS;
     const backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
     this.#timeline = new Timeline({ events, closed, catchUp: options.catchUp !== false, ackTimeoutMs, backoff });
+    const timeline = this.#timeline;
+    this.#drafts = new DraftBook({ events, isShown: (id) => timeline.hasShown(id), resync: () => timeline.resync() });
+    timeline.attachDrafts(this.#drafts);
     this.#sender = new OutboxSender({
       outbox: this.#outbox,
       timeline: this.#timeline,
@@ -106,13 +122,14 @@ export class ScrollbackClient {
   }
 
   /**
-   * What a chat UI shows, frozen: the messages shown, the user's messages not
-   * stored yet (with their state) and the connection status. The same object
+   * What a chat UI shows, frozen: the messages shown, the replies being
+   * streamed (`drafts`), the user's messages not stored yet (with their
+   * state) and the connection status. The same object
    * is returned until something in it changes, so it can be compared by
    * identity; {@link ScrollbackClient.subscribe} says when it did. Bound to
    * the client, so it can be passed on as it is.
    * @example
-   * const { status, messages, pending } = client.getSnapshot();
+   * const { status, messages, drafts, pending } = client.getSnapshot();
    * // React: useSyncExternalStore(client.subscribe, client.getSnapshot)
    */
   readonly getSnapshot = (): ScrollbackSnapshot => this.#snapshot.get();
@@ -153,7 +170,8 @@ export class ScrollbackClient {
    * Resolves with the stored message; rejects with a {@link ScrollbackError}
    * when the server refuses it for good (`INVALID_PAYLOAD`, `TOO_LARGE`…), on
    * `timeoutMs`, or with the signal's reason when `signal` aborts. A message
-   * already sent when the caller gives up may still be stored.
+   * already sent when the caller gives up may still be stored; the snapshot
+   * shows one given up as `failed` (`TIMEOUT` or `ABORTED`) until dismissed.
    * @example
    * const message = await client.add({ content: "hello" });
    */
@@ -178,7 +196,9 @@ export class ScrollbackClient {
     return new Promise<Message>((resolve, reject) => {
       if (signal?.aborted) return reject(giveUpReason(options.signal, id));
       const onAbort = () => {
-        if (this.#outbox.remove(id)) reject(giveUpReason(options.signal, id));
+        const reason = giveUpReason(options.signal, id);
+        // Refused, not just removed: the snapshot keeps it as `failed` like any other refusal.
+        if (this.#outbox.refuse(id, asGiveUpError(reason, id))) reject(reason);
       };
       signal?.addEventListener("abort", onAbort, { once: true });
       const settled = () => signal?.removeEventListener("abort", onAbort);
@@ -197,6 +217,56 @@ export class ScrollbackClient {
       });
       void this.#sender.flush();
     });
+  }
+
+  /**
+   * Appends `chunk` to the reply being streamed under `id` (`draft:append`,
+   * PROTOCOL.md §4, Drafts), creating it with `role` (default `assistant`).
+   * Every other connection of the user sees it grow (`draft` events, the
+   * snapshot's `drafts`), and so does this client. Store the finished reply
+   * with `add({ id, role, content })`: it replaces the draft everywhere.
+   * Resolves with the draft's `seq` and its length in UTF-8 bytes. Not
+   * resent on failure (a chunk is not idempotent): rejects with a
+   * {@link ScrollbackError} — `DRAFT_CLOSED` once the message is stored,
+   * `TOO_LARGE`, `TOO_MANY_DRAFTS`, `RATE_LIMITED`, `INVALID_PAYLOAD`, or
+   * `TIMEOUT` (the chunk may then have been applied).
+   * @example
+   * const id = createMessageId();
+   * for (const word of words) await client.appendDraft(id, `${word} `);
+   * await client.add({ id, role: "assistant", content: words.join(" ") });
+   */
+  async appendDraft(id: string, chunk: string, options: DraftAppendOptions = {}): Promise<DraftState> {
+    const invalid = !MESSAGE_ID_PATTERN.test(id)
+      ? `id: must be ${MESSAGE_ID_RULE}`
+      : typeof chunk !== "string" || chunk.length === 0
+        ? "chunk: must be a non-empty string"
+        : undefined;
+    if (invalid) throw new ScrollbackError("INVALID_PAYLOAD", invalid, { messageId: id });
+    const { role, ...call } = options;
+    const payload = role === undefined ? { id, chunk } : { id, role, chunk };
+    const answer = await this.#connection.request(call, (socket, ms) => socket.timeout(ms).emitWithAck("draft:append", payload));
+    // The server tells this connection by the ack alone: apply it like an update.
+    this.#timeline.receiveDraft({ id, role: role ?? "assistant", seq: answer.draft.seq, chunk });
+    return answer.draft;
+  }
+
+  /**
+   * Abandons the reply being streamed under `id` (`draft:discard`): it
+   * disappears on every connection of the user. Resolves true when there
+   * was a live draft under that id, false when there was none.
+   * @example
+   * await client.discardDraft(id);
+   */
+  async discardDraft(id: string, options: CallOptions = {}): Promise<boolean> {
+    if (!MESSAGE_ID_PATTERN.test(id)) throw new ScrollbackError("INVALID_PAYLOAD", `id: must be ${MESSAGE_ID_RULE}`, { messageId: id });
+    const answer = await this.#connection.request(options, (socket, ms) => socket.timeout(ms).emitWithAck("draft:discard", { id }));
+    this.#timeline.receiveDiscarded(id);
+    return answer.discarded;
+  }
+
+  /** The replies being streamed now, in the order they started (as the snapshot's `drafts`). */
+  get drafts(): readonly LiveDraft[] {
+    return this.#snapshot.get().drafts;
   }
 
   /**
@@ -248,6 +318,7 @@ export class ScrollbackClient {
     if (this.#closed.signal.aborted) return;
     this.#closed.abort();
     this.#outbox.abandon(closedError());
+    this.#drafts.close();
     if (options.discardOutbox) this.#discardPersistedOutbox();
     this.#connection.close();
     this.#events.clear();
@@ -278,4 +349,11 @@ export function connect(url: string | readonly string[], options: ConnectOptions
 
 function giveUpReason(signal: AbortSignal | undefined, messageId: string): unknown {
   return signal?.aborted ? signal.reason : new ScrollbackError("TIMEOUT", "not stored in time", { messageId });
+}
+
+/** What the snapshot's `failed` entry says of an add given up: the reason itself when it is a ScrollbackError, else `ABORTED`. */
+function asGiveUpError(reason: unknown, messageId: string): ScrollbackError {
+  if (reason instanceof ScrollbackError) return reason;
+  const said = reason instanceof Error ? reason.message : String(reason);
+  return new ScrollbackError("ABORTED", `given up: ${said}`, { messageId });
 }

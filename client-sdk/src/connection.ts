@@ -265,6 +265,8 @@ export class Connection {
       socket.on("disconnect", () => end("lost"));
       socket.on("message:new", (message) => timeline.receiveLive(message));
       socket.on("history:cleared", () => timeline.clear());
+      socket.on("draft:update", (update) => timeline.receiveDraft(update));
+      socket.on("draft:discarded", ({ id }) => timeline.receiveDiscarded(id));
       // After auth:expired the server disconnects; the next attempt asks the token function again.
     });
   }

@@ -6,6 +6,7 @@
  * not (they live at `@scrollback/client/protocol/schemas`, for servers).
  */
 export { connect, ScrollbackClient } from "./client.js";
+export { DEFAULT_DRAFT_IDLE_MS } from "./drafts.js";
 export type { KeyValueStorage, PendingMessage } from "./outbox.js";
 // The protocol's types, error codes and id maker; its id patterns stay at
 // `@scrollback/client/protocol`, so the SDK's own exports do not grow.
@@ -31,5 +32,8 @@ export type {
   ConnectionStatus,
   ConnectOptions,
   Credentials,
+  DraftAppendOptions,
+  DraftEndReason,
+  LiveDraft,
   TokenSource,
 } from "./types.js";

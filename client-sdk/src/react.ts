@@ -13,17 +13,18 @@ export interface SnapshotSource {
 }
 
 /**
- * The client's snapshot (messages shown, messages not stored yet with their
- * state, connection status); the component renders again whenever it
+ * The client's snapshot (messages shown, replies being streamed, messages
+ * not stored yet with their state, connection status); the component renders again whenever it
  * changes. With no client (`null` or `undefined`, say before one is made in
  * an effect) it returns {@link EMPTY_SNAPSHOT}. Send with `client.add`: the
  * message shows in `pending` at once, then in `messages` once stored.
  * @example
  * function Chat({ client }: { client: ScrollbackClient }) {
- *   const { status, messages, pending } = useScrollback(client);
+ *   const { status, messages, drafts, pending } = useScrollback(client);
  *   return (
  *     <ul aria-label={status}>
  *       {messages.map((m) => <li key={m.id}>{m.content}</li>)}
+ *       {drafts.map((d) => <li key={d.id} aria-busy="true">{d.content}…</li>)}
  *       {pending.map((p) => <li key={p.id}>{p.content} ({p.error?.code ?? p.state})</li>)}
  *     </ul>
  *   );

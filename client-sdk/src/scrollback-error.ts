@@ -3,9 +3,11 @@ import { type ErrorBody, type ErrorCode, RETRYABLE_CODES } from "./protocol/erro
 
 /**
  * Codes the SDK produces itself, beside the server's {@link ErrorCode}s:
- * `TIMEOUT` (no answer in time) and `CLOSED` (the client was closed first).
+ * `TIMEOUT` (no answer in time), `CLOSED` (the client was closed first) and
+ * `ABORTED` (the caller's signal aborted; a snapshot's `failed` entry of an
+ * aborted `add` carries it, the promise rejects with the signal's reason).
  */
-export type ClientErrorCode = "TIMEOUT" | "CLOSED";
+export type ClientErrorCode = "TIMEOUT" | "CLOSED" | "ABORTED";
 
 /**
  * A refused or failed request.

@@ -1,20 +1,20 @@
 /**
  * What a chat UI shows, as one immutable value: the messages shown (in the
- * history's order), the user's messages not stored yet with where each
- * stands, and the connection status. A new value is made only when something
+ * history's order), the replies being streamed, the user's messages not
+ * stored yet with where each stands, and the connection status. A new value is made only when something
  * in it changed, so UIs can compare by identity (React's
  * `useSyncExternalStore` requires exactly that).
  *
  * It follows the client's own events (`reset`, `message`, `cleared`,
- * `status`, `outbox`) and the outbox's delivery states; nothing here talks to
- * the server.
+ * `status`, `outbox`, `draft`, `draftEnd`), the outbox's delivery states and
+ * the kept drafts; nothing here talks to the server.
  */
 import type { Emitter } from "./emitter.js";
 import type { Outbox, OutboxEntry, PendingMessage } from "./outbox.js";
 import type { ErrorCode } from "./protocol/errors.js";
 import type { Message, MessageMeta, Role } from "./protocol/events.js";
 import type { ClientErrorCode, ScrollbackError } from "./scrollback-error.js";
-import type { ClientEvents, ConnectionStatus } from "./types.js";
+import type { ClientEvents, ConnectionStatus, LiveDraft } from "./types.js";
 
 /** How many shown messages a snapshot keeps (the newest): at least the largest window a server keeps (`HISTORY_MAX` ≤ 1000). */
 export const SNAPSHOT_MESSAGES_KEPT = 1_000;
@@ -56,6 +56,12 @@ export interface ScrollbackSnapshot {
    */
   readonly messages: readonly Message[];
   /**
+   * The replies being streamed (PROTOCOL.md §4, Drafts), each its text so
+   * far, in the order they started: a draft leaves when its message enters
+   * `messages` (never both at once), is discarded, or goes idle.
+   */
+  readonly drafts: readonly LiveDraft[];
+  /**
    * The user's messages not stored yet, oldest first: the outbox (`queued`,
    * `sending`), then those refused for good or given up (`failed`) until
    * `client.dismiss(id)`. A message is never both here and in `messages`.
@@ -67,6 +73,7 @@ export interface ScrollbackSnapshot {
 export const EMPTY_SNAPSHOT: ScrollbackSnapshot = Object.freeze({
   status: "offline",
   messages: Object.freeze([]),
+  drafts: Object.freeze([]),
   pending: Object.freeze([]),
 });
 
@@ -74,6 +81,8 @@ export interface SnapshotParts {
   events: Emitter<ClientEvents>;
   outbox: Outbox;
   status: () => ConnectionStatus;
+  /** The live drafts (the same array while none changed). */
+  drafts: () => readonly LiveDraft[];
 }
 
 type Failed = { message: PendingMessage; error: ScrollbackError };
@@ -90,13 +99,20 @@ export class SnapshotStore {
 
   constructor(parts: SnapshotParts) {
     this.#parts = parts;
-    this.#snapshot = Object.freeze({ status: parts.status(), messages: this.#messages, pending: Object.freeze([]) });
+    this.#snapshot = Object.freeze({
+      status: parts.status(),
+      messages: this.#messages,
+      drafts: Object.freeze([]),
+      pending: Object.freeze([]),
+    });
     const { events } = parts;
     events.on("reset", (messages) => this.#show(messages.map(frozenMessage)));
     events.on("message", (message) => this.#show([...this.#messages, frozenMessage(message)]));
     events.on("cleared", () => this.#show([]));
     events.on("status", () => this.refresh());
     events.on("outbox", () => this.refresh());
+    events.on("draft", () => this.refresh());
+    events.on("draftEnd", () => this.refresh());
   }
 
   get(): ScrollbackSnapshot {
@@ -130,10 +146,19 @@ export class SnapshotStore {
     const previous = this.#snapshot;
     const pending = this.#pending();
     const status = this.#parts.status();
-    if (status === previous.status && this.#messages === previous.messages && sameItems(pending, previous.pending)) return;
+    // A draft whose message is shown is over, even before the draft book has heard of it.
+    const drafts = this.#parts.drafts().filter((draft) => !this.#shownIds.has(draft.id));
+    if (
+      status === previous.status &&
+      this.#messages === previous.messages &&
+      sameItems(drafts, previous.drafts) &&
+      sameItems(pending, previous.pending)
+    )
+      return;
     this.#snapshot = Object.freeze({
       status,
       messages: this.#messages,
+      drafts: sameItems(drafts, previous.drafts) ? previous.drafts : Object.freeze(drafts),
       pending: sameItems(pending, previous.pending) ? previous.pending : Object.freeze(pending),
     });
     for (const listener of [...this.#listeners]) {
@@ -149,7 +174,15 @@ export class SnapshotStore {
   }
 
   #show(messages: Message[]): void {
-    this.#messages = Object.freeze(messages.slice(-SNAPSHOT_MESSAGES_KEPT));
+    // One entry per id (UIs key on it): a window holding an id twice (written to the list by
+    // another program) shows its first.
+    const ids = new Set<string>();
+    const unique = messages.filter((message) => {
+      if (ids.has(message.id)) return false;
+      ids.add(message.id);
+      return true;
+    });
+    this.#messages = Object.freeze(unique.slice(-SNAPSHOT_MESSAGES_KEPT));
     this.#shownIds = new Set(this.#messages.map((message) => message.id));
     this.refresh();
   }

@@ -10,9 +10,14 @@
  * own acked adds do not move it: another tab's message stored just before
  * one of them may still be on its way when the connection drops, and a
  * cursor past it would skip it for good.
+ *
+ * Drafts (drafts.ts) ride along: their updates are held back with the live
+ * messages, a load's drafts are applied after its messages, and a missed
+ * update starts another catch-up on the live connection.
  */
 
 import type { ClientSocket } from "./client-socket.js";
+import type { DraftBook, DraftChunk } from "./drafts.js";
 import type { Emitter } from "./emitter.js";
 import type { Message } from "./protocol/events.js";
 import { ScrollbackError } from "./scrollback-error.js";
@@ -32,6 +37,9 @@ export interface TimelineOptions {
   backoff: BackoffOptions;
 }
 
+/** What arrives live, kept in its order while a catch-up runs. */
+type LiveEvent = { message: Message } | { draft: DraftChunk } | { discarded: string };
+
 export class Timeline {
   readonly #options: TimelineOptions;
   readonly #seen = new Set<string>();
@@ -39,13 +47,56 @@ export class Timeline {
   #cursor?: string;
   /** A catch-up has shown the kept window once: later ones add to it rather than replace it. */
   #shownWindow = false;
-  /** Live messages held back while a catch-up runs, so everything is emitted in order. */
-  #heldBack?: Message[];
+  /** Live events held back while a catch-up runs, so everything is applied in order. */
+  #heldBack?: LiveEvent[];
   /** Counts clears, so a catch-up can tell its answer was read before one. */
   #clears = 0;
+  /** The session's socket, for a catch-up a missed draft update asks for. */
+  #socket?: ClientSocket;
+  /** A missed draft update asked for a catch-up while one was running: run another after it. */
+  #resyncAfter = false;
+  #drafts?: DraftBook;
 
   constructor(options: TimelineOptions) {
     this.#options = options;
+  }
+
+  /** The drafts kept beside the timeline (set once, by the client). */
+  attachDrafts(drafts: DraftBook): void {
+    this.#drafts = drafts;
+  }
+
+  /** Whether a message with this id was shown (among the last ids remembered). */
+  hasShown(id: string): boolean {
+    return this.#seen.has(id);
+  }
+
+  /** A draft chunk (`draft:update`, or the client's own acked append): applied now, or after the running catch-up. */
+  receiveDraft(chunk: DraftChunk): void {
+    if (this.#heldBack) this.#heldBack.push({ draft: chunk });
+    else this.#drafts?.apply(chunk);
+  }
+
+  /** `draft:discarded` (or the client's own discard): applied now, or after the running catch-up. */
+  receiveDiscarded(id: string): void {
+    if (this.#heldBack) this.#heldBack.push({ discarded: id });
+    else this.#drafts?.discarded(id);
+  }
+
+  /**
+   * A draft update was missed: load again (the answer carries the drafts).
+   * During a catch-up, once it is done; without a connection, the next one's catch-up does it.
+   */
+  resync(): void {
+    const socket = this.#socket;
+    if (!socket?.connected || this.#options.closed.aborted) return;
+    if (this.#heldBack) {
+      this.#resyncAfter = true;
+      return;
+    }
+    void this.catchUp(socket).then((caughtUp) => {
+      if (!caughtUp && this.#socket === socket) socket.disconnect();
+    });
   }
 
   /**
@@ -54,7 +105,7 @@ export class Timeline {
    * the cursor.
    */
   receiveLive(message: Message): void {
-    if (this.#heldBack) this.#heldBack.push(message);
+    if (this.#heldBack) this.#heldBack.push({ message });
     else this.#receiveInOrder(message);
   }
 
@@ -76,13 +127,16 @@ export class Timeline {
     this.#seen.clear();
     this.#cursor = undefined;
     this.#clears++;
-    if (this.#heldBack) this.#heldBack = [];
+    // Held-back draft events stay: a clear does not touch drafts.
+    if (this.#heldBack) this.#heldBack = this.#heldBack.filter((event) => !("message" in event));
     this.#options.events.emit("cleared");
   }
 
   /** The connection ended: what was held back is lost with it (the next catch-up loads it). */
   endSession(): void {
     this.#heldBack = undefined;
+    this.#socket = undefined;
+    this.#resyncAfter = false;
   }
 
   /**
@@ -94,8 +148,10 @@ export class Timeline {
    */
   async catchUp(socket: ClientSocket): Promise<boolean> {
     const { catchUp, closed, ackTimeoutMs, backoff, events } = this.#options;
+    this.#socket = socket;
     if (!catchUp) return true;
     this.#heldBack = [];
+    this.#resyncAfter = false;
     let failures = 0;
     let replaceAll = !this.#shownWindow;
     while (socket.connected && !closed.aborted) {
@@ -120,6 +176,8 @@ export class Timeline {
         }
         if (replaceAll || answer.gap) this.#reset(answer.messages);
         else for (const message of answer.messages) this.#receiveInOrder(message);
+        // After the messages: a draft whose message was just shown is over, not loaded.
+        this.#drafts?.loaded(answer.drafts ?? []);
         this.#releaseHeldBack();
         return true;
       }
@@ -140,6 +198,8 @@ export class Timeline {
     if (this.#seen.has(message.id)) return;
     this.#remember(message.id);
     this.#options.events.emit("message", message);
+    // Its draft, if any, is over: `draftEnd` comes after every `message` listener ran.
+    this.#drafts?.stored(message.id);
   }
 
   /** A message that arrived in the server's order after everything before it: shown, and the cursor moves to it. */
@@ -160,12 +220,21 @@ export class Timeline {
     this.#cursor = messages.at(-1)?.id;
     this.#shownWindow = true;
     this.#options.events.emit("reset", messages);
+    for (const message of messages) this.#drafts?.stored(message.id);
   }
 
   #releaseHeldBack(): void {
     const held = this.#heldBack ?? [];
     this.#heldBack = undefined;
-    for (const message of held) this.#receiveInOrder(message);
+    for (const event of held) {
+      if ("message" in event) this.#receiveInOrder(event.message);
+      else if ("draft" in event) this.#drafts?.apply(event.draft);
+      else this.#drafts?.discarded(event.discarded);
+    }
+    if (this.#resyncAfter) {
+      this.#resyncAfter = false;
+      this.resync();
+    }
   }
 
   #remember(id: string): void {

@@ -62,6 +62,28 @@ export interface CallOptions {
   timeoutMs?: number;
 }
 
+/**
+ * A reply being streamed, as the client shows it: the text so far of the
+ * message that will be stored under `id`. Frozen; a new object each time it grows.
+ */
+export interface LiveDraft {
+  readonly id: string;
+  readonly role: Role;
+  /** The text so far. */
+  readonly content: string;
+  /** How many chunks it has. */
+  readonly seq: number;
+}
+
+/** Why a draft left: its message is shown (`stored`), it was discarded (or a reload no longer had it), or it went `idle`. */
+export type DraftEndReason = "stored" | "discarded" | "idle";
+
+/** What `appendDraft` takes besides the id and the chunk. */
+export interface DraftAppendOptions extends CallOptions {
+  /** Who writes the reply (default `assistant`); a draft keeps the role of its first chunk. */
+  role?: Role;
+}
+
 /** What `close` takes. */
 export interface CloseOptions {
   /**
@@ -89,4 +111,16 @@ export interface ClientEvents {
   error: (error: ScrollbackError) => void;
   /** The outbox changed; `pending` are the messages not yet stored, oldest first. */
   outbox: (pending: PendingMessage[]) => void;
+  /**
+   * A reply being streamed (PROTOCOL.md §4, Drafts) started or grew, here or
+   * on a load: `draft` is its text so far. Emitted in the order chunks were
+   * applied; never for an id whose message is shown.
+   */
+  draft: (draft: LiveDraft) => void;
+  /**
+   * A draft left: its message is shown (`stored`, the `message` event came
+   * just before), it was `discarded` (or a reload no longer had it), or no
+   * update reached it for its `idleMs` (`idle`).
+   */
+  draftEnd: (id: string, reason: DraftEndReason) => void;
 }

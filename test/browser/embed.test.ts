@@ -20,7 +20,7 @@ import { startReplicas, type TestServer } from "../support/servers.js";
 import { seriousViolations, settled } from "./axe.js";
 import { launchChromium } from "./chromium.js";
 
-/** The gzipped size `/widget/scrollback-chat.js` must stay under (PROTOCOL.md §6, README): measured 25.2 KiB, plus ~20%. */
+/** The gzipped size `/widget/scrollback-chat.js` must stay under (PROTOCOL.md §6, README): measured 25.2 KiB, plus ~20%; 27.5 KiB since streamed drafts. */
 const SCRIPT_BUDGET_GZIP_BYTES = 30 * 1024;
 const SERVICE_TOKEN = "embed-test-service-token";
 /** Saved on every run; docs/images/widget-embedded.png (in the README) is a reviewed copy, as with widget.test.ts's screenshots. */

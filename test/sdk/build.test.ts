@@ -98,6 +98,8 @@ describe("the SDK's builds", () => {
     const full = sizes["browser/scrollback.iife.js (with socket.io-client)"]!;
     const own = sizes["the SDK's own code (socket.io-client external)"]!;
     expect(full.gzipped).toBeLessThan(20 * 1024);
-    expect(own.gzipped).toBeLessThan(6 * 1024);
+    // 7 KiB since streamed drafts (issue 12: the seq rule, reload on a gap, idle timers,
+    // appendDraft/discardDraft) added ~1 KiB gzipped to the 5.7 KiB before them.
+    expect(own.gzipped).toBeLessThan(7 * 1024);
   });
 });

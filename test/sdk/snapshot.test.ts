@@ -76,7 +76,7 @@ describe("getSnapshot", () => {
     const client = open(server.url, "snap_stable_user");
     await waitForStatus(client, "online");
     const first = client.getSnapshot();
-    expect(first).toEqual({ status: "online", messages: [], pending: [] });
+    expect(first).toEqual({ status: "online", messages: [], drafts: [], pending: [] });
     expect(Object.isFrozen(first) && Object.isFrozen(first.messages) && Object.isFrozen(first.pending)).toBe(true);
     // A load and a search show nothing new: same object.
     await client.load();
@@ -210,6 +210,49 @@ describe("getSnapshot", () => {
       messages: [],
       pending: [expect.objectContaining({ id: "unsent", state: "failed", error: expect.objectContaining({ code: "CLOSED" }) })],
     });
+  });
+
+  it("keeps an add given up (timeoutMs) as failed with TIMEOUT, and an aborted one with ABORTED, until dismissed", async () => {
+    // Nothing listens there: the adds stay queued until given up.
+    const client = open(`http://127.0.0.1:${await freePort()}`, "snap_given_up_user");
+    await expect(client.add({ id: "late", content: "too late" }, { timeoutMs: 100 })).rejects.toMatchObject({ code: "TIMEOUT" });
+    expect(client.getSnapshot().pending).toEqual([
+      { id: "late", content: "too late", state: "failed", error: { code: "TIMEOUT", message: expect.any(String) } },
+    ]);
+    const controller = new AbortController();
+    const aborted = client.add({ id: "dropped", content: "never mind" }, { signal: controller.signal });
+    controller.abort(new Error("the user went away"));
+    await expect(aborted).rejects.toThrow("the user went away");
+    expect(client.getSnapshot().pending).toEqual([
+      expect.objectContaining({ id: "late", state: "failed" }),
+      {
+        id: "dropped",
+        content: "never mind",
+        state: "failed",
+        error: { code: "ABORTED", message: expect.stringContaining("the user went away") },
+      },
+    ]);
+    expect(client.pending).toEqual([]);
+    expect(client.dismiss("late")).toBe(true);
+    expect(client.dismiss("dropped")).toBe(true);
+    expect(client.getSnapshot().pending).toEqual([]);
+  });
+
+  it("shows a loaded window that holds an id twice (written by another program) once, the first", async () => {
+    redis = await startRedis();
+    const user = "snap_dup_user";
+    const element = (id: string, content: string) => JSON.stringify({ id, role: "user", content, timestamp: null });
+    await redis
+      .client()
+      .rpush(`temp_memory:${user}:messages`, element("dup-1", "first"), element("other", "between"), element("dup-1", "again"));
+    const server = await serve({ STORE: "redis", REDIS_URL: redis.url });
+    const client = open(server.url, user);
+    const seen = record(client);
+    await seen.until("the window is shown", (s) => s.status === "online" && s.messages.length > 0);
+    expect(client.getSnapshot().messages.map((message) => [message.id, message.content])).toEqual([
+      ["dup-1", "first"],
+      ["other", "between"],
+    ]);
   });
 
   it("stops telling a listener once it unsubscribed", async () => {

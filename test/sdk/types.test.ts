@@ -10,7 +10,10 @@ import {
   type ClientToServerEvents,
   type ConnectionStatus,
   connect,
+  type DraftEndReason,
+  type DraftState,
   type ErrorCode,
+  type LiveDraft,
   type Message,
   type PendingMessage,
   type PendingState,
@@ -50,8 +53,28 @@ function typeAssertions(client: ScrollbackClient, socket: Socket<ServerToClientE
   client.on("message", (message) => expectTypeOf(message).toEqualTypeOf<Message>());
   client.on("reset", (messages) => expectTypeOf(messages).toEqualTypeOf<Message[]>());
   client.on("status", (status) => expectTypeOf(status).toEqualTypeOf<"connecting" | "online" | "offline" | "unauthorized">());
-  client.on("error", (error) => expectTypeOf(error.code).toEqualTypeOf<ErrorCode | "TIMEOUT" | "CLOSED">());
+  client.on("error", (error) => expectTypeOf(error.code).toEqualTypeOf<ErrorCode | "TIMEOUT" | "CLOSED" | "ABORTED">());
   expectTypeOf(client.on("cleared", () => {})).toEqualTypeOf<() => void>();
+
+  client.on("draft", (draft) => expectTypeOf(draft).toEqualTypeOf<LiveDraft>());
+  client.on("draftEnd", (id, reason) => {
+    expectTypeOf(id).toEqualTypeOf<string>();
+    expectTypeOf(reason).toEqualTypeOf<DraftEndReason>();
+    expectTypeOf(reason).toEqualTypeOf<"stored" | "discarded" | "idle">();
+  });
+
+  // Drafts: streamed replies, sent and shown.
+  expectTypeOf(client.appendDraft("r1", "Hel", { role: "assistant" })).resolves.toEqualTypeOf<DraftState>();
+  expectTypeOf(client.discardDraft("r1")).resolves.toEqualTypeOf<boolean>();
+  expectTypeOf(client.getSnapshot().drafts).toEqualTypeOf<readonly LiveDraft[]>();
+  expectTypeOf(client.getSnapshot().drafts[0]!).toEqualTypeOf<LiveDraft>();
+  // @ts-expect-error a draft in the snapshot is read-only
+  client.getSnapshot().drafts[0]!.content = "x";
+  // @ts-expect-error a chunk is a string
+  void client.appendDraft("r1", 42);
+  // @ts-expect-error role is "user" | "assistant" | "system"
+  void client.appendDraft("r1", "x", { role: "bot" });
+  socket.on("draft:update", (update) => expectTypeOf(update.seq).toEqualTypeOf<number>());
 
   // @ts-expect-error an event the client does not have
   client.on("mesage", () => {});

@@ -1,9 +1,22 @@
 /**
  * The chat view: renders the client's history (stored messages, then the
- * outbox), its status and errors, and sends what is typed.
+ * replies being streamed, then the outbox), its status and errors, and sends
+ * what is typed.
+ *
+ * A streamed reply (a draft) is a message bubble that grows as chunks
+ * arrive, with a typing indicator and `aria-busy` so the log's live region
+ * announces the finished message rather than every chunk; its stored
+ * message takes over the same node.
  */
-import { type ConnectionStatus, type Message, type PendingMessage, type ScrollbackClient, ScrollbackError } from "@scrollback/client";
-import { element, find, icon } from "./dom.js";
+import {
+  type ConnectionStatus,
+  type LiveDraft,
+  type Message,
+  type PendingMessage,
+  type ScrollbackClient,
+  ScrollbackError,
+} from "@scrollback/client";
+import { element, find, icon, typingIndicator } from "./dom.js";
 
 /** Messages kept on screen; the server keeps its own window. */
 const SHOWN_MAX = 500;
@@ -42,6 +55,8 @@ export class ChatView {
   readonly #nodes = new Map<string, HTMLElement>();
   #stored: Message[] = [];
   #pending: PendingMessage[] = [];
+  /** The replies being streamed, by id, in the order they started. */
+  #drafts = new Map<string, LiveDraft>();
   #unread = 0;
   readonly #time = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
   readonly #day = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "short", day: "numeric" });
@@ -75,6 +90,13 @@ export class ChatView {
     client.on("outbox", (pending) => {
       this.#pending = pending;
       this.#render();
+    });
+    client.on("draft", (draft) => {
+      this.#drafts.set(draft.id, draft);
+      this.#render();
+    });
+    client.on("draftEnd", (id) => {
+      if (this.#drafts.delete(id)) this.#render();
     });
     client.on("status", (status) => this.#showStatus(status));
     client.on("error", (error) => this.#showError(describeError(error)));
@@ -175,7 +197,7 @@ export class ChatView {
     this.#options.onUnread?.(count);
   }
 
-  /** Stored messages, then the outbox, oldest first; DOM nodes are reused by key. */
+  /** Stored messages, then the drafts, then the outbox, oldest first; DOM nodes are reused by key. */
   #render(jump = false): void {
     const stickToEnd = jump || this.#log.scrollHeight - this.#log.scrollTop - this.#log.clientHeight < 120;
     const storedIds = new Set(this.#stored.map((message) => message.id));
@@ -188,6 +210,10 @@ export class ChatView {
       if (day && day !== lastDay) wanted.push(this.#node(`day:${day}`, () => element("li", "day", dayLabel(day, this.#day))));
       lastDay = day;
       wanted.push(this.#messageNode(message, "stored"));
+    }
+    for (const draft of this.#drafts.values()) {
+      // Its message is shown: that node (the same one) is the reply now.
+      if (!storedIds.has(draft.id)) wanted.push(this.#messageNode({ ...draft, timestamp: null }, "draft"));
     }
     for (const message of waiting) wanted.push(this.#messageNode({ ...message, role: message.role ?? "user", timestamp: null }, "pending"));
 
@@ -205,7 +231,7 @@ export class ChatView {
     if (stickToEnd) this.#scrollToEnd(jump);
   }
 
-  #messageNode(message: Pick<Message, "id" | "role" | "content" | "timestamp">, state: "stored" | "pending"): HTMLElement {
+  #messageNode(message: Pick<Message, "id" | "role" | "content" | "timestamp">, state: "stored" | "pending" | "draft"): HTMLElement {
     const node = this.#node(`message:${message.id}`, () => {
       const item = element("li", "msg");
       item.dataset.testid = "message";
@@ -214,12 +240,20 @@ export class ChatView {
       item.append(element("div", "bubble", message.content), element("div", "meta"));
       return item;
     });
+    // A draft grows; its stored message may differ from its last chunk.
+    const bubble = node.firstElementChild as HTMLElement;
+    if (bubble.textContent !== message.content) bubble.textContent = message.content;
     const signature = `${state}|${this.#client.status}|${message.timestamp}`;
     if (node.dataset.signature !== signature) {
       node.dataset.signature = signature;
       node.dataset.state = state;
       const meta = node.lastElementChild as HTMLElement;
-      if (state === "pending") {
+      // Busy while it grows: screen readers announce the reply once, when it is stored.
+      if (state === "draft") node.setAttribute("aria-busy", "true");
+      else node.removeAttribute("aria-busy");
+      if (state === "draft") {
+        meta.replaceChildren(typingIndicator());
+      } else if (state === "pending") {
         meta.replaceChildren(
           icon("clock"),
           document.createTextNode(this.#client.status === "online" ? "Sending…" : "Waiting for connection — kept until sent"),

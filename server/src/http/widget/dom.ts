@@ -24,3 +24,13 @@ export function icon(name: "check" | "clock"): SVGSVGElement {
   svg.append(path);
   return svg;
 }
+
+/** Three dots that bounce (still under `prefers-reduced-motion`), with words for screen readers. */
+export function typingIndicator(): HTMLElement {
+  const indicator = element("span", "typing");
+  const dots = element("span", "dots");
+  dots.setAttribute("aria-hidden", "true");
+  dots.append(document.createElement("i"), document.createElement("i"), document.createElement("i"));
+  indicator.append(dots, element("span", "visually-hidden", "typing…"));
+  return indicator;
+}

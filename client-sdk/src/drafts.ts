@@ -1,0 +1,133 @@
+/**
+ * The user's live drafts (PROTOCOL.md §4, Drafts): replies being streamed,
+ * kept by the protocol's rule. Per id the `seq` last applied is known; an
+ * update one above it is appended, `seq` 1 for an unknown id creates the
+ * draft, one not above it is ignored (a load had it already), any other is a
+ * gap and asks for a reload (`history:load` answers the drafts). A draft
+ * ends when its message is shown (`stored`), on `draft:discarded` or a
+ * reload without it (`discarded`), or when no update reached it for its
+ * `idleMs` on this client's own clock (`idle`). A clear of the history does
+ * not touch drafts, here as on the server.
+ *
+ * The timeline feeds it, in the server's order and after any running
+ * catch-up; it emits `draft` and `draftEnd`.
+ */
+import type { Emitter } from "./emitter.js";
+import type { Draft, Role } from "./protocol/events.js";
+import type { ClientEvents, DraftEndReason, LiveDraft } from "./types.js";
+
+/** How long a draft lives without an update before this client learns the server's `DRAFT_IDLE_MS` (its default). */
+export const DEFAULT_DRAFT_IDLE_MS = 30_000;
+
+/** One chunk to apply: a `draft:update`, or this client's own acked `draft:append` (no `idleMs` then). */
+export interface DraftChunk {
+  id: string;
+  role: Role;
+  seq: number;
+  chunk: string;
+  idleMs?: number;
+}
+
+export interface DraftBookParts {
+  /** Emits `draft` and `draftEnd`. */
+  events: Emitter<ClientEvents>;
+  /** Whether a message with this id is shown: its draft is over. */
+  isShown(id: string): boolean;
+  /** An update was missed: reload the drafts (a catch-up). */
+  resync(): void;
+}
+
+type Kept = { draft: LiveDraft; timer: ReturnType<typeof setTimeout> };
+
+export class DraftBook {
+  readonly #parts: DraftBookParts;
+  /** In the order this client first saw them. */
+  readonly #drafts = new Map<string, Kept>();
+  #idleMs = DEFAULT_DRAFT_IDLE_MS;
+  #list: readonly LiveDraft[] = Object.freeze([]);
+
+  constructor(parts: DraftBookParts) {
+    this.#parts = parts;
+  }
+
+  /** The live drafts, frozen, in the order they were first seen; the same array until one changes. */
+  list(): readonly LiveDraft[] {
+    return this.#list;
+  }
+
+  /** A chunk, by the protocol's rule. */
+  apply(update: DraftChunk): void {
+    if (update.idleMs !== undefined && update.idleMs > 0) this.#idleMs = update.idleMs;
+    if (this.#parts.isShown(update.id)) return;
+    const known = this.#drafts.get(update.id)?.draft;
+    if (known && update.seq <= known.seq) return;
+    if (known ? update.seq !== known.seq + 1 : update.seq !== 1) {
+      this.#parts.resync();
+      return;
+    }
+    const draft = Object.freeze({
+      id: update.id,
+      // A draft keeps the role of its first chunk.
+      role: known?.role ?? update.role,
+      content: (known?.content ?? "") + update.chunk,
+      seq: update.seq,
+    });
+    this.#keep(draft);
+  }
+
+  /** `draft:discarded`, or this client's own discard. */
+  discarded(id: string): void {
+    this.#end(id, "discarded");
+  }
+
+  /** A message with this id is shown: its draft, if any, is over. */
+  stored(id: string): void {
+    this.#end(id, "stored");
+  }
+
+  /**
+   * The drafts a load answered (read at one moment): they replace what is
+   * known, except where this client already applied more; a known draft the
+   * load did not have was discarded or went idle meanwhile.
+   */
+  loaded(drafts: readonly Draft[]): void {
+    const live = new Set<string>();
+    for (const loaded of drafts) {
+      if (this.#parts.isShown(loaded.id)) continue;
+      live.add(loaded.id);
+      const known = this.#drafts.get(loaded.id)?.draft;
+      if (known && known.seq >= loaded.seq) this.#keep(known);
+      else this.#keep(Object.freeze({ id: loaded.id, role: loaded.role, content: loaded.content, seq: loaded.seq }));
+    }
+    for (const id of [...this.#drafts.keys()]) if (!live.has(id)) this.#end(id, "discarded");
+  }
+
+  /** Stops every idle timer (the client closed); drafts are not reported ended. */
+  close(): void {
+    for (const { timer } of this.#drafts.values()) clearTimeout(timer);
+    this.#drafts.clear();
+    this.#list = Object.freeze([]);
+  }
+
+  /** Keeps `draft` (restarting its idle timer) and emits `draft` when it is new or grew. */
+  #keep(draft: LiveDraft): void {
+    const previous = this.#drafts.get(draft.id);
+    if (previous) clearTimeout(previous.timer);
+    const timer = setTimeout(() => this.#end(draft.id, "idle"), this.#idleMs);
+    // An idle timer must not keep a Node process alive on its own.
+    (timer as { unref?: () => void }).unref?.();
+    this.#drafts.set(draft.id, { draft, timer });
+    if (previous?.draft === draft) return;
+    this.#list = Object.freeze([...this.#drafts.values()].map((kept) => kept.draft));
+    this.#parts.events.emit("draft", draft);
+  }
+
+  #end(id: string, reason: DraftEndReason): void {
+    const kept = this.#drafts.get(id);
+    if (!kept) return;
+    clearTimeout(kept.timer);
+    this.#drafts.delete(id);
+    this.#list = Object.freeze([...this.#drafts.values()].map((entry) => entry.draft));
+    this.#parts.events.emit("draftEnd", id, reason);
+  }
+}
