@@ -101,7 +101,8 @@ async function main(): Promise<void> {
   const ports = readPorts();
   if (spawnSync("redis-server", ["--version"]).error) fail("redis-server is not on the PATH (apt-get install redis-server)");
 
-  const redis = await startRedis();
+  // A throwaway local Redis without users, so `redis-cli -p <port>` reads it as the README shows.
+  const redis = await startRedis({ acl: false });
   const serviceToken = process.env.SERVICE_TOKEN || "dev-service-token";
   const replicas = ports.map((port, index) => startReplica(index, port, redis, serviceToken));
 

@@ -209,7 +209,8 @@ describe("the image, replayed from the Dockerfile", () => {
       expect((await fetch(`${base}/widget/app.00000000.js`)).status).toBe(404);
 
       await redis.client().rpush("temp_memory:image_user:messages", '{"content":"hi"}');
-      const cli = run(["scrollback", "users", "--json"], env);
+      // The CLI reads as its own read-only Redis user (dev/redis-acl.ts).
+      const cli = run(["scrollback", "users", "--json"], { ...env, REDIS_URL: redis.cliUrl });
       expect(await cli.exited).toBe(0);
       expect(JSON.parse(cli.output.text).users).toContain("image_user");
 
