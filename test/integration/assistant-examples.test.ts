@@ -11,11 +11,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import type { DraftUpdate, Message } from "@scrollback/client/protocol";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { messagesKey } from "../../server/src/store/redis-keys.js";
-import type { DraftUpdate, Message } from "@scrollback/client/protocol";
 import { connect, requestOk, type TestSocket } from "../support/clients.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { until, waitReady } from "../support/wait.js";
