@@ -181,15 +181,35 @@ try {
   if (!String(error).includes("BUSYGROUP")) throw error;
 }
 console.log(`${CONSUMER} listening on ${STREAM} as group ${GROUP}`);
+// Asked to stop, it finishes the entry in hand; while it only waits for entries it stops at once (also
+// when Redis is gone: ioredis would otherwise keep retrying the blocked read).
 let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, () => (stopping = true));
+let waiting = false;
+const stop = () => {
+  stopping = true;
+  if (waiting) redis.disconnect();
+};
+for (const signal of ["SIGINT", "SIGTERM"]) process.once(signal, stop);
+redis.on("error", (error) => console.error(`redis: ${error.message}`));
+/** The next entries for this consumer, or undefined once stopped. */
+async function nextEntries() {
+  waiting = true;
+  try {
+    return await redis.xreadgroup("GROUP", GROUP, CONSUMER, "COUNT", 10, "BLOCK", 1000, "STREAMS", STREAM, ">");
+  } catch (error) {
+    if (stopping) return undefined;
+    throw error;
+  } finally {
+    waiting = false;
+  }
+}
 // Our own pending entries first (a restart under the same name), then everyone's stale ones.
 await handleAll(redis, await redis.xreadgroup("GROUP", GROUP, CONSUMER, "STREAMS", STREAM, "0"));
 await claimStale(redis);
 let lastClaim = Date.now();
 while (!stopping) {
-  await handleAll(redis, await redis.xreadgroup("GROUP", GROUP, CONSUMER, "COUNT", 10, "BLOCK", 1000, "STREAMS", STREAM, ">"));
-  if (Date.now() - lastClaim > CLAIM_IDLE_MS) {
+  await handleAll(redis, await nextEntries());
+  if (!stopping && Date.now() - lastClaim > CLAIM_IDLE_MS) {
     await claimStale(redis);
     lastClaim = Date.now();
   }
