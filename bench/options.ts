@@ -1,8 +1,10 @@
 /** `npm run bench -- [options]`: what the bench runs and for how long. */
 import { parseArgs } from "node:util";
 
-export const CASES = ["add", "fanout", "load", "idle"] as const;
+export const CASES = ["add", "fanout", "load", "idle", "inbox", "drafts"] as const;
 export type CaseName = (typeof CASES)[number];
+/** What runs without --cases: inbox and drafts only when asked for. */
+const DEFAULT_CASES: CaseName[] = ["add", "fanout", "load", "idle"];
 
 export interface BenchOptions {
   quick: boolean;
@@ -35,7 +37,8 @@ export interface BenchOptions {
 
 const HELP = `npm run bench -- [options]
   --quick                 short runs (under 2 minutes in all)
-  --cases add,fanout,load,idle
+  --cases add,fanout,load,idle   (default; also: inbox = add with INBOX_STREAM off and on,
+                          drafts = draft chunks on replica 1 fanned out to tabs on replica 2)
   --variants scrollback,ceiling,naive
   --users N               connections per replica in the throughput cases (50)
   --inflight W            requests outstanding per connection (8)
@@ -82,8 +85,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`--${name}: must be a positive number`);
     return parsed;
   };
-  const list = <T extends string>(value: string | undefined, allowed: readonly T[], name: string): T[] => {
-    if (value === undefined) return [...allowed];
+  const list = <T extends string>(value: string | undefined, allowed: readonly T[], name: string, fallback?: readonly T[]): T[] => {
+    if (value === undefined) return [...(fallback ?? allowed)];
     const items = value.split(",").map((item) => item.trim());
     for (const item of items) if (!allowed.includes(item as T)) throw new Error(`--${name}: unknown ${item} (${allowed.join(", ")})`);
     return items as T[];
@@ -96,7 +99,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   }
   return {
     quick,
-    cases: list(values.cases, CASES, "cases"),
+    cases: list(values.cases, CASES, "cases", DEFAULT_CASES),
     variants: list(values.variants, ["scrollback", "ceiling", "naive"] as const, "variants"),
     users: number(values.users, 50, "users"),
     inflight: number(values.inflight, 8, "inflight"),

@@ -9,7 +9,17 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startRedis } from "../dev/redis-server.js";
-import { runIdle, runThroughputCase, THROUGHPUT_CASES } from "./cases/index.js";
+import {
+  type DraftsResult,
+  formatDrafts,
+  formatInbox,
+  type InboxResult,
+  runDrafts,
+  runIdle,
+  runInbox,
+  runThroughputCase,
+  THROUGHPUT_CASES,
+} from "./cases/index.js";
 import { type BenchContext, startGenerators } from "./fleet.js";
 import { parseBenchOptions } from "./options.js";
 import { type CaseResults, checkTargets, formatTable } from "./report.js";
@@ -40,6 +50,8 @@ async function main(): Promise<void> {
   });
 
   const results: CaseResults = {};
+  // scrollback-only cases with their own figures and table lines
+  const streams: { inbox?: InboxResult; drafts?: DraftsResult } = {};
   try {
     context.generators = await startGenerators(Math.max(2, options.generators));
     const variants = VARIANT_ORDER.filter((variant) => options.variants.includes(variant));
@@ -54,6 +66,10 @@ async function main(): Promise<void> {
             `idle ${variant}: ${result.connections} connections in ${result.connectSeconds.toFixed(1)} s, ${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB each`,
           );
         }
+      } else if (caseName === "inbox") {
+        streams.inbox = await runInbox(context);
+      } else if (caseName === "drafts") {
+        streams.drafts = await runDrafts(context);
       } else {
         results[caseName] = await runThroughputCase(context, THROUGHPUT_CASES[caseName], variants);
       }
@@ -88,7 +104,7 @@ async function main(): Promise<void> {
       clientIds: options.clientIds,
       env: options.env,
     },
-    results,
+    results: { ...results, ...streams },
     targets: checkTargets(results),
   };
 
@@ -98,7 +114,9 @@ async function main(): Promise<void> {
       `${options.rounds} rounds of ${options.warmupSeconds} s warm-up + ${options.durationSeconds} s measured (medians), ${options.idleConnections} idle connections` +
       (Object.keys(options.env).length > 0 ? `; env ${JSON.stringify(options.env)}` : ""),
   );
-  console.log(formatTable(results));
+  if (Object.keys(results).length > 0) console.log(formatTable(results));
+  if (streams.inbox) console.log(`\n${formatInbox(streams.inbox)}`);
+  if (streams.drafts) console.log(`\n${formatDrafts(streams.drafts)}`);
   const line = JSON.stringify(report);
   console.log(line);
   const out = options.out ?? fileURLToPath(new URL(`./results/${startedAt.toISOString().replace(/[:.]/g, "-")}.json`, import.meta.url));

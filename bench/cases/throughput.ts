@@ -11,7 +11,7 @@ import type { CaseName } from "../options.js";
 import { countCommandsByRole, readCommandCalls, readRedisCpuSeconds, resetCommandStats } from "../redis-stats.js";
 import { medianOf, type RunVariant, summarise, type ThroughputResult } from "../results.js";
 
-export type ThroughputCaseName = Exclude<CaseName, "idle">;
+export type ThroughputCaseName = Exclude<CaseName, "idle" | "inbox" | "drafts">;
 
 export interface ThroughputCase {
   name: ThroughputCaseName;
@@ -69,7 +69,7 @@ export async function runThroughputCase(
 }
 
 /** One measured window of one variant; `probe`: then count the Redis commands of exactly probeAdds adds. */
-async function measureWindow(
+export async function measureWindow(
   context: BenchContext,
   spec: ThroughputCase,
   variant: RunVariant,
