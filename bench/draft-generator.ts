@@ -26,6 +26,8 @@ export interface DraftLoopOptions {
   inflight: number;
   chunkBytes: number;
   chunksPerDraft: number;
+  /** Pause between two chunks of one reply (0: the next goes as soon as the ack is back). */
+  chunkIntervalMs: number;
 }
 
 /** What `stop` reports: the chunk window (acks are chunks) and the tabs' order check. */
@@ -119,7 +121,8 @@ function streamReplies(socket: Socket, options: DraftLoopOptions): void {
     }
     sent++;
     const sentAt = performance.now();
-    socket.emit("draft:append", { id, chunk: stampedContent(sentAt, options.chunkBytes) }, (answer: Ack) => count(answer, next, sentAt));
+    const after = options.chunkIntervalMs > 0 ? () => setTimeout(next, options.chunkIntervalMs) : next;
+    socket.emit("draft:append", { id, chunk: stampedContent(sentAt, options.chunkBytes) }, (answer: Ack) => count(answer, after, sentAt));
   };
   next();
 }

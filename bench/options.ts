@@ -24,6 +24,8 @@ export interface BenchOptions {
   /** Load generator processes for the throughput cases (the idle case uses at least 2). */
   generators: number;
   contentBytes: number;
+  /** drafts case: pause between two chunks of one reply, in ms (0: closed loop, as fast as acks come back). */
+  chunkIntervalMs: number;
   /** Adds sent during the exact `INFO commandstats` check. */
   probeAdds: number;
   clientIds: boolean;
@@ -47,6 +49,7 @@ const HELP = `npm run bench -- [options]
   --idle N                connections in the idle case (10000; quick: 5000)
   --generators G          load generator processes (1)
   --content-bytes B       size of each message's content (128)
+  --chunk-interval MS     drafts: pause between two chunks of one reply (0: closed loop)
   --server-ids            send adds without an id (the server assigns one)
   --profile DIR           write --cpu-prof profiles of the servers to DIR
   --env KEY=VALUE         extra setting for the scrollback servers (repeatable)
@@ -67,6 +70,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       idle: { type: "string" },
       generators: { type: "string" },
       "content-bytes": { type: "string" },
+      "chunk-interval": { type: "string" },
       "server-ids": { type: "boolean", default: false },
       profile: { type: "string" },
       env: { type: "string", multiple: true },
@@ -109,6 +113,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     idleConnections: number(values.idle, quick ? 5_000 : 10_000, "idle"),
     generators: number(values.generators, 1, "generators"),
     contentBytes: number(values["content-bytes"], 128, "content-bytes"),
+    chunkIntervalMs: number(values["chunk-interval"], 0, "chunk-interval"),
     probeAdds: 2_000,
     clientIds: values["server-ids"] !== true,
     profileDir: values.profile,

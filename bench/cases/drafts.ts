@@ -22,6 +22,8 @@ const DELIVERY_BOUND_MS = 50;
 
 export interface DraftsResult extends ThroughputResult {
   chunkBytes: number;
+  /** 0: closed loop; else each reply's pause between chunks (an offered load of users × inflight × 1000/interval chunks/s). */
+  chunkIntervalMs: number;
   chunksPerDraft: number;
   /** Replies stored per second (each ends a draft). */
   storedPerSecond: number;
@@ -56,7 +58,12 @@ export async function runDrafts(context: BenchContext): Promise<DraftsResult> {
       }
       await Promise.all(generators.map((generator, index) => generator.call("open", { plan: plans[index] })));
       try {
-        const loop: DraftLoopOptions = { inflight: options.inflight, chunkBytes: CHUNK_BYTES, chunksPerDraft: CHUNKS_PER_DRAFT };
+        const loop: DraftLoopOptions = {
+          inflight: options.inflight,
+          chunkBytes: CHUNK_BYTES,
+          chunksPerDraft: CHUNKS_PER_DRAFT,
+          chunkIntervalMs: options.chunkIntervalMs,
+        };
         await Promise.all(generators.map((generator) => generator.call("start", loop)));
         await sleep(options.warmupSeconds * 1000);
         const [cpuBefore, redisBefore] = await Promise.all([serverCpuMicros(servers), readRedisCpuSeconds(admin)]);
@@ -69,6 +76,7 @@ export async function runDrafts(context: BenchContext): Promise<DraftsResult> {
         const drafts: DraftsResult = {
           ...result,
           chunkBytes: CHUNK_BYTES,
+          chunkIntervalMs: options.chunkIntervalMs,
           chunksPerDraft: CHUNKS_PER_DRAFT,
           storedPerSecond: windows.reduce((sum, window) => sum + window.stored, 0) / seconds,
           outOfOrder: windows.reduce((sum, window) => sum + window.outOfOrder, 0),
@@ -86,6 +94,7 @@ export async function runDrafts(context: BenchContext): Promise<DraftsResult> {
     return {
       ...medianOf(rounds),
       chunkBytes: CHUNK_BYTES,
+      chunkIntervalMs: options.chunkIntervalMs,
       chunksPerDraft: CHUNKS_PER_DRAFT,
       storedPerSecond: median(rounds.map((round) => round.storedPerSecond)),
       outOfOrder: rounds.reduce((sum, round) => sum + round.outOfOrder, 0),
@@ -130,5 +139,6 @@ export function formatDrafts(result: DraftsResult): string {
     ["errors + lost", f(Object.values(result.errors).reduce((sum, count) => sum + count, 0) + result.lost, 0)],
   ];
   const width = Math.max(...rows.map(([name]) => name.length));
-  return ["drafts (scrollback, 2 replicas)", ...rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`)].join("\n");
+  const pace = result.chunkIntervalMs > 0 ? `a chunk every ${result.chunkIntervalMs} ms per reply` : "closed loop";
+  return [`drafts (scrollback, 2 replicas, ${pace})`, ...rows.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`)].join("\n");
 }
