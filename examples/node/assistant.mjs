@@ -60,9 +60,11 @@ async function api(method, path, body) {
       if (failures === 5) throw error;
     }
     if (response) {
-      const answered = await response.json();
+      // Not scrollback's answer (a proxy's error page): a gateway's is retried.
+      const unreadable = { error: { code: [502, 503, 504].includes(response.status) ? "UNAVAILABLE" : `HTTP_${response.status}` } };
+      const answered = await response.json().catch(() => unreadable);
       if (response.ok) return answered;
-      const { code, retryAfterMs } = answered.error;
+      const { code, retryAfterMs } = answered.error ?? unreadable.error;
       if (code === "RATE_LIMITED") {
         // draft chunks beyond DRAFT_CHUNKS_PER_SECOND: wait as told
         await sleep(retryAfterMs ?? 1000 * Number(response.headers.get("retry-after") ?? 1));

@@ -69,7 +69,10 @@ def api(method, path, body=None):
             with urllib.request.urlopen(request, timeout=10) as response:
                 return json.load(response)
         except urllib.error.HTTPError as error:
-            code = json.load(error)["error"]
+            try:
+                code = json.load(error)["error"]
+            except (ValueError, KeyError, TypeError):  # not scrollback's answer (a proxy's error page): retry a gateway's
+                code = {"code": "UNAVAILABLE" if error.code in (502, 503, 504) else f"HTTP_{error.code}"}
             if code["code"] == "RATE_LIMITED":  # draft chunks beyond DRAFT_CHUNKS_PER_SECOND: wait as told
                 wait_ms = code.get("retryAfterMs") or 1000 * int(error.headers.get("Retry-After", "1"))
                 time.sleep(wait_ms / 1000)
