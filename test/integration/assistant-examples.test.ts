@@ -225,6 +225,25 @@ describe.each(["python", "node"] as const)("examples/%s assistant", (language) =
     const metrics = await (await fetch(`${limited.url}/metrics`)).text();
     expect(metrics).toMatch(/^scrollback_http_requests_total\{route="draftAppend",status="429"\} [1-9]/m);
   });
+
+  it("stores the reply whole, unstreamed, when the user already has MAX_DRAFTS_PER_USER live drafts", async () => {
+    const crowded = await serverWithInbox(stream, { MAX_DRAFTS_PER_USER: "1" });
+    const userId = `assistant_crowded_${language}`;
+    const other = await fetch(`${crowded.url}/api/v1/users/${userId}/drafts/another-reply`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ chunk: "Thinking" }),
+    });
+    expect(other.status).toBe(200);
+    const assistant = await startAssistant(language, stream, { INBOX_CONSUMER: "crowded" });
+    const tab = await openTab(crowded, userId);
+    const id = await userSays(crowded, userId, "Still there?");
+    await assistant.printed(new RegExp(`replied ${id} `));
+    await tab.stored(replyIdOf(userId, id));
+    expect(tab.updates(replyIdOf(userId, id))).toEqual([]);
+    expect((await stored(userId)).at(-1)).toMatchObject({ id: replyIdOf(userId, id), content: "You wrote 2 words: Still there?" });
+    expect((await liveDrafts(crowded, userId)).map((draft) => draft.id)).toEqual(["another-reply"]);
+  });
 });
 
 describe("the Python assistant killed mid-stream", () => {
