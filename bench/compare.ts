@@ -37,8 +37,12 @@ const context: BenchContext = {
 try {
   context.generators = await startGenerators(Math.max(2, options.generators));
   for (const caseName of options.cases) {
-    if (caseName === "idle" || caseName === "scale") continue;
-    const results = await runThroughputCase(context, THROUGHPUT_CASES[caseName], ["ceiling", "scrollback", "candidate"]);
+    if (!(caseName in THROUGHPUT_CASES)) continue; // idle, inbox and drafts compare no variants
+    const results = await runThroughputCase(context, THROUGHPUT_CASES[caseName as keyof typeof THROUGHPUT_CASES], [
+      "ceiling",
+      "scrollback",
+      "candidate",
+    ]);
     const ceiling = results.ceiling!;
     for (const variant of ["scrollback", "candidate"] as const) {
       const result = results[variant]!;

@@ -1,9 +1,9 @@
 /** `npm run bench -- [options]`: what the bench runs and for how long. */
 import { parseArgs } from "node:util";
 
-export const CASES = ["add", "fanout", "load", "idle", "scale"] as const;
+export const CASES = ["add", "fanout", "load", "idle", "scale", "inbox", "drafts"] as const;
 export type CaseName = (typeof CASES)[number];
-/** What runs without --cases: `scale` takes minutes and runs only when asked for. */
+/** What runs without --cases: `scale` takes minutes, and it, inbox and drafts run only when asked for. */
 export const DEFAULT_CASES: CaseName[] = ["add", "fanout", "load", "idle"];
 export const VARIANTS = ["scrollback", "scrollback-h1000", "ceiling", "bare-fanout", "naive"] as const;
 export type VariantName = (typeof VARIANTS)[number];
@@ -45,6 +45,8 @@ export interface BenchOptions {
   /** Load generator processes for the throughput cases (the idle case uses at least 2). */
   generators: number;
   contentBytes: number;
+  /** drafts case: pause between two chunks of one reply, in ms (0: closed loop, as fast as acks come back). */
+  chunkIntervalMs: number;
   /** Adds sent during the exact `INFO commandstats` check. */
   probeAdds: number;
   clientIds: boolean;
@@ -61,7 +63,8 @@ export interface BenchOptions {
 
 const HELP = `npm run bench -- [options]
   --quick                 short runs (about 2 minutes on an idle machine)
-  --cases add,fanout,load,idle[,scale]   (scale only when named: it takes a few minutes)
+  --cases add,fanout,load,idle   (default; also: scale, a few minutes; inbox = add with INBOX_STREAM off and on;
+                          drafts = draft chunks on replica 1 fanned out to tabs on replica 2)
   --variants scrollback,scrollback-h1000,ceiling,bare-fanout,naive
                           scrollback-h1000 (HISTORY_MAX=1000) runs in add only, bare-fanout in fanout only
   --users N               connections per replica in the throughput cases (50)
@@ -71,6 +74,7 @@ const HELP = `npm run bench -- [options]
   --idle N                connections in the idle case (10000; quick: 5000)
   --generators G          load generator processes (1)
   --content-bytes B       size of each message's content (128)
+  --chunk-interval MS     drafts: pause between two chunks of one reply (0: closed loop)
   --server-ids            send adds without an id (the server assigns one)
   --profile DIR           write --cpu-prof profiles of the servers to DIR
   --env KEY=VALUE         extra setting for the scrollback servers (repeatable)
@@ -98,6 +102,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       idle: { type: "string" },
       generators: { type: "string" },
       "content-bytes": { type: "string" },
+      "chunk-interval": { type: "string" },
       "server-ids": { type: "boolean", default: false },
       profile: { type: "string" },
       env: { type: "string", multiple: true },
@@ -155,6 +160,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     idleConnections: number(values.idle, quick ? 5_000 : 10_000, "idle"),
     generators: number(values.generators, 1, "generators"),
     contentBytes: number(values["content-bytes"], 128, "content-bytes"),
+    chunkIntervalMs: number(values["chunk-interval"], 0, "chunk-interval"),
     probeAdds: 2_000,
     clientIds: values["server-ids"] !== true,
     profileDir: values.profile,

@@ -9,7 +9,17 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { startRedis } from "../dev/redis-server.js";
-import { runIdle, runThroughputCase, THROUGHPUT_CASES } from "./cases/index.js";
+import {
+  type DraftsResult,
+  formatDrafts,
+  formatInbox,
+  type InboxResult,
+  runDrafts,
+  runIdle,
+  runInbox,
+  runThroughputCase,
+  THROUGHPUT_CASES,
+} from "./cases/index.js";
 import { formatScale, runScale } from "./cases/scale.js";
 import { type BenchContext, startGenerators } from "./fleet.js";
 import { parseBenchOptions, type VariantName } from "./options.js";
@@ -46,6 +56,8 @@ async function main(): Promise<void> {
   });
 
   const results: CaseResults = {};
+  // scrollback-only cases with their own figures and table lines
+  const streams: { inbox?: InboxResult; drafts?: DraftsResult } = {};
   try {
     context.generators = await startGenerators(Math.max(2, options.generators));
     const variants = VARIANT_ORDER.filter((variant) => options.variants.includes(variant));
@@ -64,6 +76,10 @@ async function main(): Promise<void> {
             `idle ${variant}: ${result.connections} connections in ${result.connectSeconds.toFixed(1)} s, ${(result.rssBytesPerConnection / 1024).toFixed(1)} KiB each`,
           );
         }
+      } else if (caseName === "inbox") {
+        streams.inbox = await runInbox(context);
+      } else if (caseName === "drafts") {
+        streams.drafts = await runDrafts(context);
       } else {
         results[caseName] = await runThroughputCase(context, THROUGHPUT_CASES[caseName], variants);
       }
@@ -101,7 +117,7 @@ async function main(): Promise<void> {
         ? { ...options.scale, idle: options.scale.idle.map((count) => (Number.isFinite(count) ? count : "max")) }
         : undefined,
     },
-    results,
+    results: { ...results, ...streams },
     targets: checkTargets(results),
   };
 
@@ -114,6 +130,8 @@ async function main(): Promise<void> {
   if (results.add || results.fanout || results.load || results.idle) console.log(formatTable(results));
   if (report.targets.length > 0) console.log(formatTargets(report.targets));
   if (results.scale) console.log(formatScale(results.scale));
+  if (streams.inbox) console.log(`\n${formatInbox(streams.inbox)}`);
+  if (streams.drafts) console.log(`\n${formatDrafts(streams.drafts)}`);
   const line = JSON.stringify(report);
   console.log(line);
   const out = options.out ?? fileURLToPath(new URL(`./results/${stamp}.json`, import.meta.url));

@@ -11,7 +11,7 @@ import type { CaseName } from "../options.js";
 import { countCommandsByRole, readCommandCalls, readRedisCpuSeconds, resetCommandStats } from "../redis-stats.js";
 import { medianOf, type RunVariant, summarise, type ThroughputResult } from "../results.js";
 
-export type ThroughputCaseName = Exclude<CaseName, "idle" | "scale">;
+export type ThroughputCaseName = Exclude<CaseName, "idle" | "scale" | "inbox" | "drafts">;
 
 export interface ThroughputCase {
   name: ThroughputCaseName;

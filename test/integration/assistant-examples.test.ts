@@ -2,13 +2,16 @@
  * The README's assistants (examples/python/assistant.py with Debian's
  * python3-redis, examples/node/assistant.mjs with ioredis) as real processes
  * against a real server and a real Redis: a user writes over Socket.IO, the
- * assistant hears it from the inbox stream (PROTOCOL.md §8) and its reply is
- * stored exactly once, also when an assistant is SIGKILLed mid-work and
- * another takes over, and several assistants share the messages.
+ * assistant hears it from the inbox stream (PROTOCOL.md §8), streams its reply
+ * word by word as a draft (a tab sees it grow, §4 Drafts) and stores it
+ * exactly once under the draft's id, also when an assistant is SIGKILLed
+ * mid-work (mid-stream too) and another takes over, when the draft route
+ * rate-limits it, and when several assistants share the messages.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import type { DraftUpdate, Message } from "@scrollback/client/protocol";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
@@ -87,13 +90,14 @@ async function startAssistant(language: "python" | "node", stream: string, env: 
   return assistant;
 }
 
-async function serverWithInbox(stream: string): Promise<TestServer> {
+async function serverWithInbox(stream: string, env: Record<string, string> = {}): Promise<TestServer> {
   const server = await startServer({
     STORE: "redis",
     REDIS_URL: redis.url,
     SERVICE_TOKEN: TOKEN,
     INBOX_STREAM: stream,
     HISTORY_MAX: "100",
+    ...env,
   });
   servers.push(server);
   await waitReady(server.url);
@@ -105,6 +109,57 @@ async function userSays(server: TestServer, userId: string, content: string): Pr
   const socket = await connect(server.url, { userId });
   sockets.push(socket);
   return (await requestOk(socket, "message:add", { content })).message.id;
+}
+
+/** A tab of `userId`: what it received, in order, of the draft and message events. */
+interface Tab {
+  socket: TestSocket;
+  events: ({ type: "draft"; update: DraftUpdate } | { type: "message"; message: Message } | { type: "discarded"; id: string })[];
+  /** The draft updates it got for `id`. */
+  updates(id: string): DraftUpdate[];
+  /** Resolves once it got the message:new for `id`. */
+  stored(id: string, timeoutMs?: number): Promise<void>;
+}
+
+async function openTab(server: TestServer, userId: string): Promise<Tab> {
+  const socket = await connect(server.url, { userId });
+  sockets.push(socket);
+  const events: Tab["events"] = [];
+  socket.on("draft:update", (update) => events.push({ type: "draft", update }));
+  socket.on("draft:discarded", ({ id }) => events.push({ type: "discarded", id }));
+  socket.on("message:new", (message) => events.push({ type: "message", message }));
+  const updates = (id: string) => events.flatMap((event) => (event.type === "draft" && event.update.id === id ? [event.update] : []));
+  const storedEvent = (id: string) => events.some((event) => event.type === "message" && event.message.id === id);
+  return {
+    socket,
+    events,
+    updates,
+    stored: (id, timeoutMs = 15_000) => until(`the tab got message:new ${id}`, () => storedEvent(id), timeoutMs, 20),
+  };
+}
+
+/**
+ * What the tab saw of the reply `id`: draft updates with seq 1, 2, 3 … whose
+ * chunks make `content`, then the message:new with that id and `content`,
+ * and nothing of that id after it (the message replaced the draft).
+ */
+function expectStreamedThenStored(tab: Tab, id: string, content: string): void {
+  const ofReply = tab.events.filter((event) =>
+    event.type === "draft" ? event.update.id === id : event.type === "message" ? event.message.id === id : event.id === id,
+  );
+  const updates = tab.updates(id);
+  expect(updates.length, "streamed in several chunks").toBeGreaterThan(2);
+  expect(updates.map((update) => update.seq)).toEqual(updates.map((_, i) => i + 1));
+  expect(updates.every((update) => update.role === "assistant")).toBe(true);
+  expect(updates.map((update) => update.chunk).join("")).toBe(content);
+  expect(ofReply.at(-1)).toEqual({ type: "message", message: expect.objectContaining({ id, role: "assistant", content }) });
+  expect(ofReply.filter((event) => event.type === "message")).toHaveLength(1);
+}
+
+/** The live drafts of `userId`, through the HTTP API. */
+async function liveDrafts(server: TestServer, userId: string): Promise<{ id: string; content: string; seq: number }[]> {
+  const response = await fetch(`${server.url}/api/v1/users/${userId}/drafts`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  return ((await response.json()) as { drafts: { id: string; content: string; seq: number }[] }).drafts;
 }
 
 async function stored(userId: string): Promise<{ id: string; role: string; content: string; meta?: Record<string, unknown> }[]> {
@@ -124,11 +179,26 @@ describe.each(["python", "node"] as const)("examples/%s assistant", (language) =
     server = await serverWithInbox(stream);
   });
 
-  it("hears a user's message from the stream and stores exactly one reply, then acknowledges it", async () => {
-    const assistant = await startAssistant(language, stream);
+  it("hears a user's message from the stream, streams its reply word by word to the user's tab, stores it once, then acknowledges it", async () => {
+    const assistant = await startAssistant(language, stream, { REPLY_WORD_DELAY_MS: "20" });
     const userId = `assistant_${language}`;
+    const tab = await openTab(server, userId);
     const id = await userSays(server, userId, "When is my report due?");
     await assistant.printed(new RegExp(`replied ${id} `));
+    await tab.stored(replyIdOf(userId, id));
+    expectStreamedThenStored(tab, replyIdOf(userId, id), "You wrote 5 words: When is my report due?");
+    expect(tab.updates(replyIdOf(userId, id)).map((update) => update.chunk)).toEqual([
+      "You",
+      " wrote",
+      " 5",
+      " words:",
+      " When",
+      " is",
+      " my",
+      " report",
+      " due?",
+    ]);
+    expect(await liveDrafts(server, userId)).toEqual([]);
     expect(await stored(userId)).toEqual([
       expect.objectContaining({ id, role: "user", content: "When is my report due?" }),
       expect.objectContaining({
@@ -139,6 +209,88 @@ describe.each(["python", "node"] as const)("examples/%s assistant", (language) =
       }),
     ]);
     await until("the entry is acknowledged", async () => (await pendingCount(stream)) === 0, 5_000, 20);
+  });
+
+  it("honours RATE_LIMITED from the draft route: waits as told and streams the whole reply in order", async () => {
+    const limited = await serverWithInbox(stream, { DRAFT_CHUNKS_PER_SECOND: "3" });
+    const assistant = await startAssistant(language, stream, { REPLY_WORD_DELAY_MS: "0", INBOX_CONSUMER: "limited" });
+    const userId = `assistant_limited_${language}`;
+    const tab = await openTab(limited, userId);
+    const started = Date.now();
+    const id = await userSays(limited, userId, "one two three four five six");
+    await assistant.printed(new RegExp(`replied ${id} `));
+    await tab.stored(replyIdOf(userId, id));
+    // 9 chunks through a bucket of 3 refilling 3 a second: at least 2 s of waiting, every chunk in.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    expectStreamedThenStored(tab, replyIdOf(userId, id), "You wrote 6 words: one two three four five six");
+    const metrics = await (await fetch(`${limited.url}/metrics`)).text();
+    expect(metrics).toMatch(/^scrollback_http_requests_total\{route="draftAppend",status="429"\} [1-9]/m);
+  });
+
+  it("stores the reply whole, unstreamed, when the user already has MAX_DRAFTS_PER_USER live drafts", async () => {
+    const crowded = await serverWithInbox(stream, { MAX_DRAFTS_PER_USER: "1" });
+    const userId = `assistant_crowded_${language}`;
+    const other = await fetch(`${crowded.url}/api/v1/users/${userId}/drafts/another-reply`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ chunk: "Thinking" }),
+    });
+    expect(other.status).toBe(200);
+    const assistant = await startAssistant(language, stream, { INBOX_CONSUMER: "crowded" });
+    const tab = await openTab(crowded, userId);
+    const id = await userSays(crowded, userId, "Still there?");
+    await assistant.printed(new RegExp(`replied ${id} `));
+    await tab.stored(replyIdOf(userId, id));
+    expect(tab.updates(replyIdOf(userId, id))).toEqual([]);
+    expect((await stored(userId)).at(-1)).toMatchObject({ id: replyIdOf(userId, id), content: "You wrote 2 words: Still there?" });
+    expect((await liveDrafts(crowded, userId)).map((draft) => draft.id)).toEqual(["another-reply"]);
+  });
+});
+
+describe("the Python assistant killed mid-stream", () => {
+  const stream = "midstream:inbox";
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await serverWithInbox(stream);
+  });
+
+  it("started again, continues the draft where it stopped and ends with exactly one stored reply, which replaces the tab's draft", async () => {
+    const userId = "assistant_midstream";
+    const content = "Please tell me what the weather will be like tomorrow in Lisbon";
+    const reply = "You wrote 12 words: Please tell me what the weather will be like tomorrow in Lisbon";
+    const tab = await openTab(server, userId);
+    const slow = await startAssistant("python", stream, { REPLY_WORD_DELAY_MS: "400" });
+    const id = await userSays(server, userId, content);
+    const replyId = replyIdOf(userId, id);
+    await until("the tab saw 3 chunks", () => tab.updates(replyId).length >= 3, 15_000, 5);
+    await slow.kill("SIGKILL");
+    expect(await pendingCount(stream)).toBe(1); // read, never acknowledged
+    expect((await stored(userId)).filter((message) => message.role === "assistant")).toEqual([]);
+    const left = await liveDrafts(server, userId);
+    expect(left).toEqual([expect.objectContaining({ id: replyId })]);
+    expect(reply.startsWith(left[0]!.content)).toBe(true);
+    expect(left[0]!.seq).toBeLessThan(16); // of 16 chunks
+
+    // A new process takes the stale entry over and continues the draft left behind.
+    const again = await startAssistant("python", stream, { CLAIM_IDLE_MS: "200", REPLY_WORD_DELAY_MS: "10" });
+    await again.printed(new RegExp(`replied ${id} `));
+    await tab.stored(replyId);
+    expectStreamedThenStored(tab, replyId, reply);
+    expect(
+      tab.events.some((event) => event.type === "discarded"),
+      "continued, not restarted",
+    ).toBe(false);
+    const replies = (await stored(userId)).filter((message) => message.role === "assistant");
+    expect(replies).toEqual([expect.objectContaining({ id: replyId, content: reply })]);
+    expect(await liveDrafts(server, userId)).toEqual([]);
+    await until("the entry is acknowledged", async () => (await pendingCount(stream)) === 0, 5_000, 20);
+
+    // A tab opened now loads the reply and no draft.
+    const later = await connect(server.url, { userId });
+    sockets.push(later);
+    const loaded = await requestOk(later, "history:load");
+    expect(loaded.messages.map((message) => message.id)).toEqual([id, replyId]);
+    expect(loaded.drafts).toEqual([]);
   });
 });
 
@@ -177,9 +329,9 @@ describe("several assistants, Python and Node, in one group", () => {
     const stream = "temp_memory:inbox-shared";
     const server = await serverWithInbox(stream);
     const assistants = [
-      await startAssistant("python", stream, { INBOX_CONSUMER: "py-1" }),
-      await startAssistant("python", stream, { INBOX_CONSUMER: "py-2" }),
-      await startAssistant("node", stream, { INBOX_CONSUMER: "node-1" }),
+      await startAssistant("python", stream, { INBOX_CONSUMER: "py-1", REPLY_WORD_DELAY_MS: "5" }),
+      await startAssistant("python", stream, { INBOX_CONSUMER: "py-2", REPLY_WORD_DELAY_MS: "5" }),
+      await startAssistant("node", stream, { INBOX_CONSUMER: "node-1", REPLY_WORD_DELAY_MS: "5" }),
     ];
     const users = Array.from({ length: 5 }, (_, i) => `assistant_shared_${i}`);
     const asked = await Promise.all(

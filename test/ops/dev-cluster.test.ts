@@ -2,14 +2,18 @@
  * `npm run dev:cluster`: a redis-server in a temp dir plus two replicas,
  * and nothing left behind once it is stopped — whether by Ctrl-C (SIGINT to
  * the whole job, as a terminal sends it), by SIGTERM to the script alone, or
- * because a replica could not start.
+ * because a replica could not start; and with `--assistant python|node`, an
+ * example assistant beside the replicas that answers a user's message with a
+ * reply streamed to the user's tab on another replica, then stored.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import type { DraftUpdate, Message } from "@scrollback/client/protocol";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../../dev/free-port.js";
+import { connect } from "../support/clients.js";
 import { until } from "../support/wait.js";
 import { Capture } from "./cli-harness.js";
 
@@ -62,8 +66,8 @@ function startJob(command: string, args: string[]) {
   return { child, output, exited };
 }
 
-/** Waits for the cluster to be up and checks what it printed and started. */
-async function expectUp(job: ReturnType<typeof startJob>, ports: number[]): Promise<{ redisDir: string }> {
+/** Waits for the cluster to be up and checks what it printed and started (`assistant`: which example runs beside it). */
+async function expectUp(job: ReturnType<typeof startJob>, ports: number[], assistant?: string): Promise<{ redisDir: string }> {
   await job.output.waitFor(/Ctrl-C stops everything/, 40_000);
   for (const port of ports) {
     expect(job.output.text).toContain(`http://127.0.0.1:${port}`);
@@ -77,6 +81,9 @@ async function expectUp(job: ReturnType<typeof startJob>, ports: number[]): Prom
   const commands = processGroup(job.child.pid!).map(commandLine);
   expect(commands.filter((command) => command.includes("redis-server"))).toHaveLength(1);
   expect(commands.filter((command) => command.includes("server/src/main.ts"))).toHaveLength(ports.length);
+  expect(commands.filter((command) => /examples\/\w+\/assistant\./.test(command))).toEqual(
+    assistant ? [expect.stringContaining(`examples/${assistant}/assistant.`)] : [],
+  );
   return { redisDir: redisDir! };
 }
 
@@ -137,6 +144,46 @@ describe("npm run dev:cluster", () => {
     }
   });
 
+  it.each(["python", "node"])(
+    "--assistant %s starts the example assistant: a message added through replica 1 gets a reply streamed to a tab on replica 2, then stored",
+    async (language) => {
+      const ports = [await freePort(), await freePort()];
+      const job = startJob("npm", ["run", "dev:cluster", "--", "--ports", ports.join(","), "--assistant", language]);
+      await job.output.waitFor(/\[assistant\] .*listening on temp_memory:inbox/, 40_000);
+      const { redisDir } = await expectUp(job, ports, language);
+      const token = /Authorization: Bearer (\S+)/.exec(job.output.text)![1]!;
+
+      const userId = `dev_cluster_${language}`;
+      const tab = await connect(`http://127.0.0.1:${ports[1]}`, { userId });
+      const updates: DraftUpdate[] = [];
+      const stored: Message[] = [];
+      tab.on("draft:update", (update) => updates.push(update));
+      tab.on("message:new", (message) => stored.push(message));
+      try {
+        const added = await fetch(`http://127.0.0.1:${ports[0]}/api/v1/users/${userId}/messages`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ content: "Is anyone there?" }),
+        });
+        expect(added.status).toBe(201);
+        const { message } = (await added.json()) as { message: Message };
+        await until("the tab got the assistant's stored reply", () => stored.some((seen) => seen.role === "assistant"), 20_000, 20);
+        const reply = stored.find((seen) => seen.role === "assistant")!;
+        expect(reply).toMatchObject({ content: "You wrote 3 words: Is anyone there?", meta: { inReplyTo: message.id } });
+        expect(updates.map((update) => update.id)).toEqual(updates.map(() => reply.id));
+        expect(updates.map((update) => update.seq)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+        expect(updates.map((update) => update.chunk).join("")).toBe(reply.content);
+        await job.output.waitFor(new RegExp(`\\[assistant\\] replied ${message.id} ${reply.id}`), 5_000);
+      } finally {
+        tab.close();
+      }
+
+      process.kill(-job.child.pid!, "SIGINT");
+      await expectAllGone(job, ports, redisDir);
+      expect(job.output.text).toContain("dev-cluster: stopped");
+    },
+  );
+
   it("refuses bad --ports with a usage line and exit code 2", async () => {
     const job = startJob(process.execPath, [
       "--conditions=@scrollback/source",
@@ -148,5 +195,18 @@ describe("npm run dev:cluster", () => {
     ]);
     expect(await job.exited).toBe(2);
     expect(job.output.text).toMatch(/--ports must be/);
+  });
+
+  it("refuses an unknown --assistant with a usage line and exit code 2", async () => {
+    const job = startJob(process.execPath, [
+      "--conditions=@scrollback/source",
+      "--import",
+      "tsx",
+      "scripts/dev-cluster.ts",
+      "--assistant",
+      "ruby",
+    ]);
+    expect(await job.exited).toBe(2);
+    expect(job.output.text).toMatch(/--assistant must be python or node, got "ruby"; usage:/);
   });
 });
