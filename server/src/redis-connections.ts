@@ -76,6 +76,14 @@ function roleOptions(role: Role): RedisOptions {
   return { ...base, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: COMMAND_TIMEOUT_MS };
 }
 
+/** REDIS_USERNAME / REDIS_PASSWORD, leaving out what is not set. */
+function definedAuth(target: RedisTarget): { username?: string; password?: string } {
+  return {
+    ...(target.username !== undefined && { username: target.username }),
+    ...(target.password !== undefined && { password: target.password }),
+  };
+}
+
 /**
  * Creates one client of `role` for `target`.
  * @throws {ConfigError} when a REDIS_TLS_* file cannot be used.
@@ -118,7 +126,9 @@ export function createRedisClient(target: RedisTarget, role: Role): RedisClient 
         failoverDetector: true,
       });
     case "standalone":
-      if (target.url) return new Redis(target.url, options);
+      // Credentials in REDIS_URL win; without them, REDIS_USERNAME / REDIS_PASSWORD
+      // apply (ioredis fills only what the URL leaves unset).
+      if (target.url) return new Redis(target.url, { ...options, ...definedAuth(target) });
       return new Redis({ ...options, ...auth, host: target.host, port: target.port, db: target.db });
   }
 }
@@ -202,8 +212,8 @@ export async function probeRedis(target: RedisTarget, timeoutMs = 1_000): Promis
     ...(tls && { tls }),
   };
   const client = target.url
-    ? new Redis(target.url, options)
-    : new Redis({ ...options, host: target.host, port: target.port, db: target.db });
+    ? new Redis(target.url, { ...options, ...definedAuth(target) })
+    : new Redis({ ...options, ...definedAuth(target), host: target.host, port: target.port, db: target.db });
   client.on("error", () => {});
   try {
     await client.connect();

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis, TEST_REDIS_USERS } from "../../dev/redis-server.js";
 import { connect, nextEvent, requestOk, type TestSocket } from "../support/clients.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
+import { waitReady } from "../support/wait.js";
 
 const RENAMED_AWAY = ["CONFIG", "KEYS", "MONITOR", "DEBUG", "FLUSHALL", "FLUSHDB"];
 const TOKEN = "acl-service-token";
@@ -109,5 +110,26 @@ describe("under the least-privilege user, on a Redis without CONFIG, KEYS, MONIT
     expect(refusals.some((line) => line.startsWith("scrollback: command scan"))).toBe(true);
     expect(refusals.some((line) => line.startsWith("scrollback-cli: command rpush"))).toBe(true);
     await redis.client().call("ACL", "LOG", "RESET");
+  });
+});
+
+describe("credentials given beside REDIS_URL", () => {
+  it("REDIS_USERNAME / REDIS_PASSWORD apply to a REDIS_URL without credentials (else the server would be the default user, or refused)", async () => {
+    const { username, password } = TEST_REDIS_USERS.server;
+    const [replica] = await startReplicas(1, {
+      STORE: "redis",
+      REDIS_URL: `redis://127.0.0.1:${redis.port}`,
+      REDIS_USERNAME: username,
+      REDIS_PASSWORD: password,
+    });
+    try {
+      await waitReady(replica!.url, 10_000);
+      const socket = await connect(replica!.url, { userId: "url_plus_user" });
+      sockets.push(socket);
+      await requestOk(socket, "message:add", { id: "beside-url-1", content: "stored as scrollback" });
+      expect(await redis.client().llen("temp_memory:url_plus_user:messages")).toBe(1);
+    } finally {
+      await replica!.close();
+    }
   });
 });

@@ -243,7 +243,7 @@ const OPERATIONS: Record<ApiRouteName, JsonObject> = {
     description:
       "Like `draft:append` (PROTOCOL.md §4, Drafts): appends `chunk` to the draft stored under `id` (creating it, with `role`, default `assistant`) and sends `draft:update` to all the user's connections. " +
       "Store the finished reply with `POST …/messages` and the same `id`: it replaces the draft everywhere. " +
-      "409 DRAFT_CLOSED once that message is kept, 409 TOO_MANY_DRAFTS beyond MAX_DRAFTS_PER_USER live drafts, 413 when the draft would exceed MAX_MESSAGE_BYTES, 429 beyond DRAFT_CHUNKS_PER_SECOND chunks per user (`Retry-After`).",
+      "409 DRAFT_CLOSED once that message is kept, 409 TOO_MANY_DRAFTS beyond MAX_DRAFTS_PER_USER live drafts, 413 when the draft would exceed MAX_MESSAGE_BYTES, 429 beyond DRAFT_CHUNKS_PER_SECOND chunks per user (`Retry-After`), 507 STORE_FULL when Redis is out of memory.",
     parameters: [userIdParameter, draftIdParameter],
     requestBody: { required: true, content: json(ref("DraftChunk"), EXAMPLES.chunk) },
     responses: {
@@ -255,6 +255,7 @@ const OPERATIONS: Record<ApiRouteName, JsonObject> = {
         ERROR_CODES.TOO_LARGE,
         ERROR_CODES.RATE_LIMITED,
         ERROR_CODES.UNAVAILABLE,
+        ERROR_CODES.STORE_FULL,
         ...API_ERRORS,
       ]),
     },

@@ -212,16 +212,11 @@ export class RedisStore implements Store {
     const call = this.appendCall(userId, message, options, announcement, inScript);
     const replicas = this.options.waitReplicas;
     const reporting = <T>(add: () => Promise<T>) => this.reportingInboxType(message.id, add);
-    let outcome: { kept: unknown; reached: number };
-    try {
-      outcome = replicas
-        ? await this.runWaiting(key, (client) => reporting(() => this.appendAndWait(client, call, replicas)))
-        : { kept: await this.run(key, () => reporting(() => runScript(this.client, SCRIPTS.appendMessage, call))), reached: 0 };
-    } catch (error) {
-      if (error instanceof AppError && error.code === ERROR_CODES.STORE_FULL) this.full = true;
-      throw error;
-    }
-    const { kept, reached } = outcome;
+    const { kept, reached } = await this.noteFull(() =>
+      replicas
+        ? this.runWaiting(key, (client) => reporting(() => this.appendAndWait(client, call, replicas)))
+        : this.run(key, () => reporting(() => runScript(this.client, SCRIPTS.appendMessage, call))).then((kept) => ({ kept, reached: 0 })),
+    );
     // A duplicate writes nothing, so only a stored add shows there is room again.
     if (kept === 0) this.full = false;
     if (kept === 0 && entry && !inScript) await this.appendToInboxAfterStore(entry);
@@ -258,7 +253,7 @@ export class RedisStore implements Store {
       { id: chunk.id, role: chunk.role, chunk: chunk.chunk, idleMs },
       options.origin,
     );
-    const [outcome, seq, length] = (await this.run(key, () =>
+    const [outcome, seq, length] = (await this.noteFull(() => this.run(key, () =>
       runScript(this.client, SCRIPTS.appendDraft, {
         keys: [key, messageIdsKey(keyPrefix, userId)],
         args: [
@@ -273,7 +268,7 @@ export class RedisStore implements Store {
           announcement?.after ?? "",
         ],
       }),
-    )) as [string, number?, number?];
+    ))) as [string, number?, number?];
     if (outcome === "closed") throw draftClosed(chunk.id);
     if (outcome === "large") throw tooLarge(`content: the draft would be over ${maxBytes} UTF-8 bytes`);
     if (outcome === "full") throw tooManyDrafts(maxPerUser);
@@ -351,6 +346,16 @@ export class RedisStore implements Store {
       );
     }
     return this.pingInFlight;
+  }
+
+  /** Runs a write, remembering a STORE_FULL refusal for `isFull`. */
+  private async noteFull<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (error instanceof AppError && error.code === ERROR_CODES.STORE_FULL) this.full = true;
+      throw error;
+    }
   }
 
   /**
