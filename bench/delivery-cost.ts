@@ -7,7 +7,7 @@
  *
  *   node --conditions=@scrollback/source --import tsx bench/delivery-cost.ts [--root DIR] [--rounds 3]
  *
- * `--root` runs the server of another checkout (e.g. a worktree of the
+ * `--profile DIR` writes a CPU profile of replica B there. `--root` runs the server of another checkout (e.g. a worktree of the
  * commit before a change), so both can be measured on the same machine state.
  */
 import { join, resolve } from "node:path";
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     adds: { type: "string", default: "20000" },
     inflight: { type: "string", default: "4" },
     rounds: { type: "string", default: "3" },
+    profile: { type: "string" },
   },
 });
 const users = Number(values.users);
@@ -51,7 +52,14 @@ const options: ServerProcessOptions = {
   settings: { redisUrl: redis.url, keyPrefix: "temp_memory", historyMax: 15, historyTtlSeconds: 86_400, contentBytes: 200 },
 };
 const [a, b] = await Promise.all(
-  ["A", "B"].map((label) => startWorker(script, { env: { BENCH_SERVER: JSON.stringify(options) }, label: `replica ${label}` })),
+  ["A", "B"].map((label) =>
+    startWorker(script, {
+      env: { BENCH_SERVER: JSON.stringify(options) },
+      // `--profile DIR`: a V8 CPU profile of replica B (bench/profile-summary.ts reads it).
+      nodeFlags: values.profile && label === "B" ? ["--cpu-prof", `--cpu-prof-dir=${resolve(values.profile)}`] : [],
+      label: `replica ${label}`,
+    }),
+  ),
 );
 const [urlA, urlB] = await Promise.all([a!, b!].map(async (worker) => `http://127.0.0.1:${await worker.call<number>("port")}`));
 const senders: Socket[] = [];
