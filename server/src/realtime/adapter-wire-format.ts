@@ -76,9 +76,11 @@ export interface ForwardableBroadcast {
   /**
    * The Socket.IO packet as socket.io-parser encodes an EVENT in the main
    * namespace without an ack id: "2" and the JSON of its data, i.e. exactly
-   * what the receiving adapter would encode again after parsing it.
+   * what the receiving adapter would encode again after parsing it. A
+   * function: the bytes are decoded to a string only when some socket
+   * is to get them.
    */
-  packet: string;
+  packet(): string;
 }
 
 /**
@@ -110,7 +112,8 @@ export function readForwardableBroadcast(raw: Buffer): ForwardableBroadcast | nu
     return null;
   }
   if (typeof uid !== "string" || !isBroadcastOptions(opts)) return null;
-  return { uid, opts, packet: `${EVENT}${raw.toString("utf8", dataStart, dataEnd)}` };
+  let packet: string | undefined;
+  return { uid, opts, packet: () => (packet ??= `${EVENT}${raw.toString("utf8", dataStart, dataEnd)}`) };
 }
 
 function isBroadcastOptions(opts: unknown): opts is ForwardableBroadcast["opts"] {

@@ -77,17 +77,23 @@ export function deliverPreEncoded<T>(adapter: T): T {
   return adapter;
 }
 
-/** socket.io-adapter's `broadcast`, with the packet already encoded. */
+/**
+ * socket.io-adapter's `broadcast`, with the packet already encoded, and
+ * the WebSocket frame made only once a local socket is to get it: the
+ * replica that wrote an add receives its own broadcast, with nobody to send
+ * it to when the user's one tab sent it (`except`).
+ */
 function deliver(internals: AdapterInternals, broadcast: ForwardableBroadcast): void {
   const { rooms, except, flags } = broadcast.opts;
   const options: PacketOptions = { preEncoded: true, volatile: flags.volatile, compress: flags.compress };
-  // `_encode` asks `this.encoder` for the packets, then precomputes the WebSocket frame of a single string one.
-  const encoded = internals._encode.call({ encoder: { encode: () => [broadcast.packet] } }, undefined, options);
+  let encoded: unknown[] | undefined;
   let decoded: unknown;
   internals.apply({ rooms: new Set(rooms), except: new Set(except) }, (socket) => {
+    // `_encode` asks `this.encoder` for the packets, then precomputes the WebSocket frame of a single string one.
+    encoded ??= internals._encode.call({ encoder: { encode: () => [broadcast.packet()] } }, undefined, options);
     // Only `onAnyOutgoing` listeners need the packet as an object (none in this server): decode it for them alone.
     if (socket.listenersAnyOutgoing().length > 0) {
-      decoded ??= { type: 2, nsp: "/", data: JSON.parse(broadcast.packet.slice(1)) };
+      decoded ??= { type: 2, nsp: "/", data: JSON.parse(broadcast.packet().slice(1)) };
       socket.notifyOutgoingListeners(decoded);
     }
     socket.client.writeToEngine(encoded, options);
