@@ -28,16 +28,15 @@ afterEach(async () => {
 });
 
 /** Emits BURST events to one connection in one go; returns how many writes reached its TCP socket and what arrived. */
-async function burst(batched: boolean): Promise<{ writes: number; received: number[] }> {
+async function burst(batched: boolean, upgrade = false): Promise<{ writes: number; received: number[] }> {
   const http = createServer();
   const io = new Server(http);
   if (batched) batchWritesOfEveryConnection(io.engine);
-  const connected = new Promise<{ conn: { transport: { socket: { _socket: Record<string, unknown> } } } }>((resolve) =>
-    io.on("connection", (socket) => resolve(socket as never)),
-  );
+  type Connection = { conn: { transport: { name: string; socket: { _socket: Record<string, unknown> } } } };
+  const connected = new Promise<Connection>((resolve) => io.on("connection", (socket) => resolve(socket as never)));
   await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
   const client = ioClient(`http://127.0.0.1:${(http.address() as AddressInfo).port}`, {
-    transports: ["websocket"],
+    transports: upgrade ? ["polling", "websocket"] : ["websocket"],
     forceNew: true,
     reconnection: false,
   });
@@ -45,6 +44,7 @@ async function burst(batched: boolean): Promise<{ writes: number; received: numb
   const received: number[] = [];
   client.on("n", (n: number) => received.push(n));
   const serverSocket = await connected;
+  await until("the connection is on WebSocket", () => serverSocket.conn.transport.name === "websocket", 5_000, 10);
 
   // Count the writes that reach the TCP socket (`_writev` for several chunks at once, `_write` for one).
   const tcp = serverSocket.conn.transport.socket._socket;
@@ -64,6 +64,12 @@ async function burst(batched: boolean): Promise<{ writes: number; received: numb
 
 it("a burst to one connection leaves in a couple of writes, whole and in order", async () => {
   const { writes, received } = await burst(true);
+  expect(received).toEqual(Array.from({ length: BURST }, (_, n) => n));
+  expect(writes).toBeLessThanOrEqual(3);
+});
+
+it("also batches a connection that started on polling and upgraded", async () => {
+  const { writes, received } = await burst(true, true);
   expect(received).toEqual(Array.from({ length: BURST }, (_, n) => n));
   expect(writes).toBeLessThanOrEqual(3);
 });
