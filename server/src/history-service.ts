@@ -17,7 +17,7 @@ import {
 } from "@scrollback/client/protocol/schemas";
 import { tooLarge, unavailable } from "./errors.js";
 import type { HistoryOperations } from "./history-operations.js";
-import type { Metrics } from "./metrics.js";
+import type { Metrics, StoreOperation } from "./metrics.js";
 import { parsePayload } from "./parse-payload.js";
 import {
   type AppendResult,
@@ -185,8 +185,8 @@ export class HistoryService implements HistoryOperations {
    * stored: `lateSuccess` still tells the user's connections about it (a
    * retry would only come back as a duplicate, which fans nothing out).
    */
-  private async timed<T>(operation: string, call: () => Promise<T>, lateSuccess?: (result: T) => void): Promise<T> {
-    const stop = this.options.metrics.storeLatency.startTimer({ operation });
+  private async timed<T>(operation: StoreOperation, call: () => Promise<T>, lateSuccess?: (result: T) => void): Promise<T> {
+    const startedAt = performance.now();
     try {
       return await withTimeout(call(), {
         ms: STORE_DEADLINE_MS,
@@ -196,7 +196,7 @@ export class HistoryService implements HistoryOperations {
         lateSuccess,
       });
     } finally {
-      stop();
+      this.options.metrics.storeSeries[operation].observe((performance.now() - startedAt) / 1_000);
     }
   }
 }

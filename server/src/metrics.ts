@@ -31,6 +31,8 @@ export interface Metrics {
   eventSeries: Readonly<Record<ClientEventName, Readonly<Record<EventOutcome, EventSeries>>>>;
   /** Store call latency by operation. */
   storeLatency: Histogram<"operation">;
+  /** Its series of each operation, bound once like {@link Metrics.eventSeries}. */
+  storeSeries: Readonly<Record<StoreOperation, { observe(seconds: number): void }>>;
   /** Whether the store answers: sets `scrollback_store_up` and its deprecated alias `scrollback_redis_up`. */
   storeUp: { set(value: 0 | 1): void };
   /** List elements skipped because they are not readable messages. */
@@ -48,6 +50,10 @@ export interface Metrics {
   /** 1 while the store refuses adds for lack of memory (STORE_FULL), else 0. */
   storeFull: Gauge;
 }
+
+/** The store calls whose latency `storeLatency` records (history-service.ts). */
+export const STORE_OPERATIONS = ["append", "load", "search", "clear"] as const;
+export type StoreOperation = (typeof STORE_OPERATIONS)[number];
 
 /** Seconds: from well under a millisecond (memory store) to the 2 s store deadline and past it. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5];
@@ -104,6 +110,16 @@ export function createMetrics(build: { commit?: string } = {}): Metrics {
     eventSeries[event] = byOutcome;
   }
 
+  const storeLatency = new Histogram({
+    name: "scrollback_store_duration_seconds",
+    help: "Store call latency by operation",
+    labelNames: ["operation"],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+    registers: [registry],
+  });
+  const storeSeries = {} as Record<StoreOperation, { observe(seconds: number): void }>;
+  for (const operation of STORE_OPERATIONS) storeSeries[operation] = storeLatency.labels(operation);
+
   const storeUpGauge = new Gauge({
     name: "scrollback_store_up",
     help: "1 while the store (Redis or memory) answers its ping, else 0",
@@ -120,13 +136,8 @@ export function createMetrics(build: { commit?: string } = {}): Metrics {
     connections: new Gauge({ name: "scrollback_connections", help: "Open Socket.IO connections", registers: [registry] }),
     events,
     eventSeries,
-    storeLatency: new Histogram({
-      name: "scrollback_store_duration_seconds",
-      help: "Store call latency by operation",
-      labelNames: ["operation"],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
-      registers: [registry],
-    }),
+    storeLatency,
+    storeSeries,
     storeUp: {
       set(value) {
         storeUpGauge.set(value);

@@ -21,14 +21,17 @@ export interface TimeoutOptions<T, F> {
 
 /**
  * `work`'s outcome, or `onTimeout`'s once `ms` have passed. The timer is
- * cleared either way, and a rejection of `work` after the timeout is
- * expected (already answered), never left unhandled.
+ * cleared once `work` settles first, and a rejection of `work` after the
+ * timeout is expected (already answered), never left unhandled.
+ *
+ * One promise settled by whichever comes first rather than a `Promise.race`
+ * inside an async function: every store call goes through here, and those
+ * two layers were two more promises per call.
  */
-export async function withTimeout<T, F = never>(work: Promise<T>, options: TimeoutOptions<T, F>): Promise<T | F> {
-  let timer: NodeJS.Timeout | undefined;
-  let timedOut = false;
-  const deadline = new Promise<F>((resolve, reject) => {
-    timer = setTimeout(() => {
+export function withTimeout<T, F = never>(work: Promise<T>, options: TimeoutOptions<T, F>): Promise<T | F> {
+  return new Promise<T | F>((resolve, reject) => {
+    let timedOut = false;
+    const timer = setTimeout(() => {
       timedOut = true;
       try {
         resolve(options.onTimeout());
@@ -36,16 +39,20 @@ export async function withTimeout<T, F = never>(work: Promise<T>, options: Timeo
         reject(error);
       }
     }, options.ms);
+    work.then(
+      (result) => {
+        if (timedOut) {
+          options.lateSuccess?.(result);
+          return;
+        }
+        clearTimeout(timer);
+        resolve(result);
+      },
+      (error: unknown) => {
+        if (timedOut) return;
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  work.then(
-    (result) => {
-      if (timedOut) options.lateSuccess?.(result);
-    },
-    () => {},
-  );
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -7,6 +7,7 @@
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
+import { io as ioClient } from "socket.io-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { decodeRoomBroadcast, encodeRoomBroadcast } from "../../server/src/realtime/adapter-wire-format.js";
@@ -96,4 +97,43 @@ it("a broadcast the adapter publishes is decoded by our module, and is what we w
   expect(decoded).toEqual({ uid, room: ROOM, except: ["some-socket-id"], event: "message:new", payload: message });
   // The same message; only the key order differs.
   expect(JSON.parse(encodeRoomBroadcast(decoded!))).toEqual(JSON.parse(raw.toString("utf8")));
+});
+
+it("a receiving replica forwards our broadcasts undecoded and the adapter's own as before, in publish order, leaving out `except`, over WebSocket and polling", async () => {
+  const [sender, receiver] = replicas as [Replica, Replica];
+  const installed = Object.hasOwn(receiver.io.of("/").adapter, "onRawMessage");
+  expect(installed, "pre-encoded-delivery.ts no longer finds the socket.io-adapter internals it needs").toBe(true);
+  const excepted = await connect(receiver.url, {});
+  const polling = ioClient(receiver.url, { transports: ["polling"], forceNew: true, reconnection: false });
+  await new Promise<void>((resolve, reject) => {
+    polling.once("connect", () => resolve());
+    polling.once("connect_error", reject);
+  });
+  sockets.push(excepted, polling as unknown as TestSocket);
+  const [member] = sockets as [TestSocket];
+  const collect = (socket: { on(event: string, listener: (message: { id: string }) => void): unknown }) => {
+    const ids: string[] = [];
+    socket.on("message:new", (message) => ids.push(message.id));
+    return ids;
+  };
+  const [memberIds, exceptedIds, pollingIds] = [collect(member), collect(excepted), collect(polling)];
+
+  const ours = (id: string, except: string[]) => {
+    const message = { id, userId: USER, role: "user", content: `ours ${id} "é" \u2028`, timestamp: new Date().toISOString() };
+    const prepared = prepareRoomBroadcast(sender.io.of("/").adapter, ROOM, except[0], "message:new", message);
+    return redis.client().spublish(prepared!.channel, prepared!.payload);
+  };
+  // One connection publishes both kinds, so Redis delivers them in this order.
+  await ours("o1", [excepted.id!]);
+  sender.io.to(ROOM).emit("message:new", { id: "s1", userId: USER, role: "user", content: "stock", timestamp: new Date().toISOString() });
+  await ours("o2", []);
+  await until(
+    "every member has all it should get",
+    async () => memberIds.length === 3 && pollingIds.length === 3 && exceptedIds.length === 2,
+    5_000,
+    20,
+  );
+  expect(memberIds).toEqual(["o1", "s1", "o2"]);
+  expect(pollingIds).toEqual(["o1", "s1", "o2"]);
+  expect(exceptedIds).toEqual(["s1", "o2"]);
 });

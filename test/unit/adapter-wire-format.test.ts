@@ -1,12 +1,15 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { Encoder } from "socket.io-parser";
 import { describe, expect, it } from "vitest";
 import {
   ADAPTER_FORMAT_VERSION,
   decodeRoomBroadcast,
   encodeRoomBroadcast,
   type RoomBroadcast,
+  readForwardableBroadcast,
+  roomBroadcastMessage,
 } from "../../server/src/realtime/adapter-wire-format.js";
 
 const SERVER_DIR = join(import.meta.dirname, "../../server");
@@ -38,6 +41,38 @@ describe("adapter wire format", () => {
     expect(decodeRoomBroadcast(Buffer.from([0x83, 0xa3, 0x75, 0x69, 0x64]))).toBeNull();
     expect(decodeRoomBroadcast(Buffer.from("{not json"))).toBeNull();
     expect(decodeRoomBroadcast(Buffer.from("null"))).toBeNull();
+  });
+
+  it("encodes the message the adapter would publish, which any JSON reader reads back whole", () => {
+    expect(JSON.parse(encodeRoomBroadcast(broadcast))).toEqual(roomBroadcastMessage(broadcast));
+  });
+
+  it("reads the head of what it encodes and leaves the packet as socket.io-parser encodes it", () => {
+    const tricky: RoomBroadcast = {
+      ...broadcast,
+      uid: 'emit,"nsp":"/"',
+      room: 'user:a,"packet":{"type":2,"data":[',
+      except: ['x"}}}', "socket-2"],
+    };
+    for (const each of [broadcast, tricky, { ...broadcast, except: [], event: "history:cleared", payload: {} }]) {
+      const [expectedPacket] = new Encoder().encode({ type: 2, nsp: "/", data: [each.event, each.payload] });
+      const read = readForwardableBroadcast(Buffer.from(encodeRoomBroadcast(each)));
+      expect(read && { uid: read.uid, opts: read.opts, packet: read.packet() }).toEqual({
+        uid: each.uid,
+        opts: { rooms: [each.room], except: each.except, flags: {} },
+        packet: expectedPacket,
+      });
+    }
+  });
+
+  it("leaves everything else to the stock path: the adapter's own layout, truncated or foreign messages", () => {
+    const encoded = encodeRoomBroadcast(broadcast);
+    expect(readForwardableBroadcast(Buffer.from(JSON.stringify(roomBroadcastMessage(broadcast))))).toBeNull();
+    expect(readForwardableBroadcast(Buffer.from(encoded.slice(0, -1)))).toBeNull();
+    expect(readForwardableBroadcast(Buffer.from(encoded.replace('"type":3', '"type":2')))).toBeNull();
+    expect(readForwardableBroadcast(Buffer.from(encoded.replace('"rooms":["user:alice"]', '"rooms":"user:alice"')))).toBeNull();
+    expect(readForwardableBroadcast(Buffer.from([0x83, 0xa3, 0x75, 0x69, 0x64]))).toBeNull();
+    expect(readForwardableBroadcast(Buffer.from("{}"))).toBeNull();
   });
 
   it(`was written for the installed @socket.io/redis-adapter (${ADAPTER_FORMAT_VERSION}), which server/package.json pins`, () => {

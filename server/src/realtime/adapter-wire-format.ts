@@ -1,8 +1,9 @@
 /**
  * The Socket.IO Redis adapter's message format for one room broadcast, in one
  * place: the store publishes broadcasts it encodes here within its write
- * (fanout-adapter.ts), and the CLI decodes the ones it reads off a room's
- * channel (cli/room-broadcasts.ts).
+ * (fanout-adapter.ts), the receiving replicas forward them to their sockets
+ * without decoding the payload (pre-encoded-delivery.ts), and the CLI
+ * decodes the ones it reads off a room's channel (cli/room-broadcasts.ts).
  *
  * This is not a public API of @socket.io/redis-adapter: it is read from
  * its sharded adapter (`ShardedRedisAdapter.encode`/`onRawMessage`) and
@@ -43,10 +44,89 @@ export function roomBroadcastMessage(broadcast: RoomBroadcast) {
 
 /**
  * What the adapter publishes for `broadcast`: plain JSON, as it encodes any
- * message without binary data (our payloads are JSON by schema).
+ * message without binary data (our payloads are JSON by schema). Its keys
+ * are in the order {@link readForwardableBroadcast} recognises, the Socket.IO
+ * packet's data last, so that a receiving replica can send those bytes on
+ * without parsing them; any reader of JSON, the stock adapter included,
+ * reads the same message as `roomBroadcastMessage(broadcast)`.
  */
 export function encodeRoomBroadcast(broadcast: RoomBroadcast): string {
-  return JSON.stringify(roomBroadcastMessage(broadcast));
+  const opts = JSON.stringify({ rooms: [broadcast.room], except: broadcast.except, flags: {} });
+  const packetData = JSON.stringify([broadcast.event, broadcast.payload]);
+  return `${HEAD}${JSON.stringify(broadcast.uid)}${OPTS_AT}${opts}${PACKET_AT}${packetData}${TAIL}`;
+}
+
+// The fixed parts of encodeRoomBroadcast's layout.
+const HEAD = '{"uid":';
+const OPTS_AT = `,"nsp":"/","type":${BROADCAST},"data":{"opts":`;
+const PACKET_AT = `,"packet":{"type":${EVENT},"data":`;
+const TAIL = "}}}";
+const HEAD_BYTES = Buffer.from(HEAD);
+const OPTS_AT_BYTES = Buffer.from(OPTS_AT);
+const PACKET_AT_BYTES = Buffer.from(PACKET_AT);
+const TAIL_BYTES = Buffer.from(TAIL);
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+/** A room broadcast in {@link encodeRoomBroadcast}'s layout, its Socket.IO packet left encoded. */
+export interface ForwardableBroadcast {
+  uid: string;
+  /** socket.io-adapter's BroadcastOptions as they travel (arrays, not sets). */
+  opts: { rooms: string[]; except: string[]; flags: { volatile?: boolean; compress?: boolean } };
+  /**
+   * The Socket.IO packet as socket.io-parser encodes an EVENT in the main
+   * namespace without an ack id: "2" and the JSON of its data, i.e. exactly
+   * what the receiving adapter would encode again after parsing it. A
+   * function: the bytes are decoded to a string only when some socket
+   * is to get them.
+   */
+  packet(): string;
+}
+
+/**
+ * The broadcast in `raw` when it has {@link encodeRoomBroadcast}'s layout
+ * (the store's broadcasts), reading only its small head: the packet's data
+ * is sliced, not parsed. Null for anything else (the stock adapter's own
+ * messages put the packet first), which the stock path then reads.
+ *
+ * The fixed parts are found by their first occurrence: each starts with
+ * `,"`, which cannot occur inside a JSON string (a quote there is escaped).
+ */
+export function readForwardableBroadcast(raw: Buffer): ForwardableBroadcast | null {
+  if (raw.length < HEAD_BYTES.length + TAIL_BYTES.length || HEAD_BYTES.compare(raw, 0, HEAD_BYTES.length) !== 0) return null;
+  const optsAt = raw.indexOf(OPTS_AT_BYTES, HEAD_BYTES.length);
+  if (optsAt < 0) return null;
+  const optsStart = optsAt + OPTS_AT_BYTES.length;
+  const packetAt = raw.indexOf(PACKET_AT_BYTES, optsStart);
+  if (packetAt < 0) return null;
+  const dataStart = packetAt + PACKET_AT_BYTES.length;
+  const dataEnd = raw.length - TAIL_BYTES.length;
+  if (dataEnd <= dataStart || TAIL_BYTES.compare(raw, dataEnd, raw.length) !== 0) return null;
+  if (raw[dataStart] !== OPEN_BRACKET || raw[dataEnd - 1] !== CLOSE_BRACKET) return null;
+  let uid: unknown;
+  let opts: unknown;
+  try {
+    uid = JSON.parse(raw.toString("utf8", HEAD_BYTES.length, optsAt));
+    opts = JSON.parse(raw.toString("utf8", optsStart, packetAt));
+  } catch {
+    return null;
+  }
+  if (typeof uid !== "string" || !isBroadcastOptions(opts)) return null;
+  let packet: string | undefined;
+  return { uid, opts, packet: () => (packet ??= `${EVENT}${raw.toString("utf8", dataStart, dataEnd)}`) };
+}
+
+function isBroadcastOptions(opts: unknown): opts is ForwardableBroadcast["opts"] {
+  const candidate = opts as Partial<ForwardableBroadcast["opts"]> | null;
+  const strings = (value: unknown) => Array.isArray(value) && value.every((item) => typeof item === "string");
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    strings(candidate.rooms) &&
+    strings(candidate.except) &&
+    typeof candidate.flags === "object" &&
+    candidate.flags !== null
+  );
 }
 
 /**

@@ -6,6 +6,7 @@
 import { createShardedAdapter } from "@socket.io/redis-adapter";
 import type { RedisClient } from "../redis-connections.js";
 import { encodeRoomBroadcast, roomBroadcastMessage } from "./adapter-wire-format.js";
+import { deliverPreEncoded } from "./pre-encoded-delivery.js";
 import { userRoom } from "./rooms.js";
 
 /**
@@ -27,9 +28,18 @@ function internalsOf(adapter: unknown): AdapterInternals | undefined {
   return typeof candidate?.computeChannel === "function" ? (candidate as AdapterInternals) : undefined;
 }
 
-/** The adapter factory to pass to `new Server({ adapter })`. */
+/**
+ * The adapter factory to pass to `new Server({ adapter })`: the sharded
+ * adapter, delivering the store's broadcasts without decoding them
+ * (pre-encoded-delivery.ts).
+ */
 export function createFanoutAdapter(pub: RedisClient, sub: RedisClient): ReturnType<typeof createShardedAdapter> {
-  return createShardedAdapter(pub, sub, FANOUT_ADAPTER_OPTIONS);
+  const createStock = createShardedAdapter(pub, sub, FANOUT_ADAPTER_OPTIONS);
+  // Socket.IO calls the factory with `new`, which an arrow function refuses: a function returning an object gives that object.
+  function fanoutAdapter(nsp: unknown) {
+    return deliverPreEncoded(createStock(nsp));
+  }
+  return fanoutAdapter;
 }
 
 /**

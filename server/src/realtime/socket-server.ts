@@ -15,6 +15,7 @@ import { AppError, rateLimited, unavailable, unknownEvent } from "../errors.js";
 import type { HistoryOperations } from "../history-operations.js";
 import type { Metrics } from "../metrics.js";
 import type { RedisConnections } from "../redis-connections.js";
+import { batchWritesOfEveryConnection } from "./batched-writes.js";
 import { boundConnectAttempts } from "./connect-attempts.js";
 import { registerEventHandlers, splitArgs } from "./event-handlers.js";
 import { createFanoutAdapter } from "./fanout-adapter.js";
@@ -89,6 +90,7 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
   });
 
   if (corsOrigins) io.engine.use(refuseForeignOrigins(corsOrigins));
+  batchWritesOfEveryConnection(io.engine);
   // The subscriber's connection is closed with the app (app.ts), which ends this too.
   if (options.redis) disconnectOnSubscriptionLoss(io, options.redis.sub, logger);
 

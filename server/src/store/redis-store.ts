@@ -591,7 +591,7 @@ export class RedisStore implements Store {
   }
 
   /** Runs a command on `key` through the stall guard of the master serving it. */
-  private async run<T>(key: string, command: () => Promise<T>): Promise<T> {
+  private run<T>(key: string, command: () => Promise<T>): Promise<T> {
     return this.guarded(this.stallGuards.forKey(key), command);
   }
 
