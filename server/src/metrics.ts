@@ -52,7 +52,7 @@ export interface Metrics {
 }
 
 /** The store calls whose latency `storeLatency` records (history-service.ts). */
-export const STORE_OPERATIONS = ["append", "load", "search", "clear"] as const;
+export const STORE_OPERATIONS = ["append", "load", "search", "clear", "draft_append", "draft_discard", "drafts"] as const;
 export type StoreOperation = (typeof STORE_OPERATIONS)[number];
 
 /** Seconds: from well under a millisecond (memory store) to the 2 s store deadline and past it. */
