@@ -6,13 +6,13 @@
 import { readFileSync } from "node:fs";
 import type { Draft, DraftUpdate, Message } from "@scrollback/client/protocol";
 import type { Cluster, Redis, Result } from "ioredis";
-import { AppError, draftClosed, internal, tooLarge, tooManyDrafts, unavailable } from "../errors.js";
+import { AppError, draftClosed, internal, rateLimited, tooLarge, tooManyDrafts, unavailable } from "../errors.js";
 import { withTimeout } from "../with-timeout.js";
 import { decodeDraft, sortDrafts } from "./draft-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { MasterStallGuards } from "./master-stall-guards.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
-import { draftsKey, messageIdsKey, messagesKey } from "./redis-keys.js";
+import { draftsKey, inboxQuotaKey, messageIdsKey, messagesKey } from "./redis-keys.js";
 import type { StallGuard } from "./stall-guard.js";
 import {
   type AppendOptions,
@@ -38,7 +38,9 @@ declare module "ioredis" {
   interface RedisCommander<Context> {
     /** lua/appendMessage.lua: 0 when stored, the kept element on a duplicate. */
     appendMessage(...args: AppendArgs): Result<0 | string, Context>;
-    /** lua/appendMessage.lua with its optional KEYS[4]: the same, and the stored message XADDed to the inbox stream. */
+    /** lua/appendMessage.lua with KEYS[4], the user's inbox quota (Cluster: the XADD follows the script). */
+    appendMessageCounted(...args: CountedAppendArgs): Result<0 | string, Context>;
+    /** lua/appendMessage.lua with KEYS[4] and KEYS[5]: the same, and the stored message XADDed to the inbox stream. */
     appendMessageToInbox(...args: InboxAppendArgs): Result<0 | string, Context>;
     /** lua/clearHistory.lua: how many elements were deleted. */
     clearHistory(key: string, idsKey: string, channel?: string, payload?: string): Result<number, Context>;
@@ -77,11 +79,28 @@ type AppendArgs = [
   payload: string,
 ];
 
-/** The same with KEYS[4], the inbox stream, and ARGV[8..11], its entry. */
+/** The same with KEYS[4], the user's inbox quota, and ARGV[8], INBOX_USER_PER_MINUTE. */
+type CountedAppendArgs = [
+  key: string,
+  idsKey: string,
+  draftsKey: string,
+  quotaKey: string,
+  element: string,
+  id: string,
+  checkDuplicate: "1" | "0",
+  max: number,
+  ttlSeconds: number,
+  channel: string,
+  payload: string,
+  perMinute: number,
+];
+
+/** The same with KEYS[5], the inbox stream, and ARGV[9..12], its entry. */
 type InboxAppendArgs = [
   key: string,
   idsKey: string,
   draftsKey: string,
+  quotaKey: string,
   inboxKey: string,
   element: string,
   id: string,
@@ -90,19 +109,24 @@ type InboxAppendArgs = [
   ttlSeconds: number,
   channel: string,
   payload: string,
+  perMinute: number,
   inboxMaxLen: number,
   inboxUserId: string,
   inboxId: string,
   inboxMessage: string,
 ];
 
-/** One add's script call: with or without the inbox. */
-type AppendCall = { inbox: false; args: AppendArgs } | { inbox: true; args: InboxAppendArgs };
+/** One add's script call: without the inbox, counted against the quota only (Cluster), or with the XADD inside. */
+type AppendCall =
+  | { inbox: "none"; args: AppendArgs }
+  | { inbox: "counted"; args: CountedAppendArgs }
+  | { inbox: "inside"; args: InboxAppendArgs };
 
-/** Each command: its script file and how many of its arguments are keys (appendMessage.lua's KEYS[4] is optional). */
+/** Each command: its script file and how many of its arguments are keys (appendMessage.lua's KEYS[4] and KEYS[5] are optional). */
 const LUA_COMMANDS = [
   { name: "appendMessage", file: "appendMessage", numberOfKeys: 3 },
-  { name: "appendMessageToInbox", file: "appendMessage", numberOfKeys: 4 },
+  { name: "appendMessageCounted", file: "appendMessage", numberOfKeys: 4 },
+  { name: "appendMessageToInbox", file: "appendMessage", numberOfKeys: 5 },
   { name: "clearHistory", file: "clearHistory", numberOfKeys: 2 },
   { name: "appendDraft", file: "appendDraft", numberOfKeys: 2 },
   { name: "readDrafts", file: "readDrafts", numberOfKeys: 1 },
@@ -118,8 +142,11 @@ export function defineScrollbackCommands(client: Redis | Cluster): void {
   }
 }
 
-/** The error appendMessage.lua answers when the inbox key holds something other than a stream. */
-const INBOX_TYPE_REPLY = /^INBOXTYPE\b/;
+/** The errors appendMessage.lua answers when the inbox refused the add: its key is not a stream, or its XADD failed. */
+const INBOX_FAILED_REPLY = /^INBOX(TYPE|ADD)\b/;
+
+/** The error appendMessage.lua answers when the user's inbox quota is used up, with the ms until it refills. */
+const INBOX_QUOTA_REPLY = /^INBOXQUOTA (\d+)/;
 
 // Server replies that mean "Redis cannot serve this right now", as opposed to
 // a bug or a wrong key type (appendMessage.lua's INBOXTYPE among them: INTERNAL).
@@ -184,9 +211,12 @@ export interface InboxOptions {
   roles: ReadonlySet<string>;
   /** Approximate cap (`XADD … MAXLEN ~`). */
   maxLen: number;
+  /** How many messages of one user the inbox takes per minute (INBOX_USER_PER_MINUTE); 0 or unset: no quota. */
+  userPerMinute?: number;
   /**
    * Told when an add could not reach the inbox: the key holds something
-   * other than a stream (the add then stored nothing and answers INTERNAL),
+   * other than a stream or the XADD failed (the add then stored nothing and
+   * answers INTERNAL),
    * or, on a Cluster, the XADD after the store failed (the add stays stored
    * and acked; the stream misses it).
    */
@@ -283,9 +313,9 @@ export class RedisStore implements Store {
     const entry = this.inboxEntry(userId, message);
     // On a Cluster the stream sits in another slot than the user's key: the script cannot touch it.
     const inScript = entry && !this.client.isCluster ? entry : undefined;
-    const call = this.appendCall(userId, message, options, announcement, inScript);
+    const call = this.appendCall(userId, message, options, announcement, entry, inScript !== undefined);
     const replicas = this.options.waitReplicas;
-    const reporting = <T>(add: () => Promise<T>) => this.reportingInboxType(message.id, add);
+    const reporting = <T>(add: () => Promise<T>) => this.reportingInboxRefusal(message.id, add);
     const { kept, reached } = replicas
       ? await this.runWaiting(key, (client) => reporting(() => this.appendAndWait(client, call, replicas)))
       : { kept: await this.run(key, () => reporting(() => this.sendAppend(this.client, call))), reached: 0 };
@@ -439,13 +469,18 @@ export class RedisStore implements Store {
     this.stallGuards.close();
   }
 
-  /** appendMessage.lua's call for one add: its KEYS and ARGV, with the inbox's when `entry` enters it within the script. */
+  /**
+   * appendMessage.lua's call for one add: its KEYS and ARGV, with the user's
+   * inbox quota when `entry` enters the inbox, and the entry's XADD when
+   * `xaddInside` (not on a Cluster, where the stream is in another slot).
+   */
   private appendCall(
     userId: string,
     message: NewMessage,
     options: AppendOptions,
     announce: Announcement | undefined,
     entry: InboxEntry | undefined,
+    xaddInside: boolean,
   ): AppendCall {
     const { keyPrefix, historyMax, historyTtlSeconds } = this.options;
     const key = messagesKey(keyPrefix, userId);
@@ -460,9 +495,14 @@ export class RedisStore implements Store {
       announce?.channel ?? "",
       announce?.payload ?? "",
     ] as const;
-    if (!entry) return { inbox: false, args: [key, idsKey, drafts, ...argv] };
-    const { stream, maxLen } = this.options.inbox as InboxOptions;
-    return { inbox: true, args: [key, idsKey, drafts, stream, ...argv, maxLen, entry.userId, entry.id, entry.message] };
+    if (!entry) return { inbox: "none", args: [key, idsKey, drafts, ...argv] };
+    const { stream, maxLen, userPerMinute = 0 } = this.options.inbox as InboxOptions;
+    const quota = inboxQuotaKey(keyPrefix, userId);
+    if (!xaddInside) return { inbox: "counted", args: [key, idsKey, drafts, quota, ...argv, userPerMinute] };
+    return {
+      inbox: "inside",
+      args: [key, idsKey, drafts, quota, stream, ...argv, userPerMinute, maxLen, entry.userId, entry.id, entry.message],
+    };
   }
 
   /** The inbox entry of `message`, or undefined when the inbox is off or does not take its role. */
@@ -473,18 +513,26 @@ export class RedisStore implements Store {
     return { userId, id: message.id, message: JSON.stringify({ ...message, userId }) };
   }
 
-  /** One add on `client`: with the inbox XADD inside the script when the call has it. */
+  /** One add on `client`, as its call says. */
   private sendAppend(client: Redis | Cluster, call: AppendCall): Promise<0 | string> {
-    return call.inbox ? client.appendMessageToInbox(...call.args) : client.appendMessage(...call.args);
+    if (call.inbox === "inside") return client.appendMessageToInbox(...call.args);
+    if (call.inbox === "counted") return client.appendMessageCounted(...call.args);
+    return client.appendMessage(...call.args);
   }
 
-  /** Runs an add, telling `inbox.onProblem` when the script refused it because the inbox key is not a stream. */
-  private async reportingInboxType<T>(messageId: string, add: () => Promise<T>): Promise<T> {
+  /**
+   * Runs an add, answering RATE_LIMITED when the user's inbox quota refused
+   * it, and telling `inbox.onProblem` when the inbox did (its key is not a
+   * stream, or the XADD failed).
+   */
+  private async reportingInboxRefusal<T>(messageId: string, add: () => Promise<T>): Promise<T> {
     try {
       return await add();
     } catch (error) {
-      if (error instanceof Error && INBOX_TYPE_REPLY.test(error.message))
-        this.options.inbox?.onProblem?.({ error, messageId, stored: false });
+      if (!(error instanceof Error)) throw error;
+      const quota = INBOX_QUOTA_REPLY.exec(error.message);
+      if (quota) throw rateLimited(Number(quota[1]), "too many messages for the inbox this minute");
+      if (INBOX_FAILED_REPLY.test(error.message)) this.options.inbox?.onProblem?.({ error, messageId, stored: false });
       throw error;
     }
   }
@@ -497,9 +545,18 @@ export class RedisStore implements Store {
    */
   private async appendToInboxAfterStore(entry: InboxEntry): Promise<void> {
     const { stream, maxLen, onProblem } = this.options.inbox as InboxOptions;
-    const xadd = this.run(stream, () =>
-      this.client.xadd(stream, "MAXLEN", "~", maxLen, "*", "userId", entry.userId, "id", entry.id, "message", entry.message),
-    );
+    // Entries older than the histories' TTL go as in the script; the cut is
+    // this replica's clock here (the script's is Redis's): one round trip.
+    const oldest = Date.now() - this.options.historyTtlSeconds * 1000;
+    const xadd = this.run(stream, async () => {
+      const results = await this.client
+        .pipeline()
+        .xadd(stream, "MAXLEN", "~", maxLen, "*", "userId", entry.userId, "id", entry.id, "message", entry.message)
+        .xtrim(stream, "MINID", oldest)
+        .exec();
+      const failed = (results ?? []).find(([error]) => error)?.[0];
+      if (failed) throw failed;
+    });
     try {
       // The add is stored already: a hanging stream master must not hold its answer for long.
       await withTimeout(xadd, {
@@ -526,7 +583,8 @@ export class RedisStore implements Store {
     redirected = false,
   ): Promise<{ kept: 0 | string; reached: number }> {
     const pipeline = client.pipeline();
-    if (call.inbox) pipeline.appendMessageToInbox(...call.args);
+    if (call.inbox === "inside") pipeline.appendMessageToInbox(...call.args);
+    else if (call.inbox === "counted") pipeline.appendMessageCounted(...call.args);
     else pipeline.appendMessage(...call.args);
     const results = await pipeline.wait(replicas, this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS).exec();
     const [[appendError, kept], [waitError, reached]] = results as [[Error | null, 0 | string], [Error | null, number]];
