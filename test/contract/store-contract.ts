@@ -291,6 +291,29 @@ export function describeStoreContract(name: string, open: (settings: HarnessSett
         expect((await store.append(user, newMessage("x", { id: "after-id" }))).duplicate).toBe(true);
       }));
 
+    it("reads elements as JSON.parse does: one it refuses (NaN, hex, raw control characters in a string) is skipped, and an add of its id is stored, never INTERNAL", () =>
+      withStore({}, async ({ store, writeForeign, skipped }) => {
+        const user = freshUser();
+        const refused = {
+          "nan-1": '{"id":"nan-1","content":"x","n":NaN}',
+          "inf-1": '{"id":"inf-1","content":"x","n":-Infinity}',
+          "hex-1": '{"id":"hex-1","content":"x","n":0x10}',
+          "zero-1": '{"id":"zero-1","content":"x","n":012}',
+          "ctl-1": '{"id":"ctl-1","content":"a\u0001b"}',
+          "lf-1": '{"id":"lf-1","content":"a\nb"}',
+          "tab-1": '{"id":"tab-1","content":"a\tb"}',
+        };
+        for (const element of Object.values(refused)) await writeForeign(user, element);
+        // Tab, LF and CR between the fields are JSON whitespace: that element is read and deduped.
+        await writeForeign(user, '{\n\t"id": "pretty-1",\r\n  "content": "pretty"\n}');
+        const before = skipped();
+        expect((await store.load(user)).messages.map((m) => m.id)).toEqual(["pretty-1"]);
+        expect(skipped() - before).toBe(7);
+        for (const id of Object.keys(refused)) expect((await store.append(user, newMessage("again", { id }))).duplicate).toBe(false);
+        expect((await store.append(user, newMessage("retry", { id: "pretty-1" }))).duplicate).toBe(true);
+        expect((await store.load(user)).messages.map((m) => m.id)).toEqual(["pretty-1", ...Object.keys(refused)]);
+      }));
+
     it("never loses concurrent appends from two clients beyond the cap, never exceeds it, always has a TTL", () =>
       withStore({ historyMax: 50 }, async ({ store, twin }) => {
         const user = freshUser();
