@@ -105,23 +105,39 @@ async function loadOn(node: Redis, library: string, logger: Logger): Promise<voi
 
 /**
  * Loads the library now and whenever `client` becomes ready again (a
- * reconnect, a Sentinel failover) and, on a Cluster, on every master and each
- * node it learns of. A failure (an ACL without FUNCTION, Redis before 7.0)
- * is logged and does not stop the server: only direct writers need it.
+ * reconnect, a Sentinel failover) and, on a Cluster, on each node whenever
+ * its own connection becomes ready (a replica answers READONLY and is
+ * skipped: it gets the function from its master). A failure (an ACL without
+ * FUNCTION, Redis before 7.0) is logged and does not stop the server: only
+ * direct writers need it.
  */
 export function keepDirectWriteFunctionLoaded(client: RedisClient, library: string, logger: Logger): void {
-  if (client.isCluster) {
-    const cluster = client as Cluster;
-    const loadOnMasters = () => Promise.all(cluster.nodes("master").map((node) => loadOn(node, library, logger)));
-    cluster.on("ready", () => void loadOnMasters());
-    cluster.on("+node", (node: Redis) => {
-      if (node.status === "ready") void loadOn(node, library, logger);
-      else node.once("ready", () => void loadOn(node, library, logger));
-    });
-    if (cluster.status === "ready") void loadOnMasters();
+  if (!client.isCluster) {
+    watch(client as Redis, library, logger);
     return;
   }
-  const redis = client as Redis;
-  redis.on("ready", () => void loadOn(redis, library, logger));
-  if (redis.status === "ready") void loadOn(redis, library, logger);
+  const cluster = client as Cluster;
+  const watched = new WeakSet<Redis>();
+  const watchOnce = (node: Redis) => {
+    if (watched.has(node)) return;
+    watched.add(node);
+    watch(node, library, logger);
+  };
+  // ioredis connects to a Cluster node lazily, on its first command: a
+  // master no user has touched yet is connected here, so it gets the library.
+  const watchMasters = () => {
+    for (const node of cluster.nodes("master")) {
+      watchOnce(node);
+      if (node.status === "wait") node.connect().catch(() => undefined);
+    }
+  };
+  cluster.on("+node", watchOnce);
+  cluster.on("ready", watchMasters);
+  if (cluster.status === "ready") watchMasters();
+}
+
+/** Loads on `node` now if it is ready, and on each of its `ready` events. */
+function watch(node: Redis, library: string, logger: Logger): void {
+  node.on("ready", () => void loadOn(node, library, logger));
+  if (node.status === "ready") void loadOn(node, library, logger);
 }
