@@ -230,6 +230,10 @@ describe("INBOX_USER_PER_MINUTE", () => {
     const ids = unread[0]![1].map(([, fields]) => fields[fields.indexOf("id") + 1]);
     expect(ids).toHaveLength(61);
     expect(ids[0]).toBe("victim-1");
+    // The same over Socket.IO (quotas are per user, across transports and replicas).
+    const socket = await socketOf(server, "inbox_flooder");
+    const ack = await new Promise<unknown>((resolve) => socket.emit("message:add", { id: "flood-socket", content: "x" }, resolve));
+    expect(ack).toMatchObject({ error: { code: "RATE_LIMITED", retryAfterMs: expect.any(Number) } });
     // A message outside INBOX_ROLES is not counted, and a retry of a kept one is still a duplicate.
     expect((await post(server, "inbox_flooder", { id: "reply-1", role: "assistant", content: "fine" })).status).toBe(201);
     expect((await post(server, "inbox_flooder", { id: "flood-59", content: "flood 59" })).status).toBe(200);
