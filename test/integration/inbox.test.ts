@@ -12,7 +12,7 @@ import { freePort } from "../../dev/free-port.js";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { createApp } from "../../server/src/app.js";
 import { type Config, loadConfig } from "../../server/src/config.js";
-import { messagesKey } from "../../server/src/store/redis-keys.js";
+import { inboxQuotaKey, messagesKey } from "../../server/src/store/redis-keys.js";
 import { collect, connect, requestOk, type TestSocket } from "../support/clients.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { until, waitReady } from "../support/wait.js";
@@ -237,6 +237,17 @@ describe("INBOX_USER_PER_MINUTE", () => {
     // A message outside INBOX_ROLES is not counted, and a retry of a kept one is still a duplicate.
     expect((await post(server, "inbox_flooder", { id: "reply-1", role: "assistant", content: "fine" })).status).toBe(201);
     expect((await post(server, "inbox_flooder", { id: "flood-59", content: "flood 59" })).status).toBe(200);
+  });
+
+  it("a quota key another program spoiled refuses the user's adds with INTERNAL, writing nothing, until it is deleted", async () => {
+    const server = await serverWith({ INBOX_STREAM: "spoiled:inbox" });
+    await reader.set(inboxQuotaKey("temp_memory", "inbox_spoiled"), "1.5");
+    expect((await post(server, "inbox_spoiled", { id: "spoiled-1", content: "x" })).status).toBe(500);
+    expect(await reader.llen(messagesKey("temp_memory", "inbox_spoiled"))).toBe(0);
+    expect(await reader.exists("spoiled:inbox")).toBe(0);
+    await reader.del(inboxQuotaKey("temp_memory", "inbox_spoiled"));
+    expect((await post(server, "inbox_spoiled", { id: "spoiled-1", content: "x" })).status).toBe(201);
+    expect(await reader.get(inboxQuotaKey("temp_memory", "inbox_spoiled"))).toBe("1");
   });
 });
 

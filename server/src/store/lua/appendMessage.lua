@@ -53,7 +53,8 @@
            duplicate, in which case the history is not written;
            or one of these errors, in which case nothing is written either:
            "INBOXQUOTA <ms>" the user's quota is used up, <ms> until it refills;
-           "INBOXTYPE ..."   KEYS[5] holds something other than a stream;
+           "INBOXTYPE ..."   KEYS[5] holds something other than a stream, or
+                             KEYS[4] something other than a count;
            "INBOXADD ..."    the XADD failed (e.g. the stream's last id is
                              the largest there is).
 ]]
@@ -228,9 +229,13 @@ if check then
 end
 
 -- The inbox's part, before any write: each step may refuse the add.
-if quota then
-  local perMinute = tonumber(ARGV[8])
-  if perMinute > 0 and tonumber(redis.call("GET", quota) or "0") >= perMinute then
+if quota and tonumber(ARGV[8]) > 0 then
+  local used = redis.call("GET", quota) or "0"
+  -- Checked here so that the INCR below, after the XADD, cannot fail.
+  if not string.match(used, "^%d+$") or #used > 15 then
+    return redis.error_reply("INBOXTYPE the inbox quota key " .. quota .. " does not hold a count")
+  end
+  if tonumber(used) >= tonumber(ARGV[8]) then
     return redis.error_reply("INBOXQUOTA " .. math.max(redis.call("PTTL", quota), 1))
   end
 end
