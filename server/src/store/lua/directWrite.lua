@@ -73,7 +73,7 @@ local function scrollbackAdd(keys, args)
   end
   local ok, message = pcall(cjson.decode, args[1])
   if not ok or type(message) ~= "table" then
-    return invalid("the message must be a JSON object")
+    return invalid("the message must be a JSON object (cjson reads no lone UTF-16 surrogate escape)")
   end
   local id, content = message.id, message.content
   if type(id) ~= "string" or #id > 64 or not string.match(id, "^[%w_%-]+$") then
