@@ -18,9 +18,11 @@
  *   ACL too): on the lists LRANGE RPUSH LPOP LINDEX LLEN EXPIRE DEL; on each
  *   list's id index and drafts (hashes named `{<prefix>:<user>:messages}:…`,
  *   hence the second key pattern) HGET HMGET HSET HDEL HEXISTS HGETALL
- *   PEXPIRE PTTL; TYPE and XADD for the inbox stream (INBOX_STREAM, also sent
- *   alone on a Cluster); TIME (drafts' idle clock); SPUBLISH. Then TTL
- *   (tools) and WAIT (REDIS_WAIT_REPLICAS).
+ *   PEXPIRE PTTL; GET INCR on each user's inbox quota (same hash tag); TYPE
+ *   XADD XTRIM for the inbox stream (INBOX_STREAM, also sent alone on a
+ *   Cluster); TIME (drafts' idle clock, the inbox's age trim); SPUBLISH. Then
+ *   TTL (tools), WAIT (REDIS_WAIT_REPLICAS) and FUNCTION LOAD (the
+ *   `scrollback_add` library for direct writers, PROTOCOL.md §9).
  * - the fan-out: SPUBLISH / SSUBSCRIBE / SUNSUBSCRIBE on the adapter's
  *   channels `socket.io#/#…` and the pub/sub canary's `scrollback:canary:…`,
  *   PUBSUB SHARDNUMSUB (the adapter's server count).
@@ -49,7 +51,7 @@ export function serverAclRule(password: string, prefix = DEFAULT_KEY_PREFIX): st
     `on >${password} resetkeys ~${keyPattern(prefix)} ~{${keyPattern(prefix)} resetchannels &socket.io#/#* &scrollback:canary:*`,
     `-@all ${HANDSHAKE}`,
     "+evalsha +eval +lrange +rpush +lpop +lindex +llen +expire +del +ttl +wait",
-    "+hget +hmget +hset +hdel +hexists +hgetall +pexpire +pttl +type +xadd +time",
+    "+hget +hmget +hset +hdel +hexists +hgetall +pexpire +pttl +get +incr +type +xadd +xtrim +time +function|load",
     "+spublish +ssubscribe +sunsubscribe +pubsub|shardnumsub",
   ].join(" ");
 }
@@ -94,5 +96,19 @@ export function assistantAclRule(password: string, streamPattern = DEFAULT_INBOX
     `on >${password} resetkeys ~${streamPattern} resetchannels`,
     "-@all +ping +info +client|setname +select +quit",
     "+xgroup|create +xreadgroup +xack +xautoclaim +xpending",
+  ].join(" ");
+}
+
+/**
+ * `ACL SETUSER` arguments for a program that writes histories directly with
+ * `FCALL scrollback_add` (PROTOCOL.md §9): the function runs with its
+ * caller's permissions, so besides FCALL this is every command the add runs,
+ * on the same keys, and publishing to the user rooms' channels.
+ */
+export function directWriterAclRule(password: string, prefix = DEFAULT_KEY_PREFIX): string {
+  return [
+    `on >${password} resetkeys ~${keyPattern(prefix)} ~{${keyPattern(prefix)} resetchannels &socket.io#/#user:*`,
+    "-@all +ping +info +client|setname +select +quit +fcall",
+    "+llen +lindex +lrange +rpush +lpop +expire +pexpire +pttl +del +hmget +hget +hset +hdel +get +incr +type +xadd +xtrim +time +spublish",
   ].join(" ");
 }

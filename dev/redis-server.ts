@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { ConnectionOptions } from "node:tls";
 import { Redis } from "ioredis";
 import { freePort } from "./free-port.js";
-import { assistantAclRule, cliReadOnlyAclRule, serverAclRule } from "./redis-acl.js";
+import { assistantAclRule, cliReadOnlyAclRule, directWriterAclRule, serverAclRule } from "./redis-acl.js";
 import { makeTestCertificates, type TestCertificates } from "./test-certificates.js";
 
 /**
@@ -26,6 +26,7 @@ export const TEST_REDIS_USERS = {
   cli: { username: "scrollback-cli", password: "scrollback-cli-test-pw" },
   admin: { username: "admin", password: "admin-test-pw" },
   assistant: { username: "scrollback-assistant", password: "scrollback-assistant-test-pw" },
+  writer: { username: "scrollback-writer", password: "scrollback-writer-test-pw" },
 } as const;
 
 /** The inbox streams the test Redis's assistant user may read: `temp_memory:inbox`, and `temp_memory:inbox-<anything>` for tests that want a stream of their own. */
@@ -97,6 +98,8 @@ export interface RedisServer {
   adminUrl: string;
   /** `REDIS_URL` for an assistant reading the inbox (`scrollback-assistant`, streams TEST_INBOX_STREAMS, when `acl` is on, else `url`). */
   assistantUrl: string;
+  /** `REDIS_URL` for a program writing with `FCALL scrollback_add` (`scrollback-writer` when `acl` is on, else `url`). */
+  writerUrl: string;
   /** `REDIS_URL` for the CLI's read-only commands (the `scrollback-cli` user when `acl` is on, else `url`). */
   cliUrl: string;
   /** The credentials in `url` (for REDIS_USERNAME / REDIS_PASSWORD, or a proxy's URL); none without `acl`. */
@@ -188,6 +191,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
     cliUrl: redisUrl(port, acl ? TEST_REDIS_USERS.cli : undefined, tls !== undefined),
     adminUrl: redisUrl(port, admin, tls !== undefined),
     assistantUrl: redisUrl(port, acl ? TEST_REDIS_USERS.assistant : undefined, tls !== undefined),
+    writerUrl: redisUrl(port, acl ? TEST_REDIS_USERS.writer : undefined, tls !== undefined),
     ...(acl ? TEST_REDIS_USERS.server : {}),
     dir,
     certificates,
@@ -246,6 +250,7 @@ async function refusedByAcl(port: number, admin: Credentials, tls?: ConnectionOp
       TEST_REDIS_USERS.server.username,
       TEST_REDIS_USERS.cli.username,
       TEST_REDIS_USERS.assistant.username,
+      TEST_REDIS_USERS.writer.username,
     ];
     return entries
       .map((entry) => {
@@ -269,7 +274,7 @@ function redisUrl(port: number, user: Credentials | undefined, tls = false): str
 
 /** Writes the ACL file of TEST_REDIS_USERS into `dir` and returns its path. */
 function writeAclFile(dir: string): string {
-  const { server, cli, admin, assistant } = TEST_REDIS_USERS;
+  const { server, cli, admin, assistant, writer } = TEST_REDIS_USERS;
   const path = join(dir, "users.acl");
   writeFileSync(
     path,
@@ -280,6 +285,7 @@ function writeAclFile(dir: string): string {
       `user ${server.username} ${serverAclRule(server.password)}`,
       `user ${cli.username} ${cliReadOnlyAclRule(cli.password)}`,
       `user ${assistant.username} ${assistantAclRule(assistant.password, TEST_INBOX_STREAMS)}`,
+      `user ${writer.username} ${directWriterAclRule(writer.password)}`,
       `user ${admin.username} on >${admin.password} ~* &* +@all`,
       "",
     ].join("\n"),

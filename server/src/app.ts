@@ -10,6 +10,7 @@ import express from "express";
 import type { Logger } from "pino";
 import { createAuthenticator } from "./auth/authenticator.js";
 import type { Config } from "./config.js";
+import { directWriteLibrary, keepDirectWriteFunctionLoaded } from "./direct-write-function.js";
 import { assembleHistory, createRedisStore, type IoRef, storeSettings } from "./history-assembly.js";
 import { createHealthRouter } from "./http/health.js";
 import { createMetricsRouter } from "./http/metrics-route.js";
@@ -71,6 +72,9 @@ async function openStore(
       else logger.info("redis answers again");
     },
   });
+  // Programs that write to Redis directly get the same add through FCALL scrollback_add (PROTOCOL.md §9).
+  const library = directWriteLibrary({ ...config, cluster: redis.data.isCluster });
+  keepDirectWriteFunctionLoaded(redis.data, library, logger.child({ component: "redis-function" }));
   return { store, redis };
 }
 

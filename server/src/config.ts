@@ -120,6 +120,8 @@ const envFields = z.object({
     .pipe(z.array(roleSchema).min(1, "must name at least one of user, assistant, system")),
   /** The inbox is trimmed to about this many entries (`XADD … MAXLEN ~`). */
   INBOX_MAXLEN: z.coerce.number().int().min(INBOX_MAXLEN_MIN).max(INBOX_MAXLEN_MAX).default(INBOX_MAXLEN_DEFAULT),
+  /** Messages of one user the inbox takes per minute; beyond, the add is RATE_LIMITED (0: no quota). */
+  INBOX_USER_PER_MINUTE: z.coerce.number().int().min(0).max(100_000).default(60),
   /** Messages kept per user. */
   HISTORY_MAX: z.coerce.number().int().min(1).max(1000).default(15),
   /** A user's history expires this long after their last write. */
@@ -243,6 +245,8 @@ export interface InboxConfig {
   roles: readonly Role[];
   /** Approximate cap of the stream (`MAXLEN ~`). */
   maxLen: number;
+  /** Messages of one user taken per minute (0: no quota). */
+  userPerMinute: number;
 }
 
 /** Where spans go (OTEL_TRACING and its companions; tracing.ts starts the exporter). */
@@ -341,7 +345,10 @@ function toConfig(e: Env, given: string[]): Config {
     historyMax: e.HISTORY_MAX,
     historyTtlSeconds: e.HISTORY_TTL_SECONDS,
     keyPrefix: e.KEY_PREFIX,
-    inbox: e.INBOX_STREAM === undefined ? undefined : { stream: e.INBOX_STREAM, roles: e.INBOX_ROLES, maxLen: e.INBOX_MAXLEN },
+    inbox:
+      e.INBOX_STREAM === undefined
+        ? undefined
+        : { stream: e.INBOX_STREAM, roles: e.INBOX_ROLES, maxLen: e.INBOX_MAXLEN, userPerMinute: e.INBOX_USER_PER_MINUTE },
     maxMessageBytes: e.MAX_MESSAGE_BYTES,
     maxMetaBytes: e.MAX_META_BYTES,
     drafts: { idleMs: e.DRAFT_IDLE_MS, maxPerUser: e.MAX_DRAFTS_PER_USER, chunksPerSecond: e.DRAFT_CHUNKS_PER_SECOND },

@@ -54,8 +54,8 @@ export function tooLarge(message: string): AppError {
 }
 
 /** RATE_LIMITED, with when to try again. */
-export function rateLimited(retryAfterMs: number): AppError {
-  return new AppError(ERROR_CODES.RATE_LIMITED, "too many events", retryAfterMs);
+export function rateLimited(retryAfterMs: number, message = "too many events"): AppError {
+  return new AppError(ERROR_CODES.RATE_LIMITED, message, retryAfterMs);
 }
 
 /** UNAVAILABLE: `reason`, then the one wording of "a retry is safe". */

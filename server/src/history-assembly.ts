@@ -75,11 +75,12 @@ export function createRedisStore(
       stream: inbox.stream,
       roles: new Set(inbox.roles),
       maxLen: inbox.maxLen,
+      userPerMinute: inbox.userPerMinute,
       onProblem: ({ error, messageId, stored }) => {
         options.metrics.inboxAppendFailures.inc({ stored: String(stored) });
         options.logger?.error(
           { err: error, messageId, stream: inbox.stream },
-          stored ? "stored, but not appended to the inbox stream" : "refused an add: the inbox key is not a stream",
+          stored ? "stored, but not appended to the inbox stream" : "refused an add: the inbox key is not a stream, or its XADD failed",
         );
       },
     },

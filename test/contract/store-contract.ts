@@ -291,6 +291,32 @@ export function describeStoreContract(name: string, open: (settings: HarnessSett
         expect((await store.append(user, newMessage("x", { id: "after-id" }))).duplicate).toBe(true);
       }));
 
+    it("reads elements as JSON.parse does: one it refuses (NaN, hex, 1., raw control characters in a string) is skipped, and an add of its id is stored, never INTERNAL", () =>
+      withStore({}, async ({ store, writeForeign, skipped }) => {
+        const user = freshUser();
+        const refused = {
+          "nan-1": '{"id":"nan-1","content":"x","n":NaN}',
+          "inf-1": '{"id":"inf-1","content":"x","n":-Infinity}',
+          "hex-1": '{"id":"hex-1","content":"x","n":0x10}',
+          "zero-1": '{"id":"zero-1","content":"x","n":012}',
+          "dot-1": '{"id":"dot-1","content":"x","n":1.}',
+          "dot-2": '{"id":"dot-2","content":"x","n":[-.5]}',
+          "dot-3": '{"id":"dot-3","content":"x","n":1.e5}',
+          "ctl-1": '{"id":"ctl-1","content":"a\u0001b"}',
+          "lf-1": '{"id":"lf-1","content":"a\nb"}',
+          "tab-1": '{"id":"tab-1","content":"a\tb"}',
+        };
+        for (const element of Object.values(refused)) await writeForeign(user, element);
+        // Tab, LF and CR between the fields are JSON whitespace, and a "." in a string is text: that element is read and deduped.
+        await writeForeign(user, '{\n\t"id": "pretty-1",\r\n  "content": "v1. .5 \\" 1.", "n": [0.5, -1.5e3]\n}');
+        const before = skipped();
+        expect((await store.load(user)).messages.map((m) => m.id)).toEqual(["pretty-1"]);
+        expect(skipped() - before).toBe(Object.keys(refused).length);
+        for (const id of Object.keys(refused)) expect((await store.append(user, newMessage("again", { id }))).duplicate).toBe(false);
+        expect((await store.append(user, newMessage("retry", { id: "pretty-1" }))).duplicate).toBe(true);
+        expect((await store.load(user)).messages.map((m) => m.id)).toEqual(["pretty-1", ...Object.keys(refused)]);
+      }));
+
     it("never loses concurrent appends from two clients beyond the cap, never exceeds it, always has a TTL", () =>
       withStore({ historyMax: 50 }, async ({ store, twin }) => {
         const user = freshUser();

@@ -74,6 +74,41 @@ describe("the id index", () => {
     expect((await store.append(user, newMessage("a again", { id: "a" }))).duplicate).toBe(false);
   });
 
+  it("misses an id another program wrote in place (LSET, or LINSERT with an LPOP) until a check finds an element moved, as PROTOCOL.md §2 says", async () => {
+    const store = openStore(5);
+    const user = freshUser();
+    const key = messagesKey(PREFIX, user);
+    for (const id of ["a", "b", "c", "d", "e"]) await store.append(user, newMessage(id, { id }));
+    // Same length, same last element: nothing tells the index.
+    await admin.lset(key, 2, JSON.stringify({ id: "in-place", role: "user", content: "replaced c" }));
+    expect((await store.append(user, newMessage("missed", { id: "in-place" }))).duplicate).toBe(false);
+    // Checking "c" finds another element at its position: the index is rebuilt, "c" is rightly gone...
+    expect((await store.append(user, newMessage("c again", { id: "c" }))).duplicate).toBe(false);
+    // ...and from then on the id written in place is found.
+    expect((await store.append(user, newMessage("retry", { id: "in-place" }))).duplicate).toBe(true);
+    expect((await store.load(user)).messages.map((m) => m.id)).toEqual(["in-place", "d", "e", "in-place", "c"]);
+
+    const other = freshUser();
+    const otherKey = messagesKey(PREFIX, other);
+    for (const id of ["a", "b", "c", "d", "e"]) await store.append(other, newMessage(id, { id }));
+    await admin.linsert(otherKey, "BEFORE", (await admin.lindex(otherKey, 2))!, JSON.stringify({ id: "inserted", content: "x" }));
+    await admin.lpop(otherKey);
+    expect((await store.append(other, newMessage("missed", { id: "inserted" }))).duplicate).toBe(false);
+    expect((await store.load(other)).messages.map((m) => m.id)).toEqual(["inserted", "c", "d", "e", "inserted"]);
+  });
+
+  it("never indexes an element nested deeper than cjson's 1000 levels, which readers serve: an add of its id is stored again", async () => {
+    const store = openStore(5);
+    const user = freshUser();
+    const key = messagesKey(PREFIX, user);
+    const deep = `{"id":"deep-1","role":"user","content":"deep","extra":${"[".repeat(1_100)}${"]".repeat(1_100)}}`;
+    await admin.rpush(key, deep);
+    expect((await store.load(user)).messages.map((m) => m.id)).toEqual(["deep-1"]);
+    const again = await store.append(user, newMessage("deep again", { id: "deep-1" }));
+    expect(again.duplicate).toBe(false);
+    expect((await store.load(user)).messages.map((m) => m.id)).toEqual(["deep-1", "deep-1"]);
+  });
+
   it("starts over when the list expires before its index (another program shortened the list's TTL)", async () => {
     const store = openStore(5);
     const user = freshUser();

@@ -46,8 +46,9 @@ describe("the README shows the examples verbatim", () => {
     .filter((entry) => entry.isFile() && !entry.parentPath.includes("__pycache__"))
     .map((entry) => `${entry.parentPath.slice(ROOT.length)}/${entry.name}`);
 
-  // The assistants are longer: the README links them (assistant-examples.test.ts runs them).
-  const shown = files.filter((file) => !file.includes("/assistant."));
+  // The assistants and the direct writer are longer: the README links them
+  // (assistant-examples.test.ts and direct-write.test.ts run them).
+  const shown = files.filter((file) => !file.includes("/assistant.") && !file.includes("/direct_write."));
 
   it("finds the curl and the Python example", () => expect(shown.sort()).toEqual(["examples/curl/reply.sh", "examples/python/reply.py"]));
 

@@ -12,10 +12,10 @@ import { freePort } from "../../dev/free-port.js";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { createApp } from "../../server/src/app.js";
 import { type Config, loadConfig } from "../../server/src/config.js";
-import { messagesKey } from "../../server/src/store/redis-keys.js";
-import { connect, requestOk, type TestSocket } from "../support/clients.js";
+import { inboxQuotaKey, messagesKey } from "../../server/src/store/redis-keys.js";
+import { collect, connect, requestOk, type TestSocket } from "../support/clients.js";
 import { startServer, type TestServer } from "../support/servers.js";
-import { waitReady } from "../support/wait.js";
+import { until, waitReady } from "../support/wait.js";
 
 const TOKEN = "inbox-test-token";
 const STREAM = "temp_memory:inbox";
@@ -129,7 +129,7 @@ describe("INBOX_ROLES and INBOX_MAXLEN", () => {
   });
 
   it("trims the stream to about INBOX_MAXLEN entries (MAXLEN ~: never under it, whole nodes of 100 over)", async () => {
-    const server = await serverWith({ INBOX_STREAM: "temp_memory:inbox-trimmed", INBOX_MAXLEN: "100" });
+    const server = await serverWith({ INBOX_STREAM: "temp_memory:inbox-trimmed", INBOX_MAXLEN: "100", INBOX_USER_PER_MINUTE: "0" });
     for (let batch = 0; batch < 10; batch++) {
       await Promise.all(Array.from({ length: 100 }, (_, i) => post(server, `inbox_trim_${i % 10}`, { content: `${batch}-${i}` })));
     }
@@ -166,6 +166,91 @@ describe("a key that is not a stream", () => {
   });
 });
 
+describe("an XADD that fails", () => {
+  it("refuses the add with INTERNAL before anything is written: nothing stored, nothing announced, counted", async () => {
+    // Another program planted the largest entry id there is: every `XADD … *` now fails.
+    const stream = "maxed:inbox";
+    await reader.xadd(stream, "18446744073709551615-18446744073709551615", "planted", "by another program");
+    const server = await serverWith({ INBOX_STREAM: stream });
+    const writer = await socketOf(server, "inbox_maxed");
+    const otherTab = await socketOf(server, "inbox_maxed");
+    const heard = collect(otherTab, "message:new");
+    const ack = await new Promise<unknown>((resolve) => writer.emit("message:add", { id: "maxed-1", content: "lost?" }, resolve));
+    expect(ack).toMatchObject({ error: { code: "INTERNAL" } });
+    const refused = await post(server, "inbox_maxed", { id: "maxed-2", content: "lost?" });
+    expect(refused.status).toBe(500);
+    expect(await reader.llen(messagesKey("temp_memory", "inbox_maxed"))).toBe(0);
+    expect(await reader.xlen(stream)).toBe(1);
+    const failures = (await server.app.metrics.inboxAppendFailures.get()).values.find((value) => value.labels.stored === "false");
+    expect(failures?.value).toBe(2);
+    // An assistant's message, outside the inbox, goes through and is heard: the other tab was listening.
+    expect((await post(server, "inbox_maxed", { id: "maxed-3", role: "assistant", content: "fine" })).status).toBe(201);
+    await until("the other tab heard the assistant", () => heard.length > 0, 5_000);
+    expect(heard.map((event) => event.id)).toEqual(["maxed-3"]);
+  });
+});
+
+describe("entries older than HISTORY_TTL_SECONDS", () => {
+  it("are trimmed at each append, by Redis's clock; younger ones stay", async () => {
+    const stream = "aged:inbox";
+    const ttlSeconds = 3_600;
+    const now = Number((await reader.time())[0]) * 1000;
+    const old = `${now - ttlSeconds * 1000 - 60_000}-0`;
+    const young = `${now - ttlSeconds * 1000 + 60_000}-0`;
+    await reader.xadd(stream, old, "id", "older than the TTL");
+    await reader.xadd(stream, young, "id", "within the TTL");
+    const server = await serverWith({ INBOX_STREAM: stream, HISTORY_TTL_SECONDS: String(ttlSeconds) });
+    expect((await post(server, "inbox_aged", { id: "aged-1", content: "new" })).status).toBe(201);
+    expect((await entries(stream)).map((entry) => entry.id)).toEqual(["within the TTL", "aged-1"]);
+  });
+});
+
+describe("INBOX_USER_PER_MINUTE", () => {
+  it("a user flooding is refused with RATE_LIMITED beyond 60 a minute, storing nothing, and cannot trim another user's unread entry", async () => {
+    const stream = "quota:inbox";
+    await reader.xgroup("CREATE", stream, "backend", "$", "MKSTREAM");
+    const server = await serverWith({ INBOX_STREAM: stream, INBOX_MAXLEN: "100" });
+    expect((await post(server, "inbox_victim", { id: "victim-1", content: "please read me" })).status).toBe(201);
+    const answers = [];
+    for (let i = 0; i < 250; i++) answers.push(await post(server, "inbox_flooder", { id: `flood-${i}`, content: `flood ${i}` }));
+    expect(answers.slice(0, 60).map((answer) => answer.status)).toEqual(Array(60).fill(201));
+    expect(answers.slice(60).every((answer) => answer.status === 429)).toBe(true);
+    const body = await answers[60]!.json();
+    expect(body.error.code).toBe("RATE_LIMITED");
+    expect(body.error.retryAfterMs).toBeGreaterThan(0);
+    expect(body.error.retryAfterMs).toBeLessThanOrEqual(60_000);
+    // Nothing of a refused add was stored: the window holds the accepted ones only.
+    const kept = (await reader.lrange(messagesKey("temp_memory", "inbox_flooder"), 0, -1)).map((raw) => JSON.parse(raw).id);
+    expect(kept).toEqual(Array.from({ length: 15 }, (_, i) => `flood-${45 + i}`));
+    // The victim's entry is still there for the backend to read.
+    const unread = (await reader.xreadgroup("GROUP", "backend", "b-1", "COUNT", 1000, "STREAMS", stream, ">")) as [
+      string,
+      [string, string[]][],
+    ][];
+    const ids = unread[0]![1].map(([, fields]) => fields[fields.indexOf("id") + 1]);
+    expect(ids).toHaveLength(61);
+    expect(ids[0]).toBe("victim-1");
+    // The same over Socket.IO (quotas are per user, across transports and replicas).
+    const socket = await socketOf(server, "inbox_flooder");
+    const ack = await new Promise<unknown>((resolve) => socket.emit("message:add", { id: "flood-socket", content: "x" }, resolve));
+    expect(ack).toMatchObject({ error: { code: "RATE_LIMITED", retryAfterMs: expect.any(Number) } });
+    // A message outside INBOX_ROLES is not counted, and a retry of a kept one is still a duplicate.
+    expect((await post(server, "inbox_flooder", { id: "reply-1", role: "assistant", content: "fine" })).status).toBe(201);
+    expect((await post(server, "inbox_flooder", { id: "flood-59", content: "flood 59" })).status).toBe(200);
+  });
+
+  it("a quota key another program spoiled refuses the user's adds with INTERNAL, writing nothing, until it is deleted", async () => {
+    const server = await serverWith({ INBOX_STREAM: "spoiled:inbox" });
+    await reader.set(inboxQuotaKey("temp_memory", "inbox_spoiled"), "1.5");
+    expect((await post(server, "inbox_spoiled", { id: "spoiled-1", content: "x" })).status).toBe(500);
+    expect(await reader.llen(messagesKey("temp_memory", "inbox_spoiled"))).toBe(0);
+    expect(await reader.exists("spoiled:inbox")).toBe(0);
+    await reader.del(inboxQuotaKey("temp_memory", "inbox_spoiled"));
+    expect((await post(server, "inbox_spoiled", { id: "spoiled-1", content: "x" })).status).toBe(201);
+    expect(await reader.get(inboxQuotaKey("temp_memory", "inbox_spoiled"))).toBe("1");
+  });
+});
+
 describe("backends reading with a consumer group", () => {
   const GROUP = "assistants";
   const consumers: Redis[] = [];
@@ -199,7 +284,7 @@ describe("backends reading with a consumer group", () => {
 
   async function addUserMessages(count: number): Promise<string[]> {
     const ids = Array.from({ length: count }, () => `group-${next++}`);
-    await Promise.all(ids.map((id, i) => post(server, `inbox_group_${i % 5}`, { id, content: id })));
+    await Promise.all(ids.map((id, i) => post(server, `inbox_group_${i % 10}`, { id, content: id })));
     return ids;
   }
 

@@ -18,17 +18,19 @@ describe("the inbox settings", () => {
     expect(loadConfig({ INBOX_STREAM: " " }).inbox).toBeUndefined();
   });
 
-  it("default to the user role and a cap of 10000 once INBOX_STREAM is set", () => {
+  it("default to the user role, a cap of 10000 and 60 messages per user per minute once INBOX_STREAM is set", () => {
     expect(loadConfig({ INBOX_STREAM: "temp_memory:inbox" }).inbox).toEqual({
       stream: "temp_memory:inbox",
       roles: ["user"],
       maxLen: 10_000,
+      userPerMinute: 60,
     });
   });
 
   it("read a comma list of roles and a cap within its bounds", () => {
     const config = loadConfig({ INBOX_STREAM: "in", INBOX_ROLES: "user, system", INBOX_MAXLEN: "100" });
-    expect(config.inbox).toEqual({ stream: "in", roles: ["user", "system"], maxLen: 100 });
+    expect(config.inbox).toEqual({ stream: "in", roles: ["user", "system"], maxLen: 100, userPerMinute: 60 });
+    expect(loadConfig({ INBOX_STREAM: "in", INBOX_USER_PER_MINUTE: "0" }).inbox?.userPerMinute).toBe(0);
     expect(loadConfig({ INBOX_STREAM: "in", INBOX_MAXLEN: "10000000" }).inbox?.maxLen).toBe(10_000_000);
   });
 
@@ -38,6 +40,8 @@ describe("the inbox settings", () => {
     expect(refusal({ INBOX_STREAM: "in", INBOX_MAXLEN: "99" })).toMatch(/^invalid configuration: INBOX_MAXLEN: /);
     expect(refusal({ INBOX_STREAM: "in", INBOX_MAXLEN: "10000001" })).toMatch(/^invalid configuration: INBOX_MAXLEN: /);
     expect(refusal({ INBOX_STREAM: "in", INBOX_MAXLEN: "1.5" })).toMatch(/^invalid configuration: INBOX_MAXLEN: /);
+    expect(refusal({ INBOX_STREAM: "in", INBOX_USER_PER_MINUTE: "-1" })).toMatch(/^invalid configuration: INBOX_USER_PER_MINUTE: /);
+    expect(refusal({ INBOX_STREAM: "in", INBOX_USER_PER_MINUTE: "100001" })).toMatch(/^invalid configuration: INBOX_USER_PER_MINUTE: /);
     expect(refusal({ INBOX_STREAM: "my inbox" })).toMatch(/^invalid configuration: INBOX_STREAM: must not contain spaces/);
     expect(refusal({ INBOX_STREAM: "x".repeat(257) })).toMatch(/^invalid configuration: INBOX_STREAM: /);
   });

@@ -4,9 +4,15 @@
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { assistantAclRule, cliReadOnlyAclRule, sentinelAclRule, serverAclRule } from "../../dev/redis-acl.js";
+import { assistantAclRule, cliReadOnlyAclRule, directWriterAclRule, sentinelAclRule, serverAclRule } from "../../dev/redis-acl.js";
 
 const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
+
+describe("docs/PROTOCOL.md §9", () => {
+  it("quotes the direct writer's ACL rule verbatim", () => {
+    expect(read("docs/PROTOCOL.md")).toContain(`ACL SETUSER scrollback-writer ${directWriterAclRule("PASSWORD")}\n`);
+  });
+});
 
 describe.each(["README.md", "docs/PROTOCOL.md"])("%s", (path) => {
   const text = read(path);

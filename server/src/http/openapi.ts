@@ -173,7 +173,8 @@ const OPERATIONS: Record<ApiRouteName, JsonObject> = {
     description:
       "Like `message:add` (PROTOCOL.md §4): stores the message and sends `message:new` to all the user's connections. " +
       "`id` is the idempotency key: a retry with the same id answers 200 with the kept message and `duplicate: true`. " +
-      "The body is read as JSON whatever its Content-Type; at most 1e6 bytes after inflating, `content` at most MAX_MESSAGE_BYTES and `meta` at most MAX_META_BYTES (413 beyond).",
+      "The body is read as JSON whatever its Content-Type; at most 1e6 bytes after inflating, `content` at most MAX_MESSAGE_BYTES and `meta` at most MAX_META_BYTES (413 beyond). " +
+      "With the inbox on, a message entering it beyond INBOX_USER_PER_MINUTE for that user is refused with 429 RATE_LIMITED (`Retry-After`), nothing stored.",
     parameters: [userIdParameter],
     requestBody: { required: true, content: json(ref("AddMessage"), EXAMPLES.reply) },
     responses: {
@@ -185,6 +186,7 @@ const OPERATIONS: Record<ApiRouteName, JsonObject> = {
       ...errorResponses([
         ERROR_CODES.INVALID_PAYLOAD,
         ERROR_CODES.TOO_LARGE,
+        ERROR_CODES.RATE_LIMITED,
         ERROR_CODES.UNAVAILABLE,
         ERROR_CODES.STORE_FULL,
         ...API_ERRORS,

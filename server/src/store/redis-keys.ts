@@ -29,6 +29,15 @@ export function draftsKey(prefix: string, userId: string): string {
   return `{${messagesKey(prefix, userId)}}:drafts`;
 }
 
+/**
+ * `{<prefix>:<userId>:messages}:inbox-quota`: how many of the user's messages
+ * entered the inbox this minute (appendMessage.lua, INBOX_USER_PER_MINUTE).
+ * Same hash tag, so the add's script may read and count it.
+ */
+export function inboxQuotaKey(prefix: string, userId: string): string {
+  return `{${messagesKey(prefix, userId)}}:inbox-quota`;
+}
+
 /** The SCAN pattern matching every user's history under `prefix`. */
 export function messagesKeyPattern(prefix: string): string {
   // A prefix may contain glob characters; SCAN MATCH must take them literally.

@@ -5,14 +5,14 @@
  */
 import { type Draft, type DraftUpdate, ERROR_CODES, type Message } from "@scrollback/client/protocol";
 import type { Cluster, Redis } from "ioredis";
-import { AppError, draftClosed, internal, storeFull, tooLarge, tooManyDrafts, unavailable } from "../errors.js";
+import { AppError, draftClosed, internal, rateLimited, storeFull, tooLarge, tooManyDrafts, unavailable } from "../errors.js";
 import { withTimeout } from "../with-timeout.js";
 import { decodeDraft, sortDrafts } from "./draft-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
 import { isNoScript, pipeScript, runScript, SCRIPTS, type ScriptCall } from "./lua-scripts.js";
 import { MasterStallGuards } from "./master-stall-guards.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
-import { draftsKey, messageIdsKey, messagesKey } from "./redis-keys.js";
+import { draftsKey, inboxQuotaKey, messageIdsKey, messagesKey } from "./redis-keys.js";
 import type { StallGuard } from "./stall-guard.js";
 import {
   type AppendOptions,
@@ -37,8 +37,11 @@ import { TurnsPerKey } from "./turns-per-key.js";
 /** A Redis that refused an add for memory has room again once it uses at most this share of `maxmemory` (see `isFull`). */
 const ROOM_SHARE = 0.95;
 
-/** The error appendMessage.lua answers when the inbox key holds something other than a stream. */
-const INBOX_TYPE_REPLY = /^INBOXTYPE\b/;
+/** The errors appendMessage.lua answers when the inbox refused the add: its key is not a stream, or its XADD failed. */
+const INBOX_FAILED_REPLY = /^INBOX(TYPE|ADD)\b/;
+
+/** The error appendMessage.lua answers when the user's inbox quota is used up, with the ms until it refills. */
+const INBOX_QUOTA_REPLY = /^INBOXQUOTA (\d+)/;
 
 // Server replies that mean "Redis cannot serve this right now", as opposed to
 // a bug or a wrong key type (appendMessage.lua's INBOXTYPE among them: INTERNAL).
@@ -111,9 +114,12 @@ export interface InboxOptions {
   roles: ReadonlySet<string>;
   /** Approximate cap (`XADD … MAXLEN ~`). */
   maxLen: number;
+  /** How many messages of one user the inbox takes per minute (INBOX_USER_PER_MINUTE); 0 or unset: no quota. */
+  userPerMinute?: number;
   /**
    * Told when an add could not reach the inbox: the key holds something
-   * other than a stream (the add then stored nothing and answers INTERNAL),
+   * other than a stream or the XADD failed (the add then stored nothing and
+   * answers INTERNAL),
    * or, on a Cluster, the XADD after the store failed (the add stays stored
    * and acked; the stream misses it).
    */
@@ -209,9 +215,9 @@ export class RedisStore implements Store {
     const entry = this.inboxEntry(userId, message);
     // On a Cluster the stream sits in another slot than the user's key: the script cannot touch it.
     const inScript = entry && !this.client.isCluster ? entry : undefined;
-    const call = this.appendCall(userId, message, options, announcement, inScript);
+    const call = this.appendCall(userId, message, options, announcement, entry, inScript !== undefined);
     const replicas = this.options.waitReplicas;
-    const reporting = <T>(add: () => Promise<T>) => this.reportingInboxType(message.id, add);
+    const reporting = <T>(add: () => Promise<T>) => this.reportingInboxRefusal(message.id, add);
     const { kept, reached } = await this.noteFull(() =>
       replicas
         ? this.runWaiting(key, (client) => reporting(() => this.appendAndWait(client, call, replicas)))
@@ -253,22 +259,24 @@ export class RedisStore implements Store {
       { id: chunk.id, role: chunk.role, chunk: chunk.chunk, idleMs },
       options.origin,
     );
-    const [outcome, seq, length] = (await this.noteFull(() => this.run(key, () =>
-      runScript(this.client, SCRIPTS.appendDraft, {
-        keys: [key, messageIdsKey(keyPrefix, userId)],
-        args: [
-          chunk.id,
-          chunk.role,
-          chunk.chunk,
-          maxBytes,
-          maxPerUser,
-          idleMs,
-          announcement?.channel ?? "",
-          announcement?.before ?? "",
-          announcement?.after ?? "",
-        ],
-      }),
-    ))) as [string, number?, number?];
+    const [outcome, seq, length] = (await this.noteFull(() =>
+      this.run(key, () =>
+        runScript(this.client, SCRIPTS.appendDraft, {
+          keys: [key, messageIdsKey(keyPrefix, userId)],
+          args: [
+            chunk.id,
+            chunk.role,
+            chunk.chunk,
+            maxBytes,
+            maxPerUser,
+            idleMs,
+            announcement?.channel ?? "",
+            announcement?.before ?? "",
+            announcement?.after ?? "",
+          ],
+        }),
+      ),
+    )) as [string, number?, number?];
     if (outcome === "closed") throw draftClosed(chunk.id);
     if (outcome === "large") throw tooLarge(`content: the draft would be over ${maxBytes} UTF-8 bytes`);
     if (outcome === "full") throw tooManyDrafts(maxPerUser);
@@ -423,13 +431,18 @@ export class RedisStore implements Store {
     this.stallGuards.close();
   }
 
-  /** appendMessage.lua's call for one add: its KEYS and ARGV, with the inbox's when `entry` enters it within the script. */
+  /**
+   * appendMessage.lua's call for one add: its KEYS and ARGV, with the user's
+   * inbox quota when `entry` enters the inbox, and the entry's XADD when
+   * `xaddInside` (not on a Cluster, where the stream is in another slot).
+   */
   private appendCall(
     userId: string,
     message: NewMessage,
     options: AppendOptions,
     announce: Announcement | undefined,
     entry: InboxEntry | undefined,
+    xaddInside: boolean,
   ): ScriptCall {
     const { keyPrefix, historyMax, historyTtlSeconds } = this.options;
     const keys = [messagesKey(keyPrefix, userId), messageIdsKey(keyPrefix, userId), draftsKey(keyPrefix, userId)];
@@ -443,8 +456,11 @@ export class RedisStore implements Store {
       announce?.payload ?? "",
     ];
     if (!entry) return { keys, args };
-    const { stream, maxLen } = this.options.inbox as InboxOptions;
-    return { keys: [...keys, stream], args: [...args, maxLen, entry.userId, entry.id, entry.message] };
+    const { stream, maxLen, userPerMinute = 0 } = this.options.inbox as InboxOptions;
+    const quota = inboxQuotaKey(keyPrefix, userId);
+    // KEYS[4], the user's inbox quota, always with the inbox; KEYS[5], the stream, when the XADD runs inside (not on a Cluster).
+    if (!xaddInside) return { keys: [...keys, quota], args: [...args, userPerMinute] };
+    return { keys: [...keys, quota, stream], args: [...args, userPerMinute, maxLen, entry.userId, entry.id, entry.message] };
   }
 
   /** readDrafts.lua's call for `userId`. */
@@ -460,13 +476,19 @@ export class RedisStore implements Store {
     return { userId, id: message.id, message: JSON.stringify({ ...message, userId }) };
   }
 
-  /** Runs an add, telling `inbox.onProblem` when the script refused it because the inbox key is not a stream. */
-  private async reportingInboxType<T>(messageId: string, add: () => Promise<T>): Promise<T> {
+  /**
+   * Runs an add, answering RATE_LIMITED when the user's inbox quota refused
+   * it, and telling `inbox.onProblem` when the inbox did (its key is not a
+   * stream, or the XADD failed).
+   */
+  private async reportingInboxRefusal<T>(messageId: string, add: () => Promise<T>): Promise<T> {
     try {
       return await add();
     } catch (error) {
-      if (error instanceof Error && INBOX_TYPE_REPLY.test(error.message))
-        this.options.inbox?.onProblem?.({ error, messageId, stored: false });
+      if (!(error instanceof Error)) throw error;
+      const quota = INBOX_QUOTA_REPLY.exec(error.message);
+      if (quota) throw rateLimited(Number(quota[1]), "too many messages for the inbox this minute");
+      if (INBOX_FAILED_REPLY.test(error.message)) this.options.inbox?.onProblem?.({ error, messageId, stored: false });
       throw error;
     }
   }
@@ -479,9 +501,18 @@ export class RedisStore implements Store {
    */
   private async appendToInboxAfterStore(entry: InboxEntry): Promise<void> {
     const { stream, maxLen, onProblem } = this.options.inbox as InboxOptions;
-    const xadd = this.run(stream, () =>
-      this.client.xadd(stream, "MAXLEN", "~", maxLen, "*", "userId", entry.userId, "id", entry.id, "message", entry.message),
-    );
+    // Entries older than the histories' TTL go as in the script; the cut is
+    // this replica's clock here (the script's is Redis's): one round trip.
+    const oldest = Date.now() - this.options.historyTtlSeconds * 1000;
+    const xadd = this.run(stream, async () => {
+      const results = await this.client
+        .pipeline()
+        .xadd(stream, "MAXLEN", "~", maxLen, "*", "userId", entry.userId, "id", entry.id, "message", entry.message)
+        .xtrim(stream, "MINID", oldest)
+        .exec();
+      const failed = (results ?? []).find(([error]) => error)?.[0];
+      if (failed) throw failed;
+    });
     try {
       // The add is stored already: a hanging stream master must not hold its answer for long.
       await withTimeout(xadd, {

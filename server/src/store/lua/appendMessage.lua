@@ -12,13 +12,23 @@
   Another program writing the list (the original app's RPUSH + LTRIM) leaves
   the index behind: every add checks that the list still has the length and
   the last element the index recorded, and rebuilds the index from the list
-  when it does not, which costs one read of the window, once.
+  when it does not, which costs one read of the window, once. (An element
+  replaced in the middle, LSET, with the length and last element unchanged,
+  is not seen: PROTOCOL.md §2.)
+
+  Every call that can fail runs before the first write of the add (Redis
+  does not undo a script's writes when it stops on an error): the inbox's
+  quota, type check and XADD come before the history is touched.
 
   KEYS[1]  the user's list, <prefix>:<userId>:messages
   KEYS[2]  its id index, {<prefix>:<userId>:messages}:ids (same Cluster slot)
   KEYS[3]  its drafts hash, {<prefix>:<userId>:messages}:drafts: the draft
            streamed under the id ends as the message is stored (appendDraft.lua)
-  KEYS[4]  optional: the inbox stream (INBOX_STREAM) to XADD the stored
+  KEYS[4]  optional: the user's inbox quota, {<prefix>:<userId>:messages}:inbox-quota,
+           a counter of the user's messages entering the inbox in the current
+           minute (expires 60 s after the first); present when the message
+           enters the inbox
+  KEYS[5]  optional: the inbox stream (INBOX_STREAM) to XADD the stored
            message to; absent when the message does not enter the inbox or
            the stream is in another Cluster slot (the store then XADDs it
            itself, after this script)
@@ -27,31 +37,108 @@
   ARGV[3]  "1" to refuse a duplicate of that id, "0" to skip the check
            (server-assigned ids are fresh and cannot collide)
   ARGV[4]  HISTORY_MAX: elements kept
-  ARGV[5]  HISTORY_TTL_SECONDS
+  ARGV[5]  HISTORY_TTL_SECONDS (also the longest an inbox entry is kept)
   ARGV[6]  optional: the channel to SPUBLISH to once stored ("" or absent: none);
            on a Cluster it must hash to KEYS[1]'s slot (realtime/rooms.ts)
   ARGV[7]  optional: what to publish there
-  ARGV[8]  with KEYS[4]: INBOX_MAXLEN, trimmed approximately (MAXLEN ~)
-  ARGV[9]  with KEYS[4]: the entry's `userId` field
-  ARGV[10] with KEYS[4]: the entry's `id` field (the message id)
-  ARGV[11] with KEYS[4]: the entry's `message` field (the Message as JSON)
+  ARGV[8]  with KEYS[4]: INBOX_USER_PER_MINUTE, messages per user per minute
+           the inbox takes (0: no quota)
+  ARGV[9]  with KEYS[5]: INBOX_MAXLEN, trimmed approximately (MAXLEN ~)
+  ARGV[10] with KEYS[5]: the entry's `userId` field
+  ARGV[11] with KEYS[5]: the entry's `id` field (the message id)
+  ARGV[12] with KEYS[5]: the entry's `message` field (the Message as JSON)
 
   Returns  0 when stored;
            the element already kept under that id (a string) when it is a
            duplicate, in which case the history is not written;
-           the error "INBOXTYPE ..." when KEYS[4] holds something other than
-           a stream, in which case nothing is written either (checked before
-           any write, so the add stays all-or-nothing).
+           or one of these errors, in which case nothing is written either:
+           "INBOXQUOTA <ms>" the user's quota is used up, <ms> until it refills;
+           "INBOXTYPE ..."   KEYS[5] holds something other than a stream, or
+                             KEYS[4] something other than a count;
+           "INBOXADD ..."    the XADD failed (e.g. the stream's last id is
+                             the largest there is).
 ]]
-local key, index, drafts, inbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local key, index, drafts, quota, inbox = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local element, id, check = ARGV[1], ARGV[2], ARGV[3] == "1"
 local max, ttl = tonumber(ARGV[4]), ARGV[5]
+
+-- Decodes as JSON.parse would, or fails: cjson also takes NaN, Infinity,
+-- hex and leading zeros, which JSON.parse refuses. The setting is the Lua
+-- VM's, shared with every other script: set for this call and put back.
+local function decodeStrictly(raw)
+  local lenient = cjson.decode_invalid_numbers()
+  cjson.decode_invalid_numbers(false)
+  local ok, decoded = pcall(cjson.decode, raw)
+  cjson.decode_invalid_numbers(lenient)
+  return ok, decoded
+end
+
+-- Raw bytes JSON.parse refuses anywhere (control characters but tab, LF and
+-- CR), and those it refuses inside strings only: each looked for with a
+-- plain find (memchr speed; Lua's character classes cost ~13 ns a byte).
+local REFUSED_ANYWHERE, REFUSED_IN_STRINGS = {}, { "\t", "\n", "\r" }
+for byte = 0, 31 do
+  if byte ~= 9 and byte ~= 10 and byte ~= 13 then
+    REFUSED_ANYWHERE[#REFUSED_ANYWHERE + 1] = string.char(byte)
+  end
+end
+
+local function containsAny(raw, bytes)
+  for i = 1, #bytes do
+    if string.find(raw, bytes[i], 1, true) then
+      return true
+    end
+  end
+  return false
+end
+
+local function hasNumber(value)
+  if type(value) == "number" then
+    return true
+  end
+  if type(value) == "table" then
+    for _, inner in pairs(value) do
+      if hasNumber(inner) then
+        return true
+      end
+    end
+  end
+  return false
+end
+
+-- Whether JSON.parse would refuse `raw`, which cjson (strict numbers) read
+-- as `decoded`: a raw control character (tab, LF and CR only inside a
+-- string), or a number strtod reads and JSON's grammar does not ("1.", ".5",
+-- "1.e5": outside strings a "." is always part of a number, and JSON wants a
+-- digit on each side of it). The text outside strings is looked at only
+-- when the element has a number or a raw tab, LF or CR (the server's own
+-- elements have neither, meta aside).
+local function lenientOnly(raw, decoded)
+  if containsAny(raw, REFUSED_ANYWHERE) then
+    return true
+  end
+  if not containsAny(raw, REFUSED_IN_STRINGS) and not hasNumber(decoded) then
+    return false
+  end
+  -- Drop every escape pair, then every string (looking into each for tab,
+  -- LF and CR): what is left is outside strings.
+  local controlInString = false
+  local outside = string.gsub((string.gsub(raw, "\\.", "")), '"[^"]*"', function(text)
+    controlInString = controlInString or containsAny(text, REFUSED_IN_STRINGS)
+    return ""
+  end)
+  return controlInString
+    or string.find(outside, "[^%d]%.") ~= nil
+    or string.find(outside, "%.[^%d]") ~= nil
+    or string.find(outside, "^%.") ~= nil
+    or string.find(outside, "%.$") ~= nil
+end
 
 -- The id a reader serves for an element (mirrors decodeElement in
 -- message-codec.ts): its own valid id, one derived from its bytes, or nil
 -- for an element that is not served at all.
 local function servedId(raw)
-  local ok, decoded = pcall(cjson.decode, raw)
+  local ok, decoded = decodeStrictly(raw)
   if not ok then
     -- cjson refuses a lone UTF-16 surrogate escape (a cut-off emoji, as
     -- JSON.stringify and Python's json.dumps write it), which JSON.parse
@@ -59,9 +146,9 @@ local function servedId(raw)
     -- length, and decode again: only the id and content's type are used.
     -- (Should the "\" before one be an escaped backslash, the replacement is
     -- plain text and the JSON stays just as valid.)
-    ok, decoded = pcall(cjson.decode, (string.gsub(raw, "\\u[dD][89a-fA-F]%x%x", "\\u003f")))
+    ok, decoded = decodeStrictly((string.gsub(raw, "\\u[dD][89a-fA-F]%x%x", "\\u003f")))
   end
-  if not ok or type(decoded) ~= "table" or type(decoded.content) ~= "string" then
+  if not ok or type(decoded) ~= "table" or type(decoded.content) ~= "string" or lenientOnly(raw, decoded) then
     return nil
   end
   local own = decoded.id
@@ -145,15 +232,43 @@ if check then
   end
 end
 
+-- The inbox's part, before any write: each step may refuse the add.
+if quota and tonumber(ARGV[8]) > 0 then
+  local used = redis.call("GET", quota) or "0"
+  -- Checked here so that the INCR below, after the XADD, cannot fail.
+  if not string.match(used, "^%d+$") or #used > 15 then
+    return redis.error_reply("INBOXTYPE the inbox quota key " .. quota .. " does not hold a count")
+  end
+  if tonumber(used) >= tonumber(ARGV[8]) then
+    return redis.error_reply("INBOXQUOTA " .. math.max(redis.call("PTTL", quota), 1))
+  end
+end
 if inbox then
   local kind = redis.call("TYPE", inbox).ok
   if kind ~= "stream" and kind ~= "none" then
     return redis.error_reply("INBOXTYPE the inbox key " .. inbox .. " holds a " .. kind .. ", not a stream")
   end
+  local added = redis.pcall("XADD", inbox, "MAXLEN", "~", ARGV[9], "*", "userId", ARGV[10], "id", ARGV[11], "message", ARGV[12])
+  if type(added) == "table" and added.err then
+    -- A full Redis refuses the XADD as the add's first write: that is STORE_FULL, not an inbox problem.
+    if string.sub(added.err, 1, 3) == "OOM" then
+      return redis.error_reply(added.err)
+    end
+    return redis.error_reply("INBOXADD the inbox XADD failed: " .. added.err)
+  end
+  -- Entries older than the histories' TTL go (by Redis's clock), so no
+  -- message text outlives HISTORY_TTL_SECONDS in the stream while adds come.
+  local now = redis.call("TIME")
+  local oldest = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ttl) * 1000
+  redis.call("XTRIM", inbox, "MINID", string.format("%.0f", oldest))
+end
+if quota and tonumber(ARGV[8]) > 0 and redis.call("INCR", quota) == 1 then
+  redis.call("PEXPIRE", quota, 60000)
 end
 
--- RPUSH is the add's first write: a full Redis refuses it (Redis checks
--- maxmemory only until a script's first write), and nothing is stored.
+-- RPUSH is the add's first write unless the inbox's XADD came first: a full
+-- Redis refuses either (it checks maxmemory only until a script's first
+-- write, and both are commands it refuses), and nothing is stored.
 length = redis.call("RPUSH", key, element)
 -- The draft streamed under this id ends here. pcall: a drafts key of another
 -- type (another program's) must not fail the add, and its WRONGTYPE is all
@@ -178,8 +293,5 @@ redis.call("EXPIRE", key, ttl)
 redis.call("EXPIRE", index, ttl)
 if ARGV[6] and ARGV[6] ~= "" then
   redis.call("SPUBLISH", ARGV[6], ARGV[7])
-end
-if inbox then
-  redis.call("XADD", inbox, "MAXLEN", "~", ARGV[8], "*", "userId", ARGV[9], "id", ARGV[10], "message", ARGV[11])
 end
 return 0
