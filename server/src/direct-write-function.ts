@@ -49,18 +49,24 @@ function luaString(text: string): string {
 
 /**
  * The adapter's broadcast of `message:new` (adapter-wire-format.ts) cut
- * around the Message and the room, which only the function knows:
- * [before the Message, between it and the room, after the room].
+ * around the Message and the room, which only the function knows: the three
+ * pieces around them, and which of the two comes first (the wire format
+ * puts the packet last, so the room precedes the Message today).
  */
-function broadcastTemplate(): [string, string, string] {
+function broadcastTemplate(): { pieces: [string, string, string]; messageFirst: boolean } {
   const MESSAGE = "\u0001message\u0001";
   const ROOM = "\u0001room\u0001";
   const encoded = encodeRoomBroadcast({ uid: STORE_SENDER_UID, room: ROOM, except: [], event: "message:new", payload: MESSAGE });
   const [message, room] = [JSON.stringify(MESSAGE), JSON.stringify(ROOM)];
-  const at = encoded.indexOf(message);
+  const messageAt = encoded.indexOf(message);
   const roomAt = encoded.indexOf(room);
-  if (at < 0 || roomAt < at) throw new Error("the adapter's broadcast format changed: direct-write-function.ts must follow it");
-  return [encoded.slice(0, at), encoded.slice(at + message.length, roomAt), encoded.slice(roomAt + room.length)];
+  if (messageAt < 0 || roomAt < 0) throw new Error("the adapter's broadcast format changed: direct-write-function.ts must follow it");
+  const [first, firstText, second, secondText] =
+    messageAt < roomAt ? [messageAt, message, roomAt, room] : [roomAt, room, messageAt, message];
+  return {
+    pieces: [encoded.slice(0, first), encoded.slice(first + firstText.length, second), encoded.slice(second + secondText.length)],
+    messageFirst: messageAt < roomAt,
+  };
 }
 
 /** The library's source for `FUNCTION LOAD`. */
@@ -72,7 +78,7 @@ export function directWriteLibrary(settings: DirectWriteSettings): string {
           .map((role) => `[${luaString(role)}] = true`)
           .join(", ")} } }`
       : "nil";
-  const [beforeMessage, beforeRoom, afterRoom] = broadcastTemplate();
+  const { pieces, messageFirst } = broadcastTemplate();
   return [
     `#!lua name=${DIRECT_WRITE_LIBRARY}`,
     "-- Built by server/src/direct-write-function.ts: the server's settings, then appendMessage.lua and directWrite.lua.",
@@ -83,7 +89,8 @@ export function directWriteLibrary(settings: DirectWriteSettings): string {
     `  maxMessageBytes = ${settings.maxMessageBytes},`,
     `  socketIdLength = ${SOCKET_ID_LENGTH},`,
     `  channelPrefix = ${luaString(FANOUT_MAIN_CHANNEL)},`,
-    `  broadcast = { ${[beforeMessage, beforeRoom, afterRoom].map(luaString).join(", ")} },`,
+    `  broadcast = { ${pieces.map(luaString).join(", ")} },`,
+    `  messageFirst = ${messageFirst},`,
     `  inbox = ${inboxSettings},`,
     "}",
     "local function appendMessage(KEYS, ARGV)",

@@ -248,7 +248,7 @@ describe.each(["python", "node"] as const)("examples/%s assistant", (language) =
 });
 
 describe("the Python assistant killed mid-stream", () => {
-  const stream = "midstream:inbox";
+  const stream = "temp_memory:inbox-midstream";
   let server: TestServer;
   beforeAll(async () => {
     server = await serverWithInbox(stream);

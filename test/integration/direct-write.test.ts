@@ -19,7 +19,7 @@ import { until, waitReady } from "../support/wait.js";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 /** Debian's python3, which has python3-redis. */
 const PYTHON = "/usr/bin/python3";
-const STREAM = "direct:inbox";
+const STREAM = "temp_memory:inbox-direct";
 const PREFIX = "temp_memory";
 const TTL_SECONDS = 600;
 

@@ -169,7 +169,7 @@ describe("a key that is not a stream", () => {
 describe("an XADD that fails", () => {
   it("refuses the add with INTERNAL before anything is written: nothing stored, nothing announced, counted", async () => {
     // Another program planted the largest entry id there is: every `XADD … *` now fails.
-    const stream = "maxed:inbox";
+    const stream = "temp_memory:inbox-maxed";
     await reader.xadd(stream, "18446744073709551615-18446744073709551615", "planted", "by another program");
     const server = await serverWith({ INBOX_STREAM: stream });
     const writer = await socketOf(server, "inbox_maxed");
@@ -192,7 +192,7 @@ describe("an XADD that fails", () => {
 
 describe("entries older than HISTORY_TTL_SECONDS", () => {
   it("are trimmed at each append, by Redis's clock; younger ones stay", async () => {
-    const stream = "aged:inbox";
+    const stream = "temp_memory:inbox-aged";
     const ttlSeconds = 3_600;
     const now = Number((await reader.time())[0]) * 1000;
     const old = `${now - ttlSeconds * 1000 - 60_000}-0`;
@@ -207,7 +207,7 @@ describe("entries older than HISTORY_TTL_SECONDS", () => {
 
 describe("INBOX_USER_PER_MINUTE", () => {
   it("a user flooding is refused with RATE_LIMITED beyond 60 a minute, storing nothing, and cannot trim another user's unread entry", async () => {
-    const stream = "quota:inbox";
+    const stream = "temp_memory:inbox-quota";
     await reader.xgroup("CREATE", stream, "backend", "$", "MKSTREAM");
     const server = await serverWith({ INBOX_STREAM: stream, INBOX_MAXLEN: "100" });
     expect((await post(server, "inbox_victim", { id: "victim-1", content: "please read me" })).status).toBe(201);
@@ -240,11 +240,11 @@ describe("INBOX_USER_PER_MINUTE", () => {
   });
 
   it("a quota key another program spoiled refuses the user's adds with INTERNAL, writing nothing, until it is deleted", async () => {
-    const server = await serverWith({ INBOX_STREAM: "spoiled:inbox" });
+    const server = await serverWith({ INBOX_STREAM: "temp_memory:inbox-spoiled" });
     await reader.set(inboxQuotaKey("temp_memory", "inbox_spoiled"), "1.5");
     expect((await post(server, "inbox_spoiled", { id: "spoiled-1", content: "x" })).status).toBe(500);
     expect(await reader.llen(messagesKey("temp_memory", "inbox_spoiled"))).toBe(0);
-    expect(await reader.exists("spoiled:inbox")).toBe(0);
+    expect(await reader.exists("temp_memory:inbox-spoiled")).toBe(0);
     await reader.del(inboxQuotaKey("temp_memory", "inbox_spoiled"));
     expect((await post(server, "inbox_spoiled", { id: "spoiled-1", content: "x" })).status).toBe(201);
     expect(await reader.get(inboxQuotaKey("temp_memory", "inbox_spoiled"))).toBe("1");

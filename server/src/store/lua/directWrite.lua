@@ -106,7 +106,11 @@ local function scrollbackAdd(keys, args)
   local room = roomOf(key)
   local channel = SETTINGS.channelPrefix .. room .. "#"
   local broadcast = SETTINGS.broadcast
-  local payload = broadcast[1] .. served .. broadcast[2] .. jsonString(room) .. broadcast[3]
+  local first, second = jsonString(room), served
+  if SETTINGS.messageFirst then
+    first, second = served, jsonString(room)
+  end
+  local payload = broadcast[1] .. first .. broadcast[2] .. second .. broadcast[3]
 
   local appendKeys = { key, keys[2], keys[3] }
   local appendArgs = { element, id, "1", SETTINGS.historyMax, SETTINGS.historyTtlSeconds, channel, payload }
