@@ -36,6 +36,11 @@ beforeAll(async () => {
   writer = await connect(replicas[0]!.url, { userId: "full_alice" });
   reader = await connect(replicas[1]!.url, { userId: "full_alice" });
   await requestOk(writer, "message:add", { id: "before-1", content: "stored before Redis filled up" });
+  // Carol's kept message, then another program's RPUSH: her id index no longer matches her list.
+  const carol = await connect(replicas[0]!.url, { userId: "full_carol" });
+  await requestOk(carol, "message:add", { id: "carol-1", content: "kept before Redis filled up" });
+  carol.close();
+  await redis.client().rpush("temp_memory:full_carol:messages", JSON.stringify({ id: "py-1", role: "user", content: "from python" }));
   // Another program's keys fill Redis up to maxmemory.
   const admin = redis.client();
   // Large values first, then smaller ones, so that Redis ends up over the limit, not just under it.
@@ -75,6 +80,16 @@ describe("Redis at maxmemory under noeviction", () => {
     expect(answer.status).toBe(507);
     expect(await answer.json()).toEqual({ error: { code: "STORE_FULL", message: expect.stringMatching(/out of memory/) } });
     expect(await redis.client().lrange(KEY, 0, -1)).toHaveLength(1);
+  });
+
+  it("answers a resend of a kept message as a duplicate even when its index must be rebuilt first (which a full Redis refuses)", async () => {
+    const carol = await connect(replicas[1]!.url, { userId: "full_carol" });
+    try {
+      const answer = await request(carol, "message:add", { id: "carol-1", content: "resent" });
+      expect(answer).toMatchObject({ ok: true, duplicate: true, message: { content: "kept before Redis filled up" } });
+    } finally {
+      carol.close();
+    }
   });
 
   it("stays up: loads, searches, and answers a duplicate of a stored add", async () => {

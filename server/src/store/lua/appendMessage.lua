@@ -216,14 +216,47 @@ local function keptUnder(wanted, head)
   return kept and servedId(kept) == wanted and kept
 end
 
+-- The element kept under `wanted`, read from the list itself (the latest,
+-- as the index keeps), or nil. Writes nothing.
+local function foundInList(wanted)
+  local quoted = '"' .. wanted .. '"'
+  local derived = string.sub(wanted, 1, 5) == "sha1-"
+  local elements = redis.call("LRANGE", key, 0, -1)
+  for i = #elements, 1, -1 do
+    -- A plain-text test first, so only elements that mention the id are decoded.
+    if (derived or string.find(elements[i], quoted, 1, true)) and servedId(elements[i]) == wanted then
+      return elements[i]
+    end
+  end
+  return nil
+end
+
+-- Before the index is rebuilt (its first write is refused by a full Redis),
+-- a duplicate is answered from the list: a resend of a kept message stays a
+-- duplicate, never STORE_FULL.
+local function duplicateBeforeRebuild()
+  return check and foundInList(id) or nil
+end
+
 local length = redis.call("LLEN", key)
-local head = currentHead(length) or rebuild(length)
+local head = currentHead(length)
+if not head then
+  local kept = duplicateBeforeRebuild()
+  if kept then
+    return kept
+  end
+  head = rebuild(length)
+end
 
 if check then
   local kept = keptUnder(id, head)
   if kept == false then
     -- Another program moved elements without changing the list's length or
     -- last element (LPOP and RPUSH of the same bytes): index it again.
+    kept = duplicateBeforeRebuild()
+    if kept then
+      return kept
+    end
     head = rebuild(length)
     kept = keptUnder(id, head)
   end
