@@ -3,7 +3,8 @@
  * redis-server in a temp dir and two replicas sharing it, on loopback, and
  * on request one of the example assistants (examples/python/assistant.py,
  * examples/node/assistant.mjs) hearing every user through the inbox stream
- * (PROTOCOL.md §8) and streaming its replies through replica 1's HTTP API.
+ * (PROTOCOL.md §8) and streaming its replies through replica 1 (Python: the
+ * HTTP API; Node: the SDK, connected as each user).
  * Ctrl-C (or SIGTERM) stops everything it started and removes the temp dir.
  *
  *   npm run dev:cluster                      replicas on :3000 and :3001
@@ -99,7 +100,7 @@ function startReplica(index: number, port: number, redis: RedisServer, serviceTo
   return member(`replica ${index + 1}`, `http://127.0.0.1:${port}`, child);
 }
 
-/** Starts the example assistant in `language`, replying through `replica`'s HTTP API. */
+/** Starts the example assistant in `language`, replying through `replica` (HTTP API or SDK). */
 function startAssistant(
   language: AssistantLanguage,
   replica: Replica,
@@ -107,8 +108,11 @@ function startAssistant(
   serviceToken: string,
   inboxStream: string,
 ): Member {
-  const command = language === "python" ? PYTHON : process.execPath;
-  const child = spawn(command, [ASSISTANTS[language]], {
+  const file = ASSISTANTS[language];
+  // The Node one imports the SDK, which is TypeScript source in this repository.
+  const [command, args] =
+    language === "python" ? [PYTHON, [file]] : [process.execPath, ["--conditions=@scrollback/source", "--import", TSX, file]];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: {
       ...process.env,

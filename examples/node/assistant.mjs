@@ -1,83 +1,127 @@
 #!/usr/bin/env node
 // An assistant backend in Node: hears users through the inbox stream (ioredis),
-// streams its replies through the HTTP API (fetch). The same loop as examples/python/assistant.py.
+// streams and stores its replies with the SDK (@scrollback/client), connected
+// as each user it answers. The same loop as examples/python/assistant.py,
+// which uses the HTTP API instead.
 //
-// Usage: SERVICE_TOKEN=... INBOX_STREAM=temp_memory:inbox node examples/node/assistant.mjs
+// Usage (in this repository, where the SDK is TypeScript source):
+//   INBOX_STREAM=temp_memory:inbox node --conditions=@scrollback/source --import tsx examples/node/assistant.mjs
+// Elsewhere: npm install @scrollback/client ioredis jose, then plain `node assistant.mjs`.
 // Settings (environment): SCROLLBACK_URL (http://localhost:3000), REDIS_URL
 // (redis://localhost:6379/0), INBOX_STREAM (temp_memory:inbox), INBOX_GROUP
 // (assistants), INBOX_CONSUMER (assistant-<pid>), CLAIM_IDLE_MS (60000),
-// REPLY_WORD_DELAY_MS (40: the pause between two streamed words).
+// REPLY_WORD_DELAY_MS (40: the pause between two streamed words),
+// AUTH_JWT_SECRET (the server's; unset: the server is in dev mode),
+// AUTH_ISSUER / AUTH_AUDIENCE (the server's, when it checks them),
+// CONNECTION_IDLE_MS (60000: a user's connection unused this long is closed),
+// MAX_CONNECTIONS (100: connections kept open at once, the least recently used closed first).
+// EXAMPLE_DELAY_MS makes it wait between reading an entry and streaming its
+// reply, EXAMPLE_ACK_DELAY_MS between storing and acknowledging (tests kill it there).
+//
+// Acting for a user: a trusted backend holds the server's AUTH_JWT_SECRET,
+// so it mints a short-lived token whose `sub` is the user (docs/PROTOCOL.md
+// §3) and connects as that user, exactly like one of the user's tabs. In dev
+// mode (no secret) it connects with the userId alone. One connection per user
+// is kept while in use and closed after CONNECTION_IDLE_MS.
 //
 // Each reply is streamed word by word as a draft (docs/PROTOCOL.md §4, Drafts:
-// POST /api/v1/users/:userId/drafts/:id), so every open tab of the user sees
-// it grow, then stored under the same id (POST .../messages), which replaces
-// the draft everywhere.
+// `appendDraft`, i.e. draft:append), so every open tab of the user sees it
+// grow, then stored under the same id (`add`, i.e. message:add), which
+// replaces the draft everywhere. Every event counts against the user's socket
+// rate limit (RATE_LIMIT_PER_SECOND): a chunk refused with RATE_LIMITED is
+// sent again after its retryAfterMs (`add` does that by itself).
 //
 // Delivery is at least once (docs/PROTOCOL.md §8): the reply's id is derived
 // from the user message's, so replying twice to one message stores one reply,
 // and an entry is acknowledged only once its reply is stored. A re-delivered
 // entry (the previous consumer died mid-stream) continues the draft left
-// behind; one whose reply is already stored answers DRAFT_CLOSED at the first
-// chunk, and is just acknowledged.
+// behind (the connection's catch-up load carries the user's live drafts); one
+// whose reply is already stored is seen in the loaded history, or answers
+// DRAFT_CLOSED at the first chunk, and is just acknowledged.
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { connect, ScrollbackError } from "@scrollback/client";
 import { Redis } from "ioredis";
+import { SignJWT } from "jose";
 
 const env = process.env;
 const BASE = env.SCROLLBACK_URL ?? "http://localhost:3000";
-const TOKEN = env.SERVICE_TOKEN;
 const STREAM = env.INBOX_STREAM ?? "temp_memory:inbox";
 const GROUP = env.INBOX_GROUP ?? "assistants";
 const CONSUMER = env.INBOX_CONSUMER ?? `assistant-${process.pid}`;
 const CLAIM_IDLE_MS = Number(env.CLAIM_IDLE_MS ?? 60_000);
 const WORD_DELAY_MS = Number(env.REPLY_WORD_DELAY_MS ?? 40);
-if (!TOKEN) throw new Error("set SERVICE_TOKEN");
+const CONNECTION_IDLE_MS = Number(env.CONNECTION_IDLE_MS ?? 60_000);
+const MAX_CONNECTIONS = Number(env.MAX_CONNECTIONS ?? 100);
+const DELAY_MS = Number(env.EXAMPLE_DELAY_MS ?? 0);
+const ACK_DELAY_MS = Number(env.EXAMPLE_ACK_DELAY_MS ?? 0);
+const SECRET = env.AUTH_JWT_SECRET ? new TextEncoder().encode(env.AUTH_JWT_SECRET) : undefined;
+/** How long a minted token lives: the server ends a connection at its expiry, and the SDK reconnects with a new one. */
+const TOKEN_LIFETIME = "5m";
+/** How long a connection may take to come online (caught up) before the entry fails. */
+const ONLINE_TIMEOUT_MS = 30_000;
 
-/** A refusal of the HTTP API: its status and error code (docs/PROTOCOL.md §5). */
-class ApiError extends Error {
-  constructor(method, path, status, code) {
-    super(`${method} ${path}: ${status} ${code}`);
-    this.status = status;
-    this.code = code;
-  }
+/** A token for `userId`, signed with the server's secret: how a trusted backend acts for a user. */
+function mintToken(userId) {
+  const jwt = new SignJWT({}).setProtectedHeader({ alg: "HS256" }).setSubject(userId).setIssuedAt().setExpirationTime(TOKEN_LIFETIME);
+  if (env.AUTH_ISSUER) jwt.setIssuer(env.AUTH_ISSUER);
+  if (env.AUTH_AUDIENCE) jwt.setAudience(env.AUTH_AUDIENCE);
+  return jwt.sign(SECRET);
 }
 
-/**
- * One HTTP API call, answered JSON. Retries UNAVAILABLE and lost connections
- * (5 times, backing off) and RATE_LIMITED (after the time it says); throws
- * ApiError on any other refusal.
- */
-async function api(method, path, body) {
-  for (let failures = 0; ; ) {
-    let response;
-    try {
-      response = await fetch(BASE + path, {
-        method,
-        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (error) {
-      if (failures === 5) throw error;
-    }
-    if (response) {
-      // Not scrollback's answer (a proxy's error page): a gateway's is retried.
-      const unreadable = { error: { code: [502, 503, 504].includes(response.status) ? "UNAVAILABLE" : `HTTP_${response.status}` } };
-      const answered = await response.json().catch(() => unreadable);
-      if (response.ok) return answered;
-      const { code, retryAfterMs } = answered.error ?? unreadable.error;
-      if (code === "RATE_LIMITED") {
-        // draft chunks beyond DRAFT_CHUNKS_PER_SECOND: wait as told
-        await sleep(retryAfterMs ?? 1000 * Number(response.headers.get("retry-after") ?? 1));
-        continue;
-      }
-      if (code !== "UNAVAILABLE" || failures === 5) throw new ApiError(method, path, response.status, code);
-    }
-    await sleep(200 * 2 ** failures);
-    failures++;
+/** Open connections by userId, least recently used first (a Map keeps insertion order). */
+const connections = new Map();
+
+/** The connection of `userId`, open and caught up: the cached one, or a new one. Hand it back with `release`. */
+async function connectionOf(userId) {
+  let held = connections.get(userId);
+  if (held) {
+    connections.delete(userId); // set again below: now the most recently used
+    clearTimeout(held.idle);
+  } else {
+    const credentials = SECRET ? { token: () => mintToken(userId) } : { userId };
+    held = { client: connect(BASE, credentials) };
+    if (connections.size >= MAX_CONNECTIONS) closeConnection(connections.keys().next().value);
   }
+  connections.set(userId, held);
+  await whenOnline(held.client);
+  return held.client;
 }
 
-const userPath = (userId, ...rest) => `/api/v1/users/${[userId, ...rest].map(encodeURIComponent).join("/")}`;
+/** Done with `userId`'s connection for now: it closes unless used again within CONNECTION_IDLE_MS. */
+function release(userId) {
+  const held = connections.get(userId);
+  if (!held) return;
+  clearTimeout(held.idle);
+  held.idle = setTimeout(() => closeConnection(userId), CONNECTION_IDLE_MS);
+  held.idle.unref(); // an idle connection's timer must not keep a stopping process alive
+}
+
+function closeConnection(userId) {
+  const held = connections.get(userId);
+  if (!held) return;
+  connections.delete(userId);
+  clearTimeout(held.idle);
+  held.client.close();
+}
+
+/** Resolves once `client` is online (connected, and caught up: its snapshot holds the kept history and the live drafts). */
+function whenOnline(client) {
+  if (client.status === "online") return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => done(new Error(`not online within ${ONLINE_TIMEOUT_MS} ms (${client.status})`)), ONLINE_TIMEOUT_MS);
+    const stop = client.on("status", (status) => {
+      if (status === "online") done();
+      if (status === "unauthorized") done(new Error(`${client.userId ?? "?"}: refused (UNAUTHORIZED): check AUTH_JWT_SECRET`));
+    });
+    function done(error) {
+      clearTimeout(timer);
+      stop();
+      if (error) reject(error);
+      else resolve();
+    }
+  });
+}
 
 /** The reply's id, the same on every delivery of one message (46 characters, within the id pattern). */
 const replyId = (userId, messageId) => `reply-${createHash("sha1").update(`${userId}\n${messageId}`).digest("hex")}`;
@@ -92,16 +136,22 @@ function answer(message) {
 /** The chunks to stream: each word with the whitespace before it (they join back to `text`; never inside a character). */
 const wordsOf = (text) => text.match(/\s*\S+|\s+$/gu) ?? [];
 
-/** The live draft under `draftId` (a previous delivery's, cut short), or undefined. */
-async function draftSoFar(userId, draftId) {
-  const { drafts } = await api("GET", userPath(userId, "drafts"));
-  return drafts.find((draft) => draft.id === draftId);
-}
-
-async function discard(userId, draftId) {
-  await api("DELETE", userPath(userId, "drafts", draftId)).catch((error) => {
-    if (error.code !== "NOT_FOUND") throw error; // already gone
-  });
+/**
+ * Appends one chunk. A RATE_LIMITED refusal (the user's socket rate limit) is
+ * waited out as told, UNAVAILABLE backed off, and the chunk sent again, up
+ * to 20 times. (An UNAVAILABLE past the store deadline may have applied it:
+ * the live draft then shows a word twice, the stored reply is right anyway.)
+ */
+async function appendChunk(client, draftId, chunk) {
+  for (let refusals = 0; ; refusals++) {
+    try {
+      return await client.appendDraft(draftId, chunk, { role: "assistant" });
+    } catch (error) {
+      const retryable = error instanceof ScrollbackError && (error.code === "RATE_LIMITED" || error.code === "UNAVAILABLE");
+      if (!retryable || refusals === 20) throw error;
+      await sleep(error.retryAfterMs ?? 200 * 2 ** Math.min(refusals, 5));
+    }
+  }
 }
 
 /**
@@ -109,24 +159,23 @@ async function discard(userId, draftId) {
  * previous delivery stopped. Resolves false when the reply is already stored
  * (DRAFT_CLOSED): nothing more to do.
  */
-async function streamReply(userId, draftId, text) {
+async function streamReply(client, draftId, text) {
   const chunks = wordsOf(text);
   let start = 0;
-  const left = await draftSoFar(userId, draftId);
+  const left = client.drafts.find((draft) => draft.id === draftId);
   if (left) {
     let sent = "";
     while (start < chunks.length && sent.length < left.content.length) sent += chunks[start++];
     if (sent !== left.content) {
       // not our text's beginning: start it over
       start = 0;
-      await discard(userId, draftId);
+      await client.discardDraft(draftId);
     }
   }
-  const path = userPath(userId, "drafts", draftId);
   for (let index = start; index < chunks.length; ) {
     let acked;
     try {
-      ({ draft: acked } = await api("POST", path, { chunk: chunks[index], role: "assistant" }));
+      acked = await appendChunk(client, draftId, chunks[index]);
     } catch (error) {
       if (error.code === "DRAFT_CLOSED") return false;
       if (error.code === "TOO_MANY_DRAFTS") return true; // the user has enough drafts growing: store the reply whole
@@ -134,7 +183,7 @@ async function streamReply(userId, draftId, text) {
     }
     if (index === start && start > 0 && acked.seq === 1) {
       // the draft went idle since we read it: it holds only this chunk
-      await discard(userId, draftId);
+      await client.discardDraft(draftId);
       start = index = 0;
       continue;
     }
@@ -151,14 +200,28 @@ const fieldsOf = (list) => Object.fromEntries(list.flatMap((value, i) => (i % 2 
 async function handle(redis, entryId, list) {
   const fields = fieldsOf(list);
   const message = JSON.parse(fields.message);
+  if (DELAY_MS) {
+    console.log(`read ${fields.id}`);
+    await sleep(DELAY_MS);
+  }
   const [id, text] = [replyId(fields.userId, message.id), answer(message)];
-  let duplicate = true;
-  if (await streamReply(fields.userId, id, text)) {
-    const body = { id, role: "assistant", content: text, meta: { inReplyTo: message.id } };
-    ({ duplicate } = await api("POST", userPath(fields.userId, "messages"), body));
+  const client = await connectionOf(fields.userId);
+  let replied;
+  try {
+    // In the history the connection loaded: stored by an earlier delivery.
+    const storedBefore = client.getSnapshot().messages.some((kept) => kept.id === id);
+    replied = !storedBefore && (await streamReply(client, id, text));
+    // `add` waits out RATE_LIMITED and reconnects by itself, resending under the same id: stored once.
+    if (replied) await client.add({ id, role: "assistant", content: text, meta: { inReplyTo: message.id } });
+  } finally {
+    release(fields.userId);
+  }
+  if (ACK_DELAY_MS) {
+    console.log(`posted ${fields.id}`);
+    await sleep(ACK_DELAY_MS);
   }
   await redis.xack(STREAM, GROUP, entryId);
-  console.log(`${duplicate ? "already replied" : "replied"} ${fields.id} ${id}`);
+  console.log(`${replied ? "replied" : "already replied"} ${fields.id} ${id}`);
 }
 
 /** Takes over entries another consumer read and never acknowledged (it died mid-work), and handles them. */
@@ -182,7 +245,7 @@ try {
 } catch (error) {
   if (!String(error).includes("BUSYGROUP")) throw error;
 }
-console.log(`${CONSUMER} listening on ${STREAM} as group ${GROUP}`);
+console.log(`${CONSUMER} listening on ${STREAM} as group ${GROUP} (${SECRET ? "minting tokens" : "dev mode"})`);
 // Asked to stop, it finishes the entry in hand; while it only waits for entries it stops at once (also
 // when Redis is gone: ioredis would otherwise keep retrying the blocked read).
 let stopping = false;
@@ -217,3 +280,4 @@ while (!stopping) {
   }
 }
 redis.disconnect();
+for (const userId of [...connections.keys()]) closeConnection(userId);

@@ -1,12 +1,14 @@
 /**
  * The README's assistants (examples/python/assistant.py with Debian's
- * python3-redis, examples/node/assistant.mjs with ioredis) as real processes
- * against a real server and a real Redis: a user writes over Socket.IO, the
- * assistant hears it from the inbox stream (PROTOCOL.md §8), streams its reply
- * word by word as a draft (a tab sees it grow, §4 Drafts) and stores it
- * exactly once under the draft's id, also when an assistant is SIGKILLed
- * mid-work (mid-stream too) and another takes over, when the draft route
- * rate-limits it, and when several assistants share the messages.
+ * python3-redis and the HTTP API, examples/node/assistant.mjs with ioredis
+ * and the SDK, connected as each user: in dev mode by userId, in JWT mode
+ * with tokens it mints) as real processes against a real server and a real
+ * Redis: a user writes over Socket.IO, the assistant hears it from the inbox
+ * stream (PROTOCOL.md §8), streams its reply word by word as a draft (a tab
+ * sees it grow, §4 Drafts) and stores it exactly once under the draft's id,
+ * also when an assistant is SIGKILLed mid-work (mid-stream too) and another
+ * takes over, when the draft route (Python) or the socket's rate limit (Node)
+ * refuses it, and when several assistants share the messages.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -16,7 +18,7 @@ import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { messagesKey } from "../../server/src/store/redis-keys.js";
-import { connect, requestOk, type TestSocket } from "../support/clients.js";
+import { connect, requestOk, signToken, TEST_SECRET, type TestSocket } from "../support/clients.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { until, waitReady } from "../support/wait.js";
 
@@ -55,14 +57,17 @@ interface Assistant {
 
 /** Starts an example assistant as the README says, on `stream`, and waits until it listens. */
 async function startAssistant(language: "python" | "node", stream: string, env: Record<string, string> = {}): Promise<Assistant> {
-  const [command, file] =
-    language === "python" ? [PYTHON, "examples/python/assistant.py"] : [process.execPath, "examples/node/assistant.mjs"];
-  const child = spawn(command, [file], {
+  const file = language === "python" ? "examples/python/assistant.py" : "examples/node/assistant.mjs";
+  // The Node one imports the SDK, which is TypeScript source in this repository (as its header says).
+  const [command, args] =
+    language === "python" ? [PYTHON, [file]] : [process.execPath, ["--conditions=@scrollback/source", "--import", "tsx", file]];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
       SCROLLBACK_URL: servers.at(-1)!.url,
-      SERVICE_TOKEN: TOKEN,
+      // The Python one speaks the HTTP API; the Node one connects as the user (dev mode here, or AUTH_JWT_SECRET in env).
+      ...(language === "python" ? { SERVICE_TOKEN: TOKEN } : {}),
       // As an operator would run it: a Redis user of its own that may only read the inbox (dev/redis-acl.ts).
       REDIS_URL: redis.assistantUrl,
       INBOX_STREAM: stream,
@@ -121,8 +126,8 @@ interface Tab {
   stored(id: string, timeoutMs?: number): Promise<void>;
 }
 
-async function openTab(server: TestServer, userId: string): Promise<Tab> {
-  const socket = await connect(server.url, { userId });
+async function openTab(server: TestServer, userId: string, token?: string): Promise<Tab> {
+  const socket = await connect(server.url, token ? { token } : { userId });
   sockets.push(socket);
   const events: Tab["events"] = [];
   socket.on("draft:update", (update) => events.push({ type: "draft", update }));
@@ -211,8 +216,11 @@ describe.each(["python", "node"] as const)("examples/%s assistant", (language) =
     await until("the entry is acknowledged", async () => (await pendingCount(stream)) === 0, 5_000, 20);
   });
 
-  it("honours RATE_LIMITED from the draft route: waits as told and streams the whole reply in order", async () => {
-    const limited = await serverWithInbox(stream, { DRAFT_CHUNKS_PER_SECOND: "3" });
+  it("honours RATE_LIMITED (Python: the draft route; Node: the socket's rate limit): waits as told and streams the whole reply in order", async () => {
+    // The HTTP draft route has its own limit; the SDK's events count against the user's socket bucket.
+    const limits: Record<string, string> =
+      language === "python" ? { DRAFT_CHUNKS_PER_SECOND: "3" } : { RATE_LIMIT_PER_SECOND: "3", RATE_LIMIT_BURST: "3" };
+    const limited = await serverWithInbox(stream, limits);
     const assistant = await startAssistant(language, stream, { REPLY_WORD_DELAY_MS: "0", INBOX_CONSUMER: "limited" });
     const userId = `assistant_limited_${language}`;
     const tab = await openTab(limited, userId);
@@ -224,7 +232,13 @@ describe.each(["python", "node"] as const)("examples/%s assistant", (language) =
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
     expectStreamedThenStored(tab, replyIdOf(userId, id), "You wrote 6 words: one two three four five six");
     const metrics = await (await fetch(`${limited.url}/metrics`)).text();
-    expect(metrics).toMatch(/^scrollback_http_requests_total\{route="draftAppend",status="429"\} [1-9]/m);
+    expect(metrics).toMatch(
+      language === "python"
+        ? /^scrollback_http_requests_total\{route="draftAppend",status="429"\} [1-9]/m
+        : /^scrollback_events_total\{event="draft:append",outcome="RATE_LIMITED"\} [1-9]/m,
+    );
+    // It waited as told: never disconnected as a flooder.
+    expect(metrics).toMatch(/^scrollback_rate_limit_disconnects_total 0$/m);
   });
 
   it("stores the reply whole, unstreamed, when the user already has MAX_DRAFTS_PER_USER live drafts", async () => {
@@ -247,19 +261,19 @@ describe.each(["python", "node"] as const)("examples/%s assistant", (language) =
   });
 });
 
-describe("the Python assistant killed mid-stream", () => {
-  const stream = "temp_memory:inbox-midstream";
+describe.each(["python", "node"] as const)("the %s assistant killed mid-stream", (language) => {
+  const stream = `temp_memory:inbox-midstream-${language}`;
   let server: TestServer;
   beforeAll(async () => {
     server = await serverWithInbox(stream);
   });
 
   it("started again, continues the draft where it stopped and ends with exactly one stored reply, which replaces the tab's draft", async () => {
-    const userId = "assistant_midstream";
+    const userId = `assistant_midstream_${language}`;
     const content = "Please tell me what the weather will be like tomorrow in Lisbon";
     const reply = "You wrote 12 words: Please tell me what the weather will be like tomorrow in Lisbon";
     const tab = await openTab(server, userId);
-    const slow = await startAssistant("python", stream, { REPLY_WORD_DELAY_MS: "400" });
+    const slow = await startAssistant(language, stream, { REPLY_WORD_DELAY_MS: "400" });
     const id = await userSays(server, userId, content);
     const replyId = replyIdOf(userId, id);
     await until("the tab saw 3 chunks", () => tab.updates(replyId).length >= 3, 15_000, 5);
@@ -272,7 +286,7 @@ describe("the Python assistant killed mid-stream", () => {
     expect(left[0]!.seq).toBeLessThan(16); // of 16 chunks
 
     // A new process takes the stale entry over and continues the draft left behind.
-    const again = await startAssistant("python", stream, { CLAIM_IDLE_MS: "200", REPLY_WORD_DELAY_MS: "10" });
+    const again = await startAssistant(language, stream, { CLAIM_IDLE_MS: "200", REPLY_WORD_DELAY_MS: "10" });
     await again.printed(new RegExp(`replied ${id} `));
     await tab.stored(replyId);
     expectStreamedThenStored(tab, replyId, reply);
@@ -294,8 +308,8 @@ describe("the Python assistant killed mid-stream", () => {
   });
 });
 
-describe("the Python assistant killed mid-work", () => {
-  const stream = "temp_memory:inbox-killed";
+describe.each(["python", "node"] as const)("the %s assistant killed mid-work", (language) => {
+  const stream = `temp_memory:inbox-killed-${language}`;
   let server: TestServer;
   beforeAll(async () => {
     server = await serverWithInbox(stream);
@@ -305,8 +319,8 @@ describe("the Python assistant killed mid-work", () => {
     ["after reading, before posting", "EXAMPLE_DELAY_MS", "read"],
     ["after posting, before acknowledging", "EXAMPLE_ACK_DELAY_MS", "posted"],
   ])("%s: started again, it ends with exactly one stored reply", async (_, pause, line) => {
-    const userId = `assistant_killed_${line}`;
-    const slow = await startAssistant("python", stream, { [pause]: "60000" });
+    const userId = `assistant_killed_${language}_${line}`;
+    const slow = await startAssistant(language, stream, { [pause]: "60000" });
     const id = await userSays(server, userId, "Are you there?");
     await slow.printed(new RegExp(`${line} ${id}`));
     await slow.kill("SIGKILL");
@@ -315,12 +329,56 @@ describe("the Python assistant killed mid-work", () => {
     expect(repliesBefore).toHaveLength(line === "posted" ? 1 : 0);
 
     // A new process (another consumer name) takes the stale entry over with XAUTOCLAIM at start.
-    const again = await startAssistant("python", stream, { CLAIM_IDLE_MS: "200" });
+    const again = await startAssistant(language, stream, { CLAIM_IDLE_MS: "200" });
     await again.printed(new RegExp(`(already )?replied ${id} `));
     expect(again.output()).toContain(line === "posted" ? `already replied ${id}` : `replied ${id}`);
     const replies = (await stored(userId)).filter((message) => message.role === "assistant");
     expect(replies.map((reply) => reply.id)).toEqual([replyIdOf(userId, id)]);
     await until("the entry is acknowledged", async () => (await pendingCount(stream)) === 0, 5_000, 20);
+  });
+});
+
+describe("the Node assistant with a server in JWT mode", () => {
+  const stream = "temp_memory:inbox-jwt";
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await serverWithInbox(stream, { AUTH_JWT_SECRET: TEST_SECRET });
+  });
+
+  const connectionsOpen = async () =>
+    Number(/^scrollback_connections (\d+)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1]);
+
+  it("acts for the user with tokens it mints from AUTH_JWT_SECRET, and closes the user's connection once idle", async () => {
+    const assistant = await startAssistant("node", stream, {
+      AUTH_JWT_SECRET: TEST_SECRET,
+      CONNECTION_IDLE_MS: "500",
+      REPLY_WORD_DELAY_MS: "5",
+      INBOX_CONSUMER: "jwt",
+    });
+    expect(assistant.output()).toContain("(minting tokens)");
+    const userId = "assistant_jwt";
+    const tab = await openTab(server, userId, await signToken(userId));
+    const socket = await connect(server.url, { token: await signToken(userId) });
+    sockets.push(socket);
+    const id = (await requestOk(socket, "message:add", { content: "Signed and sealed" })).message.id;
+    await assistant.printed(new RegExp(`replied ${id} `));
+    await tab.stored(replyIdOf(userId, id));
+    expectStreamedThenStored(tab, replyIdOf(userId, id), "You wrote 3 words: Signed and sealed");
+    // The two tabs stay; the assistant's connection closes CONNECTION_IDLE_MS after its reply.
+    await until("the assistant's connection closed", async () => (await connectionsOpen()) === 2, 5_000, 50);
+  });
+
+  it("with the wrong secret it is refused, and the entry stays unacknowledged", async () => {
+    const assistant = await startAssistant("node", stream, {
+      AUTH_JWT_SECRET: "another-secret-that-is-long-enough-for-hs256",
+      INBOX_CONSUMER: "jwt-wrong",
+    });
+    const socket = await connect(server.url, { token: await signToken("assistant_jwt_wrong") });
+    sockets.push(socket);
+    await requestOk(socket, "message:add", { content: "Anyone?" });
+    await assistant.printed(/UNAUTHORIZED/);
+    expect(await pendingCount(stream)).toBe(1);
+    expect((await stored("assistant_jwt_wrong")).filter((message) => message.role === "assistant")).toEqual([]);
   });
 });
 
