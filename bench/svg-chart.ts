@@ -62,7 +62,9 @@ export function lineChart(spec: ChartSpec): string {
   const px = (x: number) => MARGIN.left + (x / xMax) * plotWidth;
   const py = (y: number) => MARGIN.top + plotHeight - (y / yMax) * plotHeight;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12" role="img">`,
+    // What a screen reader (and an image viewer's tooltip) says for the chart.
+    `<title>${escapeXml(spec.title)}</title>`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
     `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(spec.title)}</text>`,
   ];

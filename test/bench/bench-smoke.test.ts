@@ -139,7 +139,8 @@ it("runs the scale case in a tiny configuration and writes its charts", async ()
     "scale-replicas-cpu.svg",
     "scale-replicas-rate.svg",
   ]);
-  for (const file of readdirSync(charts)) expect(readFileSync(join(charts, file), "utf8")).toMatch(/^<svg [^]*<path [^]*<\/svg>\n$/);
+  for (const file of readdirSync(charts))
+    expect(readFileSync(join(charts, file), "utf8")).toMatch(/^<svg [\s\S]*<title>[^<]+<\/title>[\s\S]*<path [\s\S]*<\/svg>\n$/);
   expect(stdout).toMatch(/^scale idle \(one replica; /m);
   expect(stdout).toMatch(/^scale replicas /m);
 }, 180_000);
