@@ -13,7 +13,6 @@
  * restarted Redis, a promoted replica or a new Cluster master gets it again
  * (Redis also replicates and persists functions).
  */
-import { readFileSync } from "node:fs";
 import type { Cluster, Redis } from "ioredis";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
@@ -21,6 +20,7 @@ import { encodeRoomBroadcast } from "./realtime/adapter-wire-format.js";
 import { FANOUT_MAIN_CHANNEL, STORE_SENDER_UID } from "./realtime/fanout-adapter.js";
 import { SOCKET_ID_LENGTH } from "./realtime/rooms.js";
 import type { RedisClient } from "./redis-connections.js";
+import { luaSource } from "./store/lua-scripts.js";
 
 /** The library's name (`FUNCTION LIST LIBRARYNAME scrollback`). */
 export const DIRECT_WRITE_LIBRARY = "scrollback";
@@ -32,10 +32,6 @@ export type DirectWriteSettings = Pick<Config, "keyPrefix" | "historyMax" | "his
   /** On a Cluster the stream sits in another slot than the user's keys: the function cannot reach it. */
   cluster: boolean;
 };
-
-function luaSource(name: string): string {
-  return readFileSync(new URL(`./store/lua/${name}.lua`, import.meta.url), "utf8");
-}
 
 /** A Lua string literal of `text`, byte for byte (Lua 5.1 knows only decimal escapes). */
 function luaString(text: string): string {

@@ -22,8 +22,17 @@ export interface LuaScript {
   sha: string;
 }
 
+/**
+ * The text of ./lua/<name>.lua. Read relative to this module, whose place
+ * the build keeps (server/dist/lua beside the bundle), so every reader of a
+ * script goes through here.
+ */
+export function luaSource(name: string): string {
+  return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), "utf8");
+}
+
 function loadScript(name: string): LuaScript {
-  const lua = readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), "utf8");
+  const lua = luaSource(name);
   return { name, lua, sha: createHash("sha1").update(lua).digest("hex") };
 }
 
