@@ -3,6 +3,8 @@
  * `INBOX_STREAM` off and on, rounds alternating, on the same Redis. With it
  * on, the add's script also appends every message to a Redis Stream
  * (`XADD … MAXLEN ~`), so the difference is the price of hearing users.
+ * The per-user quota (INBOX_USER_PER_MINUTE) is off: a bench user sends far
+ * more than a person, and a refused add would measure nothing.
  */
 import type { BenchContext, ServerSet } from "../fleet.js";
 import { startServers } from "../fleet.js";
@@ -33,7 +35,7 @@ export async function runInbox(context: BenchContext): Promise<InboxResult> {
   const sets: Record<"off" | "on", ServerSet | undefined> = { off: undefined, on: undefined };
   try {
     sets.off = await startServers(withEnv({ INBOX_STREAM: "" }), "scrollback", 1, "inbox-off");
-    sets.on = await startServers(withEnv({ INBOX_STREAM: BENCH_INBOX_STREAM }), "scrollback", 1, "inbox-on");
+    sets.on = await startServers(withEnv({ INBOX_STREAM: BENCH_INBOX_STREAM, INBOX_USER_PER_MINUTE: "0" }), "scrollback", 1, "inbox-on");
     const rounds: Record<"off" | "on", ThroughputResult[]> = { off: [], on: [] };
     let xaddCallsPerAdd = 0;
     for (let round = 0; round < options.rounds; round++) {

@@ -18,7 +18,7 @@ const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
   cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 0 });
-  servers = await startReplicas(2, { STORE: "redis", REDIS_CLUSTER_NODES: cluster.nodesEnv });
+  servers = await startReplicas(2, { STORE: "redis", ...cluster.serverEnv });
   await Promise.all(servers.map((server) => waitReady(server.url)));
 });
 

@@ -29,7 +29,7 @@ beforeAll(async () => {
   reader = cluster.client();
   server = await startServer({
     STORE: "redis",
-    REDIS_CLUSTER_NODES: cluster.nodesEnv,
+    ...cluster.serverEnv,
     SERVICE_TOKEN: TOKEN,
     INBOX_STREAM: STREAM,
     HISTORY_TTL_SECONDS: String(TTL_SECONDS),

@@ -26,7 +26,7 @@ beforeAll(async () => {
   reader = cluster.client();
   replicas = await startReplicas(2, {
     STORE: "redis",
-    REDIS_CLUSTER_NODES: cluster.nodesEnv,
+    ...cluster.serverEnv,
     SERVICE_TOKEN: TOKEN,
     INBOX_STREAM: STREAM,
     HISTORY_MAX: "1000",

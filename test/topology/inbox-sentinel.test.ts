@@ -5,7 +5,7 @@
  * SIGKILLed and the replica promoted.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisSentinel, SENTINEL_MASTER_NAME, startRedisSentinel } from "../support/redis-sentinel.js";
+import { type RedisSentinel, startRedisSentinel } from "../support/redis-sentinel.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { waitReady } from "../support/wait.js";
 
@@ -19,8 +19,7 @@ beforeAll(async () => {
   deployment = await startRedisSentinel();
   server = await startServer({
     STORE: "redis",
-    REDIS_SENTINELS: deployment.sentinelsEnv,
-    REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
+    ...deployment.serverEnv,
     REDIS_WAIT_REPLICAS: "1",
     SERVICE_TOKEN: TOKEN,
     INBOX_STREAM: STREAM,
