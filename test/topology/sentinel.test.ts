@@ -93,7 +93,9 @@ async function failoverUnderLoad(label: string, env: Record<string, string>, opt
     open: (replica, userId) => open(replicas[replica]!, userId),
     killedAt,
     failedOverMs,
-    resumeWithinMs: env.REDIS_WAIT_REPLICAS ? 60_000 : undefined,
+    // On a quiet machine writes resume within seconds of the promotion; the
+    // whole suite in parallel on two cores has taken over 30 s (issue noted).
+    resumeWithinMs: 60_000,
     readIds: async (userId) => {
       master ??= deployment.master().then((node) => node.client());
       return idsOf(await (await master).lrange(key(userId), 0, -1));
@@ -113,5 +115,5 @@ describe("the master SIGKILLed under load", () => {
   // Last: it leaves the deployment without a replica.
   it("is failed over by the Sentinels: the servers follow the new master, writes resume, nothing is stored twice", async () => {
     await failoverUnderLoad("sfail", {});
-  }, 120_000);
+  }, 150_000);
 });
