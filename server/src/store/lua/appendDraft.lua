@@ -59,13 +59,24 @@ end
 local time = redis.call("TIME")
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
--- The draft a field holds, or nil when it is idle past DRAFT_IDLE_MS or unreadable.
+-- The highest seq a live draft may hold: its next chunk's seq (one more)
+-- stays a safe integer (2^53 - 1), which readers (draft-codec.ts) require
+-- and string.format("%d") prints exactly.
+local MAX_SEQ = 2 ^ 53 - 2
+
+-- The draft a field holds, or nil when it is idle past DRAFT_IDLE_MS or
+-- unreadable, a seq that is not a whole number in 1..MAX_SEQ included (another
+-- program wrote it): such a field is dead and its draft starts again at 1.
 local function live(raw)
   local ok, draft = pcall(cjson.decode, raw)
   if not ok or type(draft) ~= "table" or type(draft.content) ~= "string" then
     return nil
   end
-  if type(draft.seq) ~= "number" or type(draft.updatedAt) ~= "number" or now - draft.updatedAt > idle then
+  local seq = draft.seq
+  if type(seq) ~= "number" or seq ~= math.floor(seq) or seq < 1 or seq > MAX_SEQ then
+    return nil
+  end
+  if type(draft.updatedAt) ~= "number" or now - draft.updatedAt > idle then
     return nil
   end
   return draft
