@@ -12,7 +12,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createServer, type Server, request as httpRequest } from "node:http";
+import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { DraftUpdate, Message } from "@scrollback/client/protocol";
@@ -316,7 +316,10 @@ describe.each(["python", "node"] as const)("the %s assistant killed mid-stream",
  * gateway page in its place (`"502"`) or the connection cut (`"cut"`). The
  * chunk was applied all the same, as behind a real proxy that times out.
  */
-async function lossyProxy(target: string, lost: Map<number, "502" | "cut">): Promise<{ server: Server; url: string; lostChunks(): number }> {
+async function lossyProxy(
+  target: string,
+  lost: Map<number, "502" | "cut">,
+): Promise<{ server: Server; url: string; lostChunks(): number }> {
   let chunks = 0;
   let lostChunks = 0;
   const server = createServer((incoming, outgoing) => {
