@@ -1,6 +1,7 @@
 /**
- * A draft as the stores keep it (appendDraft.lua writes the same JSON):
- * `{role, content, seq, updatedAt}` under the draft's id. Read defensively:
+ * A draft as the stores read it (readDrafts.lua joins the stored metadata
+ * and text into the same JSON): `{role, content, seq, updatedAt}` under the
+ * draft's id. Read defensively:
  * the hash sits in Redis where anything may be written into it.
  */
 import type { Draft, Role } from "@scrollback/client/protocol";

@@ -316,6 +316,8 @@ length = redis.call("RPUSH", key, element)
 -- type (another program's) must not fail the add, and its WRONGTYPE is all
 -- that HDEL can answer there.
 redis.pcall("HDEL", drafts, id)
+-- And its text (appendDraft.lua), a key of the same hash tag named after the drafts key.
+redis.call("DEL", drafts .. ":" .. id)
 redis.call("HSET", index, id, head + length - 1)
 if length > max then
   -- Pop what falls out of the window (one element in the steady state),
