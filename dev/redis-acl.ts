@@ -18,7 +18,8 @@
  *   ACL too): on the lists LRANGE RPUSH LPOP LINDEX LLEN EXPIRE DEL; on each
  *   list's id index and drafts (hashes named `{<prefix>:<user>:messages}:…`,
  *   hence the second key pattern) HGET HMGET HSET HDEL HEXISTS HGETALL
- *   PEXPIRE PTTL; GET INCR on each user's inbox quota (same hash tag); TYPE
+ *   PEXPIRE PTTL; GET SET APPEND STRLEN on each draft's text (same hash tag);
+ *   GET INCR on each user's inbox quota (same hash tag); TYPE
  *   XADD XTRIM for the inbox stream (INBOX_STREAM, also sent alone on a
  *   Cluster); TIME (drafts' idle clock, the inbox's age trim); SPUBLISH. Then
  *   TTL (tools), WAIT (REDIS_WAIT_REPLICAS) and FUNCTION LOAD (the
@@ -51,7 +52,7 @@ export function serverAclRule(password: string, prefix = DEFAULT_KEY_PREFIX): st
     `on >${password} resetkeys ~${keyPattern(prefix)} ~{${keyPattern(prefix)} resetchannels &socket.io#/#* &scrollback:canary:*`,
     `-@all ${HANDSHAKE}`,
     "+evalsha +eval +lrange +rpush +lpop +lindex +llen +expire +del +ttl +wait",
-    "+hget +hmget +hset +hdel +hexists +hgetall +pexpire +pttl +get +incr +type +xadd +xtrim +time +function|load",
+    "+hget +hmget +hset +hdel +hexists +hgetall +pexpire +pttl +get +set +append +strlen +incr +type +xadd +xtrim +time +function|load",
     "+spublish +ssubscribe +sunsubscribe +pubsub|shardnumsub",
   ].join(" ");
 }

@@ -20,9 +20,13 @@ from the user message's, so replying twice to one message stores one reply,
 and an entry is acknowledged only once its reply is stored. A re-delivered
 entry (the previous consumer died mid-stream) continues the draft left
 behind; one whose reply is already stored answers DRAFT_CLOSED at the first
-chunk, and is just acknowledged.
+chunk, and is just acknowledged. A chunk is not idempotent: when its answer is
+lost (UNAVAILABLE, a gateway's 502/503/504, a cut connection) it may have been
+appended already, so it is never resent as is: the draft is read again and the
+stream continues from the text it really has.
 """
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -54,9 +58,14 @@ class ApiError(Exception):
         self.code = code
 
 
-def api(method, path, body=None):
-    """One HTTP API call, answered JSON. Retries UNAVAILABLE and lost connections (5 times, backing off)
-    and RATE_LIMITED (after the time it says); raises ApiError on any other refusal."""
+class MaybeApplied(Exception):
+    """A call that may or may not have taken effect: UNAVAILABLE (or a gateway's 502/503/504) or a lost connection."""
+
+
+def api(method, path, body=None, resend=True):
+    """One HTTP API call, answered JSON. Waits out RATE_LIMITED (the time it says: nothing was applied).
+    With `resend`, for calls safe to repeat (reads, adds with an id), retries UNAVAILABLE and lost
+    connections (5 times, backing off); without it raises MaybeApplied at once. ApiError on any other refusal."""
     request = urllib.request.Request(
         BASE + path,
         method=method,
@@ -79,9 +88,13 @@ def api(method, path, body=None):
                 continue
             if code["code"] != "UNAVAILABLE" or failures == 5:
                 raise ApiError(method, path, error.code, code["code"]) from None
-        except urllib.error.URLError:
+            if not resend:
+                raise MaybeApplied(f"{method} {path}: {error.code} {code['code']}") from None
+        except (OSError, http.client.HTTPException) as error:  # URLError, a reset or timeout while reading the answer
             if failures == 5:
                 raise
+            if not resend:
+                raise MaybeApplied(f"{method} {path}: {error}") from error
         time.sleep(0.2 * 2**failures)
         failures += 1
 
@@ -112,31 +125,49 @@ def draft_so_far(user_id, draft_id):
     return next((draft for draft in drafts if draft["id"] == draft_id), None)
 
 
+def chunks_held(user_id, draft_id, chunks):
+    """How many of `chunks` the draft under `draft_id` really holds (0 when there is none); a draft
+    that is not their beginning is discarded, to start over."""
+    left = draft_so_far(user_id, draft_id)
+    if left is None:
+        return 0
+    held, sent = 0, ""
+    while held < len(chunks) and len(sent) < len(left["content"]):
+        sent += chunks[held]
+        held += 1
+    if sent != left["content"]:  # not our text's beginning: start it over
+        discard(user_id, draft_id)
+        return 0
+    return held
+
+
 def stream_reply(user_id, draft_id, text):
     """Streams `text` word by word as the draft `draft_id`, continuing where a previous delivery stopped.
     Returns False when the reply is already stored (DRAFT_CLOSED): nothing more to do."""
     chunks = words_of(text)
-    start = 0
-    left = draft_so_far(user_id, draft_id)
-    if left is not None:
-        sent = ""
-        while start < len(chunks) and len(sent) < len(left["content"]):
-            sent += chunks[start]
-            start += 1
-        if sent != left["content"]:  # not our text's beginning: start it over
-            start = 0
-            discard(user_id, draft_id)
     path = user_path(user_id, "drafts", draft_id)
-    index = start
+    index = start = chunks_held(user_id, draft_id, chunks)
+    unsure = 0
     while index < len(chunks):
         try:
-            acked = api("POST", path, {"chunk": chunks[index], "role": "assistant"})["draft"]
+            # Never resent as is: a chunk is not idempotent (one applied before the answer was lost
+            # would be appended twice).
+            acked = api("POST", path, {"chunk": chunks[index], "role": "assistant"}, resend=False)["draft"]
+        except MaybeApplied:
+            unsure += 1
+            if unsure > 5:
+                raise
+            time.sleep(0.2 * 2**unsure)
+            # Whether that chunk was applied is read from the draft itself: continue from what it holds.
+            index = start = chunks_held(user_id, draft_id, chunks)
+            continue
         except ApiError as error:
             if error.code == "DRAFT_CLOSED":
                 return False
             if error.code == "TOO_MANY_DRAFTS":  # the user has enough drafts growing: store the reply whole
                 return True
             raise
+        unsure = 0
         if index == start > 0 and acked["seq"] == 1:  # the draft went idle since we read it: it holds only this chunk
             discard(user_id, draft_id)
             start = index = 0

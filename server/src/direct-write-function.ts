@@ -33,12 +33,17 @@ export type DirectWriteSettings = Pick<Config, "keyPrefix" | "historyMax" | "his
   cluster: boolean;
 };
 
-/** A Lua string literal of `text`, byte for byte (Lua 5.1 knows only decimal escapes). */
-function luaString(text: string): string {
+/**
+ * A Lua string literal of `text`, byte for byte (Lua 5.1 knows only decimal
+ * escapes). Each escape has all three digits: Lua reads up to three, so a
+ * short one followed by a digit would be another byte or none (byte 1 then
+ * `2` as `\12`, a newline; `"` then `1` as `\341`, which fails to load).
+ */
+export function luaString(text: string): string {
   let literal = '"';
   for (const byte of Buffer.from(text, "utf8")) {
     const printable = byte >= 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x5c;
-    literal += printable ? String.fromCharCode(byte) : `\\${byte}`;
+    literal += printable ? String.fromCharCode(byte) : `\\${String(byte).padStart(3, "0")}`;
   }
   return `${literal}"`;
 }

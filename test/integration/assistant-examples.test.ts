@@ -12,6 +12,8 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
+import { createServer, request as httpRequest, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import type { DraftUpdate, Message } from "@scrollback/client/protocol";
 import type { Redis } from "ioredis";
@@ -305,6 +307,72 @@ describe.each(["python", "node"] as const)("the %s assistant killed mid-stream",
     const loaded = await requestOk(later, "history:load");
     expect(loaded.messages.map((message) => message.id)).toEqual([id, replyId]);
     expect(loaded.drafts).toEqual([]);
+  });
+});
+
+/**
+ * An HTTP proxy to `target` that passes every request on and, for the draft
+ * chunks numbered in `lost` (1-based), throws the server's answer away: a 502
+ * gateway page in its place (`"502"`) or the connection cut (`"cut"`). The
+ * chunk was applied all the same, as behind a real proxy that times out.
+ */
+async function lossyProxy(
+  target: string,
+  lost: Map<number, "502" | "cut">,
+): Promise<{ server: Server; url: string; lostChunks(): number }> {
+  let chunks = 0;
+  let lostChunks = 0;
+  const server = createServer((incoming, outgoing) => {
+    const number = incoming.method === "POST" && /\/drafts\//.test(incoming.url ?? "") ? ++chunks : 0;
+    const upstream = httpRequest(`${target}${incoming.url}`, { method: incoming.method, headers: incoming.headers }, (answer) => {
+      const loss = lost.get(number);
+      if (!loss) {
+        outgoing.writeHead(answer.statusCode ?? 500, answer.headers);
+        answer.pipe(outgoing);
+        return;
+      }
+      answer.resume();
+      answer.on("end", () => {
+        lostChunks++;
+        if (loss === "cut") outgoing.socket?.destroy();
+        else outgoing.writeHead(502, { "content-type": "text/html" }).end("<h1>502 Bad Gateway</h1>");
+      });
+    });
+    incoming.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, lostChunks: () => lostChunks };
+}
+
+describe("the python assistant whose chunk's answer is lost (applied, then 502 or a cut connection)", () => {
+  const stream = "temp_memory:inbox-lost-answer";
+
+  it("re-reads the draft and continues from the text it really has: no word twice, one stored reply", async () => {
+    const server = await serverWithInbox(stream);
+    const proxy = await lossyProxy(
+      server.url,
+      new Map([
+        [3, "502"],
+        [6, "cut"],
+      ]),
+    );
+    try {
+      const userId = "assistant_lost_answer";
+      const tab = await openTab(server, userId);
+      const assistant = await startAssistant("python", stream, { SCROLLBACK_URL: proxy.url, REPLY_WORD_DELAY_MS: "0" });
+      const id = await userSays(server, userId, "one two three four five six");
+      const replyId = replyIdOf(userId, id);
+      await assistant.printed(new RegExp(`replied ${id} `));
+      await tab.stored(replyId);
+      expect(proxy.lostChunks()).toBe(2);
+      // Every chunk once, in order: a resent chunk would have appended its word again.
+      expectStreamedThenStored(tab, replyId, "You wrote 6 words: one two three four five six");
+      expect((await stored(userId)).filter((message) => message.role === "assistant")).toEqual([
+        expect.objectContaining({ id: replyId, content: "You wrote 6 words: one two three four five six" }),
+      ]);
+    } finally {
+      await new Promise((resolve) => proxy.server.close(resolve));
+    }
   });
 });
 

@@ -129,4 +129,22 @@ describe("the id index", () => {
     expect((await store.append(user, newMessage("retry", { id: derived!.id }))).duplicate).toBe(true);
     expect(await admin.llen(key)).toBe(2);
   });
+
+  it("reads an index field another program wrote with a non-number (or non-integer, or far) sequence as stale: the add is answered from the list, never an error", async () => {
+    const store = openStore(5);
+    for (const garbage of ["garbage", "1.5", "1e20", "-3", "inf", "nan"]) {
+      const user = freshUser();
+      const index = messageIdsKey(PREFIX, user);
+      for (const id of ["m1", "m2"]) await store.append(user, newMessage(id, { id }));
+      // A kept id: still a duplicate, answered with its element.
+      await admin.hset(index, "m2", garbage);
+      const kept = await store.append(user, newMessage("retry", { id: "m2" }));
+      expect(kept.duplicate).toBe(true);
+      expect(kept.message.content).toBe("m2");
+      // An id not kept: stored.
+      await admin.hset(index, "m9", garbage);
+      expect((await store.append(user, newMessage("m9", { id: "m9" }))).duplicate).toBe(false);
+      expect((await store.load(user)).messages.map((m) => m.id)).toEqual(["m1", "m2", "m9"]);
+    }
+  });
 });

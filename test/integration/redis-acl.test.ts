@@ -94,7 +94,7 @@ describe("under the least-privilege user, on a Redis without CONFIG, KEYS, MONIT
   it("refuses the server's user anything outside its rule, and the CLI's user any write", async () => {
     const server = clientAs(TEST_REDIS_USERS.server);
     await expect(server.call("SCAN", "0")).rejects.toThrow(/NOPERM/);
-    await expect(server.set("temp_memory:acl_bob:messages", "x")).rejects.toThrow(/NOPERM/);
+    await expect(server.lset("temp_memory:acl_bob:messages", 0, "x")).rejects.toThrow(/NOPERM/);
     await expect(server.rpush("other_prefix:acl_bob:messages", "x")).rejects.toThrow(/NOPERM/);
     await expect(server.call("SCRIPT", "FLUSH")).rejects.toThrow(/NOPERM/);
     await expect(server.publish("socket.io#/#", "x")).rejects.toThrow(/NOPERM/);

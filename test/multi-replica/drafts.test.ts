@@ -271,6 +271,26 @@ describe("a reply streamed over HTTP on replica 1", () => {
     expect(await fixture.redis.client().exists(draftsKey("temp_memory", user))).toBe(0);
   });
 
+  it("starts again at 1 over a field another program wrote with a seq that is no positive safe integer: ack and broadcast carry seq 1", async () => {
+    const user = "drafts_foreign_seq";
+    const redis = fixture.redis.client();
+    const tab = await fixture.open(user, 1);
+    for (const seq of [1e20, 1.5, 0, -4, 2 ** 53, "7"]) {
+      const id = createMessageId();
+      const foreign = { role: "assistant", content: "foreign ", seq, updatedAt: Date.now() };
+      await redis.hset(draftsKey("temp_memory", user), id, JSON.stringify(foreign));
+      const update = nextEvent(tab, "draft:update");
+      const res = await chunkOver(user, id, "fresh");
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { draft: { seq: number; length: number } }).draft).toMatchObject({ seq: 1, length: 5 });
+      expect(await update).toMatchObject({ id, seq: 1, chunk: "fresh" });
+      expect(await draftsOver(user)).toEqual([expect.objectContaining({ id, content: "fresh", seq: 1 })]);
+      expect((await chunkOver(user, id, " more")).status).toBe(200);
+      expect(await draftsOver(user)).toEqual([expect.objectContaining({ id, content: "fresh more", seq: 2 })]);
+      await redis.hdel(draftsKey("temp_memory", user), id);
+    }
+  });
+
   it("answers a clear error when the drafts key holds a non-hash, keeps loads and adds working, and stays up", async () => {
     const user = "drafts_wrongtype";
     const redis = fixture.redis.client();

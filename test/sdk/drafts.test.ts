@@ -163,10 +163,12 @@ describe("drafts in the SDK", () => {
     const direct = redis.client();
     const [seconds, micros] = (await direct.time()) as [string | number, string | number];
     const updatedAt = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+    // As appendDraft.lua stores a draft: its text beside its metadata (PROTOCOL.md §2).
+    await direct.set(`{temp_memory:${user}:messages}:drafts:reply-7`, "ab");
     await direct.hset(
       `{temp_memory:${user}:messages}:drafts`,
       "reply-7",
-      JSON.stringify({ role: "assistant", content: "ab", seq: 2, updatedAt }),
+      JSON.stringify({ role: "assistant", seq: 2, updatedAt, length: 2 }),
     );
     const seen = record(viewer);
     await assistant.appendDraft("reply-7", "c").catch(() => undefined);

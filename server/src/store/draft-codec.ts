@@ -1,6 +1,7 @@
 /**
- * A draft as the stores keep it (appendDraft.lua writes the same JSON):
- * `{role, content, seq, updatedAt}` under the draft's id. Read defensively:
+ * A draft as the stores read it (readDrafts.lua joins the stored metadata
+ * and text into the same JSON): `{role, content, seq, updatedAt}` under the
+ * draft's id. Read defensively:
  * the hash sits in Redis where anything may be written into it.
  */
 import type { Draft, Role } from "@scrollback/client/protocol";
@@ -21,7 +22,8 @@ export function decodeDraft(id: string, raw: string): Draft | null {
     return null;
   }
   const { role, content, seq, updatedAt } = (value ?? {}) as Record<string, unknown>;
-  if (typeof content !== "string" || !Number.isSafeInteger(seq) || typeof updatedAt !== "number") return null;
+  // A seq below 1 is none the stores write (appendDraft.lua counts such a field dead too).
+  if (typeof content !== "string" || !Number.isSafeInteger(seq) || (seq as number) < 1 || typeof updatedAt !== "number") return null;
   return { id, role: typeof role === "string" && ROLES.has(role) ? (role as Role) : "assistant", content, seq: seq as number, updatedAt };
 }
 

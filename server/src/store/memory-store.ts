@@ -40,9 +40,14 @@ export interface MemoryStoreOptions extends StoreSettings {
   sweepIntervalMs?: number;
 }
 
-/** A user's drafts, as the Redis hash keeps them: one expiry for all, restarted by each chunk. */
+/**
+ * A user's drafts, as the Redis hash keeps them: one expiry for all, restarted
+ * by each chunk. Each knows its length in UTF-8 bytes (appendDraft.lua's
+ * `length`), so a chunk costs the same whatever the draft's size (V8 joins
+ * strings lazily; measuring the whole text per chunk would not be).
+ */
 interface StoredDrafts {
-  byId: Map<string, Omit<Draft, "id">>;
+  byId: Map<string, Omit<Draft, "id"> & { bytes: number }>;
   expiresAt: number;
 }
 
@@ -98,11 +103,11 @@ export class MemoryStore implements Store {
       for (const [id, draft] of stored.byId) if (id !== chunk.id && now - draft.updatedAt > idleMs) stored.byId.delete(id);
       const others = [...stored.byId.keys()].filter((id) => id !== chunk.id).length;
       if (others >= maxPerUser) throw tooManyDrafts(maxPerUser);
-      current = { role: chunk.role, content: "", seq: 0, updatedAt: now };
+      current = { role: chunk.role, content: "", seq: 0, updatedAt: now, bytes: 0 };
     }
-    const length = Buffer.byteLength(current.content, "utf8") + Buffer.byteLength(chunk.chunk, "utf8");
+    const length = current.bytes + Buffer.byteLength(chunk.chunk, "utf8");
     if (length > maxBytes) throw tooLarge(`content: the draft would be over ${maxBytes} UTF-8 bytes`);
-    const next = { role: current.role, content: current.content + chunk.chunk, seq: current.seq + 1, updatedAt: now };
+    const next = { role: current.role, content: current.content + chunk.chunk, seq: current.seq + 1, updatedAt: now, bytes: length };
     stored.byId.set(chunk.id, next);
     stored.expiresAt = now + idleMs;
     this.userDrafts.set(userId, stored);
@@ -175,7 +180,7 @@ export class MemoryStore implements Store {
     const drafts: Draft[] = [];
     for (const [id, draft] of stored.byId) {
       if (now - draft.updatedAt > this.drafting.idleMs) stored.byId.delete(id);
-      else drafts.push({ id, ...draft });
+      else drafts.push({ id, role: draft.role, content: draft.content, seq: draft.seq, updatedAt: draft.updatedAt });
     }
     return sortDrafts(drafts);
   }

@@ -22,11 +22,20 @@ export function messageIdsKey(prefix: string, userId: string): string {
 
 /**
  * `{<prefix>:<userId>:messages}:drafts`: the user's streamed replies
- * (appendDraft.lua), a hash of draft id → `{role, content, seq, updatedAt}`.
+ * (appendDraft.lua), a hash of draft id → `{role, seq, updatedAt, length}`.
  * Same hash tag, so same Cluster slot, as the list and its index.
  */
 export function draftsKey(prefix: string, userId: string): string {
   return `{${messagesKey(prefix, userId)}}:drafts`;
+}
+
+/**
+ * `{<prefix>:<userId>:messages}:drafts:<id>`: the text so far of the draft
+ * `id`, a string each chunk APPENDs to (appendDraft.lua). The scripts derive
+ * it from the drafts key the same way.
+ */
+export function draftTextKey(prefix: string, userId: string, id: string): string {
+  return `${draftsKey(prefix, userId)}:${id}`;
 }
 
 /**

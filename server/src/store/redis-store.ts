@@ -12,7 +12,7 @@ import { searchWindow, selectWindow } from "./history-window.js";
 import { isNoScript, pipeScript, runScript, SCRIPTS, type ScriptCall } from "./lua-scripts.js";
 import { MasterStallGuards } from "./master-stall-guards.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
-import { draftsKey, inboxQuotaKey, messageIdsKey, messagesKey } from "./redis-keys.js";
+import { draftsKey, draftTextKey, inboxQuotaKey, messageIdsKey, messagesKey } from "./redis-keys.js";
 import type { StallGuard } from "./stall-guard.js";
 import {
   type AppendOptions,
@@ -262,7 +262,7 @@ export class RedisStore implements Store {
     const [outcome, seq, length] = (await this.noteFull(() =>
       this.run(key, () =>
         runScript(this.client, SCRIPTS.appendDraft, {
-          keys: [key, messageIdsKey(keyPrefix, userId)],
+          keys: [key, messageIdsKey(keyPrefix, userId), draftTextKey(keyPrefix, userId, chunk.id)],
           args: [
             chunk.id,
             chunk.role,
@@ -289,7 +289,7 @@ export class RedisStore implements Store {
     const announcement = this.options.announceDraftDiscarded?.(userId, id, options.origin);
     const discarded = await this.run(key, () =>
       runScript(this.client, SCRIPTS.discardDraft, {
-        keys: [key],
+        keys: [key, draftTextKey(this.options.keyPrefix, userId, id)],
         args: [id, this.drafting.idleMs, announcement?.channel ?? "", announcement?.payload ?? ""],
       }),
     );

@@ -206,13 +206,22 @@ local function rebuild(length)
 end
 
 -- The element the index keeps under `wanted`: nil when there is none, false
--- when the element at that position is not it (the index is stale).
-local function keptUnder(wanted, head)
+-- when the element at that position is not it (the index is stale). A
+-- sequence that is no position in the list (not a number, not a whole one,
+-- before the head or past the end: another program wrote the field) is
+-- stale too, so it is rebuilt rather than handed to LINDEX, which would
+-- stop the script on a non-integer and read from the end on a negative.
+local function keptUnder(wanted, head, length)
   local sequence = redis.call("HGET", index, wanted)
   if not sequence then
     return nil
   end
-  local kept = redis.call("LINDEX", key, tonumber(sequence) - head)
+  local position = tonumber(sequence)
+  position = position and position - head
+  if not position or position ~= math.floor(position) or position < 0 or position >= length then
+    return false
+  end
+  local kept = redis.call("LINDEX", key, position)
   return kept and servedId(kept) == wanted and kept
 end
 
@@ -249,7 +258,7 @@ if not head then
 end
 
 if check then
-  local kept = keptUnder(id, head)
+  local kept = keptUnder(id, head, length)
   if kept == false then
     -- Another program moved elements without changing the list's length or
     -- last element (LPOP and RPUSH of the same bytes): index it again.
@@ -258,7 +267,7 @@ if check then
       return kept
     end
     head = rebuild(length)
-    kept = keptUnder(id, head)
+    kept = keptUnder(id, head, length)
   end
   if kept then
     return kept
@@ -307,6 +316,8 @@ length = redis.call("RPUSH", key, element)
 -- type (another program's) must not fail the add, and its WRONGTYPE is all
 -- that HDEL can answer there.
 redis.pcall("HDEL", drafts, id)
+-- And its text (appendDraft.lua), a key of the same hash tag named after the drafts key.
+redis.call("DEL", drafts .. ":" .. id)
 redis.call("HSET", index, id, head + length - 1)
 if length > max then
   -- Pop what falls out of the window (one element in the steady state),

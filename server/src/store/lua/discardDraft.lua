@@ -1,9 +1,11 @@
 --[[
   Abandons a draft (appendDraft.lua): deletes its field and publishes
-  `draft:discarded` to the user's room, in one round trip. A field idle past
+  `draft:discarded` to the user's room, in one round trip, and deletes its
+  text (KEYS[2]). A field idle past
   ARGV[2] ms is deleted too but counts as unknown (readers no longer show it).
 
   KEYS[1]  the drafts hash, {<prefix>:<userId>:messages}:drafts
+  KEYS[2]  the draft's text, {<prefix>:<userId>:messages}:drafts:<ARGV[1]>
   ARGV[1]  the draft's id
   ARGV[2]  DRAFT_IDLE_MS
   ARGV[3]  the channel to SPUBLISH to ("": none)
@@ -25,6 +27,7 @@ if not raw then
   return 0
 end
 redis.call("HDEL", drafts, id)
+redis.call("DEL", KEYS[2])
 local time = redis.call("TIME")
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local ok, draft = pcall(cjson.decode, raw)
