@@ -7,6 +7,7 @@
  */
 import { io } from "socket.io-client";
 import type { ClientSocket } from "./client-socket.js";
+import { isDraftChunk } from "./drafts.js";
 import type { Emitter } from "./emitter.js";
 import { identityOf } from "./identity.js";
 import type { KeyValueStorage, Outbox } from "./outbox.js";
@@ -265,8 +266,14 @@ export class Connection {
       socket.on("disconnect", () => end("lost"));
       socket.on("message:new", (message) => timeline.receiveLive(message));
       socket.on("history:cleared", () => timeline.clear());
-      socket.on("draft:update", (update) => timeline.receiveDraft(update));
-      socket.on("draft:discarded", ({ id }) => timeline.receiveDiscarded(id));
+      // Checked on arrival (drafts.ts): a payload of the wrong shape is ignored, never thrown on.
+      socket.on("draft:update", (update: unknown) => {
+        if (isDraftChunk(update)) timeline.receiveDraft(update);
+      });
+      socket.on("draft:discarded", (payload: unknown) => {
+        const id = (payload as { id?: unknown } | null)?.id;
+        if (typeof id === "string") timeline.receiveDiscarded(id);
+      });
       // After auth:expired the server disconnects; the next attempt asks the token function again.
     });
   }

@@ -11,13 +11,71 @@
  *
  * The timeline feeds it, in the server's order and after any running
  * catch-up; it emits `draft` and `draftEnd`.
+ *
+ * What the server sends is checked, cheaply, before it is kept, and kept
+ * within bounds no server setting exceeds (PROTOCOL.md §4, Drafts, client
+ * rules): an update or loaded draft of the wrong shape is ignored (never
+ * thrown), a draft whose content would pass {@link MAX_DRAFT_CONTENT_LENGTH}
+ * ends as `discarded`, and beyond {@link MAX_LIVE_DRAFTS} the oldest draft
+ * ends as `discarded`.
  */
 import type { Emitter } from "./emitter.js";
 import type { Draft, Role } from "./protocol/events.js";
+import { MESSAGE_ID_PATTERN } from "./protocol/ids.js";
 import type { ClientEvents, DraftEndReason, LiveDraft } from "./types.js";
 
 /** How long a draft lives without an update before this client learns the server's `DRAFT_IDLE_MS` (its default). */
 export const DEFAULT_DRAFT_IDLE_MS = 30_000;
+
+/**
+ * The most live drafts kept: the ceiling of the server's
+ * `MAX_DRAFTS_PER_USER`. A new draft beyond it ends the oldest.
+ */
+export const MAX_LIVE_DRAFTS = 100;
+
+/**
+ * The longest content a draft may reach, in UTF-16 code units: the ceiling
+ * of the server's `MAX_MESSAGE_BYTES` (900000 UTF-8 bytes, never fewer
+ * bytes than code units), so no draft a server accepts goes over it.
+ */
+export const MAX_DRAFT_CONTENT_LENGTH = 900_000;
+
+/** The longest `idleMs` kept: setTimeout's own limit (the server's `DRAFT_IDLE_MS` is at most 600000). */
+const MAX_IDLE_MS = 2 ** 31 - 1;
+
+const ROLES: ReadonlySet<unknown> = new Set<Role>(["user", "assistant", "system"]);
+
+const isSeq = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
+
+/** Whether `update` is a `draft:update` payload (or an acked append) as the protocol has it. */
+export function isDraftChunk(update: unknown): update is DraftChunk {
+  const candidate = update as Partial<DraftChunk> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    typeof candidate.id === "string" &&
+    MESSAGE_ID_PATTERN.test(candidate.id) &&
+    ROLES.has(candidate.role) &&
+    typeof candidate.chunk === "string" &&
+    isSeq(candidate.seq) &&
+    (candidate.idleMs === undefined || (Number.isSafeInteger(candidate.idleMs) && candidate.idleMs > 0 && candidate.idleMs <= MAX_IDLE_MS))
+  );
+}
+
+/** Whether `draft` is a loaded draft as the protocol has it (within the content bound). */
+function isLoadedDraft(draft: unknown): draft is Draft {
+  const candidate = draft as Partial<Draft> | null;
+  return (
+    typeof candidate === "object" &&
+    candidate !== null &&
+    typeof candidate.id === "string" &&
+    MESSAGE_ID_PATTERN.test(candidate.id) &&
+    ROLES.has(candidate.role) &&
+    typeof candidate.content === "string" &&
+    candidate.content.length <= MAX_DRAFT_CONTENT_LENGTH &&
+    isSeq(candidate.seq)
+  );
+}
 
 /** One chunk to apply: a `draft:update`, or this client's own acked `draft:append` (no `idleMs` then). */
 export interface DraftChunk {
@@ -44,7 +102,8 @@ export class DraftBook {
   /** In the order this client first saw them. */
   readonly #drafts = new Map<string, Kept>();
   #idleMs = DEFAULT_DRAFT_IDLE_MS;
-  #list: readonly LiveDraft[] = Object.freeze([]);
+  /** Built when asked for after a change (undefined): an update costs no copy of every draft. */
+  #list: readonly LiveDraft[] | undefined = Object.freeze([]);
 
   constructor(parts: DraftBookParts) {
     this.#parts = parts;
@@ -52,17 +111,23 @@ export class DraftBook {
 
   /** The live drafts, frozen, in the order they were first seen; the same array until one changes. */
   list(): readonly LiveDraft[] {
+    this.#list ??= Object.freeze([...this.#drafts.values()].map((kept) => kept.draft));
     return this.#list;
   }
 
-  /** A chunk, by the protocol's rule. */
-  apply(update: DraftChunk): void {
-    if (update.idleMs !== undefined && update.idleMs > 0) this.#idleMs = update.idleMs;
+  /** A chunk, by the protocol's rule; ignored when it is not one (`update` comes off the wire). */
+  apply(update: unknown): void {
+    if (!isDraftChunk(update)) return;
+    if (update.idleMs !== undefined) this.#idleMs = update.idleMs;
     if (this.#parts.isShown(update.id)) return;
     const known = this.#drafts.get(update.id)?.draft;
     if (known && update.seq <= known.seq) return;
     if (known ? update.seq !== known.seq + 1 : update.seq !== 1) {
       this.#parts.resync();
+      return;
+    }
+    if ((known?.content.length ?? 0) + update.chunk.length > MAX_DRAFT_CONTENT_LENGTH) {
+      this.#end(update.id, "discarded");
       return;
     }
     const draft = Object.freeze({
@@ -76,8 +141,8 @@ export class DraftBook {
   }
 
   /** `draft:discarded`, or this client's own discard. */
-  discarded(id: string): void {
-    this.#end(id, "discarded");
+  discarded(id: unknown): void {
+    if (typeof id === "string") this.#end(id, "discarded");
   }
 
   /** A message with this id is shown: its draft, if any, is over. */
@@ -92,8 +157,8 @@ export class DraftBook {
    */
   loaded(drafts: readonly Draft[]): void {
     const live = new Set<string>();
-    for (const loaded of drafts) {
-      if (this.#parts.isShown(loaded.id)) continue;
+    for (const loaded of Array.isArray(drafts) ? drafts.slice(-MAX_LIVE_DRAFTS) : []) {
+      if (!isLoadedDraft(loaded) || this.#parts.isShown(loaded.id)) continue;
       live.add(loaded.id);
       const known = this.#drafts.get(loaded.id)?.draft;
       if (known && known.seq >= loaded.seq) this.#keep(known);
@@ -118,8 +183,10 @@ export class DraftBook {
     (timer as { unref?: () => void }).unref?.();
     this.#drafts.set(draft.id, { draft, timer });
     if (previous?.draft === draft) return;
-    this.#list = Object.freeze([...this.#drafts.values()].map((kept) => kept.draft));
+    this.#list = undefined;
     this.#parts.events.emit("draft", draft);
+    // One more than the bound: the oldest (first seen) goes.
+    if (!previous && this.#drafts.size > MAX_LIVE_DRAFTS) this.#end(this.#drafts.keys().next().value as string, "discarded");
   }
 
   #end(id: string, reason: DraftEndReason): void {
@@ -127,7 +194,7 @@ export class DraftBook {
     if (!kept) return;
     clearTimeout(kept.timer);
     this.#drafts.delete(id);
-    this.#list = Object.freeze([...this.#drafts.values()].map((entry) => entry.draft));
+    this.#list = undefined;
     this.#parts.events.emit("draftEnd", id, reason);
   }
 }

@@ -9,6 +9,9 @@
 import { connect, type LiveDraft, type ScrollbackClient, ScrollbackError, type ScrollbackSnapshot } from "@scrollback/client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { encodeRoomBroadcast } from "../../server/src/realtime/adapter-wire-format.js";
+import { STORE_SENDER_UID, userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
+import { userRoom } from "../../server/src/realtime/rooms.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { until } from "../support/wait.js";
 import { nextClientEvent, waitForStatus } from "./sdk-helpers.js";
@@ -209,6 +212,47 @@ describe("drafts in the SDK", () => {
     expect(await assistant.discardDraft("reply-4")).toBe(false);
     await expect(assistant.discardDraft("not an id!")).rejects.toMatchObject({ code: "INVALID_PAYLOAD" });
     await expect(assistant.appendDraft("reply-5", "")).rejects.toMatchObject({ code: "INVALID_PAYLOAD" });
+  });
+
+  it("ignores draft:update and draft:discarded payloads of the wrong shape, without throwing, and stays online", async () => {
+    redis = await startRedis();
+    const server = await serve({ STORE: "redis", REDIS_URL: redis.url });
+    const userId = "draft_bad_payloads";
+    const viewer = await open(server.url, userId);
+    const channel = userRoomChannel("temp_memory", userId);
+    await until(
+      "the replica subscribed to the user's channel",
+      async () => ((await redis!.client().call("PUBSUB", "SHARDNUMSUB", channel)) as unknown[])[1] === 1,
+      5_000,
+      20,
+    );
+    // What a server of another version, or a writer on the channel, could send: the store's layout, a room event, a bad payload.
+    const publish = (event: string, payload: unknown) =>
+      redis!
+        .client()
+        .spublish(
+          channel,
+          encodeRoomBroadcast({ uid: STORE_SENDER_UID, room: userRoom("temp_memory", userId), except: [], event, payload }),
+        );
+    const good = { id: "good-1", role: "assistant", seq: 1, chunk: "fine", idleMs: 30_000 };
+    for (const bad of [
+      null,
+      "x",
+      { ...good, id: "not an id!" },
+      { ...good, role: "root" },
+      { ...good, seq: "1" },
+      { ...good, chunk: 5 },
+      { ...good, idleMs: -1 },
+    ]) {
+      await publish("draft:update", bad);
+    }
+    await publish("draft:discarded", null);
+    await publish("draft:discarded", "good-1");
+    const shown = nextClientEvent(viewer, "draft");
+    await publish("draft:update", good);
+    expect(await shown).toEqual([{ id: "good-1", role: "assistant", content: "fine", seq: 1 }]);
+    expect(viewer.getSnapshot().drafts.map((draft) => draft.id)).toEqual(["good-1"]);
+    expect(viewer.status).toBe("online");
   });
 
   it("drops a draft no update reached for its idleMs (DRAFT_IDLE_MS), on the client's own clock", async () => {

@@ -12,8 +12,26 @@
  * test/integration/adapter-wire-format.test.ts fails if an upgrade changes it.
  */
 
+import type { ServerToClientEvents } from "@scrollback/client/protocol";
+
 /** The @socket.io/redis-adapter version this format was read from. */
 export const ADAPTER_FORMAT_VERSION = "8.3.0";
+
+/**
+ * The events the server sends to a user's room (`auth:expired` goes to one
+ * socket): a user room's channel carries nothing else (pre-encoded-delivery.ts).
+ */
+const ROOM_EVENTS: ReadonlySet<string> = new Set<keyof ServerToClientEvents>([
+  "message:new",
+  "history:cleared",
+  "draft:update",
+  "draft:discarded",
+]);
+
+/** A Socket.IO EVENT packet's data as the server sends it to a room: `[one of ROOM_EVENTS, payload]`. */
+function isRoomEventData(data: unknown): boolean {
+  return Array.isArray(data) && data.length === 2 && typeof data[0] === "string" && ROOM_EVENTS.has(data[0]);
+}
 
 // socket.io-adapter's MessageType.BROADCAST and socket.io-parser's PacketType.EVENT.
 const BROADCAST = 3;
@@ -77,17 +95,19 @@ export interface ForwardableBroadcast {
    * The Socket.IO packet as socket.io-parser encodes an EVENT in the main
    * namespace without an ack id: "2" and the JSON of its data, i.e. exactly
    * what the receiving adapter would encode again after parsing it. A
-   * function: the bytes are decoded to a string only when some socket
-   * is to get them.
+   * function: the bytes are decoded (and checked) only when some socket is
+   * to get them. Null when they are not JSON of `[room event, payload]`
+   * (a forgery: the layout's head says nothing of what follows).
    */
-  packet(): string;
+  packet(): string | null;
 }
 
 /**
  * The broadcast in `raw` when it has {@link encodeRoomBroadcast}'s layout
  * (the store's broadcasts), reading only its small head: the packet's data
- * is sliced, not parsed. Null for anything else (the stock adapter's own
- * messages put the packet first), which the stock path then reads.
+ * is sliced, and parsed only to check it once a socket is to get it
+ * (`packet()`). Null for anything else (the stock adapter's own messages put
+ * the packet first), which the stock path then reads.
  *
  * The fixed parts are found by their first occurrence: each starts with
  * `,"`, which cannot occur inside a JSON string (a quote there is escaped).
@@ -112,8 +132,56 @@ export function readForwardableBroadcast(raw: Buffer): ForwardableBroadcast | nu
     return null;
   }
   if (typeof uid !== "string" || !isBroadcastOptions(opts)) return null;
-  let packet: string | undefined;
-  return { uid, opts, packet: () => (packet ??= `${EVENT}${raw.toString("utf8", dataStart, dataEnd)}`) };
+  let packet: string | null | undefined;
+  const readPacket = () => {
+    const data = raw.toString("utf8", dataStart, dataEnd);
+    return isRoomEventData(parseJson(data)) ? `${EVENT}${data}` : null;
+  };
+  return {
+    uid,
+    opts,
+    packet: () => {
+      if (packet === undefined) packet = readPacket();
+      return packet;
+    },
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `message` (an adapter message, parsed) is what a user room's
+ * channel may carry: a broadcast without acknowledgement to exactly `room`,
+ * in namespace `nsp`, of an EVENT packet without ack id whose data is one of
+ * the server's room events. The adapter publishes nothing else there
+ * (`computeChannel`); anything else was forged by another publisher.
+ */
+export function isBroadcastToRoom(message: unknown, nsp: string, room: string): boolean {
+  const candidate = message as {
+    nsp?: unknown;
+    type?: unknown;
+    data?: { requestId?: unknown; packet?: { type?: unknown; id?: unknown; data?: unknown }; opts?: unknown };
+  } | null;
+  if (typeof candidate !== "object" || candidate === null || candidate.nsp !== nsp || candidate.type !== BROADCAST) return false;
+  const { data } = candidate;
+  if (typeof data !== "object" || data === null || data.requestId !== undefined) return false;
+  const { packet, opts } = data;
+  return (
+    typeof packet === "object" &&
+    packet !== null &&
+    packet.type === EVENT &&
+    packet.id === undefined &&
+    isRoomEventData(packet.data) &&
+    isBroadcastOptions(opts) &&
+    opts.rooms.length === 1 &&
+    opts.rooms[0] === room
+  );
 }
 
 function isBroadcastOptions(opts: unknown): opts is ForwardableBroadcast["opts"] {

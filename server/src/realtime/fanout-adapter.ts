@@ -37,7 +37,7 @@ export function createFanoutAdapter(pub: RedisClient, sub: RedisClient): ReturnT
   const createStock = createShardedAdapter(pub, sub, FANOUT_ADAPTER_OPTIONS);
   // Socket.IO calls the factory with `new`, which an arrow function refuses: a function returning an object gives that object.
   function fanoutAdapter(nsp: unknown) {
-    return deliverPreEncoded(createStock(nsp));
+    return deliverPreEncoded(createStock(nsp), STORE_SENDER_UID);
   }
   return fanoutAdapter;
 }
