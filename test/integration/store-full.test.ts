@@ -22,6 +22,7 @@ let replicas: TestServer[];
 let writer: TestSocket;
 let reader: TestSocket;
 let fillers = 0;
+let carolTabs: TestSocket[] = [];
 
 const readyz = async (replica: TestServer) => {
   const answer = await fetch(`${replica.url}/readyz`);
@@ -37,9 +38,10 @@ beforeAll(async () => {
   reader = await connect(replicas[1]!.url, { userId: "full_alice" });
   await requestOk(writer, "message:add", { id: "before-1", content: "stored before Redis filled up" });
   // Carol's kept message, then another program's RPUSH: her id index no longer matches her list.
-  const carol = await connect(replicas[0]!.url, { userId: "full_carol" });
-  await requestOk(carol, "message:add", { id: "carol-1", content: "kept before Redis filled up" });
-  carol.close();
+  // Her tabs stay open until the end: a tab closing while Redis is full would unsubscribe its room
+  // and free the bytes an add needs.
+  carolTabs = await Promise.all(replicas.map((replica) => connect(replica.url, { userId: "full_carol" })));
+  await requestOk(carolTabs[0]!, "message:add", { id: "carol-1", content: "kept before Redis filled up" });
   await redis.client().rpush("temp_memory:full_carol:messages", JSON.stringify({ id: "py-1", role: "user", content: "from python" }));
   // Another program's keys fill Redis up to maxmemory.
   const admin = redis.client();
@@ -57,6 +59,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  for (const tab of carolTabs) tab.close();
   writer?.close();
   reader?.close();
   await Promise.all((replicas ?? []).map((replica) => replica.close()));
@@ -83,13 +86,8 @@ describe("Redis at maxmemory under noeviction", () => {
   });
 
   it("answers a resend of a kept message as a duplicate even when its index must be rebuilt first (which a full Redis refuses)", async () => {
-    const carol = await connect(replicas[1]!.url, { userId: "full_carol" });
-    try {
-      const answer = await request(carol, "message:add", { id: "carol-1", content: "resent" });
-      expect(answer).toMatchObject({ ok: true, duplicate: true, message: { content: "kept before Redis filled up" } });
-    } finally {
-      carol.close();
-    }
+    const answer = await request(carolTabs[1]!, "message:add", { id: "carol-1", content: "resent" });
+    expect(answer).toMatchObject({ ok: true, duplicate: true, message: { content: "kept before Redis filled up" } });
   });
 
   it("stays up: loads, searches, and answers a duplicate of a stored add", async () => {
