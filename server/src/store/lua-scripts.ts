@@ -56,8 +56,36 @@ export function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith("NOSCRIPT");
 }
 
+/**
+ * The scripts each client has run with their body (as ioredis does): until
+ * then they are sent as EVAL, so the first calls on a fresh connection are
+ * not EVALSHAs that all come back NOSCRIPT and are sent again behind later
+ * ones: a connection's calls stay in the order they were made.
+ */
+const sentWithBody = new WeakMap<object, Set<string>>();
+
+/** Whether `script` should go as EVAL with its body on `client` (not yet sent so). */
+export function needsBody(client: object, script: LuaScript): boolean {
+  return !sentWithBody.get(client)?.has(script.sha);
+}
+
+/** Notes that `script` ran on `client` with its body: EVALSHA from now on. */
+export function sentBody(client: object, script: LuaScript): void {
+  let sent = sentWithBody.get(client);
+  if (!sent) {
+    sent = new Set();
+    sentWithBody.set(client, sent);
+  }
+  sent.add(script.sha);
+}
+
 /** Runs `script` on `client` (see the module's comment); resolves with its answer. */
 export async function runScript(client: Redis | Cluster, script: LuaScript, { keys, args }: ScriptCall): Promise<unknown> {
+  if (needsBody(client, script)) {
+    const answer = await client.eval(script.lua, keys.length, ...keys, ...args);
+    sentBody(client, script);
+    return answer;
+  }
   try {
     return await client.evalsha(script.sha, keys.length, ...keys, ...args);
   } catch (error) {

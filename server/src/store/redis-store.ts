@@ -9,7 +9,7 @@ import { AppError, draftClosed, internal, rateLimited, storeFull, tooLarge, tooM
 import { withTimeout } from "../with-timeout.js";
 import { decodeDraft, sortDrafts } from "./draft-codec.js";
 import { searchWindow, selectWindow } from "./history-window.js";
-import { isNoScript, pipeScript, runScript, SCRIPTS, type ScriptCall } from "./lua-scripts.js";
+import { isNoScript, needsBody, pipeScript, runScript, SCRIPTS, type ScriptCall, sentBody } from "./lua-scripts.js";
 import { MasterStallGuards } from "./master-stall-guards.js";
 import { decodeElement, decodeElements, encodeElement } from "./message-codec.js";
 import { draftsKey, draftTextKey, inboxQuotaKey, messageIdsKey, messagesKey } from "./redis-keys.js";
@@ -238,8 +238,11 @@ export class RedisStore implements Store {
     const key = messagesKey(this.options.keyPrefix, userId);
     const drafts = this.readDraftsCall(userId);
     const read = async (withBody: boolean) => {
-      const results = await pipeScript(this.client.pipeline().lrangeBuffer(key, 0, -1), SCRIPTS.readDrafts, drafts, withBody).exec();
-      return (results ?? []) as [[Error | null, Buffer[]], [Error | null, string[]]];
+      const body = withBody || needsBody(this.client, SCRIPTS.readDrafts);
+      const results = await pipeScript(this.client.pipeline().lrangeBuffer(key, 0, -1), SCRIPTS.readDrafts, drafts, body).exec();
+      const answers = (results ?? []) as [[Error | null, Buffer[]], [Error | null, string[]]];
+      if (body && !answers[1][0]) sentBody(this.client, SCRIPTS.readDrafts);
+      return answers;
     };
     const [[windowError, raws], [draftsError, fields]] = await this.run(key, async () => {
       const first = await read(false);
@@ -542,11 +545,13 @@ export class RedisStore implements Store {
     // The script and its WAIT in one pipeline, always: were the script sent
     // again on its own after a NOSCRIPT, the WAIT would have counted replicas
     // before the write, and the add be acked as replicated when it is not.
-    const pipeline = pipeScript(client.pipeline(), SCRIPTS.appendMessage, call, withBody);
+    const body = withBody || needsBody(client, SCRIPTS.appendMessage);
+    const pipeline = pipeScript(client.pipeline(), SCRIPTS.appendMessage, call, body);
     const results = await pipeline.wait(replicas, this.options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS).exec();
     const [[appendError, kept], [waitError, reached]] = results as [[Error | null, 0 | string], [Error | null, number]];
+    if (body && !appendError) sentBody(client, SCRIPTS.appendMessage);
     // The script cache was flushed: nothing ran; send the body, and the WAIT after it.
-    if (appendError && !withBody && isNoScript(appendError)) return this.appendAndWait(client, call, replicas, redirected, true);
+    if (appendError && !body && isNoScript(appendError)) return this.appendAndWait(client, call, replicas, redirected, true);
     // ioredis follows MOVED for a pipeline only when every command in it was
     // redirected, and WAIT never is: after a failover, learn the new slot
     // owners and send it once more (the script did not run on that node).
