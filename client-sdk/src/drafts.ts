@@ -47,34 +47,34 @@ const ROLES: ReadonlySet<unknown> = new Set<Role>(["user", "assistant", "system"
 
 const isSeq = (value: unknown): value is number => Number.isSafeInteger(value) && (value as number) > 0;
 
-/** Whether `update` is a `draft:update` payload (or an acked append) as the protocol has it. */
-export function isDraftChunk(update: unknown): update is DraftChunk {
-  const candidate = update as Partial<DraftChunk> | null;
+/** Whether `value` is an object with a message id, a known role and a positive seq: what every draft payload carries. */
+function hasDraftIdentity(value: unknown): value is { id: string; role: Role; seq: number } {
+  const candidate = value as { id?: unknown; role?: unknown; seq?: unknown } | null;
   return (
     typeof candidate === "object" &&
     candidate !== null &&
     typeof candidate.id === "string" &&
     MESSAGE_ID_PATTERN.test(candidate.id) &&
     ROLES.has(candidate.role) &&
+    isSeq(candidate.seq)
+  );
+}
+
+/** Whether `update` is a `draft:update` payload (or an acked append) as the protocol has it. */
+export function isDraftChunk(update: unknown): update is DraftChunk {
+  if (!hasDraftIdentity(update)) return false;
+  const candidate = update as Partial<DraftChunk>;
+  return (
     typeof candidate.chunk === "string" &&
-    isSeq(candidate.seq) &&
     (candidate.idleMs === undefined || (Number.isSafeInteger(candidate.idleMs) && candidate.idleMs > 0 && candidate.idleMs <= MAX_IDLE_MS))
   );
 }
 
 /** Whether `draft` is a loaded draft as the protocol has it (within the content bound). */
 function isLoadedDraft(draft: unknown): draft is Draft {
-  const candidate = draft as Partial<Draft> | null;
-  return (
-    typeof candidate === "object" &&
-    candidate !== null &&
-    typeof candidate.id === "string" &&
-    MESSAGE_ID_PATTERN.test(candidate.id) &&
-    ROLES.has(candidate.role) &&
-    typeof candidate.content === "string" &&
-    candidate.content.length <= MAX_DRAFT_CONTENT_LENGTH &&
-    isSeq(candidate.seq)
-  );
+  if (!hasDraftIdentity(draft)) return false;
+  const { content } = draft as Partial<Draft>;
+  return typeof content === "string" && content.length <= MAX_DRAFT_CONTENT_LENGTH;
 }
 
 /** One chunk to apply: a `draft:update`, or this client's own acked `draft:append` (no `idleMs` then). */
