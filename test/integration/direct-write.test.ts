@@ -11,6 +11,7 @@ import { promisify } from "node:util";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { SOCKET_ID_LENGTH, userRoom } from "../../server/src/realtime/rooms.js";
 import { draftsKey, messageIdsKey, messagesKey } from "../../server/src/store/redis-keys.js";
 import { collect, connect, requestOk, type TestSocket } from "../support/clients.js";
 import { startServer, type TestServer } from "../support/servers.js";
@@ -146,5 +147,59 @@ describe("FCALL scrollback_add from examples/python/direct_write.py", () => {
     await admin.client("KILL", "TYPE", "normal");
     await until("the server loaded it again", () => libraryLoaded(), 10_000, 50);
     expect((await directWrite("direct_reloaded", "again-1", "after a reload")).stdout.split("\n")[0]).toBe("stored");
+  });
+});
+
+/**
+ * The adapter tells a socket id from a room by JavaScript's String.length
+ * (UTF-16 code units), so the `~` the server's room gets (rooms.ts) depends
+ * on that count; the function must count the same way, not in UTF-8 bytes,
+ * or it publishes on a channel no replica listens to. KEY_PREFIX may be any
+ * non-blank text without braces; user ids are ASCII.
+ */
+describe.each([
+  // 2 bytes, 1 code unit: "ab" makes a 20-unit room (21 bytes), "a" a 20-byte one (19 units).
+  { prefix: "é", users: ["ab", "a"] },
+  // 4 bytes, 2 code units (a surrogate pair): "a" makes a 20-unit room of 22 bytes.
+  { prefix: "😀", users: ["a"] },
+])("FCALL scrollback_add under the non-ASCII KEY_PREFIX $prefix", ({ prefix, users }) => {
+  let prefixRedis: RedisServer;
+  let prefixServer: TestServer;
+  const tabs: TestSocket[] = [];
+
+  beforeAll(async () => {
+    // The test ACL rules grant temp_memory:* only.
+    prefixRedis = await startRedis({ acl: false });
+    prefixServer = await startServer({ STORE: "redis", REDIS_URL: prefixRedis.url, KEY_PREFIX: prefix });
+    await waitReady(prefixServer.url);
+    const client = prefixRedis.client();
+    const loaded = async () => ((await client.call("FUNCTION", "LIST")) as unknown[]).length === 1;
+    await until("the server loaded the function", loaded, 10_000, 20);
+  });
+  afterAll(async () => {
+    for (const tab of tabs) tab.close();
+    await prefixServer?.close();
+    await prefixRedis?.stop();
+  });
+
+  it("reaches the user's open tab whether or not the room needs its `~`", async () => {
+    // The cases are the ones where bytes and code units disagree about the `~`.
+    const tilde = users.map((user) => userRoom(prefix, user).endsWith("~"));
+    expect(tilde).toContain(true);
+    for (const user of users) {
+      const room = `user:{${messagesKey(prefix, user)}}`;
+      expect(room.length === SOCKET_ID_LENGTH).not.toBe(Buffer.byteLength(room) === SOCKET_ID_LENGTH);
+    }
+    const client = prefixRedis.client();
+    for (const user of users) {
+      const tab = await connect(prefixServer.url, { userId: user });
+      tabs.push(tab);
+      const heard = collect(tab, "message:new");
+      const keys = [messagesKey(prefix, user), messageIdsKey(prefix, user), draftsKey(prefix, user)];
+      const reply = (await client.call("FCALL", "scrollback_add", 3, ...keys, '{"id":"wide-1","content":"hi"}')) as string[];
+      expect(reply[0]).toBe("stored");
+      await until(`${user}'s tab heard it`, () => heard.length === 1, 5_000, 20);
+      expect(heard[0]).toMatchObject({ id: "wide-1", content: "hi", userId: user });
+    }
   });
 });

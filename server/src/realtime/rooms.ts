@@ -15,9 +15,11 @@
  * The sharded Redis adapter gives a room a channel of its own only when the
  * name does not look like a socket id, and its test is the length alone
  * (`looksLikeASocketId` in @socket.io/redis-adapter: exactly 20 characters,
- * braces or not). A name of that length (a 1-character KEY_PREFIX and a
- * 2-character user id, or the reverse) gets a `~` appended: no key contains
- * one, so it names no other user's room, and the hash tag stays the same.
+ * braces or not, in UTF-16 code units: String.length). A name of that length
+ * (a 1-character KEY_PREFIX and a 2-character user id, or the reverse) gets a
+ * `~` appended: no key contains one, so it names no other user's room, and
+ * the hash tag stays the same. directWrite.lua counts the same units, not
+ * bytes, so a non-ASCII KEY_PREFIX gives it the same channel.
  */
 import { messagesKey } from "../store/redis-keys.js";
 

@@ -46,10 +46,21 @@ local function isoNow()
   )
 end
 
+-- The length JavaScript gives a valid UTF-8 `text` (String.length, in UTF-16
+-- code units), not its bytes (#text): the adapter takes a room for a socket
+-- id by that count, so rooms.ts adds the `~` by it and the function must too
+-- (KEY_PREFIX may be any text). A character of 1-3 bytes is one unit (count
+-- each byte that is not a continuation byte), one of 4 bytes two (a surrogate pair).
+local function utf16Length(text)
+  local _, continuations = string.gsub(text, "[\128-\191]", "")
+  local _, fourByteLeads = string.gsub(text, "[\240-\247]", "")
+  return #text - continuations + fourByteLeads
+end
+
 -- The user's room and its sharded channel (realtime/rooms.ts, fanout-adapter.ts).
 local function roomOf(key)
   local room = "user:{" .. key .. "}"
-  if #room == SETTINGS.socketIdLength then
+  if utf16Length(room) == SETTINGS.socketIdLength then
     room = room .. "~"
   end
   return room
