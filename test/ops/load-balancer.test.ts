@@ -11,6 +11,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -116,6 +117,19 @@ function lbGet(path: string): Promise<LbResponse> {
   });
 }
 
+/** A GET to the load balancer's plain HTTP port with the Host header `host` (fetch sets its own). */
+function plainGet(path: string, host: string): Promise<LbResponse> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(`${lbHttpUrl}${path}`, { headers: { host } }, (response) => {
+      let body = "";
+      response.setEncoding("utf8").on("data", (chunk: string) => (body += chunk));
+      response.on("end", () => resolve({ status: response.statusCode!, headers: response.headers, body }));
+    });
+    request.on("error", reject);
+    request.end();
+  });
+}
+
 /** A Socket.IO client through the load balancer; resolves once connected. */
 function connectThroughLb(userId: string, transports: ("polling" | "websocket")[]): Promise<Socket> {
   // withCredentials: the Node client then keeps cookies, as a browser does.
@@ -171,6 +185,28 @@ describe.skipIf(!hasHaproxy)(
       const secure = await lbGet("/healthz");
       expect(secure.status).toBe(200);
       expect(secure.headers["strict-transport-security"]).toBe("max-age=63072000");
+    });
+
+    it("redirects to the Host the browser asked for without its port, an IPv6 literal's brackets and colons kept", async () => {
+      const httpsPort = new URL(lbUrl).port;
+      const cases: [host: string, to: string][] = [
+        [`[::1]:${new URL(lbHttpUrl).port}`, "[::1]"],
+        ["[::1]", "[::1]"],
+        ["[2001:db8::7]:80", "[2001:db8::7]"],
+        ["chat.example:80", "chat.example"],
+        ["chat.example", "chat.example"],
+        // RFC 3986 allows an empty port.
+        ["chat.example:", "chat.example"],
+      ];
+      for (const [host, to] of cases) {
+        const redirect = await plainGet("/healthz?from=host", host);
+        expect({ host, status: redirect.status, location: redirect.headers.location }).toEqual({
+          host,
+          status: 308,
+          location: `https://${to}:${httpsPort}/healthz?from=host`,
+        });
+        expect(redirect.headers["strict-transport-security"]).toBeUndefined();
+      }
     });
 
     it("serves Chromium over HTTPS: the widget, redirected from HTTP, chats over wss:// with a socket.io-client tab", async () => {
