@@ -5,8 +5,8 @@
  * CSP and mints short-lived tokens for its visitors (getToken); two replicas
  * in JWT mode on one real Redis let that origin in (CORS_ORIGINS). Two tabs
  * on two replicas, a token that expires and is refreshed, a reload, an
- * offline send; axe-core finds no serious or critical violation; keyboard
- * use; the script's gzip budget.
+ * offline send; a page that also enforces Trusted Types; axe-core finds no
+ * serious or critical violation; keyboard use; the script's gzip budget.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -66,6 +66,8 @@ async function startCustomerSite(): Promise<CustomerSite> {
           `connect-src 'self' ${[a.url, b.url].flatMap((origin) => [origin, origin.replace(/^http/, "ws")]).join(" ")}`,
           "style-src 'self'",
           "img-src 'self' data:",
+          // A site that enforces Trusted Types and allows no policy: no HTML string may reach a DOM sink.
+          ...(url.searchParams.get("csp") === "trusted-types" ? ["require-trusted-types-for 'script'", "trusted-types 'none'"] : []),
         ].join("; ");
         response.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": csp });
         response.end(
@@ -364,6 +366,46 @@ describe("other ways a site configures it", () => {
     await send(page, "configured before the upgrade");
     await stored(page, "configured before the upgrade").waitFor();
     expect(await kept("embed_early")).toEqual(["configured before the upgrade"]);
+  });
+});
+
+describe("a customer page that enforces Trusted Types", () => {
+  it("shows the widget, which connects, sends and shows a message without a CSP violation", async () => {
+    const page = await (await newContext()).newPage();
+    const problems: string[] = [];
+    page.on("pageerror", (error) => problems.push(error.message));
+    page.on("console", (entry) => {
+      if (entry.type() === "error") problems.push(entry.text());
+    });
+    // Violations in the shadow root are composed: the document sees them all.
+    await page.addInitScript(() => {
+      const seen: string[] = [];
+      Object.assign(window, { violations: seen });
+      document.addEventListener("securitypolicyviolation", (event) => seen.push(`${event.violatedDirective}: ${event.sample}`), true);
+    });
+    const violations = () => page.evaluate(() => (window as unknown as { violations: string[] }).violations);
+    await page.goto(`${site.url}/?${new URLSearchParams({ user: "embed_trusted_types", first: "a", csp: "trusted-types" })}`);
+    // The script has run and the element was defined by now (goto waits for the load event).
+    expect(await violations()).toEqual([]);
+    await waitOnline(page);
+    await send(page, "sent from a Trusted Types page");
+    await stored(page, "sent from a Trusted Types page").waitFor();
+    expect(await shown(page)).toEqual(["sent from a Trusted Types page"]);
+    expect(await kept("embed_trusted_types")).toEqual(["sent from a Trusted Types page"]);
+    expect(await violations()).toEqual([]);
+    expect(problems).toEqual([]);
+
+    // The page really enforces it: an HTML string assigned to a sink is refused (and reported).
+    const assigned = await page.evaluate(() => {
+      try {
+        document.createElement("div").innerHTML = "<b>not trusted</b>";
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(assigned).toBe(false);
+    await expect.poll(violations).toEqual(["require-trusted-types-for: Element innerHTML|<b>not trusted</b>"]);
   });
 });
 

@@ -64,6 +64,11 @@ async function newContext(options: Parameters<Browser["newContext"]>[0] = {}): P
 async function openWidget(context: BrowserContext, pageUrl: string, userId: string, servers: string[] = []): Promise<Page> {
   const page = await context.newPage();
   page.on("pageerror", (error) => pageErrors.push(`${userId}: ${error.message}`));
+  page.on("console", (entry) => {
+    // A CSP violation (the page enforces Trusted Types) is reported on the console only.
+    if (entry.type() === "error" && /Content Security Policy|TrustedHTML|TrustedScript/i.test(entry.text()))
+      pageErrors.push(`${userId}: ${entry.text()}`);
+  });
   const query = new URLSearchParams({ user: userId });
   for (const server of servers) query.append("server", server);
   await page.goto(`${pageUrl}/?${query}`);
@@ -527,6 +532,8 @@ describe("whom the page trusts with credentials (issue 10)", () => {
     const own = await directives(a.url);
     expect(own["connect-src"]).toEqual(["'self'"]);
     expect(own["frame-ancestors"]).toEqual(["'self'"]);
+    expect(own["require-trusted-types-for"]).toEqual(["'script'"]);
+    expect(own["trusted-types"]).toEqual(["'none'"]);
     const withServers = await directives(listed.url);
     expect(withServers["connect-src"]).toEqual([
       "'self'",

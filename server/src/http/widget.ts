@@ -95,7 +95,9 @@ async function bundle(options: BuildOptions): Promise<string> {
  * The page runs only its own scripts and talks only to its own site and the
  * listed servers (each in its http(s) and ws(s) form): it holds the
  * visitor's token and outbox, which no other server may receive. It may be
- * framed by its own site and the origins CORS_ORIGINS lets in.
+ * framed by its own site and the origins CORS_ORIGINS lets in. It enforces
+ * Trusted Types with no policy allowed: neither it nor the element parses
+ * HTML, so a string reaching an HTML or script sink is a bug, refused.
  */
 function contentSecurityPolicy(servers: readonly string[], embedders: readonly string[]): string {
   const webSocketForm = (origin: string) => origin.replace(/^http/, "ws");
@@ -108,6 +110,8 @@ function contentSecurityPolicy(servers: readonly string[], embedders: readonly s
     ["frame-ancestors 'self'", ...embedders].join(" "),
     "base-uri 'none'",
     "form-action 'none'",
+    "require-trusted-types-for 'script'",
+    "trusted-types 'none'",
   ].join("; ");
 }
 

@@ -7,6 +7,29 @@ export function find<T extends Element>(root: ParentNode, selector: string): T {
   return element;
 }
 
+/** Attribute values by name; `true` is present and empty (`hidden`, `disabled`). */
+export type Attributes = Record<string, string | true>;
+
+/**
+ * `tag` with `attributes` and `children`, strings as text nodes: the widget
+ * never parses HTML, so a page enforcing Trusted Types
+ * (`require-trusted-types-for 'script'`) needs no policy for it.
+ */
+export function make(tag: string, attributes: Attributes, ...children: (Node | string)[]): HTMLElement {
+  return fill(document.createElement(tag), attributes, children);
+}
+
+/** The same for an SVG element (`svg`, `path`, `rect`). */
+export function makeSvg(tag: string, attributes: Attributes, ...children: Node[]): SVGElement {
+  return fill(document.createElementNS("http://www.w3.org/2000/svg", tag), attributes, children);
+}
+
+function fill<T extends Element>(node: T, attributes: Attributes, children: (Node | string)[]): T {
+  for (const [name, value] of Object.entries(attributes)) node.setAttribute(name, value === true ? "" : value);
+  node.append(...children);
+  return node;
+}
+
 export function element(tag: string, className: string, text?: string): HTMLElement {
   const node = document.createElement(tag);
   node.className = className;
@@ -14,15 +37,9 @@ export function element(tag: string, className: string, text?: string): HTMLElem
   return node;
 }
 
-export function icon(name: "check" | "clock"): SVGSVGElement {
-  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-  svg.setAttribute("viewBox", "0 0 24 24");
-  svg.setAttribute("class", "tick");
-  svg.setAttribute("aria-hidden", "true");
-  const path = document.createElementNS("http://www.w3.org/2000/svg", "path");
-  path.setAttribute("d", name === "check" ? "M5 12.5l4.5 4.5L19 7.5" : "M12 7v5l3 2M21 12a9 9 0 1 1-18 0 9 9 0 0 1 18 0z");
-  svg.append(path);
-  return svg;
+export function icon(name: "check" | "clock"): SVGElement {
+  const path = name === "check" ? "M5 12.5l4.5 4.5L19 7.5" : "M12 7v5l3 2M21 12a9 9 0 1 1-18 0 9 9 0 0 1 18 0z";
+  return makeSvg("svg", { viewBox: "0 0 24 24", class: "tick", "aria-hidden": "true" }, makeSvg("path", { d: path }));
 }
 
 /** Three dots that bounce (still under `prefers-reduced-motion`), with words for screen readers. */

@@ -29,7 +29,7 @@ import { USER_ID_PATTERN } from "@scrollback/client/protocol";
 import { ChatView } from "./chat-view.js";
 import { find } from "./dom.js";
 import STYLES from "./element.css";
-import { MARKUP } from "./markup.js";
+import { buildMarkup } from "./markup.js";
 import { originOf } from "./origins.js";
 
 declare global {
@@ -52,18 +52,15 @@ type Setup =
   | { kind: "gate"; gate: "dev" | "token" }
   | { kind: "error"; message: string };
 
-let shared: { sheet: CSSStyleSheet; template: HTMLTemplateElement } | undefined;
+let shared: CSSStyleSheet | undefined;
 /**
- * The stylesheet and markup every instance shares. An adopted stylesheet is
- * no inline `<style>`, so the host page's CSP needs no `style-src 'unsafe-inline'`.
+ * The stylesheet every instance shares. An adopted stylesheet is no inline
+ * `<style>`, so the host page's CSP needs no `style-src 'unsafe-inline'`.
  */
-function parts(): { sheet: CSSStyleSheet; template: HTMLTemplateElement } {
+function styles(): CSSStyleSheet {
   if (!shared) {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(STYLES);
-    const template = document.createElement("template");
-    template.innerHTML = MARKUP;
-    shared = { sheet, template };
+    shared = new CSSStyleSheet();
+    shared.replaceSync(STYLES);
   }
   return shared;
 }
@@ -85,7 +82,7 @@ export class ScrollbackChatElement extends HTMLElement {
   constructor() {
     super();
     this.#root = this.attachShadow({ mode: "open" });
-    this.#root.adoptedStyleSheets = [parts().sheet];
+    this.#root.adoptedStyleSheets = [styles()];
     // A page may set the properties before this script defined the element: they are own properties then.
     for (const name of ["getToken", "token"] as const) {
       if (Object.hasOwn(this, name)) {
@@ -203,7 +200,7 @@ export class ScrollbackChatElement extends HTMLElement {
   }
 
   #show(setup: Setup): void {
-    this.#root.replaceChildren(parts().template.content.cloneNode(true));
+    this.#root.replaceChildren(buildMarkup());
     if (setup.kind === "chat") {
       this.#startChat(setup.servers, setup.credentials);
       return;
