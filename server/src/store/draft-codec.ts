@@ -22,7 +22,7 @@ export function decodeDraft(id: string, raw: string): Draft | null {
     return null;
   }
   const { role, content, seq, updatedAt } = (value ?? {}) as Record<string, unknown>;
-  // A seq below 1 is none the stores write (appendDraft.lua counts such a field dead too).
+  // A seq below 1 is none the stores write (liveDraft.lua counts such a field dead too).
   if (typeof content !== "string" || !Number.isSafeInteger(seq) || (seq as number) < 1 || typeof updatedAt !== "number") return null;
   return { id, role: typeof role === "string" && ROLES.has(role) ? (role as Role) : "assistant", content, seq: seq as number, updatedAt };
 }

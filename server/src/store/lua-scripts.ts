@@ -31,8 +31,14 @@ export function luaSource(name: string): string {
   return readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), "utf8");
 }
 
-function loadScript(name: string): LuaScript {
-  const lua = luaSource(name);
+/**
+ * The script ./lua/<name>.lua, after the fragments it uses (files of ./lua
+ * that only define locals, e.g. liveDraft.lua) in the order given: one piece
+ * of Lua shared by several scripts. The SHA1 is of that whole text, the one
+ * EVAL sends.
+ */
+function loadScript(name: string, fragments: readonly string[] = []): LuaScript {
+  const lua = [...fragments, name].map(luaSource).join("\n");
   return { name, lua, sha: createHash("sha1").update(lua).digest("hex") };
 }
 
@@ -40,8 +46,9 @@ function loadScript(name: string): LuaScript {
 export const SCRIPTS = {
   appendMessage: loadScript("appendMessage"),
   clearHistory: loadScript("clearHistory"),
-  appendDraft: loadScript("appendDraft"),
-  readDrafts: loadScript("readDrafts"),
+  // Both judge a draft field live by liveDraft.lua's one rule.
+  appendDraft: loadScript("appendDraft", ["liveDraft"]),
+  readDrafts: loadScript("readDrafts", ["liveDraft"]),
   discardDraft: loadScript("discardDraft"),
 } as const;
 

@@ -468,7 +468,8 @@ export class RedisStore implements Store {
 
   /** readDrafts.lua's call for `userId`. */
   private readDraftsCall(userId: string): ScriptCall {
-    return { keys: [draftsKey(this.options.keyPrefix, userId)], args: [this.drafting.idleMs] };
+    const { idleMs, maxPerUser, maxBytes } = this.drafting;
+    return { keys: [draftsKey(this.options.keyPrefix, userId)], args: [idleMs, maxPerUser, maxBytes] };
   }
 
   /** The inbox entry of `message`, or undefined when the inbox is off or does not take its role. */

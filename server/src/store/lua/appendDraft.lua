@@ -14,8 +14,9 @@
   re-encoding the whole text per chunk cost ~37 ms of Redis at 900 KB). A
   field older than ARGV[6] is dead, and so is one whose text key does not
   hold `length` bytes or whose values are not what this script writes
-  (another program's, or an older release's {role, content, seq, updatedAt}):
-  readers skip it and whoever meets it deletes it and its text.
+  (liveDraft.lua, put before this file when lua-scripts.ts builds the
+  script): readers skip it and whoever meets it deletes it and its text;
+  its draft starts again at seq 1.
 
   "The reply is over" is read from the id index (KEYS[2], appendMessage.lua):
   an id it holds was stored by an add, so the chunk is refused. The index is
@@ -63,37 +64,7 @@ if redis.call("HEXISTS", index, id) == 1 then
   return { "closed" }
 end
 
-local time = redis.call("TIME")
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-
--- The highest seq a live draft may hold: its next chunk's seq (one more)
--- stays a safe integer (2^53 - 1), which readers (draft-codec.ts) require
--- and string.format("%d") prints exactly.
-local MAX_SEQ = 2 ^ 53 - 2
-
-local function wholeIn(value, low, high)
-  return type(value) == "number" and value == math.floor(value) and value >= low and value <= high
-end
-
--- The metadata field `field` holds, or nil when it is idle past
--- DRAFT_IDLE_MS or unreadable, a seq that is not a whole number in
--- 1..MAX_SEQ included, or its text key does not hold `length` bytes (another
--- program wrote there): such a field is dead and its draft starts again at 1.
--- STRLEN, not GET: O(1) whatever the draft's size.
-local function live(field, raw)
-  local ok, draft = pcall(cjson.decode, raw)
-  if not ok or type(draft) ~= "table" or type(draft.role) ~= "string" or not wholeIn(draft.seq, 1, MAX_SEQ) then
-    return nil
-  end
-  if not wholeIn(draft.length, 0, MAX_SEQ) or type(draft.updatedAt) ~= "number" or now - draft.updatedAt > idle then
-    return nil
-  end
-  local held = redis.pcall("STRLEN", drafts .. ":" .. field)
-  if held ~= draft.length then
-    return nil
-  end
-  return draft
-end
+local now = redisNow()
 
 -- Dead fields met on the way, deleted only after the HSET below: Redis
 -- checks maxmemory only until a script's first write, and HDEL is a write it
@@ -107,7 +78,7 @@ local function deleteDead()
 end
 
 local raw = redis.call("HGET", drafts, id)
-local current = raw and live(id, raw)
+local current = raw and liveDraft(drafts, id, raw, now, idle)
 if not current then
   -- A new draft (or one that went idle, which starts again at 1): count the
   -- user's other live drafts, deleting the dead ones met on the way.
@@ -115,7 +86,7 @@ if not current then
   local others = 0
   for i = 1, #fields, 2 do
     if fields[i] ~= id then
-      if live(fields[i], fields[i + 1]) then
+      if liveDraft(drafts, fields[i], fields[i + 1], now, idle) then
         others = others + 1
       else
         dead[#dead + 1] = fields[i]
