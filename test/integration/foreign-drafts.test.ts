@@ -98,4 +98,21 @@ describe("a drafts hash another program wrote", () => {
     expect((await store.load(user)).drafts.map((draft) => draft.id)).toEqual(["good"]);
     expect(await admin.hkeys(draftsKey("temp_memory", user))).toEqual(["good"]);
   });
+
+  it("discards a field readers count dead as no live draft (discarded: false, PROTOCOL.md §4), deleting it all the same", async () => {
+    const user = freshUser();
+    const now = await redisNow();
+    const dead: [id: string, meta: string, text: string][] = [
+      ["wizard", metaOf(now, "c", "wizard"), "c"],
+      ["forever", metaOf("1e999", "d"), "d"],
+      ["short", metaOf(now, "the whole text"), "the"],
+      ["empty", metaOf(now, ""), ""],
+    ];
+    for (const [id, meta, text] of dead) {
+      await writeForeignDraft(user, id, meta, text);
+      expect({ id, ...(await store.discardDraft(user, id)) }).toEqual({ id, discarded: false, announced: false });
+      expect(await admin.hexists(draftsKey("temp_memory", user), id)).toBe(0);
+      expect(await admin.exists(draftTextKey("temp_memory", user, id))).toBe(0);
+    }
+  });
 });

@@ -46,10 +46,10 @@ function loadScript(name: string, fragments: readonly string[] = []): LuaScript 
 export const SCRIPTS = {
   appendMessage: loadScript("appendMessage"),
   clearHistory: loadScript("clearHistory"),
-  // Both judge a draft field live by liveDraft.lua's one rule.
+  // All three judge a draft field live by liveDraft.lua's one rule.
   appendDraft: loadScript("appendDraft", ["liveDraft"]),
   readDrafts: loadScript("readDrafts", ["liveDraft"]),
-  discardDraft: loadScript("discardDraft"),
+  discardDraft: loadScript("discardDraft", ["liveDraft"]),
 } as const;
 
 /** A script's keys and arguments, in its KEYS and ARGV order. */

@@ -1,8 +1,10 @@
 --[[
   Abandons a draft (appendDraft.lua): deletes its field and publishes
   `draft:discarded` to the user's room, in one round trip, and deletes its
-  text (KEYS[2]). A field idle past
-  ARGV[2] ms is deleted too but counts as unknown (readers no longer show it).
+  text (KEYS[2]). A dead field (idle past ARGV[2] ms, or not what
+  appendDraft.lua writes: the rule of liveDraft.lua, put before this file
+  when lua-scripts.ts builds the script) is deleted too but counts as
+  unknown (readers never show it).
 
   KEYS[1]  the drafts hash, {<prefix>:<userId>:messages}:drafts
   KEYS[2]  the draft's text, {<prefix>:<userId>:messages}:drafts:<ARGV[1]>
@@ -26,12 +28,12 @@ local raw = redis.call("HGET", drafts, id)
 if not raw then
   return 0
 end
+-- Judged before the deletes (liveDraft measures the text key): a field that
+-- readers count dead was never shown, so it was no live draft to discard.
+local live = liveDraft(drafts, id, raw, redisNow(), idle)
 redis.call("HDEL", drafts, id)
 redis.call("DEL", KEYS[2])
-local time = redis.call("TIME")
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-local ok, draft = pcall(cjson.decode, raw)
-if not ok or type(draft) ~= "table" or type(draft.updatedAt) ~= "number" or now - draft.updatedAt > idle then
+if not live then
   return 0
 end
 if ARGV[3] ~= "" then

@@ -1,7 +1,7 @@
 --[[
-  Not a script: a fragment that lua-scripts.ts puts before appendDraft.lua and
-  readDrafts.lua when it builds their text, so that both judge a field of the
-  drafts hash (PROTOCOL.md §2, appendDraft.lua) by one rule.
+  Not a script: a fragment that lua-scripts.ts puts before appendDraft.lua,
+  readDrafts.lua and discardDraft.lua when it builds their text, so that all
+  judge a field of the drafts hash (PROTOCOL.md §2, appendDraft.lua) by one rule.
 
   redisNow()  Redis's clock in ms (TIME): every replica judges idleness by it.
   liveDraft(drafts, field, raw, now, idle)
