@@ -115,4 +115,17 @@ describe("a drafts hash another program wrote", () => {
       expect(await admin.exists(draftTextKey("temp_memory", user, id))).toBe(0);
     }
   });
+
+  it("reads a field dated more than DRAFT_IDLE_MS ahead of Redis's clock as dead: it would never go idle and would hold the user's places", async () => {
+    const user = freshUser();
+    const now = await redisNow();
+    const decade = 10 * 365 * 86_400_000;
+    for (let i = 0; i < MAX_DRAFTS; i++) await writeForeignDraft(user, `future-${i}`, metaOf(now + decade, "x"), "x");
+    await writeForeignDraft(user, "soon", metaOf(now + 1_000, "y"), "y");
+    expect((await store.load(user)).drafts.map((draft) => draft.id)).toEqual(["soon"]);
+    expect(await admin.hkeys(draftsKey("temp_memory", user))).toEqual(["soon"]);
+    for (let i = 0; i < MAX_DRAFTS; i++) await writeForeignDraft(user, `future-${i}`, metaOf(now + decade, "x"), "x");
+    await store.appendDraft(user, { id: "mine", role: "assistant", chunk: "hi" });
+    expect((await store.drafts(user)).map((draft) => draft.id).sort()).toEqual(["mine", "soon"]);
+  });
 });

@@ -7,7 +7,8 @@
   liveDraft(drafts, field, raw, now, idle)
               the draft that the field `field` of the drafts hash `drafts`
               holds, its value `raw` decoded ({role, seq, updatedAt, length}),
-              or nil when the field is dead: idle past `idle` ms at `now`, or
+              or nil when the field is dead: idle past `idle` ms at `now`
+              (or dated more than `idle` ms after it), or
               not what appendDraft.lua writes (another program's, or an older
               release's {role, content, seq, updatedAt}): a field name that is
               not a message id (1-64 of A-Z a-z 0-9 _ -), a role that is none
@@ -45,7 +46,13 @@ local function liveDraft(drafts, field, raw, now, idle)
   if not ok or type(draft) ~= "table" or not DRAFT_ROLES[draft.role] or not wholeIn(draft.seq, 1, DRAFT_MAX_SEQ) then
     return nil
   end
-  if not wholeIn(draft.length, 1, DRAFT_MAX_SEQ) or not wholeIn(draft.updatedAt, 0, 2 ^ 53 - 1) or now - draft.updatedAt > idle then
+  if not wholeIn(draft.length, 1, DRAFT_MAX_SEQ) or not wholeIn(draft.updatedAt, 0, 2 ^ 53 - 1) then
+    return nil
+  end
+  -- Idle either way: one dated further ahead than `idle` (no chunk wrote it,
+  -- whatever a failover did to the clock) would never go idle and would hold
+  -- one of the user's MAX_DRAFTS_PER_USER places for ever.
+  if math.abs(now - draft.updatedAt) > idle then
     return nil
   end
   if redis.pcall("STRLEN", drafts .. ":" .. field) ~= draft.length then
