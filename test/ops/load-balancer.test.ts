@@ -209,6 +209,14 @@ describe.skipIf(!hasHaproxy)(
       }
     });
 
+    it("refuses a Host that would make the redirect point elsewhere (a path, credentials, spaces)", async () => {
+      for (const host of ["evil.example/x?", "a@evil.example", "evil.example\\x", "evil example", "[::1", "chat.example:80x"]) {
+        const redirect = await plainGet("/healthz?from=host", host);
+        expect({ host, status: redirect.status, location: redirect.headers.location }).toEqual({ host, status: 400, location: undefined });
+      }
+      expect((await plainGet("/healthz?from=host", "chat.example")).status).toBe(308);
+    });
+
     it("serves Chromium over HTTPS: the widget, redirected from HTTP, chats over wss:// with a socket.io-client tab", async () => {
       // Chromium trusts exactly the load balancer's key (its SPKI hash), as it would a certificate from a known CA.
       const spki = spawnSync(
