@@ -7,6 +7,7 @@
 import { afterAll, beforeAll } from "vitest";
 import { connect, type TestSocket } from "./clients.js";
 import { startReplicas, type TestServer } from "./servers.js";
+import { suiteValue } from "./suite-value.js";
 import { waitReady } from "./wait.js";
 
 /** What the fixture needs of a deployment: the settings a replica reaches it with, and a stop. */
@@ -43,10 +44,7 @@ export function useReplicasOnDeployment<D extends RedisDeployment>(
     await Promise.all(servers.map((server) => server.close()));
     await deployment?.stop();
   });
-  const started = (): D => {
-    if (!deployment) throw new Error("the suite has not started its Redis yet");
-    return deployment;
-  };
+  const started = (): D => suiteValue(deployment, "Redis deployment");
   return {
     get deployment() {
       return started();

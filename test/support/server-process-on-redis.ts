@@ -8,6 +8,7 @@ import { afterAll, beforeAll } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { connect, type TestSocket } from "./clients.js";
 import { type ServerProcess, spawnServer } from "./servers.js";
+import { suiteValue } from "./suite-value.js";
 
 export interface ServerProcessOnRedis {
   readonly redis: RedisServer;
@@ -31,16 +32,12 @@ export function useServerProcessOnRedis(env: Record<string, string>, userIds: st
     await server?.stop();
     await redis?.stop();
   });
-  const started = <T>(value: T | undefined): T => {
-    if (value === undefined) throw new Error("the suite has not started its server yet");
-    return value;
-  };
   return {
     get redis() {
-      return started(redis);
+      return suiteValue(redis, "Redis");
     },
     get server() {
-      return started(server);
+      return suiteValue(server, "server");
     },
     sockets,
   };

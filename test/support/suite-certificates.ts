@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { makeTestCertificates, type TestCertificates } from "../../dev/test-certificates.js";
+import { suiteValue } from "./suite-value.js";
 
 export interface SuiteCertificates {
   /** The files (set once the suite started). */
@@ -28,16 +29,12 @@ export function useSuiteCertificates(name: string): SuiteCertificates {
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
-  const made = (): TestCertificates => {
-    if (!certificates) throw new Error("the suite has not made its certificates yet");
-    return certificates;
-  };
   return {
     get certificates() {
-      return made();
+      return suiteValue(certificates, "certificates");
     },
     get clientEnv() {
-      const { caFile, clientCertFile, clientKeyFile } = made();
+      const { caFile, clientCertFile, clientKeyFile } = suiteValue(certificates, "certificates");
       return { REDIS_TLS_CA_FILE: caFile, REDIS_TLS_CERT_FILE: clientCertFile, REDIS_TLS_KEY_FILE: clientKeyFile };
     },
   };

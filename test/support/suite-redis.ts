@@ -6,6 +6,7 @@
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll } from "vitest";
 import { type RedisServer, type RedisServerOptions, startRedis } from "../../dev/redis-server.js";
+import { suiteValue } from "./suite-value.js";
 
 export interface SuiteRedis {
   /** The server (set once the suite started). */
@@ -24,16 +25,12 @@ export function useSuiteRedis(options: RedisServerOptions = {}): SuiteRedis {
   afterAll(async () => {
     await server?.stop();
   });
-  const started = <T>(value: T | undefined): T => {
-    if (value === undefined) throw new Error("the suite has not started its Redis yet");
-    return value;
-  };
   return {
     get server() {
-      return started(server);
+      return suiteValue(server, "Redis");
     },
     get admin() {
-      return started(admin);
+      return suiteValue(admin, "Redis admin client");
     },
   };
 }
