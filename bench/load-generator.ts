@@ -7,10 +7,10 @@
  */
 import { performance } from "node:perf_hooks";
 import { createMessageId } from "@scrollback/client/protocol";
-import { io, type Socket } from "socket.io-client";
+import type { Socket } from "socket.io-client";
 import { readStamp, stampedContent } from "./fixtures.js";
-import { Histogram, type HistogramData } from "./histogram.js";
 import { serveMethods } from "./ipc.js";
+import { type Ack, connectSocket, MeasuredWindow, type WindowStats } from "./measured-window.js";
 
 export interface PlannedSocket {
   url: string;
@@ -27,54 +27,15 @@ export interface LoopOptions {
   clientIds: boolean;
 }
 
-/** What `stop` reports for the measured window. */
-export interface WindowStats {
-  elapsedMs: number;
-  /** This generator's own CPU time over the window, in microseconds: the share of the cores the clients took. */
-  cpuMicros: number;
-  acks: number;
-  errors: Record<string, number>;
-  ackLatency: HistogramData;
-  deliveries: number;
-  deliveryLatency: HistogramData;
-  /** Requests still unanswered after the drain. */
-  lost: number;
-}
-
-type Ack = { ok: boolean; error?: { code: string } };
-
 let sockets: Socket[] = [];
 let senders: Socket[] = [];
 let running = false;
-let measuring = false;
-let markedAt = 0;
-let cpuAtMark = 0;
-let outstanding = 0;
-let acks = 0;
-let deliveries = 0;
-let errors: Record<string, number> = {};
-const ackLatency = new Histogram();
-const deliveryLatency = new Histogram();
-let settled: (() => void) | undefined;
+const measured = new MeasuredWindow();
 
 function connectOne(planned: PlannedSocket): Promise<Socket> {
-  const socket = io(planned.url, {
-    transports: ["websocket"],
-    forceNew: true,
-    reconnection: false,
-    timeout: 60_000,
-    auth: { userId: planned.userId },
-  });
-  if (!planned.sender) {
-    socket.on("message:new", (message: { content: string }) => {
-      if (!measuring) return;
-      deliveries++;
-      deliveryLatency.record(performance.now() - readStamp(message.content));
-    });
-  }
-  return new Promise((resolve, reject) => {
-    socket.once("connect", () => resolve(socket));
-    socket.once("connect_error", (error) => reject(new Error(`connect to ${planned.url}: ${error.message}`)));
+  return connectSocket(planned.url, planned.userId, (socket) => {
+    if (planned.sender) return;
+    socket.on("message:new", (message: { content: string }) => void measured.delivered(readStamp(message.content)));
   });
 }
 
@@ -104,21 +65,8 @@ function payloadFor(options: LoopOptions): unknown {
 /** Sends one request on `socket`; `then` runs after its ack. */
 function send(socket: Socket, options: LoopOptions, then: () => void): void {
   const sentAt = performance.now();
-  outstanding++;
-  socket.emit(options.event, payloadFor(options), (answer: Ack) => {
-    outstanding--;
-    if (measuring) {
-      if (answer.ok) {
-        acks++;
-        ackLatency.record(performance.now() - sentAt);
-      } else {
-        const code = answer.error?.code ?? "UNKNOWN";
-        errors[code] = (errors[code] ?? 0) + 1;
-      }
-    }
-    then();
-    if (outstanding === 0) settled?.();
-  });
+  measured.outstanding++;
+  socket.emit(options.event, payloadFor(options), (answer: Ack) => measured.answered(answer, then, sentAt));
 }
 
 function start(options: LoopOptions): void {
@@ -131,52 +79,18 @@ function start(options: LoopOptions): void {
   }
 }
 
-function cpuMicros(): number {
-  const usage = process.cpuUsage();
-  return usage.user + usage.system;
-}
-
 function mark(): void {
-  acks = 0;
-  deliveries = 0;
-  errors = {};
-  ackLatency.reset();
-  deliveryLatency.reset();
-  markedAt = performance.now();
-  cpuAtMark = cpuMicros();
-  measuring = true;
+  measured.mark();
 }
 
 /** Stops sending, freezes the window's figures, then waits up to `drainMs` for the outstanding acks. */
 async function stop({ drainMs }: { drainMs: number }): Promise<WindowStats> {
   running = false;
   clearInterval(pacer);
-  measuring = false;
-  const stats: WindowStats = {
-    elapsedMs: performance.now() - markedAt,
-    cpuMicros: cpuMicros() - cpuAtMark,
-    acks,
-    errors,
-    ackLatency: ackLatency.toData(),
-    deliveries,
-    deliveryLatency: deliveryLatency.toData(),
-    lost: 0,
-  };
-  await drain(drainMs);
-  stats.lost = outstanding;
+  const stats = measured.freeze();
+  await measured.drain(drainMs);
+  stats.lost = measured.outstanding;
   return stats;
-}
-
-function drain(ms: number): Promise<void> {
-  if (outstanding === 0) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    settled = () => {
-      clearTimeout(timer);
-      settled = undefined;
-      resolve();
-    };
-  });
 }
 
 /** Sends exactly `count` requests (spread over the senders, closed loop) and waits for every ack. */
@@ -185,13 +99,13 @@ async function exactly({ count, ...options }: LoopOptions & { count: number }): 
   let ok = 0;
   let failed = 0;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`exactly(${count}): ${remaining + outstanding} unanswered`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`exactly(${count}): ${remaining + measured.outstanding} unanswered`)), 60_000);
     const loop = (socket: Socket) => {
       if (remaining === 0) return;
       remaining--;
-      outstanding++;
+      measured.outstanding++;
       socket.emit(options.event, payloadFor(options), (answer: Ack) => {
-        outstanding--;
+        measured.outstanding--;
         if (answer.ok) ok++;
         else failed++;
         if (ok + failed === count) {
@@ -223,8 +137,8 @@ function pace({ rate, maxOutstanding, ...options }: LoopOptions & { rate: number
   pacer = setInterval(() => {
     owed += (rate * TICK_MS) / 1000;
     for (; owed >= 1 && senders.length > 0; owed--) {
-      if (outstanding >= maxOutstanding) {
-        if (measuring) skipped++;
+      if (measured.outstanding >= maxOutstanding) {
+        if (measured.measuring) skipped++;
         continue;
       }
       send(senders[next++ % senders.length]!, options, () => {});
@@ -234,17 +148,7 @@ function pace({ rate, maxOutstanding, ...options }: LoopOptions & { rate: number
 
 /** The figures since the last mark (or sample), then a new mark: a rolling window that keeps the loop running. */
 function sample(): WindowStats & { skipped: number } {
-  const stats = {
-    elapsedMs: performance.now() - markedAt,
-    cpuMicros: cpuMicros() - cpuAtMark,
-    acks,
-    errors,
-    ackLatency: ackLatency.toData(),
-    deliveries,
-    deliveryLatency: deliveryLatency.toData(),
-    lost: outstanding,
-    skipped,
-  };
+  const stats = { ...measured.figures(), skipped };
   skipped = 0;
   mark();
   return stats;

@@ -3,7 +3,7 @@
  * them) turns into the figures the report prints.
  */
 import { Histogram } from "./histogram.js";
-import type { WindowStats } from "./load-generator.js";
+import type { WindowStats } from "./measured-window.js";
 import type { Variant } from "./server-process.js";
 
 /**

@@ -127,19 +127,30 @@ export interface RedisServer {
   aclRefusals(): Promise<string[]>;
 }
 
+/**
+ * A one-shot admin client to a local redis-server that may not answer (still
+ * starting, or gone): it connects only when told to, never retries a
+ * connection or a command, and swallows its error events, so a failure is
+ * the rejection of the call that met it. The caller disconnects it.
+ */
+function probeClient(port: number, admin: Credentials | undefined, tls?: ConnectionOptions): Redis {
+  const probe = new Redis({
+    port,
+    host: "127.0.0.1",
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    tls,
+    ...admin,
+  });
+  probe.on("error", () => {});
+  return probe;
+}
+
 async function waitForPing(port: number, admin: Credentials | undefined, tls?: ConnectionOptions, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const probe = new Redis({
-      port,
-      host: "127.0.0.1",
-      lazyConnect: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-      tls,
-      ...admin,
-    });
-    probe.on("error", () => {});
+    const probe = probeClient(port, admin, tls);
     try {
       await probe.connect();
       if ((await probe.ping()) === "PONG") return;
@@ -233,16 +244,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
 
 /** The ACL LOG entries of the scrollback users (a Redis that no longer answers has none to give). */
 async function refusedByAcl(port: number, admin: Credentials, tls?: ConnectionOptions): Promise<string[]> {
-  const client = new Redis({
-    port,
-    host: "127.0.0.1",
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    tls,
-    ...admin,
-  });
-  client.on("error", () => {});
+  const client = probeClient(port, admin, tls);
   try {
     await client.connect();
     const entries = (await client.call("ACL", "LOG", "128")) as unknown[][];

@@ -6,7 +6,8 @@
 
 import { benchUserId } from "../fixtures.js";
 import { type BenchContext, type ServerSet, serverCpuMicros, startServers } from "../fleet.js";
-import type { LoopOptions, PlannedSocket, WindowStats } from "../load-generator.js";
+import type { LoopOptions, PlannedSocket } from "../load-generator.js";
+import type { WindowStats } from "../measured-window.js";
 import type { CaseName } from "../options.js";
 import { countCommandsByRole, readCommandCalls, readRedisCpuSeconds, resetCommandStats } from "../redis-stats.js";
 import { medianOf, type RunVariant, summarise, type ThroughputResult } from "../results.js";

@@ -1,29 +1,13 @@
-/**
- * The assistant loop proven end to end (issue 12, "Proven end to end"), with
- * every part real: two replicas on one redis-server with the inbox stream on
- * (PROTOCOL.md §8), Chromium tabs of `<scrollback-chat>` in dev mode, and
- * examples/python/assistant.py run by Debian's python3 with python3-redis.
- * A user types in the widget on replica 1; the assistant hears it from the
- * stream and streams its reply word by word through the HTTP draft routes;
- * the user's second tab, on replica 2, sees the draft grow in one bubble and
- * then the stored reply take that bubble; a reload shows both messages. Then
- * the assistant is SIGKILLed mid-reply, started again, continues the draft,
- * and exactly one reply is stored and shown.
- */
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { fileURLToPath } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { type AssistantProcess, startAssistant } from "../support/assistant-process.js";
 import { connect, requestOk } from "../support/clients.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
 import { until, waitReady } from "../support/wait.js";
 import { launchChromium } from "./chromium.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-/** Debian's python3, which has python3-redis (the pyenv python3 on PATH may not). */
-const PYTHON = "/usr/bin/python3";
 const SERVICE_TOKEN = "assistant-e2e-token";
 /** A stream of this suite's own, inside the assistant ACL user's key pattern (dev/redis-server.ts TEST_INBOX_STREAMS). */
 const STREAM = "temp_memory:inbox-e2e";
@@ -38,23 +22,15 @@ let replica1: TestServer;
 let replica2: TestServer;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
-const running = new Set<Assistant>();
+const running = new Set<AssistantProcess>();
 const pageErrors: string[] = [];
 /** Inspects the stream's pending entries (closed by redis.stop()). */
 let reader: ReturnType<RedisServer["client"]> | undefined;
 
-interface Assistant {
-  output(): string;
-  printed(pattern: RegExp, timeoutMs?: number): Promise<void>;
-  kill(): Promise<void>;
-}
-
 /** Starts examples/python/assistant.py as the README says, talking HTTP to replica 1, and waits until it listens. */
-async function startAssistant(env: Record<string, string>): Promise<Assistant> {
-  const child: ChildProcess = spawn(PYTHON, ["examples/python/assistant.py"], {
-    cwd: ROOT,
+function startPythonAssistant(env: Record<string, string>): Promise<AssistantProcess> {
+  return startAssistant("python", {
     env: {
-      PATH: process.env.PATH,
       SCROLLBACK_URL: replica1.url,
       SERVICE_TOKEN,
       // A Redis user of its own that may only read the inbox (dev/redis-acl.ts).
@@ -62,26 +38,9 @@ async function startAssistant(env: Record<string, string>): Promise<Assistant> {
       INBOX_STREAM: STREAM,
       ...env,
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    running,
+    printTimeoutMs: LONG,
   });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const assistant: Assistant = {
-    output: () => output,
-    printed: (pattern, timeoutMs = LONG) =>
-      until(`assistant.py printed ${pattern}; it printed:\n${output}`, () => pattern.test(output), timeoutMs, 20),
-    kill: async () => {
-      running.delete(assistant);
-      // Only the process this suite spawned, by its own handle.
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-      await exited;
-    },
-  };
-  running.add(assistant);
-  await assistant.printed(/listening on/);
-  return assistant;
 }
 
 beforeAll(async () => {
@@ -217,7 +176,7 @@ function expectGrewThenStored(looks: Observation[], reply: string): void {
 }
 
 describe("a user, the Python assistant and two tabs on two replicas", () => {
-  let assistant: Assistant;
+  let assistant: AssistantProcess;
   let onReplica1: Page;
   let onReplica2: Page;
   const firstQuestion = "When is the quarterly report due this year?";
@@ -225,7 +184,7 @@ describe("a user, the Python assistant and two tabs on two replicas", () => {
   let firstId: string;
 
   beforeAll(async () => {
-    assistant = await startAssistant({ REPLY_WORD_DELAY_MS: WORD_DELAY_MS, INBOX_CONSUMER: "e2e-first" });
+    assistant = await startPythonAssistant({ REPLY_WORD_DELAY_MS: WORD_DELAY_MS, INBOX_CONSUMER: "e2e-first" });
     [onReplica1, onReplica2] = await Promise.all([openTab(replica1, "replica 1"), openTab(replica2, "replica 2")]);
     await Promise.all([recordAssistantBubbles(onReplica1), recordAssistantBubbles(onReplica2)]);
   });
@@ -296,7 +255,7 @@ describe("a user, the Python assistant and two tabs on two replicas", () => {
     console.log(`killed with ${left[0]!.seq} chunks of the reply streamed, "${left[0]!.content}"`);
 
     // Another process (another consumer name) takes the unacknowledged entry over and continues the draft.
-    const again = await startAssistant({ REPLY_WORD_DELAY_MS: "20", CLAIM_IDLE_MS: "200", INBOX_CONSUMER: "e2e-again" });
+    const again = await startPythonAssistant({ REPLY_WORD_DELAY_MS: "20", CLAIM_IDLE_MS: "200", INBOX_CONSUMER: "e2e-again" });
     await again.printed(new RegExp(`replied ${id} ${replyId}`), 60_000);
     expect(again.output()).not.toContain(`already replied ${id}`);
 

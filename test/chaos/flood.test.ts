@@ -9,10 +9,9 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../dev/redis-server.js";
-import { connect, request, type TestSocket } from "../support/clients.js";
-import { type ServerProcess, spawnServer } from "../support/servers.js";
+import { describe, expect, it } from "vitest";
+import { request } from "../support/clients.js";
+import { useServerProcessOnRedis } from "../support/server-process-on-redis.js";
 import { metric } from "./probes.js";
 
 const CALM_USERS = 4;
@@ -21,34 +20,17 @@ const CALM_INTERVAL_MS = 25;
 const WINDOW_MS = 6_000;
 const run = promisify(execFile);
 
-let redis: RedisServer;
-let server: ServerProcess;
-const sockets: TestSocket[] = [];
-
-beforeAll(async () => {
-  redis = await startRedis();
-  server = await spawnServer({
-    STORE: "redis",
-    REDIS_URL: redis.url,
-    RATE_LIMIT_PER_SECOND: "50",
-    RATE_LIMIT_BURST: "100",
-    LOG_LEVEL: "error",
-  });
-  for (let i = 0; i < CALM_USERS; i++) sockets.push(await connect(server.url, { userId: `calm_${i}` }));
-});
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await server?.stop();
-  await redis?.stop();
-});
+const suite = useServerProcessOnRedis(
+  { RATE_LIMIT_PER_SECOND: "50", RATE_LIMIT_BURST: "100", LOG_LEVEL: "error" },
+  Array.from({ length: CALM_USERS }, (_, i) => `calm_${i}`),
+);
 
 /** Ack times of the calm users adding messages for `durationMs`, sorted. */
 async function calmAckTimes(durationMs: number): Promise<number[]> {
   const times: number[] = [];
   const until = Date.now() + durationMs;
   await Promise.all(
-    sockets.map(async (socket, i) => {
+    suite.sockets.map(async (socket, i) => {
       for (let n = 0; Date.now() < until; n++) {
         const started = performance.now();
         const answer = await request(socket, "message:add", { content: `calm ${i} ${n}` });
@@ -71,7 +53,7 @@ async function flood(
 ): Promise<{ sent: number; ok: number; rateLimited: number; disconnects: number; connects: number }> {
   const { stdout } = await run(
     process.execPath,
-    ["--conditions=@scrollback/source", "--import", import.meta.resolve("tsx"), FLOODER, server.url, "flooder", String(durationMs)],
+    ["--conditions=@scrollback/source", "--import", import.meta.resolve("tsx"), FLOODER, suite.server.url, "flooder", String(durationMs)],
     {
       timeout: durationMs + 30_000,
     },
@@ -85,7 +67,7 @@ describe("a connection flooding at 1,000 events/s", () => {
     await calmAckTimes(1_000);
     const quiet = await calmAckTimes(WINDOW_MS);
     const [loud, attack] = await Promise.all([calmAckTimes(WINDOW_MS), flood(WINDOW_MS)]);
-    const disconnects = await metric(server.url, "scrollback_rate_limit_disconnects_total");
+    const disconnects = await metric(suite.server.url, "scrollback_rate_limit_disconnects_total");
     console.info(
       `[flood 1,000 events/s] quiet p99=${p99(quiet).toFixed(2)}ms (n=${quiet.length}) under flood p99=${p99(loud).toFixed(2)}ms (n=${loud.length}); ` +
         `flooder sent=${attack.sent} ok=${attack.ok} RATE_LIMITED=${attack.rateLimited} connected ${attack.connects} times, disconnected ${attack.disconnects} (server counted ${disconnects})`,

@@ -1,39 +1,23 @@
-/**
- * The README's assistants (examples/python/assistant.py with Debian's
- * python3-redis and the HTTP API, examples/node/assistant.mjs with ioredis
- * and the SDK, connected as each user: in dev mode by userId, in JWT mode
- * with tokens it mints) as real processes against a real server and a real
- * Redis: a user writes over Socket.IO, the assistant hears it from the inbox
- * stream (PROTOCOL.md §8), streams its reply word by word as a draft (a tab
- * sees it grow, §4 Drafts) and stores it exactly once under the draft's id,
- * also when an assistant is SIGKILLed mid-work (mid-stream too) and another
- * takes over, when the draft route (Python) or the socket's rate limit (Node)
- * refuses it, and when several assistants share the messages.
- */
-import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
 import type { DraftUpdate, Message } from "@scrollback/client/protocol";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { messagesKey } from "../../server/src/store/redis-keys.js";
+import { type AssistantProcess, startAssistant } from "../support/assistant-process.js";
 import { connect, requestOk, signToken, TEST_SECRET, type TestSocket } from "../support/clients.js";
 import { startServer, type TestServer } from "../support/servers.js";
 import { until, waitReady } from "../support/wait.js";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const TOKEN = "assistant-examples-token";
-/** Debian's python3, which has python3-redis (the pyenv python3 on PATH may not). */
-const PYTHON = "/usr/bin/python3";
 
 let redis: RedisServer;
 let reader: Redis;
 const servers: TestServer[] = [];
 const sockets: TestSocket[] = [];
-const running = new Set<Assistant>();
+const running = new Set<AssistantProcess>();
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -48,25 +32,10 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-interface Assistant {
-  process: ChildProcess;
-  /** Everything it printed. */
-  output(): string;
-  /** Resolves once it printed a line matching `pattern`. */
-  printed(pattern: RegExp, timeoutMs?: number): Promise<void>;
-  kill(signal: NodeJS.Signals): Promise<void>;
-}
-
 /** Starts an example assistant as the README says, on `stream`, and waits until it listens. */
-async function startAssistant(language: "python" | "node", stream: string, env: Record<string, string> = {}): Promise<Assistant> {
-  const file = language === "python" ? "examples/python/assistant.py" : "examples/node/assistant.mjs";
-  // The Node one imports the SDK, which is TypeScript source in this repository (as its header says).
-  const [command, args] =
-    language === "python" ? [PYTHON, [file]] : [process.execPath, ["--conditions=@scrollback/source", "--import", "tsx", file]];
-  const child = spawn(command, args, {
-    cwd: ROOT,
+function startOnStream(language: "python" | "node", stream: string, env: Record<string, string> = {}): Promise<AssistantProcess> {
+  return startAssistant(language, {
     env: {
-      PATH: process.env.PATH,
       SCROLLBACK_URL: servers.at(-1)!.url,
       // The Python one speaks the HTTP API; the Node one connects as the user (dev mode here, or AUTH_JWT_SECRET in env).
       ...(language === "python" ? { SERVICE_TOKEN: TOKEN } : {}),
@@ -75,26 +44,9 @@ async function startAssistant(language: "python" | "node", stream: string, env: 
       INBOX_STREAM: stream,
       ...env,
     },
-    stdio: ["ignore", "pipe", "pipe"],
+    running,
+    printTimeoutMs: 15_000,
   });
-  let output = "";
-  child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  const assistant: Assistant = {
-    process: child,
-    output: () => output,
-    printed: (pattern, timeoutMs = 15_000) =>
-      until(`${file} printed ${pattern}; it printed:\n${output}`, () => pattern.test(output), timeoutMs, 20),
-    kill: async (signal) => {
-      running.delete(assistant);
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      await exited;
-    },
-  };
-  running.add(assistant);
-  await assistant.printed(/listening on/);
-  return assistant;
 }
 
 async function serverWithInbox(stream: string, env: Record<string, string> = {}): Promise<TestServer> {
@@ -187,7 +139,7 @@ describe.each(["python", "node"] as const)("examples/%s assistant", (language) =
   });
 
   it("hears a user's message from the stream, streams its reply word by word to the user's tab, stores it once, then acknowledges it", async () => {
-    const assistant = await startAssistant(language, stream, { REPLY_WORD_DELAY_MS: "20" });
+    const assistant = await startOnStream(language, stream, { REPLY_WORD_DELAY_MS: "20" });
     const userId = `assistant_${language}`;
     const tab = await openTab(server, userId);
     const id = await userSays(server, userId, "When is my report due?");
@@ -223,7 +175,7 @@ describe.each(["python", "node"] as const)("examples/%s assistant", (language) =
     const limits: Record<string, string> =
       language === "python" ? { DRAFT_CHUNKS_PER_SECOND: "3" } : { RATE_LIMIT_PER_SECOND: "3", RATE_LIMIT_BURST: "3" };
     const limited = await serverWithInbox(stream, limits);
-    const assistant = await startAssistant(language, stream, { REPLY_WORD_DELAY_MS: "0", INBOX_CONSUMER: "limited" });
+    const assistant = await startOnStream(language, stream, { REPLY_WORD_DELAY_MS: "0", INBOX_CONSUMER: "limited" });
     const userId = `assistant_limited_${language}`;
     const tab = await openTab(limited, userId);
     const started = Date.now();
@@ -252,7 +204,7 @@ describe.each(["python", "node"] as const)("examples/%s assistant", (language) =
       body: JSON.stringify({ chunk: "Thinking" }),
     });
     expect(other.status).toBe(200);
-    const assistant = await startAssistant(language, stream, { INBOX_CONSUMER: "crowded" });
+    const assistant = await startOnStream(language, stream, { INBOX_CONSUMER: "crowded" });
     const tab = await openTab(crowded, userId);
     const id = await userSays(crowded, userId, "Still there?");
     await assistant.printed(new RegExp(`replied ${id} `));
@@ -275,7 +227,7 @@ describe.each(["python", "node"] as const)("the %s assistant killed mid-stream",
     const content = "Please tell me what the weather will be like tomorrow in Lisbon";
     const reply = "You wrote 12 words: Please tell me what the weather will be like tomorrow in Lisbon";
     const tab = await openTab(server, userId);
-    const slow = await startAssistant(language, stream, { REPLY_WORD_DELAY_MS: "400" });
+    const slow = await startOnStream(language, stream, { REPLY_WORD_DELAY_MS: "400" });
     const id = await userSays(server, userId, content);
     const replyId = replyIdOf(userId, id);
     await until("the tab saw 3 chunks", () => tab.updates(replyId).length >= 3, 15_000, 5);
@@ -288,7 +240,7 @@ describe.each(["python", "node"] as const)("the %s assistant killed mid-stream",
     expect(left[0]!.seq).toBeLessThan(16); // of 16 chunks
 
     // A new process takes the stale entry over and continues the draft left behind.
-    const again = await startAssistant(language, stream, { CLAIM_IDLE_MS: "200", REPLY_WORD_DELAY_MS: "10" });
+    const again = await startOnStream(language, stream, { CLAIM_IDLE_MS: "200", REPLY_WORD_DELAY_MS: "10" });
     await again.printed(new RegExp(`replied ${id} `));
     await tab.stored(replyId);
     expectStreamedThenStored(tab, replyId, reply);
@@ -359,7 +311,7 @@ describe("the python assistant whose chunk's answer is lost (applied, then 502 o
     try {
       const userId = "assistant_lost_answer";
       const tab = await openTab(server, userId);
-      const assistant = await startAssistant("python", stream, { SCROLLBACK_URL: proxy.url, REPLY_WORD_DELAY_MS: "0" });
+      const assistant = await startOnStream("python", stream, { SCROLLBACK_URL: proxy.url, REPLY_WORD_DELAY_MS: "0" });
       const id = await userSays(server, userId, "one two three four five six");
       const replyId = replyIdOf(userId, id);
       await assistant.printed(new RegExp(`replied ${id} `));
@@ -388,7 +340,7 @@ describe.each(["python", "node"] as const)("the %s assistant killed mid-work", (
     ["after posting, before acknowledging", "EXAMPLE_ACK_DELAY_MS", "posted"],
   ])("%s: started again, it ends with exactly one stored reply", async (_, pause, line) => {
     const userId = `assistant_killed_${language}_${line}`;
-    const slow = await startAssistant(language, stream, { [pause]: "60000" });
+    const slow = await startOnStream(language, stream, { [pause]: "60000" });
     const id = await userSays(server, userId, "Are you there?");
     await slow.printed(new RegExp(`${line} ${id}`));
     await slow.kill("SIGKILL");
@@ -397,7 +349,7 @@ describe.each(["python", "node"] as const)("the %s assistant killed mid-work", (
     expect(repliesBefore).toHaveLength(line === "posted" ? 1 : 0);
 
     // A new process (another consumer name) takes the stale entry over with XAUTOCLAIM at start.
-    const again = await startAssistant(language, stream, { CLAIM_IDLE_MS: "200" });
+    const again = await startOnStream(language, stream, { CLAIM_IDLE_MS: "200" });
     await again.printed(new RegExp(`(already )?replied ${id} `));
     expect(again.output()).toContain(line === "posted" ? `already replied ${id}` : `replied ${id}`);
     const replies = (await stored(userId)).filter((message) => message.role === "assistant");
@@ -417,7 +369,7 @@ describe("the Node assistant with a server in JWT mode", () => {
     Number(/^scrollback_connections (\d+)$/m.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1]);
 
   it("acts for the user with tokens it mints from AUTH_JWT_SECRET, and closes the user's connection once idle", async () => {
-    const assistant = await startAssistant("node", stream, {
+    const assistant = await startOnStream("node", stream, {
       AUTH_JWT_SECRET: TEST_SECRET,
       CONNECTION_IDLE_MS: "500",
       REPLY_WORD_DELAY_MS: "5",
@@ -437,7 +389,7 @@ describe("the Node assistant with a server in JWT mode", () => {
   });
 
   it("with the wrong secret it is refused, and the entry stays unacknowledged", async () => {
-    const assistant = await startAssistant("node", stream, {
+    const assistant = await startOnStream("node", stream, {
       AUTH_JWT_SECRET: "another-secret-that-is-long-enough-for-hs256",
       INBOX_CONSUMER: "jwt-wrong",
     });
@@ -455,9 +407,9 @@ describe("several assistants, Python and Node, in one group", () => {
     const stream = "temp_memory:inbox-shared";
     const server = await serverWithInbox(stream);
     const assistants = [
-      await startAssistant("python", stream, { INBOX_CONSUMER: "py-1", REPLY_WORD_DELAY_MS: "5" }),
-      await startAssistant("python", stream, { INBOX_CONSUMER: "py-2", REPLY_WORD_DELAY_MS: "5" }),
-      await startAssistant("node", stream, { INBOX_CONSUMER: "node-1", REPLY_WORD_DELAY_MS: "5" }),
+      await startOnStream("python", stream, { INBOX_CONSUMER: "py-1", REPLY_WORD_DELAY_MS: "5" }),
+      await startOnStream("python", stream, { INBOX_CONSUMER: "py-2", REPLY_WORD_DELAY_MS: "5" }),
+      await startOnStream("node", stream, { INBOX_CONSUMER: "node-1", REPLY_WORD_DELAY_MS: "5" }),
     ];
     const users = Array.from({ length: 5 }, (_, i) => `assistant_shared_${i}`);
     const asked = await Promise.all(

@@ -5,32 +5,22 @@
  * it recovers when another program moves elements behind its back.
  */
 import calculateSlot from "cluster-key-slot";
-import type { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { describe, expect, it } from "vitest";
 import { messageIdsKey, messagesKey } from "../../server/src/store/redis-keys.js";
 import { RedisStore } from "../../server/src/store/redis-store.js";
 import { freshUser, newMessage } from "../contract/store-contract.js";
+import { useSuiteRedis } from "../support/suite-redis.js";
 
 const PREFIX = "temp_memory";
-let redis: RedisServer;
-let admin: Redis;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  admin = redis.client();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useSuiteRedis();
 
 function openStore(historyMax: number, historyTtlSeconds = 86_400): RedisStore {
-  return new RedisStore({ client: redis.client(), keyPrefix: PREFIX, historyMax, historyTtlSeconds });
+  return new RedisStore({ client: redis.server.client(), keyPrefix: PREFIX, historyMax, historyTtlSeconds });
 }
 
 /** How many times Redis has run `command` (scripts' calls included), from INFO commandstats. */
 async function calls(command: string): Promise<number> {
-  const stats = await admin.info("commandstats");
+  const stats = await redis.admin.info("commandstats");
   return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, "m").exec(stats)?.[1] ?? 0);
 }
 
@@ -42,12 +32,12 @@ describe("the id index", () => {
     const index = messageIdsKey(PREFIX, user);
     expect(index).toBe(`{${PREFIX}:${user}:messages}:ids`);
     expect(calculateSlot(index)).toBe(calculateSlot(messagesKey(PREFIX, user)));
-    expect(await admin.keys(`${PREFIX}:*`)).toEqual([messagesKey(PREFIX, user)]);
-    const fields = await admin.hkeys(index);
+    expect(await redis.admin.keys(`${PREFIX}:*`)).toEqual([messagesKey(PREFIX, user)]);
+    const fields = await redis.admin.hkeys(index);
     expect(fields.filter((field) => !field.startsWith(".")).sort()).toEqual(["id-3", "id-4", "id-5", "id-6", "id-7"]);
-    expect(Math.abs((await admin.ttl(index)) - (await admin.ttl(messagesKey(PREFIX, user))))).toBeLessThanOrEqual(1);
+    expect(Math.abs((await redis.admin.ttl(index)) - (await redis.admin.ttl(messagesKey(PREFIX, user))))).toBeLessThanOrEqual(1);
     await store.clear(user);
-    expect(await admin.exists(index, messagesKey(PREFIX, user))).toBe(0);
+    expect(await redis.admin.exists(index, messagesKey(PREFIX, user))).toBe(0);
   });
 
   it("checks a duplicate without reading the window: no LRANGE per add, whatever HISTORY_MAX", async () => {
@@ -66,9 +56,9 @@ describe("the id index", () => {
     const key = messagesKey(PREFIX, user);
     for (const id of ["a", "b", "c", "d", "e"]) await store.append(user, newMessage(id, { id }));
     // Every position moves by one while LLEN and the last element stay what the index recorded.
-    const last = await admin.lindex(key, -1);
-    await admin.lpop(key);
-    await admin.rpush(key, last!);
+    const last = await redis.admin.lindex(key, -1);
+    await redis.admin.lpop(key);
+    await redis.admin.rpush(key, last!);
     expect((await store.append(user, newMessage("retry", { id: "c" }))).message.content).toBe("c");
     expect((await store.append(user, newMessage("retry", { id: "b" }))).message.content).toBe("b");
     expect((await store.append(user, newMessage("a again", { id: "a" }))).duplicate).toBe(false);
@@ -80,7 +70,7 @@ describe("the id index", () => {
     const key = messagesKey(PREFIX, user);
     for (const id of ["a", "b", "c", "d", "e"]) await store.append(user, newMessage(id, { id }));
     // Same length, same last element: nothing tells the index.
-    await admin.lset(key, 2, JSON.stringify({ id: "in-place", role: "user", content: "replaced c" }));
+    await redis.admin.lset(key, 2, JSON.stringify({ id: "in-place", role: "user", content: "replaced c" }));
     expect((await store.append(user, newMessage("missed", { id: "in-place" }))).duplicate).toBe(false);
     // Checking "c" finds another element at its position: the index is rebuilt, "c" is rightly gone...
     expect((await store.append(user, newMessage("c again", { id: "c" }))).duplicate).toBe(false);
@@ -91,8 +81,13 @@ describe("the id index", () => {
     const other = freshUser();
     const otherKey = messagesKey(PREFIX, other);
     for (const id of ["a", "b", "c", "d", "e"]) await store.append(other, newMessage(id, { id }));
-    await admin.linsert(otherKey, "BEFORE", (await admin.lindex(otherKey, 2))!, JSON.stringify({ id: "inserted", content: "x" }));
-    await admin.lpop(otherKey);
+    await redis.admin.linsert(
+      otherKey,
+      "BEFORE",
+      (await redis.admin.lindex(otherKey, 2))!,
+      JSON.stringify({ id: "inserted", content: "x" }),
+    );
+    await redis.admin.lpop(otherKey);
     expect((await store.append(other, newMessage("missed", { id: "inserted" }))).duplicate).toBe(false);
     expect((await store.load(other)).messages.map((m) => m.id)).toEqual(["inserted", "c", "d", "e", "inserted"]);
   });
@@ -102,7 +97,7 @@ describe("the id index", () => {
     const user = freshUser();
     const key = messagesKey(PREFIX, user);
     const deep = `{"id":"deep-1","role":"user","content":"deep","extra":${"[".repeat(1_100)}${"]".repeat(1_100)}}`;
-    await admin.rpush(key, deep);
+    await redis.admin.rpush(key, deep);
     expect((await store.load(user)).messages.map((m) => m.id)).toEqual(["deep-1"]);
     const again = await store.append(user, newMessage("deep again", { id: "deep-1" }));
     expect(again.duplicate).toBe(false);
@@ -113,7 +108,7 @@ describe("the id index", () => {
     const store = openStore(5);
     const user = freshUser();
     await store.append(user, newMessage("old", { id: "gone" }));
-    await admin.pexpire(messagesKey(PREFIX, user), 1);
+    await redis.admin.pexpire(messagesKey(PREFIX, user), 1);
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect((await store.append(user, newMessage("new", { id: "gone" }))).duplicate).toBe(false);
     expect((await store.load(user)).messages.map((m) => m.content)).toEqual(["new"]);
@@ -123,11 +118,11 @@ describe("the id index", () => {
     const store = openStore(5);
     const user = freshUser();
     const key = messagesKey(PREFIX, user);
-    await admin.rpush(key, JSON.stringify({ id: "before-upgrade", role: "user", content: "hi" }), '{"content": "no id"}');
+    await redis.admin.rpush(key, JSON.stringify({ id: "before-upgrade", role: "user", content: "hi" }), '{"content": "no id"}');
     expect((await store.append(user, newMessage("retry", { id: "before-upgrade" }))).duplicate).toBe(true);
     const [derived] = (await store.load(user)).messages.filter((m) => m.content === "no id");
     expect((await store.append(user, newMessage("retry", { id: derived!.id }))).duplicate).toBe(true);
-    expect(await admin.llen(key)).toBe(2);
+    expect(await redis.admin.llen(key)).toBe(2);
   });
 
   it("reads an index field another program wrote with a non-number (or non-integer, or far) sequence as stale: the add is answered from the list, never an error", async () => {
@@ -137,12 +132,12 @@ describe("the id index", () => {
       const index = messageIdsKey(PREFIX, user);
       for (const id of ["m1", "m2"]) await store.append(user, newMessage(id, { id }));
       // A kept id: still a duplicate, answered with its element.
-      await admin.hset(index, "m2", garbage);
+      await redis.admin.hset(index, "m2", garbage);
       const kept = await store.append(user, newMessage("retry", { id: "m2" }));
       expect(kept.duplicate).toBe(true);
       expect(kept.message.content).toBe("m2");
       // An id not kept: stored.
-      await admin.hset(index, "m9", garbage);
+      await redis.admin.hset(index, "m9", garbage);
       expect((await store.append(user, newMessage("m9", { id: "m9" }))).duplicate).toBe(false);
       expect((await store.load(user)).messages.map((m) => m.id)).toEqual(["m1", "m2", "m9"]);
     }

@@ -3,25 +3,15 @@
  * (KEY_PREFIX, INBOX_STREAM, the broadcast's pieces) read back byte for byte
  * by Redis's own Lua, whatever digit follows an escaped byte.
  */
-import type { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { describe, expect, it } from "vitest";
 import { luaString } from "../../server/src/direct-write-function.js";
+import { useSuiteRedis } from "../support/suite-redis.js";
 
-let redis: RedisServer;
-let admin: Redis;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  admin = redis.client();
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const redis = useSuiteRedis();
 
 /** What Redis's Lua reads `luaString(text)` as, as bytes. */
 async function readBack(text: string): Promise<Buffer> {
-  return (await admin.callBuffer("EVAL", `return ${luaString(text)}`, "0")) as Buffer;
+  return (await redis.admin.callBuffer("EVAL", `return ${luaString(text)}`, "0")) as Buffer;
 }
 
 describe("luaString", () => {

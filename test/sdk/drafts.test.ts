@@ -7,39 +7,19 @@
  * `appendDraft`/`discardDraft`. Against real servers.
  */
 import { connect, type LiveDraft, type ScrollbackClient, ScrollbackError, type ScrollbackSnapshot } from "@scrollback/client";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis } from "../../dev/redis-server.js";
+import { describe, expect, it } from "vitest";
 import { encodeRoomBroadcast } from "../../server/src/realtime/adapter-wire-format.js";
 import { STORE_SENDER_UID, userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
 import { userRoom } from "../../server/src/realtime/rooms.js";
-import { startServer, type TestServer } from "../support/servers.js";
+import { useSdkFixture } from "../support/sdk-fixture.js";
 import { until } from "../support/wait.js";
 import { nextClientEvent, waitForStatus } from "./sdk-helpers.js";
 
-let servers: TestServer[];
-let clients: ScrollbackClient[];
-let redis: RedisServer | undefined;
-
-beforeEach(() => {
-  servers = [];
-  clients = [];
-  redis = undefined;
-});
-afterEach(async () => {
-  for (const client of clients) client.close();
-  await Promise.all(servers.map((server) => server.close()));
-  await redis?.stop();
-});
-
-async function serve(env: Record<string, string> = {}): Promise<TestServer> {
-  const server = await startServer({ STORE: "memory", ...env });
-  servers.push(server);
-  return server;
-}
+const fixture = useSdkFixture();
+const serve = fixture.serve;
 
 async function open(url: string | string[], userId: string, backoff = { initialMs: 50, maxMs: 300 }): Promise<ScrollbackClient> {
-  const client = connect(url, { userId, backoff, ackTimeoutMs: 3_000 });
-  clients.push(client);
+  const client = fixture.keep(connect(url, { userId, backoff, ackTimeoutMs: 3_000 }));
   await waitForStatus(client, "online");
   return client;
 }
@@ -132,7 +112,7 @@ describe("drafts in the SDK", () => {
   });
 
   it("takes the text so far from the catch-up after a reconnect to another replica", async () => {
-    redis = await startRedis();
+    const redis = await fixture.startRedis();
     const env = { STORE: "redis", REDIS_URL: redis.url };
     const [first, second] = [await serve(env), await serve(env)];
     // It waits 0.5–1 s before reconnecting: long enough to miss the chunks below.
@@ -155,7 +135,7 @@ describe("drafts in the SDK", () => {
   });
 
   it("reloads on a gap in seq (an update it never got) and takes the draft from the load", async () => {
-    redis = await startRedis();
+    const redis = await fixture.startRedis();
     const server = await serve({ STORE: "redis", REDIS_URL: redis.url });
     const user = "draft_gap_user";
     const viewer = await open(server.url, user);
@@ -215,20 +195,20 @@ describe("drafts in the SDK", () => {
   });
 
   it("ignores draft:update and draft:discarded payloads of the wrong shape, without throwing, and stays online", async () => {
-    redis = await startRedis();
+    const redis = await fixture.startRedis();
     const server = await serve({ STORE: "redis", REDIS_URL: redis.url });
     const userId = "draft_bad_payloads";
     const viewer = await open(server.url, userId);
     const channel = userRoomChannel("temp_memory", userId);
     await until(
       "the replica subscribed to the user's channel",
-      async () => ((await redis!.client().call("PUBSUB", "SHARDNUMSUB", channel)) as unknown[])[1] === 1,
+      async () => ((await redis.client().call("PUBSUB", "SHARDNUMSUB", channel)) as unknown[])[1] === 1,
       5_000,
       20,
     );
     // What a server of another version, or a writer on the channel, could send: the store's layout, a room event, a bad payload.
     const publish = (event: string, payload: unknown) =>
-      redis!
+      redis
         .client()
         .spublish(
           channel,

@@ -5,38 +5,17 @@
  * something in it did, and `subscribe` says when. Against real servers.
  */
 import { connect, type ScrollbackClient, type ScrollbackSnapshot } from "@scrollback/client";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { freePort } from "../../dev/free-port.js";
-import { type RedisServer, startRedis } from "../../dev/redis-server.js";
-import { startServer, type TestServer } from "../support/servers.js";
+import { useSdkFixture } from "../support/sdk-fixture.js";
 import { until } from "../support/wait.js";
 import { ids, waitForStatus } from "./sdk-helpers.js";
 
-let servers: TestServer[];
-let clients: ScrollbackClient[];
-let redis: RedisServer | undefined;
-
-beforeEach(() => {
-  servers = [];
-  clients = [];
-  redis = undefined;
-});
-afterEach(async () => {
-  for (const client of clients) client.close();
-  await Promise.all(servers.map((server) => server.close()));
-  await redis?.stop();
-});
-
-async function serve(env: Record<string, string> = {}): Promise<TestServer> {
-  const server = await startServer({ STORE: "memory", ...env });
-  servers.push(server);
-  return server;
-}
+const fixture = useSdkFixture();
+const serve = fixture.serve;
 
 function open(url: string, userId: string): ScrollbackClient {
-  const client = connect(url, { userId, backoff: { initialMs: 50, maxMs: 300 }, ackTimeoutMs: 3_000 });
-  clients.push(client);
-  return client;
+  return fixture.keep(connect(url, { userId, backoff: { initialMs: 50, maxMs: 300 }, ackTimeoutMs: 3_000 }));
 }
 
 /**
@@ -127,7 +106,7 @@ describe("getSnapshot", () => {
   });
 
   it("changes with the connection: offline when the server goes, online and caught up when one is back", async () => {
-    redis = await startRedis();
+    const redis = await fixture.startRedis();
     const port = await freePort();
     const env = { STORE: "redis", REDIS_URL: redis.url, PORT: String(port) };
     const server = await serve(env);
@@ -137,8 +116,7 @@ describe("getSnapshot", () => {
     const seen = record(client);
     const online = client.getSnapshot();
 
-    await server.close();
-    servers = [];
+    await fixture.closeServer(server);
     await seen.until("the snapshot says the connection is gone", (s) => s.status !== "online");
     expect(client.getSnapshot()).not.toBe(online);
     expect(ids([...client.getSnapshot().messages])).toEqual(["conn-1"]);
@@ -155,7 +133,7 @@ describe("getSnapshot", () => {
   });
 
   it("shows a message being sent, then queued with the store's error while it is retried, then stored", async () => {
-    redis = await startRedis();
+    const redis = await fixture.startRedis();
     const server = await serve({ STORE: "redis", REDIS_URL: redis.url });
     const client = open(server.url, "snap_retry_user");
     await waitForStatus(client, "online");
@@ -239,7 +217,7 @@ describe("getSnapshot", () => {
   });
 
   it("shows a loaded window that holds an id twice (written by another program) once, the first", async () => {
-    redis = await startRedis();
+    const redis = await fixture.startRedis();
     const user = "snap_dup_user";
     const element = (id: string, content: string) => JSON.stringify({ id, role: "user", content, timestamp: null });
     await redis

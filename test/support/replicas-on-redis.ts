@@ -7,6 +7,7 @@ import { afterAll, beforeAll } from "vitest";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { connect, type TestSocket } from "./clients.js";
 import { startReplicas, type TestServer } from "./servers.js";
+import { suiteValue } from "./suite-value.js";
 
 export interface ReplicasOnRedis {
   /** The shared Redis (set once the suite started). */
@@ -31,8 +32,7 @@ export function useReplicasOnRedis(count: number, env: Record<string, string> = 
   });
   return {
     get redis() {
-      if (!redis) throw new Error("the suite has not started its Redis yet");
-      return redis;
+      return suiteValue(redis, "Redis");
     },
     get replicas() {
       return replicas;

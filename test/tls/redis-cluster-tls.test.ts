@@ -4,48 +4,26 @@
  * cluster bus and replication over TLS too; two scrollback replicas reach
  * every node over TLS, with fan-out over sharded Pub/Sub.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeTestCertificates, type TestCertificates } from "../../dev/test-certificates.js";
-import { connect, nextEvent, requestOk, type TestSocket } from "../support/clients.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { nextEvent, requestOk } from "../support/clients.js";
 import { type RedisCluster, startRedisCluster } from "../support/redis-cluster.js";
-import { startReplicas, type TestServer } from "../support/servers.js";
-import { waitReady } from "../support/wait.js";
+import { useReplicasOnDeployment } from "../support/replicas-on-deployment.js";
+import type { TestServer } from "../support/servers.js";
+import { useSuiteCertificates } from "../support/suite-certificates.js";
 
-let dir: string;
-let certificates: TestCertificates;
+const tls = useSuiteCertificates("cluster-tls");
+const onCluster = useReplicasOnDeployment(
+  () => startRedisCluster({ masters: 3, replicasPerMaster: 1, tls: tls.certificates }),
+  () => tls.clientEnv,
+);
+const open = onCluster.open;
 let cluster: RedisCluster;
 let servers: TestServer[] = [];
-const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "scrollback-cluster-tls-"));
-  certificates = makeTestCertificates(dir);
-  cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, tls: certificates });
-  servers = await startReplicas(2, {
-    STORE: "redis",
-    ...cluster.serverEnv,
-    REDIS_TLS_CA_FILE: certificates.caFile,
-    REDIS_TLS_CERT_FILE: certificates.clientCertFile,
-    REDIS_TLS_KEY_FILE: certificates.clientKeyFile,
-  });
-  await Promise.all(servers.map((server) => waitReady(server.url)));
+  cluster = onCluster.deployment;
+  servers = await onCluster.startReplicas(2);
 });
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await Promise.all(servers.map((server) => server.close()));
-  await cluster?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function open(server: TestServer, userId: string): Promise<TestSocket> {
-  const socket = await connect(server.url, { userId });
-  sockets.push(socket);
-  return socket;
-}
 
 describe("Redis Cluster over TLS", () => {
   it("every node is TLS only", async () => {

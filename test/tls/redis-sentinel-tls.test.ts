@@ -4,48 +4,26 @@
  * certificates, replicating and watching over TLS; two scrollback replicas
  * find the master through the Sentinels and speak TLS to both.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { makeTestCertificates, type TestCertificates } from "../../dev/test-certificates.js";
-import { connect, nextEvent, requestOk, type TestSocket } from "../support/clients.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { nextEvent, requestOk } from "../support/clients.js";
 import { type RedisSentinel, startRedisSentinel } from "../support/redis-sentinel.js";
-import { startReplicas, type TestServer } from "../support/servers.js";
-import { waitReady } from "../support/wait.js";
+import { useReplicasOnDeployment } from "../support/replicas-on-deployment.js";
+import type { TestServer } from "../support/servers.js";
+import { useSuiteCertificates } from "../support/suite-certificates.js";
 
-let dir: string;
-let certificates: TestCertificates;
+const tls = useSuiteCertificates("sentinel-tls");
+const onSentinel = useReplicasOnDeployment(
+  () => startRedisSentinel({ tls: tls.certificates }),
+  () => tls.clientEnv,
+);
+const open = onSentinel.open;
 let deployment: RedisSentinel;
 let servers: TestServer[] = [];
-const sockets: TestSocket[] = [];
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "scrollback-sentinel-tls-"));
-  certificates = makeTestCertificates(dir);
-  deployment = await startRedisSentinel({ tls: certificates });
-  servers = await startReplicas(2, {
-    STORE: "redis",
-    ...deployment.serverEnv,
-    REDIS_TLS_CA_FILE: certificates.caFile,
-    REDIS_TLS_CERT_FILE: certificates.clientCertFile,
-    REDIS_TLS_KEY_FILE: certificates.clientKeyFile,
-  });
-  await Promise.all(servers.map((server) => waitReady(server.url)));
+  deployment = onSentinel.deployment;
+  servers = await onSentinel.startReplicas(2);
 });
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await Promise.all(servers.map((server) => server.close()));
-  await deployment?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function open(server: TestServer, userId: string): Promise<TestSocket> {
-  const socket = await connect(server.url, { userId });
-  sockets.push(socket);
-  return socket;
-}
 
 describe("Sentinel over TLS", () => {
   it("the data nodes and the Sentinels have no plain port, and the replica follows the master over TLS", async () => {

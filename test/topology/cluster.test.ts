@@ -5,47 +5,32 @@
  * SIGKILLed under a steady write load.
  */
 import type { Cluster } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
 import { interleaveClearsAndAdds } from "../support/clear-order.js";
-import { connect, nextEvent, request, requestOk, type TestSocket } from "../support/clients.js";
+import { nextEvent, request, requestOk } from "../support/clients.js";
 import { type RedisCluster, startRedisCluster } from "../support/redis-cluster.js";
-import { startReplicas, type TestServer } from "../support/servers.js";
-import { waitReady } from "../support/wait.js";
+import { useReplicasOnDeployment } from "../support/replicas-on-deployment.js";
+import type { TestServer } from "../support/servers.js";
 import { checkRecovery, idsOf, startWorkload } from "../support/workload.js";
 
 const KEY_PREFIX = "temp_memory";
 const key = (userId: string) => `${KEY_PREFIX}:${userId}:messages`;
 
+const onCluster = useReplicasOnDeployment(
+  () => startRedisCluster({ masters: 3, replicasPerMaster: 1 }),
+  () => ({ HISTORY_MAX: "1000" }),
+);
+/** Starts `count` scrollback replicas on the cluster and waits until they are ready. */
+const startOnCluster = onCluster.startReplicas;
+const open = onCluster.open;
 let cluster: RedisCluster;
 let reader: Cluster;
-const servers: TestServer[] = [];
-const sockets: TestSocket[] = [];
 
-beforeAll(async () => {
-  cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+beforeAll(() => {
+  cluster = onCluster.deployment;
   reader = cluster.client();
 });
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await Promise.all(servers.map((server) => server.close()));
-  await cluster?.stop();
-});
-
-/** Starts `count` scrollback replicas on the cluster and waits until they are ready. */
-async function startOnCluster(count: number, env: Record<string, string> = {}): Promise<TestServer[]> {
-  const started = await startReplicas(count, { STORE: "redis", ...cluster.serverEnv, HISTORY_MAX: "1000", ...env });
-  servers.push(...started);
-  await Promise.all(started.map((server) => waitReady(server.url)));
-  return started;
-}
-
-async function open(server: TestServer, userId: string): Promise<TestSocket> {
-  const socket = await connect(server.url, { userId });
-  sockets.push(socket);
-  return socket;
-}
 
 /** The cluster slot of a user's key. */
 async function slotOf(userId: string): Promise<number> {

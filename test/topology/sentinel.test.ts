@@ -4,49 +4,28 @@
  * scrollback replicas on them, and the master SIGKILLed under a steady write
  * load.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { RedisServer } from "../../dev/redis-server.js";
-import { connect, nextEvent, requestOk, type TestSocket } from "../support/clients.js";
+import { nextEvent, requestOk } from "../support/clients.js";
 import { type RedisSentinel, SENTINEL_MASTER_NAME, startRedisSentinel } from "../support/redis-sentinel.js";
-import { startReplicas, type TestServer } from "../support/servers.js";
-import { until, waitReady } from "../support/wait.js";
+import { useReplicasOnDeployment } from "../support/replicas-on-deployment.js";
+import { until } from "../support/wait.js";
 import { checkRecovery, idsOf, startWorkload } from "../support/workload.js";
 
 const key = (userId: string) => `temp_memory:${userId}:messages`;
 
+const onSentinel = useReplicasOnDeployment(startRedisSentinel, () => ({
+  REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
+  HISTORY_MAX: "1000",
+  LOG_LEVEL: process.env.LL ?? "silent",
+}));
+const startOnSentinel = onSentinel.startReplicas;
+const open = onSentinel.open;
 let deployment: RedisSentinel;
-const servers: TestServer[] = [];
-const sockets: TestSocket[] = [];
 
-beforeAll(async () => {
-  deployment = await startRedisSentinel();
+beforeAll(() => {
+  deployment = onSentinel.deployment;
 });
-
-afterAll(async () => {
-  for (const socket of sockets) socket.close();
-  await Promise.all(servers.map((server) => server.close()));
-  await deployment?.stop();
-});
-
-async function startOnSentinel(count: number, env: Record<string, string> = {}): Promise<TestServer[]> {
-  const started = await startReplicas(count, {
-    STORE: "redis",
-    ...deployment.serverEnv,
-    REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
-    HISTORY_MAX: "1000",
-    LOG_LEVEL: process.env.LL ?? "silent",
-    ...env,
-  });
-  servers.push(...started);
-  await Promise.all(started.map((server) => waitReady(server.url)));
-  return started;
-}
-
-async function open(server: TestServer, userId: string): Promise<TestSocket> {
-  const socket = await connect(server.url, { userId });
-  sockets.push(socket);
-  return socket;
-}
 
 describe("through Sentinel", () => {
   it("writes to the master the Sentinels name, which replicates them, and fans out across replicas", async () => {
