@@ -236,7 +236,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
       if (refused.length > 0) throw new Error(`Redis refused commands outside the ACL rule (dev/redis-acl.ts): ${refused.join("; ")}`);
     },
     async aclRefusals() {
-      return admin ? refusedByAcl(port, admin) : [];
+      return admin ? refusedByAcl(port, admin, tls) : [];
     },
   };
   return server;
