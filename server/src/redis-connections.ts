@@ -162,7 +162,9 @@ export function createRedisConnections(target: RedisTarget, logger: Logger, opti
       lastError = "";
     });
   }
-  logSubscriptionFailures(clients.sub, logger);
+  handleSubscriptionFailures(clients.sub, ({ command, channels, error }) =>
+    logger.debug({ command, channels, err: error.message }, "redis subscription command failed"),
+  );
   return {
     ...clients,
     waits,
@@ -172,20 +174,32 @@ export function createRedisConnections(target: RedisTarget, logger: Logger, opti
   };
 }
 
+/** A SSUBSCRIBE or SUNSUBSCRIBE that Redis refused or that never got its reply. */
+export interface SubscriptionFailure {
+  command: "ssubscribe" | "sunsubscribe";
+  /** How many channels it named. */
+  channels: number;
+  error: Error;
+}
+
 /**
  * The Socket.IO adapter sends SSUBSCRIBE/SUNSUBSCRIBE without handling their
  * promises, so a command refused during a failover or a shutdown would
- * surface as an unhandled rejection. Log those instead; the subscriptions
+ * surface as an unhandled rejection. `onFailure` hears of those instead; a
+ * caller that awaits the command still gets its rejection. The subscriptions
  * themselves are restored by ioredis on reconnect.
+ *
+ * On a Cluster this also covers closing: `quit()` stops the sharded
+ * subscribers with a plain disconnect, not a QUIT after their replies, so
+ * (un)subscriptions still unanswered, or queued on a subscriber connection
+ * that is still connecting, fail with "Connection is closed.".
  */
-function logSubscriptionFailures(sub: RedisClient, logger: Logger): void {
+export function handleSubscriptionFailures(sub: RedisClient, onFailure: (failure: SubscriptionFailure) => void): void {
   for (const name of ["ssubscribe", "sunsubscribe"] as const) {
     const send = sub[name].bind(sub) as (...channels: string[]) => Promise<unknown>;
     (sub as unknown as Record<string, unknown>)[name] = (...channels: string[]) => {
       const reply = send(...channels);
-      reply.catch((error: Error) =>
-        logger.debug({ command: name, channels: channels.length, err: error.message }, "redis subscription command failed"),
-      );
+      reply.catch((error: Error) => onFailure({ command: name, channels: channels.length, error }));
       return reply;
     };
   }
