@@ -110,27 +110,61 @@ export function createRedisClient(target: RedisTarget, role: Role): RedisClient 
       return new Cluster(target.nodes, clusterOptions);
     }
     case "sentinel":
-      return new Redis({
-        ...options,
-        ...auth,
-        sentinels: target.sentinels,
-        name: target.name,
-        db: target.db,
-        sentinelUsername: target.username,
-        sentinelPassword: target.password,
-        sentinelRetryStrategy: reconnectDelay,
-        // With TLS, the Sentinels are spoken to over TLS too, with the same files.
-        ...(tls && { sentinelTLS: tls, enableTLSForSentinelMode: true }),
-        // Follow +switch-master announcements: a master that hangs rather than
-        // dies keeps its connections open, and only this moves them over.
-        failoverDetector: true,
-      });
+      return reconnectAfterAbortedConnect(
+        new Redis({
+          ...options,
+          ...auth,
+          sentinels: target.sentinels,
+          name: target.name,
+          db: target.db,
+          sentinelUsername: target.username,
+          sentinelPassword: target.password,
+          sentinelRetryStrategy: reconnectDelay,
+          // With TLS, the Sentinels are spoken to over TLS too, with the same files.
+          ...(tls && { sentinelTLS: tls, enableTLSForSentinelMode: true }),
+          // Follow +switch-master announcements: a master that hangs rather than
+          // dies keeps its connections open, and only this moves them over.
+          failoverDetector: true,
+        }),
+      );
     case "standalone":
       // Credentials in REDIS_URL win; without them, REDIS_USERNAME / REDIS_PASSWORD
       // apply (ioredis fills only what the URL leaves unset).
       if (target.url) return new Redis(target.url, { ...options, ...definedAuth(target) });
       return new Redis({ ...options, ...auth, host: target.host, port: target.port, db: target.db });
   }
+}
+
+/**
+ * ioredis (5.11) ends a Sentinel client for good when a `+switch-master`
+ * announcement arrives while the client is reconnecting: the failover
+ * detector still subscribed from the lost master's connection disconnects
+ * the connector in the middle of asking the Sentinels, and that aborted
+ * connect counts as fatal (status "end", no retry). The failover that killed
+ * the master is exactly when this happens, so every connection of a replica
+ * could end at once and its store stay UNAVAILABLE until a restart. Connect
+ * again after such an end; a client closed with quit() or disconnect() stays
+ * closed.
+ */
+function reconnectAfterAbortedConnect(client: Redis): Redis {
+  let closedOnPurpose = false;
+  const quit = client.quit.bind(client);
+  const disconnect = client.disconnect.bind(client);
+  client.quit = ((callback?: Parameters<Redis["quit"]>[0]) => {
+    closedOnPurpose = true;
+    return quit(callback);
+  }) as Redis["quit"];
+  client.disconnect = (reconnect = false) => {
+    if (!reconnect) closedOnPurpose = true;
+    disconnect(reconnect);
+  };
+  client.on("end", () => {
+    if (closedOnPurpose) return;
+    setTimeout(() => {
+      if (!closedOnPurpose && client.status === "end") client.connect().catch(() => {});
+    }, reconnectDelay(1));
+  });
+  return client;
 }
 
 /**
