@@ -110,27 +110,61 @@ export function createRedisClient(target: RedisTarget, role: Role): RedisClient 
       return new Cluster(target.nodes, clusterOptions);
     }
     case "sentinel":
-      return new Redis({
-        ...options,
-        ...auth,
-        sentinels: target.sentinels,
-        name: target.name,
-        db: target.db,
-        sentinelUsername: target.username,
-        sentinelPassword: target.password,
-        sentinelRetryStrategy: reconnectDelay,
-        // With TLS, the Sentinels are spoken to over TLS too, with the same files.
-        ...(tls && { sentinelTLS: tls, enableTLSForSentinelMode: true }),
-        // Follow +switch-master announcements: a master that hangs rather than
-        // dies keeps its connections open, and only this moves them over.
-        failoverDetector: true,
-      });
+      return reconnectAfterAbortedConnect(
+        new Redis({
+          ...options,
+          ...auth,
+          sentinels: target.sentinels,
+          name: target.name,
+          db: target.db,
+          sentinelUsername: target.username,
+          sentinelPassword: target.password,
+          sentinelRetryStrategy: reconnectDelay,
+          // With TLS, the Sentinels are spoken to over TLS too, with the same files.
+          ...(tls && { sentinelTLS: tls, enableTLSForSentinelMode: true }),
+          // Follow +switch-master announcements: a master that hangs rather than
+          // dies keeps its connections open, and only this moves them over.
+          failoverDetector: true,
+        }),
+      );
     case "standalone":
       // Credentials in REDIS_URL win; without them, REDIS_USERNAME / REDIS_PASSWORD
       // apply (ioredis fills only what the URL leaves unset).
       if (target.url) return new Redis(target.url, { ...options, ...definedAuth(target) });
       return new Redis({ ...options, ...auth, host: target.host, port: target.port, db: target.db });
   }
+}
+
+/**
+ * ioredis (5.11) ends a Sentinel client for good when a `+switch-master`
+ * announcement arrives while the client is reconnecting: the failover
+ * detector still subscribed from the lost master's connection disconnects
+ * the connector in the middle of asking the Sentinels, and that aborted
+ * connect counts as fatal (status "end", no retry). The failover that killed
+ * the master is exactly when this happens, so every connection of a replica
+ * could end at once and its store stay UNAVAILABLE until a restart. Connect
+ * again after such an end; a client closed with quit() or disconnect() stays
+ * closed.
+ */
+function reconnectAfterAbortedConnect(client: Redis): Redis {
+  let closedOnPurpose = false;
+  const quit = client.quit.bind(client);
+  const disconnect = client.disconnect.bind(client);
+  client.quit = ((callback?: Parameters<Redis["quit"]>[0]) => {
+    closedOnPurpose = true;
+    return quit(callback);
+  }) as Redis["quit"];
+  client.disconnect = (reconnect = false) => {
+    if (!reconnect) closedOnPurpose = true;
+    disconnect(reconnect);
+  };
+  client.on("end", () => {
+    if (closedOnPurpose) return;
+    setTimeout(() => {
+      if (!closedOnPurpose && client.status === "end") client.connect().catch(() => {});
+    }, reconnectDelay(1));
+  });
+  return client;
 }
 
 /**
@@ -162,7 +196,9 @@ export function createRedisConnections(target: RedisTarget, logger: Logger, opti
       lastError = "";
     });
   }
-  logSubscriptionFailures(clients.sub, logger);
+  handleSubscriptionFailures(clients.sub, ({ command, channels, error }) =>
+    logger.debug({ command, channels, err: error.message }, "redis subscription command failed"),
+  );
   return {
     ...clients,
     waits,
@@ -172,20 +208,32 @@ export function createRedisConnections(target: RedisTarget, logger: Logger, opti
   };
 }
 
+/** A SSUBSCRIBE or SUNSUBSCRIBE that Redis refused or that never got its reply. */
+export interface SubscriptionFailure {
+  command: "ssubscribe" | "sunsubscribe";
+  /** How many channels it named. */
+  channels: number;
+  error: Error;
+}
+
 /**
  * The Socket.IO adapter sends SSUBSCRIBE/SUNSUBSCRIBE without handling their
  * promises, so a command refused during a failover or a shutdown would
- * surface as an unhandled rejection. Log those instead; the subscriptions
+ * surface as an unhandled rejection. `onFailure` hears of those instead; a
+ * caller that awaits the command still gets its rejection. The subscriptions
  * themselves are restored by ioredis on reconnect.
+ *
+ * On a Cluster this also covers closing: `quit()` stops the sharded
+ * subscribers with a plain disconnect, not a QUIT after their replies, so
+ * (un)subscriptions still unanswered, or queued on a subscriber connection
+ * that is still connecting, fail with "Connection is closed.".
  */
-function logSubscriptionFailures(sub: RedisClient, logger: Logger): void {
+export function handleSubscriptionFailures(sub: RedisClient, onFailure: (failure: SubscriptionFailure) => void): void {
   for (const name of ["ssubscribe", "sunsubscribe"] as const) {
     const send = sub[name].bind(sub) as (...channels: string[]) => Promise<unknown>;
     (sub as unknown as Record<string, unknown>)[name] = (...channels: string[]) => {
       const reply = send(...channels);
-      reply.catch((error: Error) =>
-        logger.debug({ command: name, channels: channels.length, err: error.message }, "redis subscription command failed"),
-      );
+      reply.catch((error: Error) => onFailure({ command: name, channels: channels.length, error }));
       return reply;
     };
   }

@@ -18,6 +18,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../dev/free-port.js";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { startServer, type TestServer } from "../support/servers.js";
+import { until } from "../support/wait.js";
 import { launchChromium } from "./chromium.js";
 
 const APP = fileURLToPath(new URL("./react-app/app.tsx", import.meta.url));
@@ -143,14 +144,37 @@ describe("useScrollback in Chromium", () => {
     const server = await serve();
     const page = await openApp(server.url, "react_frozen_user");
     await status(page, "online");
+    // Each state the pending entry shows, in order, as the page renders it: the
+    // test need not look at the right moment (once the server's stall guard
+    // refuses at once, "sending" lasts only a round trip between retries).
+    await page.evaluate(() => {
+      const views: string[] = [];
+      (window as unknown as { pendingViews: string[] }).pendingViews = views;
+      const record = () => {
+        const entry = document.querySelector("[data-testid=pending]");
+        const view = entry ? `${entry.querySelector(".content")?.textContent} | ${entry.querySelector(".state")?.textContent}` : "";
+        if (view && view !== views.at(-1)) views.push(view);
+      };
+      new MutationObserver(record).observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    });
+    const views = () => page.evaluate(() => (window as unknown as { pendingViews: string[] }).pendingViews);
+    const unavailable = /^(queued|sending): UNAVAILABLE$/;
     redis.signal("SIGSTOP");
     try {
       await send(page, "sent while Redis hangs");
-      await pending(page).and(page.locator('[data-state="sending"]')).waitFor({ timeout: 5_000 });
-      expect(await pending(page).locator(".content").allTextContents()).toEqual(["sent while Redis hangs"]);
+      await until("the message shows as sending", async () => (await views()).includes("sent while Redis hangs | sending"), 5_000);
       expect(await shown(page)).toEqual([]);
-      await pending(page).and(page.locator('[data-error="UNAVAILABLE"]')).waitFor({ timeout: 10_000 });
-      expect(await pending(page).locator(".state").textContent()).toMatch(/^(queued|sending): UNAVAILABLE$/);
+      await until(
+        "the message shows as queued with UNAVAILABLE",
+        async () => (await views()).some((view) => unavailable.test(view.split(" | ")[1] ?? "")),
+        10_000,
+      );
+      const seen = await views();
+      const firstRefused = seen.findIndex((view) => unavailable.test(view.split(" | ")[1] ?? ""));
+      // Sending came first, and the entry only ever showed this message.
+      expect(seen.slice(0, firstRefused)).toContain("sent while Redis hangs | sending");
+      expect(seen.every((view) => view.startsWith("sent while Redis hangs | "))).toBe(true);
+      expect(await shown(page)).toEqual([]);
     } finally {
       redis.signal("SIGCONT");
     }

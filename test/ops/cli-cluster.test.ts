@@ -5,6 +5,9 @@
  */
 import type { Cluster } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { closeRedis, connectRedis } from "../../server/src/cli/redis-client.js";
+import { loadConfig } from "../../server/src/config.js";
+import { userRoomChannel } from "../../server/src/realtime/fanout-adapter.js";
 import { connect, nextEvent, requestOk, type TestSocket } from "../support/clients.js";
 import { type RedisCluster, startRedisCluster } from "../support/redis-cluster.js";
 import { startReplicas, type TestServer } from "../support/servers.js";
@@ -99,6 +102,24 @@ describe("scrollback CLI on Redis Cluster", () => {
       run.stop();
       expect(await run.code).toBe(0);
       for (const tab of tabs) tab.close();
+    }
+  });
+
+  it("closes its sub client while the adapter's subscriptions are still on their way, leaving no rejection unhandled", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const sub = await connectRedis(loadConfig({ STORE: "redis", ...env }).redis, "sub");
+      // As the adapter does in `clear`: an SSUBSCRIBE nobody awaits, then the client closed at once,
+      // while the sharded subscriber for the channel's master is still connecting.
+      sub.ssubscribe(userRoomChannel("temp_memory", "cluster_closing"));
+      await closeRedis(sub);
+      // Nothing to wait on when all is well: give a refused command time to surface.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
     }
   });
 });

@@ -4,8 +4,11 @@
  * scrollback replicas on them, and the master SIGKILLed under a steady write
  * load.
  */
+import type { Redis } from "ioredis";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { RedisServer } from "../../dev/redis-server.js";
+import { loadConfig } from "../../server/src/config.js";
+import { createRedisClient } from "../../server/src/redis-connections.js";
 import { nextEvent, requestOk } from "../support/clients.js";
 import { type RedisSentinel, SENTINEL_MASTER_NAME, startRedisSentinel } from "../support/redis-sentinel.js";
 import { useReplicasOnDeployment } from "../support/replicas-on-deployment.js";
@@ -39,6 +42,30 @@ describe("through Sentinel", () => {
     expect(idsOf(await master.lrange(key("sentinel_fan"), 0, -1))).toEqual(["via-sentinel"]);
     const replica = (await deployment.replica()).client();
     await until("the replica has the message", async () => (await replica.llen(key("sentinel_fan"))) === 1, 5_000);
+  });
+
+  it("keeps connecting when a +switch-master aborts a reconnect, and stays closed once closed", async () => {
+    const client = createRedisClient(loadConfig({ STORE: "redis", ...deployment.serverEnv }).redis, "data") as Redis;
+    client.on("error", () => {});
+    try {
+      await until("the client is ready", () => client.status === "ready", 10_000);
+      // What ioredis's failover detector does on +switch-master, here while the client is
+      // reconnecting (asking the Sentinels): ioredis ends the client then, for good.
+      const aborted = new Promise<void>((resolve) =>
+        client.once("connecting", () => {
+          (client as unknown as { connector: { disconnect(): void } }).connector.disconnect();
+          resolve();
+        }),
+      );
+      client.disconnect(true);
+      await aborted;
+      await until("the client is ready again", () => client.status === "ready", 10_000);
+      expect(await client.ping()).toBe("PONG");
+    } finally {
+      await client.quit().catch(() => {});
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(client.status).toBe("end");
   });
 });
 

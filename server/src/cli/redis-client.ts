@@ -6,7 +6,7 @@
 import { ERROR_CODES } from "@scrollback/client/protocol";
 import type { RedisTarget } from "../config.js";
 import { AppError } from "../errors.js";
-import { closeRedisClient, createRedisClient, type RedisClient } from "../redis-connections.js";
+import { closeRedisClient, createRedisClient, handleSubscriptionFailures, type RedisClient } from "../redis-connections.js";
 import { describeRedisError } from "../redis-tls.js";
 import { withTimeout } from "../with-timeout.js";
 import { CliError } from "./cli-error.js";
@@ -56,6 +56,15 @@ export async function connectRedis(target: RedisTarget, role: "data" | "pub" | "
   }
   // Later errors surface as failed commands; without a listener ioredis would also print them.
   client.on("error", () => {});
+  if (role === "sub") {
+    // `clear` builds the adapter only to publish: its SSUBSCRIBEs (sent unawaited as
+    // it starts) and SUNSUBSCRIBEs (as it closes) may still be unanswered when the
+    // command closes this client, and then fail with "Connection is closed." (on a
+    // Cluster, a sharded subscriber connection is often still connecting by then).
+    // Nothing here listens on those channels, so their failure changes nothing;
+    // `tail` awaits its own SSUBSCRIBE and still sees it fail.
+    handleSubscriptionFailures(client, () => {});
+  }
   return client;
 }
 
