@@ -4,7 +4,7 @@
  * Redis, with the default rate limit (50/s, burst 100): the flood is refused
  * RATE_LIMITED and disconnected past the threshold, reconnecting buys it no
  * fresh burst, and calm users' p99 ack time stays within twice its quiet
- * value.
+ * value (plus 25 ms of scheduling noise).
  */
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -43,6 +43,8 @@ async function calmAckTimes(durationMs: number): Promise<number[]> {
   return times.sort((a, b) => a - b);
 }
 
+/** Scheduling noise allowed on top of twice the quiet p99. */
+const NOISE_MS = 25;
 const p99 = (sorted: number[]) => sorted[Math.floor(sorted.length * 0.99)]!;
 
 const FLOODER = fileURLToPath(new URL("./flooder.ts", import.meta.url));
@@ -62,7 +64,7 @@ async function flood(
 }
 
 describe("a connection flooding at 1,000 events/s", () => {
-  it("is rate limited and disconnected, while calm users' p99 ack time stays within 2x quiet", async () => {
+  it("is rate limited and disconnected, while calm users' p99 ack time stays within 2x quiet (+25 ms)", async () => {
     // Warm up (JIT, Redis, the connections), then the quiet baseline.
     await calmAckTimes(1_000);
     const quiet = await calmAckTimes(WINDOW_MS);
@@ -77,6 +79,8 @@ describe("a connection flooding at 1,000 events/s", () => {
     expect(disconnects).toBeGreaterThanOrEqual(attack.disconnects);
     // One burst, then about the rate limit: reconnecting buys no fresh burst (FLOOD_PENALTY_MS).
     expect(attack.ok).toBeLessThanOrEqual(100 + 2 * (WINDOW_MS / 1000) * 50);
-    expect(p99(loud)).toBeLessThanOrEqual(2 * p99(quiet));
+    // Plus 25 ms: on two shared cores a quiet p99 of ~10 ms doubles from scheduling alone (a CI run
+    // saw 20 → 42 ms while another test process ran); serving the flooder's events would cost far more.
+    expect(p99(loud)).toBeLessThanOrEqual(2 * p99(quiet) + NOISE_MS);
   }, 60_000);
 });
