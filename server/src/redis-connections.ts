@@ -125,6 +125,8 @@ export function createRedisClient(target: RedisTarget, role: Role): RedisClient 
           // Follow +switch-master announcements: a master that hangs rather than
           // dies keeps its connections open, and only this moves them over.
           failoverDetector: true,
+          // Connected by reconnectAfterAbortedConnect, once it can retry an aborted connect.
+          lazyConnect: true,
         }),
       );
     case "standalone":
@@ -142,11 +144,18 @@ export function createRedisClient(target: RedisTarget, role: Role): RedisClient 
  * the connector in the middle of asking the Sentinels, and that aborted
  * connect counts as fatal (status "end", no retry). The failover that killed
  * the master is exactly when this happens, so every connection of a replica
- * could end at once and its store stay UNAVAILABLE until a restart. Connect
- * again after such an end; a client closed with quit() or disconnect() stays
- * closed.
+ * could end at once and its store stay UNAVAILABLE until a restart.
+ *
+ * So an aborted question to the Sentinels is asked again, inside the same
+ * connect: the client never reaches "end", and keeps what it queued meanwhile
+ * as after any other reconnect. (Ending it and connecting again would fail
+ * the sub client's queued SSUBSCRIBE/SUNSUBSCRIBE with "Connection is
+ * closed.": a room that arrived would stay deaf, one that left would keep
+ * its subscription.) A client closed with quit() or disconnect() stays closed.
  */
 function reconnectAfterAbortedConnect(client: Redis): Redis {
+  // ioredis's message for a connect cut short by a disconnect.
+  const CONNECTION_CLOSED = "Connection is closed.";
   let closedOnPurpose = false;
   const quit = client.quit.bind(client);
   const disconnect = client.disconnect.bind(client);
@@ -158,12 +167,23 @@ function reconnectAfterAbortedConnect(client: Redis): Redis {
     if (!reconnect) closedOnPurpose = true;
     disconnect(reconnect);
   };
-  client.on("end", () => {
-    if (closedOnPurpose) return;
-    setTimeout(() => {
-      if (!closedOnPurpose && client.status === "end") client.connect().catch(() => {});
-    }, reconnectDelay(1));
-  });
+  // Not in ioredis's typings; the client calls it on each connect.
+  const connector = (client as unknown as { connector: { connect(...args: unknown[]): Promise<unknown> } }).connector;
+  const connect = connector.connect.bind(connector);
+  connector.connect = async (...args: unknown[]) => {
+    for (;;) {
+      try {
+        return await connect(...args);
+      } catch (error) {
+        // The connector's own words for "disconnected while asking the Sentinels".
+        const aborted = error instanceof Error && error.message === CONNECTION_CLOSED;
+        if (closedOnPurpose || !aborted) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, reconnectDelay(1)));
+      if (closedOnPurpose) throw new Error(CONNECTION_CLOSED);
+    }
+  };
+  client.connect().catch(() => {});
   return client;
 }
 
