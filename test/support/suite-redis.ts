@@ -6,6 +6,8 @@
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll } from "vitest";
 import { type RedisServer, type RedisServerOptions, startRedis } from "../../dev/redis-server.js";
+import { RedisStore } from "../../server/src/store/redis-store.js";
+import type { StoreSettings } from "../../server/src/store/store.js";
 import { suiteValue } from "./suite-value.js";
 
 export interface SuiteRedis {
@@ -31,6 +33,36 @@ export function useSuiteRedis(options: RedisServerOptions = {}): SuiteRedis {
     },
     get admin() {
       return suiteValue(admin, "Redis admin client");
+    },
+  };
+}
+
+/**
+ * {@link useSuiteRedis} with a RedisStore on it, for suites that drive the
+ * store directly: key prefix `temp_memory`, 100 messages kept an hour, and
+ * `settings` on top (draft bounds, say).
+ */
+export function useSuiteRedisStore(settings: Partial<StoreSettings> = {}): SuiteRedis & { readonly store: RedisStore } {
+  const redis = useSuiteRedis();
+  let store: RedisStore | undefined;
+  beforeAll(() => {
+    store = new RedisStore({
+      client: redis.server.client(),
+      keyPrefix: "temp_memory",
+      historyMax: 100,
+      historyTtlSeconds: 3_600,
+      ...settings,
+    });
+  });
+  return {
+    get server() {
+      return redis.server;
+    },
+    get admin() {
+      return redis.admin;
+    },
+    get store() {
+      return suiteValue(store, "RedisStore");
     },
   };
 }
