@@ -45,6 +45,8 @@ export interface Metrics {
   httpDuration: Histogram<"route" | "method" | "status">;
   /** Connections closed for sending far past their rate limit. */
   rateLimitDisconnects: Counter;
+  /** Connections refused because Redis refused their room's SSUBSCRIBE (room-subscription.ts). */
+  roomSubscriptionFailures: Counter;
   /** 1 while this replica's fan-out subscription delivers its own canary messages, else 0 (see pubsub-canary.ts). */
   pubsubUp: Gauge;
   /** 1 while the store refuses adds for lack of memory (STORE_FULL), else 0. */
@@ -158,6 +160,11 @@ export function createMetrics(build: { commit?: string } = {}): Metrics {
     rateLimitDisconnects: new Counter({
       name: "scrollback_rate_limit_disconnects_total",
       help: "Connections closed for sending far past their rate limit",
+      registers: [registry],
+    }),
+    roomSubscriptionFailures: new Counter({
+      name: "scrollback_room_subscription_failures_total",
+      help: "Connections refused UNAVAILABLE because Redis refused the SSUBSCRIBE of their user's room channel",
       registers: [registry],
     }),
     storeFull: new Gauge({

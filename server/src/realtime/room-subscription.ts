@@ -26,14 +26,21 @@ import type { ScrollbackSocket } from "./types.js";
  */
 export const ROOM_SUBSCRIPTION_WAIT_MS = 2_000;
 
-/** Joins `socket` to its user's room; resolves once `sub` (if any) has the room's subscription, or after the wait. */
-export async function joinUserRoom(socket: ScrollbackSocket, keyPrefix: string, sub: RedisClient | undefined): Promise<void> {
+/**
+ * Joins `socket` to its user's room; resolves once `sub` (if any) has the
+ * room's subscription or after the wait (undefined then), or with Redis's
+ * refusal of the SSUBSCRIBE (a MOVED or CLUSTERDOWN while slots move, an ACL
+ * that excludes the channel, a connection closing). A refusal is not undone
+ * by a reconnect of the subscriber, so nothing else would ever tell the
+ * connection it is deaf: the caller must not let it in.
+ */
+export async function joinUserRoom(socket: ScrollbackSocket, keyPrefix: string, sub: RedisClient | undefined): Promise<Error | undefined> {
   const { userId } = socket.data;
   socket.join(userRoom(keyPrefix, userId));
-  if (!sub) return;
+  if (!sub) return undefined;
   const confirmed = sub.ssubscribe(userRoomChannel(keyPrefix, userId)).then(
     () => undefined,
-    () => undefined,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
   );
-  await withTimeout(confirmed, { ms: ROOM_SUBSCRIPTION_WAIT_MS, onTimeout: () => undefined });
+  return withTimeout(confirmed, { ms: ROOM_SUBSCRIPTION_WAIT_MS, onTimeout: () => undefined });
 }

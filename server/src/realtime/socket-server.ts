@@ -141,7 +141,27 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
   });
 
   // After authentication, before the CONNECT ack: the room's subscription is there before the client can load anything.
-  io.use((socket, next) => void joinUserRoom(socket, options.keyPrefix, options.redis?.sub).then(() => next()));
+  io.use((socket, next) => {
+    void joinUserRoom(socket, options.keyPrefix, options.redis?.sub).then((refusal) => {
+      if (!refusal) return next();
+      // Let in, the connection would never hear another replica's messages, and
+      // nothing would tell it: refuse it, retryable, so the client tries again
+      // (here or on another replica) and catches up once it is in. Refusing
+      // leaves the room (Socket.IO cleans up a socket its middleware refuses).
+      metrics.roomSubscriptionFailures.inc();
+      logger.warn(
+        { userId: socket.data.userId, err: refusal.message },
+        "redis refused the room subscription: refusing the connection UNAVAILABLE",
+      );
+      const pending = pendingSlots.get(socket);
+      if (pending) {
+        pendingSlots.delete(socket);
+        socket.conn.off("close", pending.onClose);
+        pending.slot.release();
+      }
+      refuseConnect(socket, next, new AppError(ERROR_CODES.UNAVAILABLE, "the server could not subscribe to your live messages; retry"));
+    });
+  });
 
   const inFlight = { count: 0 };
   io.on("connection", (socket) => {
