@@ -115,6 +115,14 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
   });
   /** The slot each accepted handshake holds, until its socket connects (then its disconnect releases it). */
   const pendingSlots = new WeakMap<ScrollbackSocket, { slot: Slot; onClose: () => void }>();
+  /** The slot `socket`'s handshake holds, now the caller's to keep or release (undefined: none). */
+  const takePendingSlot = (socket: ScrollbackSocket): Slot | undefined => {
+    const pending = pendingSlots.get(socket);
+    if (!pending) return undefined;
+    pendingSlots.delete(socket);
+    socket.conn.off("close", pending.onClose);
+    return pending.slot;
+  };
 
   io.use((socket, next) => {
     options.authenticate(socket.handshake.auth).then(
@@ -153,24 +161,16 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
         { userId: socket.data.userId, err: refusal.message },
         "redis refused the room subscription: refusing the connection UNAVAILABLE",
       );
-      const pending = pendingSlots.get(socket);
-      if (pending) {
-        pendingSlots.delete(socket);
-        socket.conn.off("close", pending.onClose);
-        pending.slot.release();
-      }
+      takePendingSlot(socket)?.release();
       refuseConnect(socket, next, new AppError(ERROR_CODES.UNAVAILABLE, "the server could not subscribe to your live messages; retry"));
     });
   });
 
   const inFlight = { count: 0 };
   io.on("connection", (socket) => {
-    const pending = pendingSlots.get(socket);
+    const slot = takePendingSlot(socket);
     // The middleware leaves a slot for every socket it lets through; without one, refuse rather than go unbounded.
-    if (!pending) return void socket.disconnect(true);
-    const { slot, onClose } = pending;
-    pendingSlots.delete(socket);
-    socket.conn.off("close", onClose);
+    if (!slot) return void socket.disconnect(true);
     connectAttempts.connected(socket);
     metrics.connections.inc();
     const expiryTimer = scheduleExpiry(socket);
