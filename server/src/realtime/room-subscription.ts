@@ -13,6 +13,8 @@
  * the same channel sent now is answered only after it. Subscribing twice to
  * one channel is one subscription for Redis.
  */
+import type { Logger } from "pino";
+import type { Counter } from "prom-client";
 import type { RedisClient } from "../redis-connections.js";
 import { withTimeout } from "../with-timeout.js";
 import { userRoomChannel } from "./fanout-adapter.js";
@@ -29,10 +31,11 @@ export const ROOM_SUBSCRIPTION_WAIT_MS = 2_000;
 /**
  * Joins `socket` to its user's room; resolves once `sub` (if any) has the
  * room's subscription or after the wait (undefined then), or with Redis's
- * refusal of the SSUBSCRIBE (a MOVED or CLUSTERDOWN while slots move, an ACL
- * that excludes the channel, a connection closing). A refusal is not undone
- * by a reconnect of the subscriber, so nothing else would ever tell the
- * connection it is deaf: the caller must not let it in.
+ * refusal of the SSUBSCRIBE (an ACL that excludes the channel, a MOVED or
+ * CLUSTERDOWN past ioredis's retries, a connection closing). Nothing tells a
+ * connection let in after a refusal that it is deaf (subscription-loss.ts
+ * acts only when the whole subscriber connection comes back): the caller
+ * must not let it in.
  */
 export async function joinUserRoom(socket: ScrollbackSocket, keyPrefix: string, sub: RedisClient | undefined): Promise<Error | undefined> {
   const { userId } = socket.data;
@@ -43,4 +46,29 @@ export async function joinUserRoom(socket: ScrollbackSocket, keyPrefix: string, 
     (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
   );
   return withTimeout(confirmed, { ms: ROOM_SUBSCRIPTION_WAIT_MS, onTimeout: () => undefined });
+}
+
+/** How often, at most, refused room subscriptions are logged (each one is counted). */
+export const REFUSAL_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * Reports a refused room subscription: counted every time, logged at most
+ * once per {@link REFUSAL_LOG_INTERVAL_MS} with how many were refused since
+ * the last line. When Redis refuses them all (an ACL without the room
+ * channels), every client retrying would otherwise write a line of its own.
+ */
+export function roomRefusalReporter(logger: Logger, refusals: Counter, now: () => number = Date.now) {
+  let loggedAt = Number.NEGATIVE_INFINITY;
+  let unlogged = 0;
+  return (userId: string, refusal: Error): void => {
+    refusals.inc();
+    unlogged++;
+    if (now() - loggedAt < REFUSAL_LOG_INTERVAL_MS) return;
+    logger.warn(
+      { userId, err: refusal.message, refused: unlogged },
+      "redis refused the room subscription: refusing the connection UNAVAILABLE",
+    );
+    loggedAt = now();
+    unlogged = 0;
+  };
 }

@@ -20,7 +20,7 @@ import { boundConnectAttempts } from "./connect-attempts.js";
 import { registerEventHandlers, splitArgs } from "./event-handlers.js";
 import { createFanoutAdapter } from "./fanout-adapter.js";
 import { TokenBucket } from "./rate-limiter.js";
-import { joinUserRoom } from "./room-subscription.js";
+import { joinUserRoom, roomRefusalReporter } from "./room-subscription.js";
 import { disconnectOnSubscriptionLoss } from "./subscription-loss.js";
 import type { ScrollbackServer, ScrollbackSocket } from "./types.js";
 import { type Slot, UserSlots } from "./user-slots.js";
@@ -148,6 +148,7 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
     );
   });
 
+  const reportRoomRefusal = roomRefusalReporter(logger, metrics.roomSubscriptionFailures);
   // After authentication, before the CONNECT ack: the room's subscription is there before the client can load anything.
   io.use((socket, next) => {
     void joinUserRoom(socket, options.keyPrefix, options.redis?.sub).then((refusal) => {
@@ -156,11 +157,7 @@ export function createSocketServer(options: SocketServerOptions): SocketServer {
       // nothing would tell it: refuse it, retryable, so the client tries again
       // (here or on another replica) and catches up once it is in. Refusing
       // leaves the room (Socket.IO cleans up a socket its middleware refuses).
-      metrics.roomSubscriptionFailures.inc();
-      logger.warn(
-        { userId: socket.data.userId, err: refusal.message },
-        "redis refused the room subscription: refusing the connection UNAVAILABLE",
-      );
+      reportRoomRefusal(socket.data.userId, refusal);
       takePendingSlot(socket)?.release();
       refuseConnect(socket, next, new AppError(ERROR_CODES.UNAVAILABLE, "the server could not subscribe to your live messages; retry"));
     });
