@@ -147,7 +147,8 @@ export function readForwardableBroadcast(raw: Buffer): ForwardableBroadcast | nu
   };
 }
 
-function parseJson(text: string): unknown {
+/** `text` parsed as JSON, or undefined when it is not JSON (a forged message must not throw in a handler). */
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

@@ -32,7 +32,7 @@
  * server/package.json pins (adapter-wire-format.ts's ADAPTER_FORMAT_VERSION);
  * test/integration/adapter-wire-format.test.ts fails if they change.
  */
-import { type ForwardableBroadcast, isBroadcastToRoom, readForwardableBroadcast } from "./adapter-wire-format.js";
+import { type ForwardableBroadcast, isBroadcastToRoom, parseJson, readForwardableBroadcast } from "./adapter-wire-format.js";
 
 interface PacketOptions {
   preEncoded: true;
@@ -113,14 +113,6 @@ function roomOfChannel(internals: AdapterInternals, channel: string): string | u
   if (channel === internals.channel || channel === internals.responseChannel) return undefined;
   const isRoomChannel = channel.startsWith(internals.channel) && channel.endsWith("#") && channel.length > internals.channel.length + 1;
   return isRoomChannel ? channel.slice(internals.channel.length, -1) : undefined;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 /**
