@@ -72,8 +72,7 @@ local now = redisNow()
 local dead = {}
 local function deleteDead()
   for i = 1, #dead do
-    redis.call("HDEL", drafts, dead[i])
-    redis.call("DEL", drafts .. ":" .. dead[i])
+    deleteDraft(drafts, dead[i])
   end
 end
 

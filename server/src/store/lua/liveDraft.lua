@@ -4,6 +4,11 @@
   judge a field of the drafts hash (PROTOCOL.md §2, appendDraft.lua) by one rule.
 
   redisNow()  Redis's clock in ms (TIME): every replica judges idleness by it.
+  draftTextKey(drafts, field)
+              the key of a draft's text, <drafts>:<field> (redis-keys.ts
+              draftTextKey; same hash tag, so same Cluster slot).
+  deleteDraft(drafts, field)
+              deletes a draft: its field and its text.
   liveDraft(drafts, field, raw, now, idle)
               the draft that the field `field` of the drafts hash `drafts`
               holds, its value `raw` decoded ({role, seq, updatedAt, length}),
@@ -38,6 +43,15 @@ local function redisNow()
   return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 end
 
+local function draftTextKey(drafts, field)
+  return drafts .. ":" .. field
+end
+
+local function deleteDraft(drafts, field)
+  redis.call("HDEL", drafts, field)
+  redis.call("DEL", draftTextKey(drafts, field))
+end
+
 local function liveDraft(drafts, field, raw, now, idle)
   if #field > 64 or not string.find(field, "^[A-Za-z0-9_%-]+$") then
     return nil
@@ -55,7 +69,7 @@ local function liveDraft(drafts, field, raw, now, idle)
   if math.abs(now - draft.updatedAt) > idle then
     return nil
   end
-  if redis.pcall("STRLEN", drafts .. ":" .. field) ~= draft.length then
+  if redis.pcall("STRLEN", draftTextKey(drafts, field)) ~= draft.length then
     return nil
   end
   return draft

@@ -37,8 +37,7 @@ for i = 1, #fields, 2 do
   local field = fields[i]
   local draft = liveDraft(drafts, field, fields[i + 1], now, idle)
   if not draft then
-    redis.call("HDEL", drafts, field)
-    redis.call("DEL", drafts .. ":" .. field)
+    deleteDraft(drafts, field)
   elseif draft.length <= maxBytes then
     draft.id = field
     live[#live + 1] = draft
@@ -55,7 +54,7 @@ end)
 local answer = {}
 for i = 1, math.min(#live, maxDrafts) do
   local draft = live[i]
-  local content = redis.call("GET", drafts .. ":" .. draft.id)
+  local content = redis.call("GET", draftTextKey(drafts, draft.id))
   answer[#answer + 1] = draft.id
   answer[#answer + 1] = cjson.encode({ role = draft.role, content = content, seq = draft.seq, updatedAt = draft.updatedAt })
 end
