@@ -30,11 +30,9 @@ function fill<T extends Element>(node: T, attributes: Attributes, children: (Nod
   return node;
 }
 
+/** {@link make} for the common case: one class, and text if any. */
 export function element(tag: string, className: string, text?: string): HTMLElement {
-  const node = document.createElement(tag);
-  node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
+  return text === undefined ? make(tag, { class: className }) : make(tag, { class: className }, text);
 }
 
 export function icon(name: "check" | "clock"): SVGElement {
