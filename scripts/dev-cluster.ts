@@ -12,17 +12,13 @@
  *   npm run dev:cluster -- --assistant python   (or node) with INBOX_STREAM set on the replicas
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { type AssistantLanguage, assistantCommand, EXAMPLE_ASSISTANTS, PYTHON } from "../dev/example-assistants.js";
 import { type RedisServer, startRedis } from "../dev/redis-server.js";
 
 const MAIN = fileURLToPath(new URL("../server/src/main.ts", import.meta.url));
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const ASSISTANTS = { python: "examples/python/assistant.py", node: "examples/node/assistant.mjs" } as const;
-type AssistantLanguage = keyof typeof ASSISTANTS;
-/** Debian's python3 has python3-redis; a python3 earlier on the PATH (pyenv …) may not. */
-const PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 const USAGE = "usage: npm run dev:cluster -- [--ports 3000,3001] [--assistant python|node]";
 // By URL, so the replicas find tsx whatever the working directory.
 const TSX = import.meta.resolve("tsx");
@@ -59,7 +55,7 @@ function readOptions(): { ports: number[]; assistant?: AssistantLanguage } {
     fail(`--ports must be a comma-separated list of ports, got "${values.ports}"`);
   }
   const { assistant } = values;
-  if (assistant !== undefined && !Object.hasOwn(ASSISTANTS, assistant)) {
+  if (assistant !== undefined && !Object.hasOwn(EXAMPLE_ASSISTANTS, assistant)) {
     fail(`--assistant must be python or node, got "${assistant}"; ${USAGE}`);
   }
   return { ports, assistant: assistant as AssistantLanguage | undefined };
@@ -108,10 +104,7 @@ function startAssistant(
   serviceToken: string,
   inboxStream: string,
 ): Member {
-  const file = ASSISTANTS[language];
-  // The Node one imports the SDK, which is TypeScript source in this repository.
-  const [command, args] =
-    language === "python" ? [PYTHON, [file]] : [process.execPath, ["--conditions=@scrollback/source", "--import", TSX, file]];
+  const [command, args] = assistantCommand(language);
   const child = spawn(command, args, {
     cwd: ROOT,
     env: {
@@ -206,7 +199,7 @@ async function main(): Promise<void> {
       `  redis        ${redis.url}   (data in ${redis.dir})`,
       ...replicas.map((replica) => `  ${replica.name.padEnd(11)}  ${replica.url}`),
       `  HTTP API     Authorization: Bearer ${serviceToken}`,
-      ...(assistant ? [`  assistant    ${ASSISTANTS[assistant]} on the inbox ${inboxStream}, replying through ${replicas[0]!.url}`] : []),
+      ...(assistant ? [`  assistant    ${EXAMPLE_ASSISTANTS[assistant]} on the inbox ${inboxStream}, replying through ${replicas[0]!.url}`] : []),
       `  inspect      ${inspect}`,
       "Ctrl-C stops everything.",
       "",

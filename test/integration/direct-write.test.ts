@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PYTHON } from "../../dev/example-assistants.js";
 import { type RedisServer, startRedis } from "../../dev/redis-server.js";
 import { SOCKET_ID_LENGTH, userRoom } from "../../server/src/realtime/rooms.js";
 import { draftsKey, messageIdsKey, messagesKey } from "../../server/src/store/redis-keys.js";
@@ -18,8 +19,6 @@ import { startServer, type TestServer } from "../support/servers.js";
 import { until, waitReady } from "../support/wait.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-/** Debian's python3, which has python3-redis. */
-const PYTHON = "/usr/bin/python3";
 const STREAM = "temp_memory:inbox-direct";
 const PREFIX = "temp_memory";
 const TTL_SECONDS = 600;

@@ -5,11 +5,10 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { type AssistantLanguage, assistantCommand, EXAMPLE_ASSISTANTS } from "../../dev/example-assistants.js";
 import { until } from "./wait.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-/** Debian's python3, which has python3-redis (the pyenv python3 on PATH may not). */
-const PYTHON = "/usr/bin/python3";
 
 export interface AssistantProcess {
   process: ChildProcess;
@@ -31,11 +30,9 @@ export interface AssistantOptions {
 }
 
 /** Starts the `language` example assistant and waits until it prints that it listens. */
-export async function startAssistant(language: "python" | "node", options: AssistantOptions): Promise<AssistantProcess> {
-  const file = language === "python" ? "examples/python/assistant.py" : "examples/node/assistant.mjs";
-  // The Node one imports the SDK, which is TypeScript source in this repository (as its header says).
-  const [command, args] =
-    language === "python" ? [PYTHON, [file]] : [process.execPath, ["--conditions=@scrollback/source", "--import", "tsx", file]];
+export async function startAssistant(language: AssistantLanguage, options: AssistantOptions): Promise<AssistantProcess> {
+  const file = EXAMPLE_ASSISTANTS[language];
+  const [command, args] = assistantCommand(language);
   const child = spawn(command, args, { cwd: ROOT, env: { PATH: process.env.PATH, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
