@@ -199,7 +199,9 @@ async function main(): Promise<void> {
       `  redis        ${redis.url}   (data in ${redis.dir})`,
       ...replicas.map((replica) => `  ${replica.name.padEnd(11)}  ${replica.url}`),
       `  HTTP API     Authorization: Bearer ${serviceToken}`,
-      ...(assistant ? [`  assistant    ${EXAMPLE_ASSISTANTS[assistant]} on the inbox ${inboxStream}, replying through ${replicas[0]!.url}`] : []),
+      ...(assistant
+        ? [`  assistant    ${EXAMPLE_ASSISTANTS[assistant]} on the inbox ${inboxStream}, replying through ${replicas[0]!.url}`]
+        : []),
       `  inspect      ${inspect}`,
       "Ctrl-C stops everything.",
       "",
